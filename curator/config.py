@@ -1,0 +1,167 @@
+"""Every hyperparameter in one place: a dataclass with units in comments, loadable from TOML.
+
+``configs/default.toml`` mirrors the defaults below; command-line flags override a config
+file, which overrides these defaults.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+import tomllib
+
+from curator.errors import ConfigError
+
+PROBES = ("train", "eval", "none")
+SCHEDULES = ("cosine", "constant", "step")
+AUGMENTS = ("none", "flip", "crop-flip")
+AMPS = ("auto", "bf16", "fp16", "off")
+
+
+@dataclass
+class TrainConfig:
+    """Hyperparameters of one training run (the reference run and the second run alike)."""
+
+    # --- data -------------------------------------------------------------------------
+    data: str = "digits"  # digits | npz:PATH | cifar10 | ... | imagefolder:DIR
+    root: str = "data"  # directory of torchvision data sets
+    download: bool = False  # let torchvision download a missing data set
+    label_noise: float = 0.0  # fraction of training labels flipped to another class
+    noise_seed: int = 0  # seed of the label flips (independent of the training seed)
+    image_size: int = 0  # imagefolder: resize + centre-crop to this many px (0: first image's)
+    # --- model ------------------------------------------------------------------------
+    model: str = "mlp"
+    # --- optimisation -------------------------------------------------------------------
+    epochs: int = 30  # recorded epochs T
+    batch_size: int = 64  # samples per optimisation step
+    lr: float = 0.05  # peak learning rate of SGD
+    momentum: float = 0.9
+    nesterov: bool = True
+    weight_decay: float = 5e-4  # L2 on all parameters
+    schedule: str = "cosine"  # cosine (to 0 over all steps) | constant | step (x0.1 at 50% and 75%)
+    warmup_epochs: float = 0.0  # linear warm-up, in epochs
+    label_smoothing: float = 0.0  # training loss only; recorded stats use the plain label
+    augment: str = "none"  # none | flip | crop-flip (pad 4, crop, h-flip), on the device
+    # --- runs -------------------------------------------------------------------------
+    seed: int = 0  # seed of the first run; run r uses seed + r
+    seeds: int = 3  # independent runs R; learnability averages over them
+    probe: str = "train"  # train | eval | none: where per-sample statistics come from
+    # --- hardware ---------------------------------------------------------------------
+    device: str = "auto"  # auto (cuda when present) | cpu | cuda | cuda:N | mps
+    amp: str = "auto"  # auto (bf16 on CUDA, off elsewhere) | bf16 | fp16 | off
+    num_workers: int = 0  # DataLoader workers for file-based data sets
+    eval_batch_size: int = 1024  # batch size of test evaluation and the eval probe
+
+    def validate(self) -> TrainConfig:
+        """Raise :class:`ConfigError` quoting the first invalid value; return self."""
+        _positive_int(self, "epochs")
+        _positive_int(self, "batch_size")
+        _positive_int(self, "seeds")
+        _positive_int(self, "eval_batch_size")
+        if self.num_workers < 0:
+            raise ConfigError(f"num_workers must be >= 0, but got {self.num_workers}")
+        if not self.lr > 0:
+            raise ConfigError(f"lr must be > 0, but got {self.lr}")
+        if not 0 <= self.momentum < 1:
+            raise ConfigError(f"momentum must be in [0, 1), but got {self.momentum}")
+        if self.weight_decay < 0:
+            raise ConfigError(f"weight_decay must be >= 0, but got {self.weight_decay}")
+        if not 0 <= self.label_noise < 1:
+            raise ConfigError(
+                f"label_noise must be in [0, 1), but got {self.label_noise}",
+                hint="it is the fraction of training labels to flip, e.g. --label-noise 0.2",
+            )
+        if not 0 <= self.label_smoothing < 1:
+            raise ConfigError(f"label_smoothing must be in [0, 1), but got {self.label_smoothing}")
+        if self.warmup_epochs < 0:
+            raise ConfigError(f"warmup_epochs must be >= 0, but got {self.warmup_epochs}")
+        if self.image_size < 0:
+            raise ConfigError(f"image_size must be >= 0, but got {self.image_size}")
+        _choice(self, "probe", PROBES)
+        _choice(self, "schedule", SCHEDULES)
+        _choice(self, "augment", AUGMENTS)
+        _choice(self, "amp", AMPS)
+        return self
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def replace(self, **changes: Any) -> TrainConfig:
+        return dataclasses.replace(self, **changes)
+
+    @property
+    def run_seeds(self) -> list[int]:
+        return [self.seed + r for r in range(self.seeds)]
+
+
+def _positive_int(cfg: TrainConfig, name: str) -> None:
+    value = getattr(cfg, name)
+    if value < 1:
+        flag = "--" + name.replace("_", "-")
+        raise ConfigError(f"{name} must be >= 1, but got {value}", hint=f"pass {flag} 1 or more")
+
+
+def _choice(cfg: TrainConfig, name: str, allowed: tuple[str, ...]) -> None:
+    value = getattr(cfg, name)
+    if value not in allowed:
+        raise ConfigError(
+            f"unknown {name} {value!r}", hint=f"choose one of: {', '.join(allowed)}"
+        )
+
+
+def config_from_dict(values: dict[str, Any], *, base: TrainConfig | None = None,
+                     source: str = "config") -> TrainConfig:
+    """Overlay ``values`` on ``base`` (default: the defaults), checking names and types."""
+    base = base or TrainConfig()
+    known = {f.name: f for f in fields(TrainConfig)}
+    changes: dict[str, Any] = {}
+    for key, value in values.items():
+        name = key.replace("-", "_")
+        if name not in known:
+            close = difflib.get_close_matches(name, known, n=1)
+            raise ConfigError(
+                f"unknown key {key!r} in {source}",
+                hint=(f"did you mean {close[0]!r}?" if close else "see configs/default.toml"),
+            )
+        changes[name] = _coerce(name, value, type(getattr(base, name)), source)
+    return dataclasses.replace(base, **changes)
+
+
+def _coerce(name: str, value: Any, kind: type, source: str) -> Any:
+    if kind is bool:
+        if isinstance(value, bool):
+            return value
+    elif kind is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+    elif kind is float:
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return float(value)
+    elif kind is str and isinstance(value, str):
+        return value
+    raise ConfigError(
+        f"{name} in {source} must be a {kind.__name__}, but got {value!r}"
+    )
+
+
+def load_config(path: str | Path, *, base: TrainConfig | None = None) -> TrainConfig:
+    """Read a flat TOML file of :class:`TrainConfig` keys (``[section]`` tables are flattened)."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"config file {str(path)!r} does not exist",
+                          hint="the configs/ folder of the repository holds examples")
+    try:
+        raw = tomllib.loads(path.read_text())
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot parse config file {str(path)!r}: {exc}") from None
+    flat: dict[str, Any] = {}
+    for key, value in raw.items():
+        if isinstance(value, dict):
+            flat.update(value)
+        else:
+            flat[key] = value
+    return config_from_dict(flat, base=base, source=repr(str(path)))

@@ -1,0 +1,40 @@
+"""One family of errors a person can act on.
+
+Every error raised for bad input or a bad file is a :class:`CuratorError`. The CLI prints
+``Error: <message>`` and, when there is one, ``Hint: <hint>`` on stderr and exits 1; only
+``--debug`` shows a traceback.
+"""
+
+from __future__ import annotations
+
+
+class CuratorError(Exception):
+    """An error with a message that quotes the offending value and an optional hint."""
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class ConfigError(CuratorError):
+    """A configuration value or command-line option is invalid."""
+
+
+class DataError(CuratorError):
+    """A data set cannot be loaded or is malformed."""
+
+
+class ModelError(CuratorError):
+    """A model cannot be built for the given data."""
+
+
+class FormatError(CuratorError):
+    """A curator HDF5 file is missing, unreadable, of another version or inconsistent."""
+
+
+class TrainingError(CuratorError):
+    """Training failed in a way the user can act on (for example a NaN loss)."""
