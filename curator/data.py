@@ -1,0 +1,557 @@
+"""Data sources: every training sample has a stable index 0..N-1, and every batch carries it.
+
+A source is registered in :data:`DATASETS` and returns a :class:`Source`; :func:`load_data`
+adds label noise, checks everything and returns a :class:`DataBundle`. In-memory sources are
+kept as raw tensors (``uint8`` images stay ``uint8``) and normalised per batch on the device;
+file-based sources (``imagefolder:DIR``) go through a DataLoader.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import zipfile
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, Dataset
+
+from curator.errors import DataError
+from curator.registry import Registry
+
+Batch = tuple[torch.Tensor, torch.Tensor, torch.Tensor]  # (indices, inputs, labels)
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+# --------------------------------------------------------------------------------------
+# Splits: what the training loop iterates over
+# --------------------------------------------------------------------------------------
+
+
+class TensorSplit:
+    """An in-memory split: raw inputs ``x`` (N, ...) and labels (N,).
+
+    Inputs are normalised per batch as ``(x * scale - mean) / std``, so ``uint8`` images cost
+    one byte per value in (device) memory.
+    """
+
+    def __init__(self, x: torch.Tensor, labels: torch.Tensor, *, scale: float = 1.0,
+                 mean: torch.Tensor | None = None, std: torch.Tensor | None = None) -> None:
+        if len(x) != len(labels):
+            raise DataError(f"inputs and labels differ in length: {len(x)} vs {len(labels)}")
+        self.x = x
+        self.labels = labels.long()
+        self.scale = float(scale)
+        if mean is None or std is None:
+            mean, std = feature_stats(x, scale=self.scale)
+        self.mean, self.std = mean.float(), std.float()
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    @property
+    def sample_shape(self) -> tuple[int, ...]:
+        return tuple(self.x.shape[1:])
+
+    @property
+    def device(self) -> torch.device:
+        return self.x.device
+
+    def to(self, device: torch.device | str) -> TensorSplit:
+        return TensorSplit(self.x.to(device), self.labels.to(device), scale=self.scale,
+                           mean=self.mean.to(device), std=self.std.to(device))
+
+    def with_labels(self, labels: torch.Tensor) -> TensorSplit:
+        return TensorSplit(self.x, labels, scale=self.scale, mean=self.mean, std=self.std)
+
+    def normalise(self, x: torch.Tensor) -> torch.Tensor:
+        return (x.float() * self.scale - self.mean) / self.std
+
+    def batches(self, order: torch.Tensor, batch_size: int, *, device: torch.device,
+                num_workers: int = 0) -> Iterator[Batch]:
+        """Yield ``(indices, inputs, labels)`` on ``device`` in the given order."""
+        order = order.to(self.device)
+        for start in range(0, len(order), batch_size):
+            idx = order[start:start + batch_size]
+            x = self.normalise(self.x[idx].to(device, non_blocking=True))
+            yield idx.to(device), x, self.labels[idx].to(device, non_blocking=True)
+
+
+class _Indexed(Dataset):
+    def __init__(self, dataset: Dataset) -> None:
+        self.dataset = dataset
+
+    def __len__(self) -> int:
+        return len(self.dataset)  # type: ignore[arg-type]
+
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, int]:
+        return self.dataset[i][0], i
+
+
+class FileSplit:
+    """A file-based split: a map-style dataset of ``(tensor in [0, 1], label)`` read by a
+    DataLoader; labels come from ``labels`` (so injected noise applies)."""
+
+    def __init__(self, dataset: Dataset, labels: torch.Tensor, *, mean: torch.Tensor,
+                 std: torch.Tensor, sample_shape: tuple[int, ...]) -> None:
+        self.dataset = dataset
+        self.labels = labels.long()
+        self.mean, self.std = mean.float(), std.float()
+        self._sample_shape = sample_shape
+        self.scale = 1.0
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    @property
+    def sample_shape(self) -> tuple[int, ...]:
+        return self._sample_shape
+
+    def to(self, device: torch.device | str) -> FileSplit:
+        return FileSplit(self.dataset, self.labels, mean=self.mean.to(device),
+                         std=self.std.to(device), sample_shape=self._sample_shape)
+
+    def with_labels(self, labels: torch.Tensor) -> FileSplit:
+        return FileSplit(self.dataset, labels, mean=self.mean, std=self.std,
+                         sample_shape=self._sample_shape)
+
+    def normalise(self, x: torch.Tensor) -> torch.Tensor:
+        return (x.float() - self.mean) / self.std
+
+    def batches(self, order: torch.Tensor, batch_size: int, *, device: torch.device,
+                num_workers: int = 0) -> Iterator[Batch]:
+        loader = DataLoader(_Indexed(self.dataset), batch_size=batch_size,
+                            sampler=order.tolist(), num_workers=num_workers,
+                            pin_memory=device.type == "cuda",
+                            persistent_workers=False)
+        labels = self.labels.to(device)
+        for x, idx in loader:
+            idx = idx.to(device, non_blocking=True)
+            yield idx, self.normalise(x.to(device, non_blocking=True)), labels[idx]
+
+
+Split = TensorSplit | FileSplit
+
+
+def feature_stats(x: torch.Tensor, *, scale: float = 1.0,
+                  chunk: int = 8192) -> tuple[torch.Tensor, torch.Tensor]:
+    """Mean and std of ``x * scale`` per channel (images, signals) or per feature (vectors).
+
+    Computed in float64 over chunks of samples; returned with a shape that broadcasts against a
+    batch. Constant features get std 1.
+    """
+    reduce_dims = (0, *range(2, x.dim())) if x.dim() >= 3 else (0,)
+    total = torch.zeros((), dtype=torch.float64)
+    s1 = s2 = None
+    for start in range(0, len(x), chunk):
+        part = x[start:start + chunk].to(torch.float64) * scale
+        a, b = part.sum(dim=reduce_dims), (part * part).sum(dim=reduce_dims)
+        s1 = a if s1 is None else s1 + a
+        s2 = b if s2 is None else s2 + b
+        total += part.numel() / a.numel()
+    assert s1 is not None and s2 is not None
+    mean = s1 / total
+    std = (s2 / total - mean * mean).clamp_min(0).sqrt()
+    std = torch.where(std > 1e-8, std, torch.ones_like(std))
+    shape = (1, -1, *([1] * (x.dim() - 2))) if x.dim() >= 3 else (1, -1)
+    return mean.reshape(shape).float(), std.reshape(shape).float()
+
+
+# --------------------------------------------------------------------------------------
+# Sources and the registry
+# --------------------------------------------------------------------------------------
+
+
+@dataclass
+class Source:
+    """What a registered loader returns: clean training labels, before any noise."""
+
+    train: Split
+    test: Split | None
+    num_classes: int
+    classes: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class LoadOptions:
+    root: str = "data"
+    download: bool = False
+    image_size: int = 0
+
+
+DATASETS: Registry[Callable[[str, LoadOptions], Source]] = Registry("data set", error=DataError)
+
+
+@dataclass
+class DataBundle:
+    """A loaded data set: the training split carries the labels that training uses."""
+
+    spec: str
+    train: Split
+    test: Split | None
+    num_classes: int
+    classes: list[str]
+    original_labels: np.ndarray  # (N,) the labels as loaded
+    noisy: np.ndarray | None  # (N,) bool: which training labels were flipped, or None
+    label_noise: float = 0.0
+    noise_seed: int = 0
+
+    @property
+    def labels(self) -> np.ndarray:
+        return self.train.labels.cpu().numpy()
+
+    @property
+    def num_samples(self) -> int:
+        return len(self.train)
+
+    @property
+    def sample_shape(self) -> tuple[int, ...]:
+        return self.train.sample_shape
+
+    @property
+    def fingerprint(self) -> str:
+        return fingerprint(self.labels, self.sample_shape, self.num_classes)
+
+    def describe(self) -> dict[str, Any]:
+        """The data spec stored in a scores file (enough to load the same data again)."""
+        return {"data": self.spec, "label_noise": self.label_noise,
+                "noise_seed": self.noise_seed, "sample_shape": list(self.sample_shape),
+                "num_test": 0 if self.test is None else len(self.test),
+                "classes": self.classes}
+
+
+def fingerprint(labels: np.ndarray, sample_shape: tuple[int, ...], num_classes: int) -> str:
+    """A short hash of the training labels, their count, the sample shape and class count."""
+    head = json.dumps({"n": int(len(labels)), "shape": list(sample_shape),
+                       "classes": int(num_classes)}, sort_keys=True)
+    h = hashlib.sha256(b"curator-fingerprint-v1\0" + head.encode())
+    h.update(np.ascontiguousarray(labels, dtype="<i8").tobytes())
+    return h.hexdigest()[:16]
+
+
+def flip_labels(labels: np.ndarray, fraction: float, num_classes: int,
+                seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Flip ``round(fraction * N)`` labels, chosen uniformly, each to a uniformly chosen other
+    class. Returns the new labels and the boolean mask of flipped samples."""
+    n = len(labels)
+    count = int(round(fraction * n))
+    if count and num_classes < 2:
+        raise DataError(f"cannot flip labels of a data set with {num_classes} class")
+    rng = np.random.default_rng(np.random.SeedSequence([int(seed), 0x6E6F6973]))
+    chosen = rng.choice(n, size=count, replace=False)
+    shift = rng.integers(1, max(num_classes, 2), size=count)
+    new = np.array(labels, dtype=np.int64, copy=True)
+    new[chosen] = (new[chosen] + shift) % num_classes
+    noisy = np.zeros(n, dtype=bool)
+    noisy[chosen] = True
+    return new, noisy
+
+
+def parse_spec(spec: str) -> tuple[str, str]:
+    name, _, arg = spec.partition(":")
+    return name.strip().lower(), arg
+
+
+def load_data(spec: str = "digits", *, root: str = "data", download: bool = False,
+              label_noise: float = 0.0, noise_seed: int = 0, image_size: int = 0) -> DataBundle:
+    """Load the data set named by ``spec`` (see :data:`DATASETS`), with optional label noise."""
+    name, arg = parse_spec(spec)
+    entry = DATASETS.entry(name)
+    if entry.meta.get("needs_arg") and not arg:
+        raise DataError(f"data set {name!r} needs a path: {name}:PATH",
+                        hint=f"e.g. --data {entry.meta['example']}")
+    if not entry.meta.get("needs_arg") and arg:
+        raise DataError(f"data set {name!r} takes no path, but got {spec!r}")
+    if not 0 <= label_noise < 1:
+        raise DataError(f"label noise must be in [0, 1), but got {label_noise}")
+    source = entry.fn(arg, LoadOptions(root=root, download=download, image_size=image_size))
+    if len(source.train) == 0:
+        raise DataError(f"data set {spec!r} has no training samples")
+    original = source.train.labels.cpu().numpy().astype(np.int64)
+    noisy = None
+    train = source.train
+    if label_noise > 0:
+        flipped, noisy = flip_labels(original, label_noise, source.num_classes, noise_seed)
+        train = train.with_labels(torch.from_numpy(flipped))
+    return DataBundle(spec=spec, train=train, test=source.test, num_classes=source.num_classes,
+                      classes=source.classes, original_labels=original, noisy=noisy,
+                      label_noise=label_noise, noise_seed=noise_seed)
+
+
+# --------------------------------------------------------------------------------------
+# Helpers shared by array sources
+# --------------------------------------------------------------------------------------
+
+
+def stratified_split(labels: np.ndarray, *, test_fraction: float = 0.2,
+                     seed: int = 0, where: str = "the data") -> tuple[np.ndarray, np.ndarray]:
+    """Fixed stratified train/test split; returns sorted index arrays."""
+    from sklearn.model_selection import train_test_split
+
+    idx = np.arange(len(labels))
+    try:
+        train, test = train_test_split(idx, test_size=test_fraction, stratify=labels,
+                                       random_state=seed)
+    except ValueError as exc:
+        raise DataError(f"cannot make a stratified 80/20 split of {where}: {exc}",
+                        hint="give x_test and y_test explicitly, or more samples per class"
+                        ) from None
+    return np.sort(train), np.sort(test)
+
+
+def _model_layout(x: torch.Tensor) -> torch.Tensor:
+    """(N,) -> (N, 1) vectors; (N, H, W) -> (N, 1, H, W) single-channel images."""
+    if x.dim() == 1:
+        return x.unsqueeze(1)
+    if x.dim() == 3:
+        return x.unsqueeze(1)
+    return x
+
+
+def _check_labels(y: np.ndarray, where: str, num_classes: int | None = None) -> np.ndarray:
+    if y.ndim != 1:
+        raise DataError(f"labels must be 1-D (N,), but {where} has shape {y.shape}")
+    if y.dtype.kind == "f":
+        if not np.all(np.isfinite(y)) or not np.all(y == np.round(y)):
+            bad = y[~np.isfinite(y) | (y != np.round(y))][0]
+            raise DataError(f"labels must be integers, but found {bad!r} in {where}")
+    elif y.dtype.kind not in "iub":
+        raise DataError(f"labels must be integers, but {where} has dtype {y.dtype}")
+    y = y.astype(np.int64)
+    if len(y) and y.min() < 0:
+        raise DataError(f"labels must be 0..C-1, but found {int(y.min())} in {where}")
+    if num_classes is not None and len(y) and y.max() >= num_classes:
+        raise DataError(f"labels must be 0..{num_classes - 1}, but found {int(y.max())} "
+                        f"in {where}")
+    return y
+
+
+def _check_inputs(x: np.ndarray, where: str) -> np.ndarray:
+    if x.dtype.kind not in "iubf":
+        raise DataError(f"inputs must be numeric, but {where} has dtype {x.dtype}",
+                        hint="save x as an integer or floating-point array")
+    if x.ndim < 1 or len(x) == 0:
+        raise DataError(f"{where} is empty (shape {x.shape})")
+    if x.dtype.kind == "f":
+        finite = np.isfinite(x)
+        if not finite.all():
+            pos = np.unravel_index(int(np.argmin(finite)), x.shape)
+            raise DataError(f"inputs must be finite, but {where} holds {x[pos]!r} at index "
+                            f"{tuple(int(p) for p in pos)}")
+        return x.astype(np.float32, copy=False)
+    if x.dtype == np.uint8:
+        return x
+    return x.astype(np.float32)
+
+
+def arrays_to_source(x: np.ndarray, y: np.ndarray, x_test: np.ndarray | None,
+                     y_test: np.ndarray | None, *, where: str, scale: float = 1.0,
+                     num_classes: int | None = None, classes: list[str] | None = None) -> Source:
+    """Checked arrays -> a :class:`Source`, with a fixed stratified split if no test set."""
+    x = _check_inputs(x, f"'x' of {where}")
+    y = _check_labels(y, f"'y' of {where}", num_classes)
+    if len(x) != len(y):
+        raise DataError(f"'x' and 'y' of {where} differ in length: {len(x)} vs {len(y)}")
+    if (x_test is None) != (y_test is None):
+        have, missing = ("x_test", "y_test") if y_test is None else ("y_test", "x_test")
+        raise DataError(f"{where} has {have!r} but no {missing!r}",
+                        hint="give both test arrays or neither")
+    if x_test is None:
+        train_idx, test_idx = stratified_split(y, where=where)
+        x, x_test, y, y_test = x[train_idx], x[test_idx], y[train_idx], y[test_idx]
+    else:
+        x_test = _check_inputs(x_test, f"'x_test' of {where}")
+        y_test = _check_labels(y_test, f"'y_test' of {where}", num_classes)
+        if len(x_test) != len(y_test):
+            raise DataError(f"'x_test' and 'y_test' of {where} differ in length: "
+                            f"{len(x_test)} vs {len(y_test)}")
+        if x_test.shape[1:] != x.shape[1:]:
+            raise DataError(f"'x_test' of {where} has samples of shape {x_test.shape[1:]}, "
+                            f"but 'x' has {x.shape[1:]}")
+    assert y_test is not None
+    inferred = int(max(y.max(), y_test.max() if len(y_test) else 0)) + 1
+    num_classes = num_classes or inferred
+    xt = _model_layout(torch.from_numpy(np.ascontiguousarray(x)))
+    train = TensorSplit(xt, torch.from_numpy(y), scale=scale)
+    test = TensorSplit(_model_layout(torch.from_numpy(np.ascontiguousarray(x_test))),
+                       torch.from_numpy(y_test), scale=scale, mean=train.mean, std=train.std)
+    return Source(train, test, num_classes, classes or [str(c) for c in range(num_classes)])
+
+
+# --------------------------------------------------------------------------------------
+# Registered sources
+# --------------------------------------------------------------------------------------
+
+
+@DATASETS.register("digits")
+def digits(arg: str, opts: LoadOptions) -> Source:
+    """scikit-learn's 8x8 handwritten digits (1,797 images), fixed stratified 80/20 split."""
+    from sklearn.datasets import load_digits
+
+    d = load_digits()
+    return arrays_to_source(d.images.astype(np.float32), d.target, None, None,
+                            where="digits", scale=1 / 16, num_classes=10)
+
+
+@DATASETS.register("npz", needs_arg=True, example="npz:data.npz")
+def npz(arg: str, opts: LoadOptions) -> Source:
+    """``npz:PATH``: arrays ``x`` (N, ...) and ``y`` (N,); optional ``x_test``, ``y_test`` and
+    ``num_classes``. (N, H, W) is read as single-channel images, (N, C, H, W) as images."""
+    path = Path(arg).expanduser()
+    if not path.is_file():
+        raise DataError(f"npz file {str(path)!r} does not exist",
+                        hint="pass --data npz:PATH with arrays 'x' and 'y'")
+    if not zipfile.is_zipfile(path):
+        raise DataError(f"cannot read {str(path)!r}: it is not an npz (zip) archive",
+                        hint="write it with numpy.savez(path, x=..., y=...)")
+    try:
+        with np.load(path, allow_pickle=False) as f:
+            arrays = {k: f[k] for k in f.files}
+    except ValueError as exc:
+        if "pickle" in str(exc).lower():
+            raise DataError(f"{str(path)!r} holds object arrays, which curator does not load",
+                            hint="save numeric arrays (np.savez with numeric dtypes)") from None
+        raise DataError(f"cannot read {str(path)!r} as npz: {exc}") from None
+    except Exception as exc:  # zipfile.BadZipFile, OSError, EOFError ...
+        raise DataError(f"cannot read {str(path)!r} as npz: {exc}",
+                        hint="write it with numpy.savez(path, x=..., y=...)") from None
+    missing = [k for k in ("x", "y") if k not in arrays]
+    if missing:
+        raise DataError(f"{str(path)!r} has no array {missing[0]!r} (it has: "
+                        f"{', '.join(sorted(arrays)) or 'nothing'})",
+                        hint="the npz needs 'x' (N, ...) and 'y' (N,); "
+                             "'x_test', 'y_test' are optional")
+    num_classes = None
+    if "num_classes" in arrays:
+        nc = arrays["num_classes"]
+        if nc.shape != () or nc.dtype.kind not in "iu" or int(nc) < 1:
+            raise DataError(f"'num_classes' in {str(path)!r} must be a positive integer "
+                            f"scalar, but got {nc!r}")
+        num_classes = int(nc)
+    return arrays_to_source(arrays["x"], arrays["y"], arrays.get("x_test"),
+                            arrays.get("y_test"), where=repr(str(path)), num_classes=num_classes)
+
+
+@DATASETS.register("mnist1d")
+def mnist1d(arg: str, opts: LoadOptions) -> Source:
+    """MNIST-1D (Greydanus 2020), generated offline by the ``mnist1d`` package: 4,000 train and
+    1,000 test signals of length 40."""
+    try:
+        from mnist1d.data import get_dataset_args, make_dataset
+    except ImportError:
+        raise DataError("data set 'mnist1d' needs the mnist1d package",
+                        hint="pip install mnist1d") from None
+    d = make_dataset(get_dataset_args())
+    return arrays_to_source(np.asarray(d["x"], np.float32), np.asarray(d["y"]),
+                            np.asarray(d["x_test"], np.float32), np.asarray(d["y_test"]),
+                            where="mnist1d", num_classes=10)
+
+
+def _torchvision(cls_name: str, name: str, opts: LoadOptions, **split_kw: Any) -> Any:
+    import torchvision.datasets as tvd
+
+    cls = getattr(tvd, cls_name)
+    try:
+        return cls(opts.root, download=opts.download, **split_kw)
+    except RuntimeError as exc:
+        if "not found" in str(exc).lower() or "corrupted" in str(exc).lower():
+            raise DataError(f"data set {name!r} was not found (or is corrupted) under "
+                            f"{opts.root!r}",
+                            hint="pass --download to fetch it, or --root DIR where it lives"
+                            ) from None
+        raise DataError(f"cannot load {name!r} from {opts.root!r}: {exc}") from None
+    except OSError as exc:  # failed download, unreadable files
+        raise DataError(f"cannot load {name!r} from {opts.root!r}: {exc}",
+                        hint="check the network for --download, or the files under --root"
+                        ) from None
+
+
+def _tv_source(name: str, cls_name: str, opts: LoadOptions, split: str) -> Source:
+    kw_train: dict[str, Any] = {"split": "train"} if split == "split" else {"train": True}
+    kw_test: dict[str, Any] = {"split": "test"} if split == "split" else {"train": False}
+    parts = []
+    for kw in (kw_train, kw_test):
+        ds = _torchvision(cls_name, name, opts, **kw)
+        x = torch.as_tensor(np.asarray(ds.data))
+        if x.dim() == 4 and x.shape[-1] in (1, 3) and x.shape[1] not in (1, 3):
+            x = x.permute(0, 3, 1, 2)  # CIFAR stores (N, H, W, C)
+        y = torch.as_tensor(np.asarray(ds.labels if hasattr(ds, "labels") else ds.targets))
+        parts.append((_model_layout(x.contiguous()), y.long()))
+        classes = list(getattr(ds, "classes", []))
+    (x, y), (xt, yt) = parts
+    train = TensorSplit(x, y, scale=1 / 255)
+    test = TensorSplit(xt, yt, scale=1 / 255, mean=train.mean, std=train.std)
+    num_classes = int(max(y.max(), yt.max())) + 1
+    return Source(train, test, num_classes, classes or [str(c) for c in range(num_classes)])
+
+
+def _register_torchvision(name: str, cls_name: str, split: str = "train") -> None:
+    def load(arg: str, opts: LoadOptions) -> Source:
+        return _tv_source(name, cls_name, opts, split)
+
+    load.__doc__ = f"torchvision's {cls_name} under --root (fetch with --download)."
+    DATASETS.register(name, torchvision=cls_name)(load)
+
+
+for _name, _cls, _split in [("cifar10", "CIFAR10", "train"), ("cifar100", "CIFAR100", "train"),
+                            ("mnist", "MNIST", "train"), ("fashion-mnist", "FashionMNIST", "train"),
+                            ("svhn", "SVHN", "split")]:
+    _register_torchvision(_name, _cls, _split)
+
+
+@DATASETS.register("imagefolder", needs_arg=True, example="imagefolder:DIR")
+def imagefolder(arg: str, opts: LoadOptions) -> Source:
+    """``imagefolder:DIR``: class sub-folders of images. With ``DIR/train`` (and ``DIR/test`` or
+    ``DIR/val``) those are the splits; otherwise a fixed stratified 80/20 split of ``DIR``.
+    Images are resized and centre-cropped to ``--image-size`` (default: the first image's)."""
+    from PIL import Image
+    from torch.utils.data import Subset
+    from torchvision import datasets as tvd
+    from torchvision import transforms as T
+
+    root = Path(arg).expanduser()
+    if not root.is_dir():
+        raise DataError(f"image folder {str(root)!r} does not exist")
+    train_dir = root / "train" if (root / "train").is_dir() else root
+    test_dir = next((root / s for s in ("test", "val") if (root / s).is_dir()), None)
+
+    def folder(path: Path, transform: Any = None) -> Any:
+        try:
+            return tvd.ImageFolder(str(path), transform=transform)
+        except (FileNotFoundError, RuntimeError) as exc:
+            raise DataError(f"cannot read image folder {str(path)!r}: {exc}",
+                            hint="it needs one sub-folder per class holding image files"
+                            ) from None
+
+    probe = folder(train_dir)
+    size = opts.image_size
+    if not size:
+        with Image.open(probe.samples[0][0]) as im:
+            size = min(im.size)
+    transform = T.Compose([T.Resize(size), T.CenterCrop(size), T.ToTensor()])
+    train_ds = folder(train_dir, transform)
+    labels = np.asarray(train_ds.targets, dtype=np.int64)
+    classes = list(train_ds.classes)
+    if test_dir is not None:
+        test_ds = folder(test_dir, transform)
+        if test_ds.classes != classes:
+            raise DataError(f"class folders of {str(test_dir)!r} ({test_ds.classes}) differ "
+                            f"from those of {str(train_dir)!r} ({classes})")
+        test_labels = np.asarray(test_ds.targets, dtype=np.int64)
+    else:
+        train_idx, test_idx = stratified_split(labels, where=repr(str(root)))
+        test_ds, test_labels = Subset(train_ds, test_idx.tolist()), labels[test_idx]
+        train_ds, labels = Subset(train_ds, train_idx.tolist()), labels[train_idx]
+    mean = torch.tensor(IMAGENET_MEAN).reshape(1, 3, 1, 1)
+    std = torch.tensor(IMAGENET_STD).reshape(1, 3, 1, 1)
+    shape = (3, size, size)
+    train = FileSplit(train_ds, torch.from_numpy(labels), mean=mean, std=std, sample_shape=shape)
+    test = FileSplit(test_ds, torch.from_numpy(test_labels), mean=mean, std=std,
+                     sample_shape=shape)
+    return Source(train, test, len(classes), classes)
