@@ -1,0 +1,208 @@
+"""The ``curator`` command line: ``score`` and ``inspect``.
+
+Errors a person can act on (:class:`~curator.errors.CuratorError`) print ``Error:`` and
+``Hint:`` lines on stderr and exit 1; ``--debug`` shows the traceback instead.
+"""
+
+from __future__ import annotations
+
+import functools
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import numpy as np
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from curator.config import TrainConfig, config_from_dict, load_config
+from curator.errors import CuratorError
+from curator.models import list_models
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                  help="Score training samples by learnability and use the scores.")
+out_console = Console()
+err_console = Console(stderr=True)
+_state = {"debug": False}
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _errors(fn: F) -> F:
+    """Turn CuratorError (and Ctrl-C) into `Error:` / `Hint:` lines and exit codes."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except CuratorError as exc:
+            if _state["debug"]:
+                raise
+            err_console.print(f"[bold red]Error:[/] {exc.message}", highlight=False,
+                              soft_wrap=True)
+            if exc.hint:
+                err_console.print(f"[bold]Hint:[/] {exc.hint}", highlight=False,
+                                  soft_wrap=True)
+            raise typer.Exit(1) from None
+        except KeyboardInterrupt:
+            if _state["debug"]:
+                raise
+            err_console.print("[bold red]Error:[/] interrupted", highlight=False)
+            err_console.print("[bold]Hint:[/] finished epochs are kept; continue with "
+                              "`curator score --resume` and the same --out", highlight=False)
+            raise typer.Exit(130) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+@app.callback()
+def _main(debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks.")] = False
+          ) -> None:
+    _state["debug"] = debug
+
+
+@app.command()
+@_errors
+def score(
+    config: Annotated[Path | None, typer.Option(help="TOML config; flags override it.")] = None,
+    data: Annotated[str | None, typer.Option(
+        help="digits | npz:PATH | mnist1d | cifar10 | cifar100 | mnist | fashion-mnist | "
+             "svhn | imagefolder:DIR")] = None,
+    model: Annotated[str | None, typer.Option(
+        help=f"One of: {', '.join(list_models())}.")] = None,
+    epochs: Annotated[int | None, typer.Option(help="Recorded epochs T.")] = None,
+    seeds: Annotated[int | None, typer.Option(help="Independent runs R.")] = None,
+    seed: Annotated[int | None, typer.Option(help="Seed of the first run.")] = None,
+    batch_size: Annotated[int | None, typer.Option(help="Samples per step.")] = None,
+    lr: Annotated[float | None, typer.Option(help="Peak learning rate.")] = None,
+    momentum: Annotated[float | None, typer.Option()] = None,
+    weight_decay: Annotated[float | None, typer.Option()] = None,
+    schedule: Annotated[str | None, typer.Option(help="cosine | constant | step")] = None,
+    warmup_epochs: Annotated[float | None, typer.Option()] = None,
+    augment: Annotated[str | None, typer.Option(help="none | flip | crop-flip")] = None,
+    probe: Annotated[str | None, typer.Option(
+        help="train (from the training pass) | eval (extra eval pass) | none")] = None,
+    device: Annotated[str | None, typer.Option(help="auto | cpu | cuda | cuda:N")] = None,
+    amp: Annotated[str | None, typer.Option(help="auto | bf16 | fp16 | off")] = None,
+    label_noise: Annotated[float | None, typer.Option(
+        help="Fraction of training labels to flip.")] = None,
+    noise_seed: Annotated[int | None, typer.Option()] = None,
+    root: Annotated[str | None, typer.Option(help="Directory of torchvision data.")] = None,
+    download: Annotated[bool | None, typer.Option(
+        "--download/--no-download", help="Let torchvision download the data.")] = None,
+    image_size: Annotated[int | None, typer.Option(help="imagefolder image size.")] = None,
+    num_workers: Annotated[int | None, typer.Option()] = None,
+    out: Annotated[Path, typer.Option(help="Scores file to write.")] = Path("scores.h5"),
+    resume: Annotated[bool, typer.Option(help="Continue an interrupted file.")] = False,
+    force: Annotated[bool, typer.Option(help="Overwrite an existing file.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
+) -> None:
+    """Run the reference training run(s) and write per-sample trajectories and scores."""
+    from curator.progress import TrainingProgress
+    from curator.reference import score as run_score
+
+    flags = {k: v for k, v in dict(
+        data=data, model=model, epochs=epochs, seeds=seeds, seed=seed, batch_size=batch_size,
+        lr=lr, momentum=momentum, weight_decay=weight_decay, schedule=schedule,
+        warmup_epochs=warmup_epochs, augment=augment, probe=probe, device=device, amp=amp,
+        label_noise=label_noise, noise_seed=noise_seed, root=root, download=download,
+        image_size=image_size, num_workers=num_workers).items() if v is not None}
+    cfg = load_config(config) if config is not None else TrainConfig()
+    cfg = config_from_dict(flags, base=cfg, source="the command line")
+    overrides = set(flags) | ({f.name for f in _fields()} if config is not None else set())
+    progress = TrainingProgress(err_console, enabled=not quiet)
+    summary = run_score(cfg, out=out, resume=resume, force=force, progress=progress,
+                        overrides=overrides)
+    out_console.print(f"wrote [bold]{summary.path}[/]: {len(summary.runs)} runs, "
+                      f"{summary.seconds:.1f} s of training; scores: "
+                      f"{', '.join(summary.scores) or 'none (--probe none)'}", highlight=False)
+
+
+def _fields() -> tuple[Any, ...]:
+    import dataclasses
+
+    return dataclasses.fields(TrainConfig)
+
+
+@app.command()
+@_errors
+def inspect(
+    file: Annotated[Path, typer.Argument(help="A scores file.")],
+    bins: Annotated[int, typer.Option(help="Histogram bins.")] = 20,
+) -> None:
+    """Show a file's runs, epochs, accuracies, scores and a histogram of learnability."""
+    from curator.store import open_scores
+
+    if bins < 1:
+        raise CuratorError(f"--bins must be >= 1, but got {bins}")
+    with open_scores(file) as f:
+        data = f.data_spec
+        noisy = f.noisy
+        out_console.print(
+            f"[bold]{file}[/]  format {f.version} (curator {f.curator_version})\n"
+            f"data {data['data']!r}: {f.num_samples} training samples of shape "
+            f"{tuple(data['sample_shape'])}, {f.num_classes} classes, fingerprint "
+            f"{f.fingerprint}"
+            + (f"\nlabel noise {data['label_noise']} (seed {data['noise_seed']}): "
+               f"{int(noisy.sum())} labels flipped" if noisy is not None else ""),
+            highlight=False)
+        runs = Table(title="runs", title_justify="left")
+        for col in ("run", "model", "seed", "probe", "epochs", "done", "train acc",
+                    "test acc", "time"):
+            runs.add_column(col, justify="right" if col not in ("run", "model", "probe")
+                            else "left")
+        for r in f.runs():
+            runs.add_row(r.name, r.model, str(r.seed), r.probe, f"{r.epochs_done}/{r.epochs}",
+                         "yes" if r.complete else "no", _pct(r.final_train_acc),
+                         _pct(r.final_test_acc), f"{r.wall_time_s:.1f} s")
+        out_console.print(runs)
+        names = f.score_names()
+        if not names:
+            out_console.print("no scores yet (they are written when the runs are complete)")
+            return
+        table = Table(title="scores", title_justify="left")
+        for col in ("score", "higher is", "min", "median", "max", "runs"):
+            table.add_column(col, justify="left" if col in ("score", "higher is") else "right")
+        for name in names:
+            s = f.score(name)
+            v = s.values.astype(np.float64)
+            table.add_row(name, s.higher_is, _num(v.min()), _num(np.median(v)), _num(v.max()),
+                          str(len(s.runs)))
+        out_console.print(table)
+        if "learnability" in names:
+            out_console.print(histogram(f.score("learnability").values, bins=bins,
+                                        title="learnability"), highlight=False)
+
+
+def _pct(x: float) -> str:
+    return "-" if x != x else f"{100 * x:.1f}%"
+
+
+def _num(x: float) -> str:
+    return f"{x:.4g}"
+
+
+def histogram(values: np.ndarray, *, bins: int = 20, width: int = 40,
+              title: str = "") -> str:
+    """A terminal histogram: one line per bin with its range, a bar and the count."""
+    values = np.asarray(values, dtype=np.float64)
+    lo, hi = float(values.min()), float(values.max())
+    if lo == hi:
+        hi = lo + 1e-12
+    counts, edges = np.histogram(values, bins=bins, range=(lo, hi))
+    top = max(int(counts.max()), 1)
+    lines = [f"{title} histogram (N = {len(values)})"] if title else []
+    for c, a, b in zip(counts, edges[:-1], edges[1:], strict=True):
+        bar = "█" * int(round(width * c / top))
+        lines.append(f"  {a:7.4f} – {b:7.4f} │{bar:<{width}}│ {c}")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

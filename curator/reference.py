@@ -1,0 +1,199 @@
+"""The reference (scoring) run: R seeds of the one training loop, recorded into a scores file.
+
+``score(cfg, out=...)`` loads the data, checks the model on one batch, creates the file,
+trains each seed with :class:`~curator.train.Trainer` and appends every finished epoch. After
+each epoch the trainer's state is saved beside the file (``<out>.ckpt/<run>.pt``), so
+``resume=True`` continues an interrupted run to the same scores as an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from curator import store
+from curator.config import TrainConfig, config_from_dict
+from curator.data import DataBundle, load_data
+from curator.errors import ConfigError, CuratorError, FormatError, ModelError
+from curator.models import build_model
+from curator.progress import TrainingProgress
+from curator.scores import FileTrajectories, compute_scores
+from curator.store import ScoreValues
+from curator.train import Trainer, resolve_device
+
+# config keys that may differ when a run is resumed (they do not change the result on a CPU)
+RESUMABLE_CHANGES = ("device", "num_workers", "eval_batch_size", "root", "download")
+
+
+@dataclass
+class ScoreSummary:
+    path: Path
+    runs: list[str]
+    scores: dict[str, ScoreValues]
+    seconds: float
+
+
+def checkpoint_dir(out: Path) -> Path:
+    return out.with_name(out.name + ".ckpt")
+
+
+def run_name(seed: int) -> str:
+    return f"seed-{seed}"
+
+
+def load_bundle(cfg: TrainConfig) -> DataBundle:
+    return load_data(cfg.data, root=cfg.root, download=cfg.download,
+                     label_noise=cfg.label_noise, noise_seed=cfg.noise_seed,
+                     image_size=cfg.image_size)
+
+
+def check_model(cfg: TrainConfig, bundle: DataBundle, device: torch.device) -> None:
+    """Build the model and run one small batch through it, before any file is written."""
+    model = build_model(cfg.model, bundle.sample_shape, bundle.num_classes).to(device)
+    model.eval()
+    split = bundle.train.to(device)
+    order = torch.arange(min(2, len(split)))
+    _, x, _ = next(iter(split.batches(order, 2, device=device)))
+    try:
+        with torch.no_grad():
+            logits = model(x)
+    except RuntimeError as exc:
+        raise ModelError(f"model {cfg.model!r} cannot take samples of shape "
+                         f"{bundle.sample_shape}: {exc}",
+                         hint="choose another --model (`curator score --help` lists them)"
+                         ) from None
+    if tuple(logits.shape) != (len(order), bundle.num_classes):
+        raise ModelError(f"model {cfg.model!r} returned logits of shape {tuple(logits.shape)}, "
+                         f"expected ({len(order)}, {bundle.num_classes})")
+
+
+def _stored_config(path: Path, cfg: TrainConfig, overrides: set[str]) -> TrainConfig:
+    """The config a file was started with; explicit flags may change only harmless keys."""
+    with store.open_scores(path) as f:
+        stored = config_from_dict(f.config, source=repr(str(path)))
+    for key in sorted(overrides):
+        if key in RESUMABLE_CHANGES or key == "out":
+            continue
+        if getattr(cfg, key) != getattr(stored, key):
+            raise ConfigError(
+                f"--resume continues {str(path)!r} as it was started, but {key} = "
+                f"{getattr(cfg, key)!r} differs from the file's {getattr(stored, key)!r}",
+                hint="drop that option, or start a new file with --force or another --out")
+    return stored.replace(**{k: getattr(cfg, k) for k in RESUMABLE_CHANGES})
+
+
+def score(cfg: TrainConfig, *, out: str | Path = "scores.h5", resume: bool = False,
+          force: bool = False, progress: TrainingProgress | None = None,
+          overrides: set[str] | None = None) -> ScoreSummary:
+    """Run (or resume) the reference run of ``cfg`` into ``out`` and write its scores."""
+    out = Path(out)
+    cfg.validate()
+    if resume and force:
+        raise ConfigError("--resume and --force contradict each other",
+                          hint="--resume continues the file, --force starts it anew")
+    if resume:
+        if not out.exists():
+            raise FormatError(f"cannot resume: {str(out)!r} does not exist",
+                              hint="drop --resume to start a new run")
+        cfg = _stored_config(out, cfg, overrides or set())
+    elif out.exists() and not force:
+        raise CuratorError(f"output file {str(out)!r} already exists",
+                           hint="pass --resume to continue it, --force to overwrite it, or "
+                                "--out for another file")
+    if not out.parent.exists():
+        raise CuratorError(f"output directory {str(out.parent)!r} does not exist")
+    if not os.access(out.parent, os.W_OK):
+        raise CuratorError(f"output directory {str(out.parent)!r} is not writable",
+                           hint="choose another --out")
+    device = resolve_device(cfg.device)
+    bundle = load_bundle(cfg)
+    if cfg.batch_size > bundle.num_samples:
+        raise ConfigError(f"batch_size {cfg.batch_size} is larger than the training set "
+                          f"({bundle.num_samples} samples)",
+                          hint=f"pass --batch-size {min(64, bundle.num_samples)} or less")
+    check_model(cfg, bundle, device)
+    if resume:
+        with store.open_scores(out) as f:
+            if f.fingerprint != bundle.fingerprint:
+                raise FormatError(f"{str(out)!r} was made from other data (fingerprint "
+                                  f"{f.fingerprint}, these data {bundle.fingerprint})",
+                                  hint="resume with the same --data, --label-noise and "
+                                       "--noise-seed")
+    else:
+        if force:
+            out.unlink(missing_ok=True)
+            shutil.rmtree(checkpoint_dir(out), ignore_errors=True)
+        store.create(out, bundle, _config_dict(cfg))
+    progress = progress or TrainingProgress(enabled=False)
+    try:
+        with progress:
+            for seed in cfg.run_seeds:
+                _train_run(out, bundle, cfg, seed, device, progress)
+    except BaseException:
+        if not resume and not _epochs_written(out):
+            out.unlink(missing_ok=True)  # nothing finished: leave nothing behind
+            shutil.rmtree(checkpoint_dir(out), ignore_errors=True)
+        raise
+    with store.open_scores(out) as f:
+        runs = [r for r in f.runs() if r.complete]
+        seconds = sum(r.wall_time_s for r in runs)
+        scores = compute_scores(FileTrajectories(f)) if any(r.stats for r in runs) else {}
+    if scores:
+        store.write_scores(out, scores)
+    return ScoreSummary(out, [r.name for r in runs], scores, seconds)
+
+
+def _epochs_written(out: Path) -> int:
+    with store.open_scores(out) as f:
+        return sum(r.epochs_done for r in f.runs())
+
+
+def _config_dict(cfg: TrainConfig) -> dict[str, Any]:
+    return cfg.to_dict()
+
+
+def _train_run(out: Path, bundle: DataBundle, cfg: TrainConfig, seed: int,
+               device: torch.device, progress: TrainingProgress) -> None:
+    """Train (or finish) run ``seed``, appending each finished epoch to ``out``."""
+    name = run_name(seed)
+    with store.open_scores(out) as f:
+        info = next((r for r in f.runs() if r.name == name), None)
+    if info is not None and info.complete:
+        return
+    torch.manual_seed(seed)
+    model = build_model(cfg.model, bundle.sample_shape, bundle.num_classes)
+    trainer = Trainer(model, bundle.train, cfg, seed=seed, device=device, test=bundle.test)
+    ckpt = checkpoint_dir(out) / f"{name}.pt"
+    start = 0
+    if info is None:
+        store.add_run(out, name, seed=seed, config=_config_dict(cfg), epochs=cfg.epochs,
+                      record=cfg.probe != "none")
+    else:
+        if ckpt.exists():
+            state = torch.load(ckpt, map_location=device, weights_only=False)
+            if int(state["epochs_done"]) <= info.epochs_done:
+                trainer.load_state_dict(state)
+                start = int(state["epochs_done"])
+        if start == 0 and info.epochs_done:
+            progress.log(f"[yellow]{name}: no usable checkpoint; restarting it from epoch 1")
+        store.truncate_run(out, name, start)
+    progress.start_run(name, epochs=cfg.epochs, first_epoch=start,
+                       samples_per_epoch=len(bundle.train))
+    ckpt.parent.mkdir(exist_ok=True)
+    for epoch in range(start, cfg.epochs):
+        result = trainer.train_epoch(epoch, on_batch=progress.advance)
+        store.append_epoch(out, name, epoch, result.stats, result.metrics())
+        _save_atomic(trainer.state_dict(), ckpt)
+        progress.end_epoch(result)
+    store.finish_run(out, name)
+
+
+def _save_atomic(state: dict[str, Any], path: Path) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save(state, tmp)
+    os.replace(tmp, path)

@@ -1,0 +1,333 @@
+"""The curator scores file: a versioned HDF5 format (see docs/format.md).
+
+Writers always write :data:`VERSION`; readers are registered per version in :data:`READERS`,
+and a file of an unknown version is refused with an error that names the file, the key and
+the version. Epochs are appended and flushed as they finish (the file is opened for each write
+and closed again), so an interrupted run keeps every finished epoch.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import h5py
+import numpy as np
+
+import curator
+from curator.data import DataBundle
+from curator.errors import FormatError
+from curator.record import STAT_DTYPES
+
+ENCODING_TYPE = "curator-scores"
+VERSION = "0.1.0"
+RUN_ENCODING = ("curator-run", "0.1.0")
+SCORE_ENCODING = ("curator-score", "0.1.0")
+HISTORY = ("train_loss", "train_acc", "test_loss", "test_acc", "lr", "seconds")
+CHUNK_SAMPLES = 1 << 16  # samples per chunk of a (T, N) statistic: one epoch row per chunk
+COMPRESSION = {"compression": "gzip", "compression_opts": 4, "shuffle": True}
+
+
+def _label_dtype(num_classes: int) -> np.dtype:
+    for dtype in (np.uint8, np.uint16, np.int32):
+        if num_classes <= np.iinfo(dtype).max + 1:
+            return np.dtype(dtype)
+    return np.dtype(np.int64)
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, sort_keys=True)
+
+
+# --------------------------------------------------------------------------------------
+# Writing
+# --------------------------------------------------------------------------------------
+
+
+def create(path: str | Path, bundle: DataBundle, config: dict[str, Any]) -> None:
+    """Write a new file with the data description and no runs (atomically: temp + rename)."""
+    path = Path(path)
+    tmp = path.with_name(path.name + ".tmp")
+    with h5py.File(tmp, "w") as f:
+        f.attrs["encoding-type"] = ENCODING_TYPE
+        f.attrs["encoding-version"] = VERSION
+        f.attrs["curator-version"] = curator.__version__
+        f.attrs["data"] = _json(bundle.describe())
+        f.attrs["num_samples"] = bundle.num_samples
+        f.attrs["num_classes"] = bundle.num_classes
+        f.attrs["fingerprint"] = bundle.fingerprint
+        f.attrs["config"] = _json(config)
+        f.attrs["created"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+        f.create_dataset("labels", data=bundle.labels.astype(_label_dtype(bundle.num_classes)))
+        data = f.create_group("data")
+        if bundle.noisy is not None:
+            data.create_dataset("noisy", data=bundle.noisy)
+            data.create_dataset("original_labels", data=bundle.original_labels.astype(
+                _label_dtype(bundle.num_classes)))
+            data.attrs["label_noise"] = bundle.label_noise
+            data.attrs["noise_seed"] = bundle.noise_seed
+        f.create_group("runs")
+        f.create_group("scores")
+    os.replace(tmp, path)
+
+
+@contextmanager
+def _open_for_write(path: Path) -> Iterator[h5py.File]:
+    with h5py.File(path, "a") as f:
+        yield f
+        f.flush()
+
+
+def add_run(path: str | Path, name: str, *, seed: int, config: dict[str, Any],
+            epochs: int, record: bool) -> None:
+    """Add an empty run: statistics (0, N) growing to (epochs, N), per-epoch history (0,)."""
+    with _open_for_write(Path(path)) as f:
+        n = int(f.attrs["num_samples"])
+        run = f["runs"].create_group(name)
+        run.attrs["encoding-type"], run.attrs["encoding-version"] = RUN_ENCODING
+        run.attrs.update({"model": config["model"], "seed": seed, "probe": config["probe"],
+                          "config": _json(config), "epochs": epochs, "epochs_done": 0,
+                          "complete": False, "wall_time_s": 0.0,
+                          "final_train_acc": np.nan, "final_test_acc": np.nan})
+        if record:
+            for stat, dtype in STAT_DTYPES.items():
+                run.create_dataset(stat, shape=(0, n), maxshape=(epochs, n), dtype=dtype,
+                                   chunks=(1, min(n, CHUNK_SAMPLES)), **COMPRESSION)
+        history = run.create_group("history")
+        for key in HISTORY:
+            history.create_dataset(key, shape=(0,), maxshape=(epochs,), dtype="float64",
+                                   chunks=(max(1, min(epochs, 1024)),))
+
+
+def append_epoch(path: str | Path, name: str, epoch: int, stats: dict[str, np.ndarray] | None,
+                 metrics: dict[str, float]) -> None:
+    """Write epoch ``epoch`` (0-based) of run ``name``; it must be the next one."""
+    with _open_for_write(Path(path)) as f:
+        run = f["runs"][name]
+        done = int(run.attrs["epochs_done"])
+        if epoch != done:
+            raise FormatError(f"run {name!r} of {str(path)!r} has {done} epochs; cannot write "
+                              f"epoch {epoch + 1}")
+        for stat in STAT_DTYPES:
+            if stat in run:
+                if stats is None:
+                    raise FormatError(f"run {name!r} records statistics, but none were given")
+                ds = run[stat]
+                ds.resize(epoch + 1, axis=0)
+                ds[epoch] = stats[stat]
+        for key in HISTORY:
+            ds = run["history"][key]
+            ds.resize(epoch + 1, axis=0)
+            ds[epoch] = metrics[key]
+        run.attrs["wall_time_s"] = float(run.attrs["wall_time_s"]) + metrics["seconds"]
+        run.attrs["final_train_acc"] = metrics["train_acc"]
+        run.attrs["final_test_acc"] = metrics["test_acc"]
+        # written last: a reader trusts only the first epochs_done rows
+        run.attrs["epochs_done"] = epoch + 1
+
+
+def truncate_run(path: str | Path, name: str, epochs: int) -> None:
+    """Drop every epoch of run ``name`` from ``epochs`` on (to resume from a checkpoint)."""
+    with _open_for_write(Path(path)) as f:
+        run = f["runs"][name]
+        run.attrs["epochs_done"] = min(int(run.attrs["epochs_done"]), epochs)
+        run.attrs["complete"] = False
+        for stat in STAT_DTYPES:
+            if stat in run:
+                run[stat].resize(min(run[stat].shape[0], epochs), axis=0)
+        for key in HISTORY:
+            ds = run["history"][key]
+            ds.resize(min(ds.shape[0], epochs), axis=0)
+        if epochs:
+            hist = run["history"]
+            run.attrs["wall_time_s"] = float(np.sum(hist["seconds"][:epochs]))
+            run.attrs["final_train_acc"] = float(hist["train_acc"][epochs - 1])
+            run.attrs["final_test_acc"] = float(hist["test_acc"][epochs - 1])
+        else:
+            run.attrs["wall_time_s"] = 0.0
+
+
+def finish_run(path: str | Path, name: str) -> None:
+    with _open_for_write(Path(path)) as f:
+        run = f["runs"][name]
+        if int(run.attrs["epochs_done"]) != int(run.attrs["epochs"]):
+            raise FormatError(f"run {name!r} has {int(run.attrs['epochs_done'])} of "
+                              f"{int(run.attrs['epochs'])} epochs; it is not complete")
+        run.attrs["complete"] = True
+
+
+def write_scores(path: str | Path, scores: dict[str, ScoreValues]) -> None:
+    """Replace ``/scores/<name>`` for each given score."""
+    with _open_for_write(Path(path)) as f:
+        group = f["scores"]
+        for name, score in scores.items():
+            if name in group:
+                del group[name]
+            ds = group.create_dataset(name, data=score.values, **COMPRESSION)
+            ds.attrs["encoding-type"], ds.attrs["encoding-version"] = SCORE_ENCODING
+            ds.attrs["higher_is"] = score.higher_is
+            ds.attrs["description"] = score.description
+            ds.attrs["runs"] = _json(list(score.runs))
+
+
+@dataclass
+class ScoreValues:
+    values: np.ndarray
+    higher_is: str  # "easier" or "harder"
+    description: str
+    runs: tuple[str, ...]
+
+
+# --------------------------------------------------------------------------------------
+# Reading
+# --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    name: str
+    model: str
+    seed: int
+    probe: str
+    epochs: int
+    epochs_done: int
+    complete: bool
+    wall_time_s: float
+    final_train_acc: float
+    final_test_acc: float
+    config: dict[str, Any]
+    stats: tuple[str, ...]
+
+
+class ScoresFile:
+    """Read access to a curator scores file (open it with :func:`open_scores`)."""
+
+    def __init__(self, path: Path, f: h5py.File) -> None:
+        self.path = path
+        self._f = f
+        attrs = f.attrs
+        self.version = str(attrs["encoding-version"])
+        self.num_samples = int(attrs["num_samples"])
+        self.num_classes = int(attrs["num_classes"])
+        self.fingerprint = str(attrs["fingerprint"])
+        self.data_spec: dict[str, Any] = json.loads(attrs["data"])
+        self.config: dict[str, Any] = json.loads(attrs["config"])
+        self.curator_version = str(attrs["curator-version"])
+
+    def close(self) -> None:
+        self._f.close()
+
+    def __enter__(self) -> ScoresFile:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def labels(self) -> np.ndarray:
+        return self._f["labels"][()].astype(np.int64)
+
+    @property
+    def noisy(self) -> np.ndarray | None:
+        return self._f["data/noisy"][()] if "noisy" in self._f["data"] else None
+
+    def runs(self) -> list[RunInfo]:
+        out = []
+        for name, run in self._f["runs"].items():
+            a = run.attrs
+            out.append(RunInfo(
+                name=name, model=str(a["model"]), seed=int(a["seed"]), probe=str(a["probe"]),
+                epochs=int(a["epochs"]), epochs_done=int(a["epochs_done"]),
+                complete=bool(a["complete"]), wall_time_s=float(a["wall_time_s"]),
+                final_train_acc=float(a["final_train_acc"]),
+                final_test_acc=float(a["final_test_acc"]), config=json.loads(a["config"]),
+                stats=tuple(s for s in STAT_DTYPES if s in run)))
+        return sorted(out, key=lambda r: (r.seed, r.name))
+
+    def run(self, name: str) -> RunInfo:
+        for info in self.runs():
+            if info.name == name:
+                return info
+        raise FormatError(f"{str(self.path)!r} has no run {name!r}",
+                          hint=f"runs: {', '.join(r.name for r in self.runs()) or 'none'}")
+
+    def history(self, name: str) -> dict[str, np.ndarray]:
+        info = self.run(name)
+        hist = self._f["runs"][name]["history"]
+        return {k: hist[k][: info.epochs_done] for k in HISTORY}
+
+    def read_stat(self, run: str, stat: str, start: int = 0, stop: int | None = None
+                  ) -> np.ndarray:
+        """Rows of finished epochs (epochs_done, stop - start) of one statistic of one run."""
+        info = self.run(run)
+        if stat not in info.stats:
+            raise FormatError(f"run {run!r} of {str(self.path)!r} has no statistic {stat!r}",
+                              hint="runs scored with --probe none record no statistics")
+        return self._f["runs"][run][stat][: info.epochs_done, start:stop]
+
+    def score_names(self) -> list[str]:
+        return sorted(self._f["scores"])
+
+    def score(self, name: str) -> ScoreValues:
+        group = self._f["scores"]
+        if name not in group:
+            raise FormatError(f"{str(self.path)!r} has no score {name!r}",
+                              hint=f"scores: {', '.join(self.score_names()) or 'none yet'}")
+        ds = group[name]
+        return ScoreValues(ds[()], str(ds.attrs["higher_is"]), str(ds.attrs["description"]),
+                           tuple(json.loads(ds.attrs["runs"])))
+
+
+def _check_v0_1(path: Path, f: h5py.File) -> None:
+    for key in ("labels", "data", "runs", "scores"):
+        if key not in f:
+            raise FormatError(f"{str(path)!r} is missing {'/' + key!r}",
+                              hint="the file is damaged or was not written by curator")
+    for attr in ("num_samples", "num_classes", "fingerprint", "data", "config"):
+        if attr not in f.attrs:
+            raise FormatError(f"{str(path)!r} is missing the root attribute {attr!r}")
+    if f["labels"].shape != (int(f.attrs["num_samples"]),):
+        raise FormatError(f"'/labels' of {str(path)!r} has shape {f['labels'].shape}, but the "
+                          f"file says num_samples = {int(f.attrs['num_samples'])}")
+
+
+READERS: dict[str, Callable[[Path, h5py.File], None]] = {"0.1.0": _check_v0_1}
+
+
+def open_scores(path: str | Path) -> ScoresFile:
+    """Open a scores file for reading, checking its encoding type and version."""
+    path = Path(path)
+    if not path.exists():
+        raise FormatError(f"scores file {str(path)!r} does not exist",
+                          hint="create one with `curator score --out FILE`")
+    if not path.is_file() or not h5py.is_hdf5(path):
+        raise FormatError(f"{str(path)!r} is not an HDF5 file",
+                          hint="pass a file written by `curator score`")
+    try:
+        f = h5py.File(path, "r")
+    except OSError as exc:
+        raise FormatError(f"cannot open {str(path)!r}: {exc}",
+                          hint="the file may be truncated or still being written") from None
+    try:
+        kind = f.attrs.get("encoding-type")
+        if kind != ENCODING_TYPE:
+            raise FormatError(f"{str(path)!r} is not a curator scores file: its "
+                              f"'encoding-type' is {kind!r}, expected {ENCODING_TYPE!r}")
+        version = str(f.attrs.get("encoding-version"))
+        if version not in READERS:
+            raise FormatError(
+                f"{str(path)!r} has '/' attribute 'encoding-version' = {version!r}, which this "
+                f"curator ({curator.__version__}) cannot read",
+                hint=f"readable versions: {', '.join(READERS)}; a newer file needs a newer "
+                     "curator")
+        READERS[version](path, f)
+        return ScoresFile(path, f)
+    except BaseException:
+        f.close()
+        raise

@@ -1,0 +1,291 @@
+"""The one training loop, shared by the reference (scoring) run and the second run.
+
+:class:`Trainer` owns a model, its optimiser and schedule, and trains epoch by epoch over a
+:class:`~curator.data.TensorSplit` or :class:`~curator.data.FileSplit`. Each epoch is a pure
+function of (model state, optimiser state, seed, epoch): the order and augmentation come from
+generators derived from (seed, epoch), so a run resumed from a checkpoint matches an
+uninterrupted one on the CPU.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import AbstractContextManager, nullcontext
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from curator.config import TrainConfig
+from curator.data import Batch, Split
+from curator.errors import ConfigError, TrainingError
+from curator.record import Recorder, batch_stats
+from samplers import make_generator
+
+STREAM_ORDER, STREAM_AUGMENT = 0, 1
+
+
+class EpochSampler(Protocol):
+    """Anything that yields sample indices and can be told the epoch (torch samplers do)."""
+
+    def __iter__(self) -> Iterator[int]: ...
+
+    def __len__(self) -> int: ...
+
+    def set_epoch(self, epoch: int) -> None: ...
+
+
+@dataclass
+class EpochResult:
+    epoch: int
+    train_loss: float  # mean cross-entropy with the given labels over the epoch's batches
+    train_acc: float  # fraction of presented samples predicted correctly (during training)
+    test_loss: float  # NaN when there is no test split
+    test_acc: float
+    lr: float  # learning rate at the end of the epoch
+    seconds: float  # wall time of the epoch, recording and test evaluation included
+    samples: int  # samples presented
+    stats: dict[str, np.ndarray] | None = field(default=None, repr=False)
+
+    def metrics(self) -> dict[str, float]:
+        return {"train_loss": self.train_loss, "train_acc": self.train_acc,
+                "test_loss": self.test_loss, "test_acc": self.test_acc, "lr": self.lr,
+                "seconds": self.seconds}
+
+
+def resolve_device(name: str) -> torch.device:
+    """``auto`` -> CUDA when present, else the CPU; anything else is checked."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise ConfigError(f"unknown device {name!r}",
+                          hint="use auto, cpu, cuda, cuda:N or mps") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ConfigError(f"device {name!r} was asked for, but CUDA is not available here",
+                          hint="use --device cpu (or auto)")
+    if device.type == "cuda" and device.index is not None \
+            and device.index >= torch.cuda.device_count():
+        raise ConfigError(f"device {name!r} does not exist: {torch.cuda.device_count()} GPUs")
+    if device.type == "mps" and not torch.backends.mps.is_available():
+        raise ConfigError("device 'mps' was asked for, but MPS is not available here")
+    return device
+
+
+class _Schedule:
+    """Learning-rate factor per optimisation step: linear warm-up, then cosine/constant/step."""
+
+    def __init__(self, kind: str, total_steps: int, warmup_steps: int) -> None:
+        self.kind, self.total, self.warmup = kind, max(total_steps, 1), warmup_steps
+
+    def __call__(self, step: int) -> float:
+        if step < self.warmup:
+            return (step + 1) / self.warmup
+        progress = (step - self.warmup) / max(self.total - self.warmup, 1)
+        if self.kind == "cosine":
+            return 0.5 * (1 + math.cos(math.pi * min(progress, 1.0)))
+        if self.kind == "step":
+            return 0.1 ** ((progress >= 0.5) + (progress >= 0.75))
+        return 1.0
+
+
+def augment_batch(x: torch.Tensor, kind: str, generator: torch.Generator) -> torch.Tensor:
+    """On-device, vectorised augmentation of an image batch (B, C, H, W).
+
+    ``flip``: horizontal flip with probability 1/2; ``crop-flip``: the flip, then zero-pad 4
+    pixels and crop back at a random offset (the standard CIFAR augmentation).
+    """
+    if kind == "none":
+        return x
+    b, device = x.shape[0], x.device
+    flip = torch.rand(b, generator=generator, device=device) < 0.5
+    x = torch.where(flip[:, None, None, None], x.flip(3), x)
+    if kind == "crop-flip":
+        pad, (h, w) = 4, x.shape[2:]
+        padded = F.pad(x, (pad, pad, pad, pad))
+        dy = torch.randint(0, 2 * pad + 1, (b,), generator=generator, device=device)
+        dx = torch.randint(0, 2 * pad + 1, (b,), generator=generator, device=device)
+        rows = (dy[:, None] + torch.arange(h, device=device))[:, :, None]
+        cols = (dx[:, None] + torch.arange(w, device=device))[:, None, :]
+        x = padded[torch.arange(b, device=device)[:, None, None], :, rows, cols]
+        x = x.permute(0, 3, 1, 2)
+    return x
+
+
+class Trainer:
+    """Trains ``model`` on ``train`` with SGD (momentum, weight decay, a per-step schedule).
+
+    ``sampler`` decides each epoch's order (default: a fresh permutation per (seed, epoch));
+    ``cfg.probe`` decides where per-sample statistics come from (``train``: the training
+    forward pass itself; ``eval``: an extra eval-mode pass over the training split after the
+    epoch; ``none``: nothing is recorded).
+    """
+
+    def __init__(self, model: nn.Module, train: Split, cfg: TrainConfig, *, seed: int,
+                 device: torch.device, test: Split | None = None,
+                 sampler: EpochSampler | None = None) -> None:
+        if cfg.augment != "none" and len(train.sample_shape) != 3:
+            raise ConfigError(f"augment {cfg.augment!r} needs images (C, H, W), but samples "
+                              f"have shape {train.sample_shape}", hint="use --augment none")
+        self.cfg, self.seed, self.device = cfg, seed, device
+        self.model = model.to(device)
+        self.train_split = train.to(device)
+        self.test_split = None if test is None else test.to(device)
+        self.sampler = sampler
+        epoch_length = len(sampler) if sampler is not None else len(train)
+        self.steps_per_epoch = max(1, math.ceil(epoch_length / cfg.batch_size))
+        decay, no_decay = [], []
+        for p in self.model.parameters():
+            (no_decay if p.dim() <= 1 else decay).append(p)
+        self.optimizer = torch.optim.SGD(
+            [{"params": decay, "weight_decay": cfg.weight_decay},
+             {"params": no_decay, "weight_decay": 0.0}],
+            lr=cfg.lr, momentum=cfg.momentum, nesterov=cfg.nesterov and cfg.momentum > 0)
+        total = cfg.epochs * self.steps_per_epoch
+        warmup = int(round(cfg.warmup_epochs * self.steps_per_epoch))
+        self.scheduler = torch.optim.lr_scheduler.LambdaLR(
+            self.optimizer, _Schedule(cfg.schedule, total, warmup))
+        amp = cfg.amp if cfg.amp != "auto" else ("bf16" if device.type == "cuda" else "off")
+        self.amp_dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(amp)
+        self.scaler = torch.amp.GradScaler(device.type, enabled=self.amp_dtype == torch.float16)
+        self.recorder = (Recorder(len(train), device) if cfg.probe != "none" else None)
+        self.epochs_done = 0
+
+    # ------------------------------------------------------------------------------
+    def _autocast(self) -> AbstractContextManager[Any]:
+        if self.amp_dtype is None:
+            return nullcontext()
+        return torch.autocast(self.device.type, dtype=self.amp_dtype)
+
+    def epoch_order(self, epoch: int) -> torch.Tensor:
+        if self.sampler is None:
+            return torch.randperm(len(self.train_split),
+                                  generator=make_generator(self.seed, epoch, STREAM_ORDER))
+        self.sampler.set_epoch(epoch)
+        return torch.as_tensor(list(self.sampler), dtype=torch.long)
+
+    def train_epoch(self, epoch: int, *,
+                    on_batch: Callable[[int], None] | None = None) -> EpochResult:
+        """Train one epoch; return its metrics and, unless probe is ``none``, its statistics."""
+        start = time.perf_counter()
+        cfg, model = self.cfg, self.model
+        model.train()
+        recorder = self.recorder if cfg.probe == "train" else None
+        if recorder is not None:
+            recorder.reset()
+        aug_gen = (make_generator(self.seed, epoch, STREAM_AUGMENT, device=self.device)
+                   if cfg.augment != "none" else None)
+        loss_sum = torch.zeros((), dtype=torch.float64, device=self.device)
+        correct_sum = torch.zeros((), dtype=torch.int64, device=self.device)
+        seen = 0
+        order = self.epoch_order(epoch)
+        for idx, x, y in self.train_split.batches(order, cfg.batch_size, device=self.device,
+                                                  num_workers=cfg.num_workers):
+            if aug_gen is not None:
+                x = augment_batch(x, cfg.augment, aug_gen)
+            with self._autocast():
+                logits = model(x)
+            logp = torch.log_softmax(logits.float(), dim=1)
+            nll = -logp.gather(1, y.unsqueeze(1)).squeeze(1)
+            per_sample = nll
+            if cfg.label_smoothing:
+                per_sample = (1 - cfg.label_smoothing) * nll \
+                    - cfg.label_smoothing * logp.mean(dim=1)
+            loss = per_sample.mean()
+            self.optimizer.zero_grad(set_to_none=True)
+            self.scaler.scale(loss).backward()
+            self.scaler.step(self.optimizer)
+            self.scaler.update()
+            self.scheduler.step()
+            with torch.no_grad():
+                if recorder is not None:
+                    stats = batch_stats(logits, y, logp)
+                    recorder.update(idx, stats)
+                    correct = stats["correct"]
+                else:
+                    correct = logits.argmax(dim=1) == y
+                loss_sum += nll.detach().sum()
+                correct_sum += correct.sum()
+            seen += len(idx)
+            if on_batch is not None:
+                on_batch(len(idx))
+        train_loss = loss_sum.item() / max(seen, 1)
+        if not math.isfinite(train_loss):
+            raise TrainingError(
+                f"training diverged: the loss is {train_loss} in epoch {epoch + 1}",
+                hint="lower --lr, or check the inputs for extreme values; finished epochs "
+                     "are kept")
+        stats_out = None
+        if cfg.probe == "eval":
+            stats_out = self.probe(self.train_split)
+        elif recorder is not None:
+            stats_out = recorder.collect()
+        test_loss, test_acc = (self.evaluate(self.test_split) if self.test_split is not None
+                               else (float("nan"), float("nan")))
+        self.epochs_done = epoch + 1
+        return EpochResult(epoch=epoch, train_loss=train_loss,
+                           train_acc=correct_sum.item() / max(seen, 1),
+                           test_loss=test_loss, test_acc=test_acc,
+                           lr=self.optimizer.param_groups[0]["lr"],
+                           seconds=time.perf_counter() - start, samples=seen, stats=stats_out)
+
+    def _eval_batches(self, split: Split) -> Iterable[Batch]:
+        order = torch.arange(len(split))
+        return split.batches(order, self.cfg.eval_batch_size, device=self.device,
+                             num_workers=self.cfg.num_workers)
+
+    @torch.no_grad()
+    def probe(self, split: Split) -> dict[str, np.ndarray]:
+        """Statistics of every sample of ``split`` from an eval-mode forward pass."""
+        recorder = self.recorder or Recorder(len(split), self.device)
+        recorder.reset()
+        was_training = self.model.training
+        self.model.eval()
+        for idx, x, y in self._eval_batches(split):
+            with self._autocast():
+                logits = self.model(x)
+            recorder.update(idx, batch_stats(logits, y))
+        self.model.train(was_training)
+        return recorder.collect()
+
+    @torch.no_grad()
+    def evaluate(self, split: Split) -> tuple[float, float]:
+        """Mean cross-entropy and accuracy on ``split`` in eval mode."""
+        was_training = self.model.training
+        self.model.eval()
+        loss_sum = torch.zeros((), dtype=torch.float64, device=self.device)
+        correct = torch.zeros((), dtype=torch.int64, device=self.device)
+        for _, x, y in self._eval_batches(split):
+            with self._autocast():
+                logits = self.model(x).float()
+            loss_sum += F.cross_entropy(logits, y, reduction="sum")
+            correct += (logits.argmax(dim=1) == y).sum()
+        self.model.train(was_training)
+        n = max(len(split), 1)
+        return loss_sum.item() / n, correct.item() / n
+
+    # ------------------------------------------------------------------------------
+    def state_dict(self) -> dict[str, Any]:
+        state = {"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
+                 "scheduler": self.scheduler.state_dict(), "scaler": self.scaler.state_dict(),
+                 "epochs_done": self.epochs_done, "rng_cpu": torch.get_rng_state()}
+        if self.device.type == "cuda":
+            state["rng_cuda"] = torch.cuda.get_rng_state(self.device)
+        return state
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.scheduler.load_state_dict(state["scheduler"])
+        self.scaler.load_state_dict(state["scaler"])
+        self.epochs_done = int(state["epochs_done"])
+        torch.set_rng_state(state["rng_cpu"])
+        if "rng_cuda" in state and self.device.type == "cuda":
+            torch.cuda.set_rng_state(state["rng_cuda"], self.device)
+

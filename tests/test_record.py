@@ -1,0 +1,43 @@
+"""The recorded statistics on a batch computed by hand."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+
+from curator.record import STAT_DTYPES, Recorder, batch_stats
+
+
+def test_batch_stats_by_hand() -> None:
+    logits = torch.tensor([[2.0, 0.0, 0.0], [0.0, 1.0, 3.0], [1.0, 1.0, 0.0]])
+    labels = torch.tensor([0, 1, 1])
+    s = batch_stats(logits, labels)
+    e = math.e
+    p0 = e**2 / (e**2 + 2)
+    p1 = e / (1 + e + e**3)
+    p2 = e / (2 * e + 1)
+    np.testing.assert_allclose(s["p_true"].numpy(), [p0, p1, p2], rtol=1e-6)
+    np.testing.assert_allclose(s["loss"].numpy(), -np.log([p0, p1, p2]), rtol=1e-6)
+    np.testing.assert_allclose(s["margin"].numpy(), [2.0, -2.0, 0.0])
+    assert s["correct"].tolist() == [True, False, False]  # a tie (margin 0) is not correct
+    q0 = np.array([e**2, 1, 1]) / (e**2 + 2)
+    q1 = np.array([1, e, e**3]) / (1 + e + e**3)
+    q2 = np.array([e, e, 1]) / (2 * e + 1)
+    el2n = [np.linalg.norm(q0 - [1, 0, 0]), np.linalg.norm(q1 - [0, 1, 0]),
+            np.linalg.norm(q2 - [0, 1, 0])]
+    np.testing.assert_allclose(s["el2n"].numpy(), el2n, rtol=1e-5)
+
+
+def test_recorder_scatters_by_index_and_marks_unseen() -> None:
+    rec = Recorder(5, "cpu")
+    logits = torch.tensor([[3.0, 0.0], [0.0, 3.0]])
+    rec.update(torch.tensor([4, 1]), batch_stats(logits, torch.tensor([0, 0])))
+    out = rec.collect()
+    assert {k: v.dtype for k, v in out.items()} == STAT_DTYPES
+    assert np.isnan(out["p_true"][[0, 2, 3]]).all()
+    assert out["p_true"][4] > 0.9 and out["p_true"][1] < 0.1
+    assert out["correct"].tolist() == [False, False, False, False, True]
+    rec.reset()
+    assert np.isnan(rec.collect()["p_true"]).all()
