@@ -8,8 +8,9 @@ For a batch of logits z (B, C) and given labels y (B,):
 - ``margin``  z_y - max_{j != y} z_j (AUM's margin, Pleiss et al. 2020);
 - ``el2n``    ||softmax(z) - onehot(y)||_2 (Paul et al. 2021).
 
-The recorder keeps one (S, N) float32 buffer on the training device; a batch costs a handful
-of vectorised kernels and one scatter, and the buffer is copied to the host once per epoch.
+The recorder keeps one (S, N) float32 buffer on the training device; batches are processed
+in chunks (a handful of vectorised kernels and one scatter per chunk), and the buffer is copied
+to the host once per epoch.
 """
 
 from __future__ import annotations
@@ -28,14 +29,10 @@ STAT_DTYPES: dict[str, np.dtype] = {
 STATS: tuple[str, ...] = tuple(STAT_DTYPES)
 
 
-def batch_stats(logits: torch.Tensor, labels: torch.Tensor,
-                log_probs: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
-    """The five statistics of each sample of a batch (float32; ``correct`` is bool).
-
-    ``log_probs`` may pass the already computed ``log_softmax(logits)`` to avoid recomputing it.
-    """
+def batch_stats(logits: torch.Tensor, labels: torch.Tensor) -> dict[str, torch.Tensor]:
+    """The five statistics of each sample of a batch (float32; ``correct`` is bool)."""
     z = logits.detach().float()
-    logp = log_softmax(z) if log_probs is None else log_probs.detach().float()
+    logp = torch.log_softmax(z, dim=1)
     y = labels.unsqueeze(1)
     logp_y = logp.gather(1, y).squeeze(1)
     p_y = logp_y.exp()
@@ -48,30 +45,52 @@ def batch_stats(logits: torch.Tensor, labels: torch.Tensor,
             "el2n": el2n}
 
 
-def log_softmax(z: torch.Tensor) -> torch.Tensor:
-    return torch.log_softmax(z, dim=1)
-
-
 class Recorder:
     """Epoch buffers of every statistic for N samples, kept on ``device``.
 
+    ``update`` only keeps a reference to the batch's detached logits; every ``chunk_samples``
+    samples (and at ``collect``) the pending batches are concatenated and their statistics
+    computed and scattered at once, so the per-batch cost is a list append whatever the batch
+    size, and pending memory is bounded by ``chunk_samples x C`` logits.
     A sample not presented in an epoch keeps ``p_true`` (and every float statistic) NaN.
     """
 
-    def __init__(self, num_samples: int, device: torch.device | str) -> None:
+    def __init__(self, num_samples: int, device: torch.device | str, *,
+                 chunk_samples: int = 16384) -> None:
         self.num_samples = num_samples
+        self.chunk_samples = chunk_samples
         self.buffer = torch.empty((len(STATS), num_samples), dtype=torch.float32, device=device)
+        self._pending: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = []
+        self._pending_samples = 0
         self.reset()
 
     def reset(self) -> None:
+        self._pending.clear()
+        self._pending_samples = 0
         self.buffer.fill_(float("nan"))
 
-    def update(self, indices: torch.Tensor, stats: dict[str, torch.Tensor]) -> None:
-        values = torch.stack([stats[s].float() for s in STATS])
-        self.buffer[:, indices] = values
+    def update(self, indices: torch.Tensor, logits: torch.Tensor, labels: torch.Tensor) -> None:
+        """Record a batch: its sample indices, logits (B, C) and labels (B,)."""
+        self._pending.append((indices, logits.detach(), labels))
+        self._pending_samples += len(indices)
+        if self._pending_samples >= self.chunk_samples:
+            self.flush()
+
+    def flush(self) -> None:
+        if not self._pending:
+            return
+        idx, logits, labels = (torch.cat(t) for t in zip(*self._pending, strict=True))
+        self._pending.clear()
+        self._pending_samples = 0
+        self.scatter(idx, batch_stats(logits, labels))
+
+    def scatter(self, indices: torch.Tensor, stats: dict[str, torch.Tensor]) -> None:
+        """Write computed statistics of samples ``indices`` (a later write wins)."""
+        self.buffer[:, indices] = torch.stack([stats[s].float() for s in STATS])
 
     def collect(self) -> dict[str, np.ndarray]:
         """Copy the epoch's buffers to the host (one transfer) in their storage dtypes."""
+        self.flush()
         host = self.buffer.cpu().numpy()
         out = {}
         for row, name in enumerate(STATS):

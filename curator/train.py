@@ -24,7 +24,7 @@ from torch import nn
 from curator.config import TrainConfig
 from curator.data import Batch, Split
 from curator.errors import ConfigError, TrainingError
-from curator.record import Recorder, batch_stats
+from curator.record import Recorder
 from samplers import make_generator
 
 STREAM_ORDER, STREAM_AUGMENT = 0, 1
@@ -205,13 +205,9 @@ class Trainer:
             self.scheduler.step()
             with torch.no_grad():
                 if recorder is not None:
-                    stats = batch_stats(logits, y, logp)
-                    recorder.update(idx, stats)
-                    correct = stats["correct"]
-                else:
-                    correct = logits.argmax(dim=1) == y
+                    recorder.update(idx, logits, y)
                 loss_sum += nll.detach().sum()
-                correct_sum += correct.sum()
+                correct_sum += (logits.argmax(dim=1) == y).sum()
             seen += len(idx)
             if on_batch is not None:
                 on_batch(len(idx))
@@ -250,7 +246,7 @@ class Trainer:
         for idx, x, y in self._eval_batches(split):
             with self._autocast():
                 logits = self.model(x)
-            recorder.update(idx, batch_stats(logits, y))
+            recorder.update(idx, logits, y)
         self.model.train(was_training)
         return recorder.collect()
 

@@ -33,7 +33,7 @@ def test_batch_stats_by_hand() -> None:
 def test_recorder_scatters_by_index_and_marks_unseen() -> None:
     rec = Recorder(5, "cpu")
     logits = torch.tensor([[3.0, 0.0], [0.0, 3.0]])
-    rec.update(torch.tensor([4, 1]), batch_stats(logits, torch.tensor([0, 0])))
+    rec.update(torch.tensor([4, 1]), logits, torch.tensor([0, 0]))
     out = rec.collect()
     assert {k: v.dtype for k, v in out.items()} == STAT_DTYPES
     assert np.isnan(out["p_true"][[0, 2, 3]]).all()
@@ -41,3 +41,21 @@ def test_recorder_scatters_by_index_and_marks_unseen() -> None:
     assert out["correct"].tolist() == [False, False, False, False, True]
     rec.reset()
     assert np.isnan(rec.collect()["p_true"]).all()
+
+
+def test_chunked_recording_equals_batch_by_batch() -> None:
+    torch.manual_seed(0)
+    n, batches = 50, []
+    order = torch.randperm(n)
+    for start in range(0, n, 7):
+        idx = order[start:start + 7]
+        batches.append((idx, torch.randn(len(idx), 4), torch.randint(0, 4, (len(idx),))))
+    small, large = Recorder(n, "cpu", chunk_samples=1), Recorder(n, "cpu", chunk_samples=10**6)
+    for idx, z, y in batches:
+        small.update(idx, z, y)
+        large.update(idx, z, y)
+        assert len(small._pending) == 0  # flushed every batch
+    a, b = small.collect(), large.collect()
+    for name in a:
+        np.testing.assert_array_equal(a[name], b[name])
+    assert not np.isnan(a["p_true"]).any()
