@@ -73,12 +73,13 @@ def main() -> None:
     print(f"\nprobe overhead: data {args.data} (N = {res['n']}), model {args.model}, batch "
           f"{args.batch_size}, device {args.device}, {args.repeats} repeats x {args.epochs} "
           "interleaved epochs (a repeat's figure: its median epoch)")
-    print(f"{'probe':<7} {'epoch s, mean ± std':<22} {'ratio to none, mean ± std':<27} "
-          f"{'median ratio':>12}")
+    print(f"{'probe':<7} {'epoch s, mean ± std':<22} {'samples/s':>10}  "
+          f"{'ratio to none, mean ± std':<27} {'median ratio':>12}")
     for probe in PROBES:
         ratios = [a / b for a, b in zip(t[probe], t["none"], strict=True)]
         res.setdefault("ratio_to_none", {})[probe] = ratios
-        print(f"{probe:<7} {mean_std(t[probe]):<22} {mean_std(ratios):<27} "
+        rate = res["n"] / statistics.median(t[probe])
+        print(f"{probe:<7} {mean_std(t[probe]):<22} {rate:>10,.0f}  {mean_std(ratios):<27} "
               f"{statistics.median(ratios):>12.3f}")
     if args.out:
         args.out.write_text(json.dumps(res, indent=2, default=str))
