@@ -119,11 +119,7 @@ def score(cfg: TrainConfig, *, out: str | Path = "scores.h5", resume: bool = Fal
     check_model(cfg, bundle, device)
     if resume:
         with store.open_scores(out) as f:
-            if f.fingerprint != bundle.fingerprint:
-                raise FormatError(f"{str(out)!r} was made from other data (fingerprint "
-                                  f"{f.fingerprint}, these data {bundle.fingerprint})",
-                                  hint="resume with the same --data, --label-noise and "
-                                       "--noise-seed")
+            f.check_data(bundle)
     else:
         if force:
             out.unlink(missing_ok=True)

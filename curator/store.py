@@ -237,6 +237,17 @@ class ScoresFile:
     def noisy(self) -> np.ndarray | None:
         return self._f["data/noisy"][()] if "noisy" in self._f["data"] else None
 
+    def check_data(self, bundle: DataBundle) -> None:
+        """Refuse data other than the data this file was scored on (by fingerprint)."""
+        if bundle.fingerprint != self.fingerprint:
+            raise FormatError(
+                f"{str(self.path)!r} was scored on other data: its fingerprint is "
+                f"{self.fingerprint}, but {bundle.spec!r} (label noise {bundle.label_noise}, "
+                f"noise seed {bundle.noise_seed}) has {bundle.fingerprint}",
+                hint=f"the file was made from {self.data_spec['data']!r} with label noise "
+                     f"{self.data_spec['label_noise']} and noise seed "
+                     f"{self.data_spec['noise_seed']}; pass the same data options")
+
     def runs(self) -> list[RunInfo]:
         out = []
         for name, run in self._f["runs"].items():

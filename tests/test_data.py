@@ -129,6 +129,12 @@ def test_image_folder_noise_changes_batch_labels(tmp_path: Path) -> None:
     assert (y.numpy() != d.original_labels).sum() == round(0.5 * d.num_samples)
 
 
+def test_mnist1d_is_generated_offline() -> None:
+    d = load_data("mnist1d")
+    assert d.num_samples == 4000 and len(d.test) == 1000 and d.sample_shape == (40,)
+    assert d.num_classes == 10
+
+
 def test_registry_lists_the_sources() -> None:
     assert {"digits", "npz", "mnist1d", "cifar10", "cifar100", "mnist", "fashion-mnist",
             "svhn", "imagefolder"} <= set(DATASETS.names())

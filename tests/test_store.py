@@ -131,3 +131,14 @@ def test_frozen_file_still_reads(tmp_path: Path) -> None:
         np.testing.assert_allclose(stored.values, fresh.values, rtol=1e-6)
         assert f.noisy is not None and f.noisy.sum() == 144
         assert f.fingerprint == load_data("digits", label_noise=0.1).fingerprint
+
+
+def test_fingerprint_refuses_other_data(tmp_path: Path, bundle) -> None:
+    path = tmp_path / "s.h5"
+    _write(path, bundle)
+    with store.open_scores(path) as f:
+        f.check_data(load_data("digits", label_noise=0.1))  # the same data: accepted
+        for other in (load_data("digits"), load_data("digits", label_noise=0.1, noise_seed=1)):
+            with pytest.raises(FormatError, match="was scored on other data") as info:
+                f.check_data(other)
+            assert "label noise 0.1 and noise seed 0" in (info.value.hint or "")
