@@ -52,13 +52,13 @@ def load_bundle(cfg: TrainConfig) -> DataBundle:
                      image_size=cfg.image_size)
 
 
-def check_model(cfg: TrainConfig, bundle: DataBundle, device: torch.device) -> None:
-    """Build the model and run one small batch through it, before any file is written."""
-    model = build_model(cfg.model, bundle.sample_shape, bundle.num_classes).to(device)
-    model.eval()
-    split = bundle.train.to(device)
-    order = torch.arange(min(2, len(split)))
-    _, x, _ = next(iter(split.batches(order, 2, device=device)))
+def check_model(cfg: TrainConfig, bundle: DataBundle) -> None:
+    """Build the model and run two samples through it on the CPU, before any file is written
+    (shape errors do not depend on the device)."""
+    cpu = torch.device("cpu")
+    model = build_model(cfg.model, bundle.sample_shape, bundle.num_classes).eval()
+    order = torch.arange(min(2, len(bundle.train)))
+    _, x, _ = next(iter(bundle.train.batches(order, 2, device=cpu)))
     try:
         with torch.no_grad():
             logits = model(x)
@@ -116,7 +116,7 @@ def score(cfg: TrainConfig, *, out: str | Path = "scores.h5", resume: bool = Fal
         raise ConfigError(f"batch_size {cfg.batch_size} is larger than the training set "
                           f"({bundle.num_samples} samples)",
                           hint=f"pass --batch-size {min(64, bundle.num_samples)} or less")
-    check_model(cfg, bundle, device)
+    check_model(cfg, bundle)
     if resume:
         with store.open_scores(out) as f:
             f.check_data(bundle)
