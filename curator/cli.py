@@ -93,6 +93,10 @@ def score(
         "--download/--no-download", help="Let torchvision download the data.")] = None,
     image_size: Annotated[int | None, typer.Option(help="imagefolder image size.")] = None,
     num_workers: Annotated[int | None, typer.Option()] = None,
+    el2n_epoch: Annotated[int | None, typer.Option(
+        help="Epoch (1-based) of the el2n score; default 10% of T.")] = None,
+    easy_epochs: Annotated[int | None, typer.Option(
+        help="First epochs counted by easiness; default 20% of T.")] = None,
     out: Annotated[Path, typer.Option(help="Scores file to write.")] = Path("scores.h5"),
     resume: Annotated[bool, typer.Option(help="Continue an interrupted file.")] = False,
     force: Annotated[bool, typer.Option(help="Overwrite an existing file.")] = False,
@@ -113,10 +117,50 @@ def score(
     overrides = set(flags) | ({f.name for f in _fields()} if config is not None else set())
     progress = TrainingProgress(err_console, enabled=not quiet)
     summary = run_score(cfg, out=out, resume=resume, force=force, progress=progress,
-                        overrides=overrides)
+                        overrides=overrides,
+                        score_options={"el2n_epoch": el2n_epoch, "easy_epochs": easy_epochs})
     out_console.print(f"wrote [bold]{summary.path}[/]: {len(summary.runs)} runs, "
                       f"{summary.seconds:.1f} s of training; scores: "
                       f"{', '.join(summary.scores) or 'none (--probe none)'}", highlight=False)
+
+
+scores_app = typer.Typer(no_args_is_help=True, help="List or recompute scores.")
+app.add_typer(scores_app, name="scores")
+
+
+@scores_app.command("list")
+@_errors
+def scores_list() -> None:
+    """List every registered score with its direction and definition."""
+    from curator.scores import SCORES
+
+    table = Table()
+    for col in ("score", "higher is", "definition"):
+        table.add_column(col)
+    for e in SCORES:
+        table.add_row(e.name, e.meta["higher_is"], e.meta["description"])
+    out_console.print(table)
+
+
+@scores_app.command("recompute")
+@_errors
+def scores_recompute(
+    file: Annotated[Path, typer.Argument(help="A scores file.")],
+    only: Annotated[str | None, typer.Option(help="Comma-separated scores (default: all).")
+                    ] = None,
+    el2n_epoch: Annotated[int | None, typer.Option(help="Epoch (1-based) of el2n.")] = None,
+    easy_epochs: Annotated[int | None, typer.Option(help="Epochs counted by easiness.")
+                           ] = None,
+) -> None:
+    """Rebuild scores from the stored trajectories, without retraining."""
+    from curator.scores import rescore
+
+    names = [n.strip() for n in only.split(",") if n.strip()] if only else None
+    scores = rescore(file, names, options={"el2n_epoch": el2n_epoch,
+                                           "easy_epochs": easy_epochs})
+    runs = next(iter(scores.values())).runs if scores else ()
+    out_console.print(f"recomputed {len(scores)} scores of [bold]{file}[/] from "
+                      f"{len(runs)} runs: {', '.join(scores)}", highlight=False)
 
 
 def _fields() -> tuple[Any, ...]:
@@ -170,6 +214,13 @@ def inspect(
             table.add_row(name, s.higher_is, _num(v.min()), _num(np.median(v)), _num(v.max()),
                           str(len(s.runs)))
         out_console.print(table)
+        if "cartography_region" in names:
+            region = f.score("cartography_region")
+            counts = np.bincount(region.values.astype(np.int64),
+                                 minlength=len(region.params["labels"]))
+            out_console.print("cartography: " + ", ".join(
+                f"{label} {c}" for label, c in zip(region.params["labels"], counts,
+                                                   strict=True)), highlight=False)
         if "learnability" in names:
             out_console.print(histogram(f.score("learnability").values, bins=bins,
                                         title="learnability"), highlight=False)

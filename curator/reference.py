@@ -89,7 +89,8 @@ def _stored_config(path: Path, cfg: TrainConfig, overrides: set[str]) -> TrainCo
 
 def score(cfg: TrainConfig, *, out: str | Path = "scores.h5", resume: bool = False,
           force: bool = False, progress: TrainingProgress | None = None,
-          overrides: set[str] | None = None) -> ScoreSummary:
+          overrides: set[str] | None = None,
+          score_options: dict[str, int | None] | None = None) -> ScoreSummary:
     """Run (or resume) the reference run of ``cfg`` into ``out`` and write its scores."""
     out = Path(out)
     cfg.validate()
@@ -138,7 +139,8 @@ def score(cfg: TrainConfig, *, out: str | Path = "scores.h5", resume: bool = Fal
     with store.open_scores(out) as f:
         runs = [r for r in f.runs() if r.complete]
         seconds = sum(r.wall_time_s for r in runs)
-        scores = compute_scores(FileTrajectories(f)) if any(r.stats for r in runs) else {}
+        scores = (compute_scores(FileTrajectories(f), options=score_options)
+                  if any(r.stats for r in runs) else {})
     if scores:
         store.write_scores(out, scores)
     return ScoreSummary(out, [r.name for r in runs], scores, seconds)

@@ -10,6 +10,7 @@ Definitions follow ../shared/PAPERS.md; docs/scores.md states each formula and i
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,7 +19,7 @@ from typing import Protocol
 import numpy as np
 
 from curator.errors import CuratorError, FormatError
-from curator.registry import Registry
+from curator.registry import Entry, Registry
 from curator.store import ScoresFile, ScoreValues, open_scores, write_scores
 
 SCORES: Registry[Callable[..., np.ndarray]] = Registry("score")
@@ -40,31 +41,140 @@ def rank_easiest_first(values: np.ndarray) -> np.ndarray:
 
 
 # --------------------------------------------------------------------------------------
-# Registered scores
+# Registered scores. Per-sample functions take (R, T, B) arrays of the statistics named in
+# ``needs`` (in that order) and the options named in ``options``; they return (B,) values.
 # --------------------------------------------------------------------------------------
 
+REGIONS = ("easy-to-learn", "ambiguous", "hard-to-learn")
+AMBIGUOUS_VARIABILITY = 0.2  # cartography: variability at or above this is "ambiguous"
+HARD_CONFIDENCE = 0.5  # cartography: below this confidence (and not ambiguous) is "hard"
 
-@SCORES.register("learnability", kind="per_sample", needs=("p_true",), higher_is="easier",
-                 description="mean probability of the given label over epochs and runs "
-                             "(seed 001, Eq. 1)")
+
+def per_sample(name: str, *, needs: tuple[str, ...], higher_is: str, description: str,
+               options: tuple[str, ...] = ()) -> Callable[[Callable[..., np.ndarray]],
+                                                          Callable[..., np.ndarray]]:
+    return SCORES.register(name, kind="per_sample", needs=needs, higher_is=higher_is,
+                           description=description, options=options)
+
+
+def derived(name: str, *, sources: tuple[str, ...], higher_is: str, description: str,
+            **meta: object) -> Callable[[Callable[..., np.ndarray]], Callable[..., np.ndarray]]:
+    return SCORES.register(name, kind="derived", sources=sources, higher_is=higher_is,
+                           description=description, **meta)
+
+
+@per_sample("learnability", needs=("p_true",), higher_is="easier",
+            description="mean probability of the given label over epochs and runs "
+                        "(seed 001, Eq. 1)")
 def learnability(p_true: np.ndarray) -> np.ndarray:
     """L(i) = mean over runs of (1/T) sum_t p_t(i)."""
     return p_true.mean(axis=1, dtype=np.float64).mean(axis=0)
 
 
-@SCORES.register("learnability_rank", kind="derived", source="learnability",
-                 higher_is="harder",
-                 description="rank of learnability, 1 = easiest, ties share the largest rank "
-                             "(seed 001, Eq. 2)")
+@derived("learnability_rank", sources=("learnability",), higher_is="harder",
+         description="rank of learnability, 1 = easiest, ties share the largest rank "
+                     "(seed 001, Eq. 2)")
 def learnability_rank(values: np.ndarray) -> np.ndarray:
     return rank_easiest_first(values)
 
 
-@SCORES.register("hit_rate", kind="per_sample", needs=("correct",), higher_is="easier",
-                 description="fraction of epochs (and runs) in which the sample was predicted "
-                             "correctly (seed 001's hits and misses)")
+@per_sample("hit_rate", needs=("correct",), higher_is="easier",
+            description="fraction of epochs (and runs) in which the sample was predicted "
+                        "correctly (seed 001's hits and misses)")
 def hit_rate(correct: np.ndarray) -> np.ndarray:
     return correct.mean(axis=(0, 1), dtype=np.float64)
+
+
+def _forgetting_events(correct: np.ndarray) -> np.ndarray:
+    """(R, T, B) -> (R, B): correct-to-incorrect transitions; never correct = T."""
+    c = correct.astype(bool)
+    events = (c[:, :-1] & ~c[:, 1:]).sum(axis=1)
+    never = ~c.any(axis=1)
+    return np.where(never, c.shape[1], events)
+
+
+@per_sample("forgetting", needs=("correct",), higher_is="harder",
+            description="forgetting events: correct-to-incorrect transitions between "
+                        "consecutive epochs, never learned = T, mean over runs (Toneva 2019)")
+def forgetting(correct: np.ndarray) -> np.ndarray:
+    return _forgetting_events(correct).mean(axis=0, dtype=np.float64)
+
+
+@per_sample("unforgettable", needs=("correct",), higher_is="easier",
+            description="1 if learned and never forgotten in every run, else 0 "
+                        "(Toneva 2019)")
+def unforgettable(correct: np.ndarray) -> np.ndarray:
+    return (_forgetting_events(correct) == 0).all(axis=0).astype(np.float64)
+
+
+@per_sample("iteration_learned", needs=("correct",), higher_is="harder",
+            description="first epoch (0-based) from which the sample stays correct to the "
+                        "end, never learned = T, mean over runs (Baldock 2021)")
+def iteration_learned(correct: np.ndarray) -> np.ndarray:
+    c = correct.astype(bool)
+    t = c.shape[1]
+    # stays[t] = correct at t and at every later epoch: reversed cumulative AND
+    stays = np.flip(np.logical_and.accumulate(np.flip(c, axis=1), axis=1), axis=1)
+    first = np.where(stays.any(axis=1), stays.argmax(axis=1), t)
+    return first.mean(axis=0, dtype=np.float64)
+
+
+@per_sample("aum", needs=("margin",), higher_is="easier",
+            description="area under the margin: mean over epochs and runs of z_y - "
+                        "max_{j != y} z_j (Pleiss 2020); negative flags likely mislabels")
+def aum(margin: np.ndarray) -> np.ndarray:
+    return margin.astype(np.float64).mean(axis=(0, 1))
+
+
+@per_sample("el2n", needs=("el2n",), higher_is="harder", options=("el2n_epoch",),
+            description="EL2N ||softmax - onehot||_2 at one early epoch, mean over runs "
+                        "(Paul 2021)")
+def el2n(values: np.ndarray, *, el2n_epoch: int) -> np.ndarray:
+    return values[:, el2n_epoch - 1].astype(np.float64).mean(axis=0)
+
+
+@per_sample("confidence", needs=("p_true",), higher_is="easier",
+            description="cartography confidence: mean p_true over epochs and runs "
+                        "(Swayamdipta 2020; equals learnability)")
+def confidence(p_true: np.ndarray) -> np.ndarray:
+    return learnability(p_true)
+
+
+@per_sample("variability", needs=("p_true",), higher_is="harder",
+            description="cartography variability: std of p_true over epochs, mean over "
+                        "runs (Swayamdipta 2020)")
+def variability(p_true: np.ndarray) -> np.ndarray:
+    return p_true.astype(np.float64).std(axis=1).mean(axis=0)
+
+
+@per_sample("correctness", needs=("correct",), higher_is="easier",
+            description="cartography correctness: fraction of epochs correct, mean over "
+                        "runs (Swayamdipta 2020; equals hit_rate)")
+def correctness(correct: np.ndarray) -> np.ndarray:
+    return hit_rate(correct)
+
+
+@derived("cartography_region", sources=("confidence", "variability"), higher_is="harder",
+         labels=REGIONS,
+         description=f"0 easy-to-learn, 1 ambiguous (variability >= {AMBIGUOUS_VARIABILITY}), "
+                     f"2 hard-to-learn (confidence < {HARD_CONFIDENCE}, not ambiguous)")
+def cartography_region(conf: np.ndarray, var: np.ndarray) -> np.ndarray:
+    region = np.where(conf < HARD_CONFIDENCE, 2, 0)
+    return np.where(var >= AMBIGUOUS_VARIABILITY, 1, region).astype(np.int64)
+
+
+@per_sample("easiness", needs=("correct",), higher_is="easier", options=("easy_epochs",),
+            description="fraction of the first k epochs in which the sample is correct, mean "
+                        "over runs (seed 003's easy examples)")
+def easiness(correct: np.ndarray, *, easy_epochs: int) -> np.ndarray:
+    return correct[:, :easy_epochs].mean(axis=(0, 1), dtype=np.float64)
+
+
+def default_options(num_epochs: int) -> dict[str, int]:
+    """EL2N at 10% of training (epoch 20 of 200, as Paul et al.), easiness over the first
+    20% of the epochs (at least one each)."""
+    return {"el2n_epoch": max(1, round(num_epochs / 10)),
+            "easy_epochs": max(1, math.ceil(num_epochs / 5))}
 
 
 # --------------------------------------------------------------------------------------
@@ -125,41 +235,60 @@ class FileTrajectories:
         return np.stack([self.file.read_stat(r, stat, start, stop) for r in self.runs])
 
 
-def compute_scores(traj: Trajectories, names: Sequence[str] | None = None
-                   ) -> dict[str, ScoreValues]:
-    """Compute the named scores (default: every registered one) from ``traj``."""
-    entries = [SCORES.entry(n) for n in (names or SCORES.names())]
-    for e in list(entries):  # a derived score brings its source along
-        if e.meta["kind"] == "derived" and e.meta["source"] not in {x.name for x in entries}:
-            entries.insert(0, SCORES.entry(e.meta["source"]))
-    per_sample = [e for e in entries if e.meta["kind"] == "per_sample"]
+def compute_scores(traj: Trajectories, names: Sequence[str] | None = None, *,
+                   options: Mapping[str, int | None] | None = None) -> dict[str, ScoreValues]:
+    """Compute the named scores (default: every registered one) from ``traj``.
+
+    ``options`` may set ``el2n_epoch`` (1-based) and ``easy_epochs``; unset ones take
+    :func:`default_options`.
+    """
+    opts = default_options(traj.num_epochs)
+    opts.update({k: v for k, v in (options or {}).items() if v is not None})
+    for key, value in opts.items():
+        if not 1 <= value <= traj.num_epochs:
+            raise CuratorError(f"{key} must be in 1..{traj.num_epochs} (the recorded epochs), "
+                               f"but got {value}")
+    entries = _with_sources([SCORES.entry(n) for n in (names or SCORES.names())])
+    per = [e for e in entries if e.meta["kind"] == "per_sample"]
+    stats = sorted({s for e in per for s in e.meta["needs"]})
     n = traj.num_samples
-    values = {e.name: np.empty(n, dtype=np.float64) for e in per_sample}
-    block = max(1, BLOCK_BYTES // (4 * max(1, len(traj.runs)) * max(1, traj.num_epochs)))
+    values = {e.name: np.empty(n, dtype=np.float64) for e in per}
+    per_sample_bytes = 4 * max(1, len(traj.runs)) * max(1, traj.num_epochs) * max(1, len(stats))
+    block = max(1, BLOCK_BYTES // per_sample_bytes)
     for start in range(0, n, block):
         stop = min(n, start + block)
-        cache: dict[str, np.ndarray] = {}
-        for e in per_sample:
-            args = []
-            for stat in e.meta["needs"]:
-                if stat not in cache:
-                    cache[stat] = traj.read(stat, start, stop)
-                args.append(cache[stat])
-            values[e.name][start:stop] = e.fn(*args)
+        cache = {s: traj.read(s, start, stop) for s in stats}
+        for e in per:
+            kwargs = {k: opts[k] for k in e.meta["options"]}
+            values[e.name][start:stop] = e.fn(*(cache[s] for s in e.meta["needs"]), **kwargs)
     for e in entries:
         if e.meta["kind"] == "derived":
-            values[e.name] = e.fn(values[e.meta["source"]])
+            values[e.name] = e.fn(*(values[s] for s in e.meta["sources"]))
     out = {}
     for e in entries:
         v = values[e.name]
-        v = v.astype(np.float32) if v.dtype.kind == "f" else v
-        out[e.name] = ScoreValues(v, e.meta["higher_is"], e.meta["description"], traj.runs)
+        params = {k: opts[k] for k in e.meta.get("options", ())}
+        if "labels" in e.meta:
+            params["labels"] = list(e.meta["labels"])
+        out[e.name] = ScoreValues(v.astype(np.float32) if v.dtype.kind == "f" else v,
+                                  e.meta["higher_is"], e.meta["description"], traj.runs, params)
     return out
 
 
-def rescore(path: str | Path, names: Sequence[str] | None = None) -> dict[str, ScoreValues]:
+def _with_sources(entries: list[Entry]) -> list[Entry]:
+    """Add the sources of derived scores, keeping each entry once."""
+    out: dict[str, Entry] = {}
+    for e in entries:
+        for src in e.meta.get("sources", ()):
+            out.setdefault(src, SCORES.entry(src))
+        out.setdefault(e.name, e)
+    return list(out.values())
+
+
+def rescore(path: str | Path, names: Sequence[str] | None = None, *,
+            options: Mapping[str, int | None] | None = None) -> dict[str, ScoreValues]:
     """Recompute scores from the complete runs stored in ``path`` and write them back."""
     with open_scores(path) as f:
-        scores = compute_scores(FileTrajectories(f), names)
+        scores = compute_scores(FileTrajectories(f), names, options=options)
     write_scores(path, scores)
     return scores

@@ -13,7 +13,7 @@ import os
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -174,6 +174,7 @@ def write_scores(path: str | Path, scores: dict[str, ScoreValues]) -> None:
             ds.attrs["higher_is"] = score.higher_is
             ds.attrs["description"] = score.description
             ds.attrs["runs"] = _json(list(score.runs))
+            ds.attrs["params"] = _json(score.params)
 
 
 @dataclass
@@ -182,6 +183,7 @@ class ScoreValues:
     higher_is: str  # "easier" or "harder"
     description: str
     runs: tuple[str, ...]
+    params: dict[str, Any] = field(default_factory=dict)  # e.g. el2n_epoch, region labels
 
 
 # --------------------------------------------------------------------------------------
@@ -292,7 +294,8 @@ class ScoresFile:
                               hint=f"scores: {', '.join(self.score_names()) or 'none yet'}")
         ds = group[name]
         return ScoreValues(ds[()], str(ds.attrs["higher_is"]), str(ds.attrs["description"]),
-                           tuple(json.loads(ds.attrs["runs"])))
+                           tuple(json.loads(ds.attrs["runs"])),
+                           json.loads(ds.attrs.get("params", "{}")))
 
 
 def _check_v0_1(path: Path, f: h5py.File) -> None:

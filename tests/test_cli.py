@@ -162,3 +162,22 @@ def test_debug_shows_the_traceback(tmp_path: Path) -> None:
     r = runner.invoke(app, ["--debug", "score", "--model", "nope", "--out",
                             str(tmp_path / "s.h5")])
     assert r.exit_code != 0 and r.exception is not None
+
+
+@pytest.mark.slow
+def test_scores_recompute_rebuilds_from_trajectories(tmp_path: Path) -> None:
+    out = tmp_path / "s.h5"
+    assert invoke("score", *FAST, "--out", out).exit_code == 0
+    with open_scores(out) as f:
+        before = f.score("learnability").values
+        assert f.score("el2n").params == {"el2n_epoch": 1}
+    r = invoke("scores", "recompute", out, "--el2n-epoch", "2", "--only", "el2n,learnability")
+    assert r.exit_code == 0, r.output
+    assert "recomputed 2 scores" in r.stdout
+    with open_scores(out) as f:
+        assert f.score("el2n").params == {"el2n_epoch": 2}
+        np.testing.assert_array_equal(f.score("learnability").values, before)
+    r = invoke("scores", "recompute", out, "--el2n-epoch", "3")
+    assert r.exit_code == 1 and "el2n_epoch must be in 1..2" in r.stderr
+    r = invoke("scores", "list")
+    assert r.exit_code == 0 and "forgetting" in r.stdout and "Toneva" in r.stdout

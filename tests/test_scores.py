@@ -22,22 +22,32 @@ EXPECTED_L = np.array([0.9, 0.15, 0.5, 0.6])
 CORRECT = P_TRUE > 0.5
 
 
+def full(p_true: np.ndarray, correct: np.ndarray | None = None, **stats: np.ndarray
+         ) -> ArrayTrajectories:
+    """Trajectories with every statistic; unspecified ones derived from p_true."""
+    correct = p_true > 0.5 if correct is None else correct
+    base = {"p_true": p_true, "correct": correct, "loss": -np.log(np.maximum(p_true, 1e-9)),
+            "margin": p_true - 0.5, "el2n": 1 - p_true}
+    base.update(stats)
+    return ArrayTrajectories(base)
+
+
 def test_learnability_is_mean_over_epochs_then_runs() -> None:
-    s = compute_scores(ArrayTrajectories({"p_true": P_TRUE, "correct": CORRECT}))
+    s = compute_scores(full(P_TRUE))
     np.testing.assert_allclose(s["learnability"].values, EXPECTED_L, rtol=1e-6)
     assert s["learnability"].higher_is == "easier"
     assert s["learnability"].runs == ("run-0", "run-1")
 
 
 def test_learnability_rank_is_eq2() -> None:
-    s = compute_scores(ArrayTrajectories({"p_true": P_TRUE, "correct": CORRECT}))
+    s = compute_scores(full(P_TRUE))
     # easiest (0.9) is rank 1, then 0.6, 0.5, 0.15
     np.testing.assert_array_equal(s["learnability_rank"].values, [1, 4, 3, 2])
     assert s["learnability_rank"].higher_is == "harder"
 
 
 def test_hit_rate_counts_correct_epochs_over_runs() -> None:
-    s = compute_scores(ArrayTrajectories({"p_true": P_TRUE, "correct": CORRECT}))
+    s = compute_scores(full(P_TRUE))
     # sample 0: 6/6; sample 1: 0/6; sample 2: 0.5 is not > 0.5: 0/6; sample 3: 0.6, 0.7 twice
     np.testing.assert_allclose(s["hit_rate"].values, [1.0, 0.0, 0.0, 4 / 6], rtol=1e-6)
 
@@ -51,9 +61,15 @@ def test_ties_share_the_largest_rank() -> None:
 
 def test_single_epoch_single_run() -> None:
     p = np.array([[[0.25, 0.75]]])
-    s = compute_scores(ArrayTrajectories({"p_true": p, "correct": p > 0.5}))
+    s = compute_scores(full(p))
     np.testing.assert_allclose(s["learnability"].values, [0.25, 0.75])
     np.testing.assert_array_equal(s["learnability_rank"].values, [2, 1])
+    np.testing.assert_array_equal(s["forgetting"].values, [1, 0])  # never learned = T = 1
+    np.testing.assert_array_equal(s["iteration_learned"].values, [1, 0])
+    np.testing.assert_array_equal(s["unforgettable"].values, [0, 1])
+    np.testing.assert_array_equal(s["variability"].values, [0, 0])
+    np.testing.assert_allclose(s["el2n"].values, [0.75, 0.25])
+    assert s["el2n"].params == {"el2n_epoch": 1}
 
 
 def test_rank_refuses_nan() -> None:
@@ -64,18 +80,19 @@ def test_rank_refuses_nan() -> None:
 def test_blocks_give_the_same_scores(monkeypatch: pytest.MonkeyPatch) -> None:
     rng = np.random.default_rng(0)
     p = rng.random((3, 5, 101))
-    traj = ArrayTrajectories({"p_true": p, "correct": p > 0.4})
+    traj = full(p, p > 0.4)
     whole = compute_scores(traj)
-    monkeypatch.setattr(scores_mod, "BLOCK_BYTES", 3 * 5 * 4 * 7)  # 7 samples per block
+    monkeypatch.setattr(scores_mod, "BLOCK_BYTES", 3 * 5 * 4 * 5 * 7)  # 7 samples per block
     blocked = compute_scores(traj)
     for name in whole:
         np.testing.assert_array_equal(whole[name].values, blocked[name].values)
 
 
 def test_derived_score_brings_its_source() -> None:
-    s = compute_scores(ArrayTrajectories({"p_true": P_TRUE, "correct": CORRECT}),
-                       ["learnability_rank"])
+    s = compute_scores(full(P_TRUE), ["learnability_rank"])
     assert set(s) == {"learnability", "learnability_rank"}
+    s = compute_scores(full(P_TRUE), ["cartography_region"])
+    assert set(s) == {"confidence", "variability", "cartography_region"}
 
 
 @given(arrays(np.float64, st.integers(1, 60),
@@ -83,3 +100,68 @@ def test_derived_score_brings_its_source() -> None:
 def test_rank_matches_the_definition(values: np.ndarray) -> None:
     brute = (values[:, None] <= values[None, :]).sum(axis=1)
     np.testing.assert_array_equal(rank_easiest_first(values), brute)
+
+
+# R = 2, T = 4, N = 4 correctness patterns, with the expected values worked out by hand
+PATTERNS = np.array([
+    [[1, 0, 1, 0], [1, 0, 0, 1], [1, 0, 1, 1], [1, 0, 1, 0]],  # run 0, epochs x samples
+    [[1, 0, 1, 1], [1, 0, 1, 0], [1, 0, 0, 1], [1, 1, 1, 0]],  # run 1
+], dtype=bool)
+# sample 0: 1111 / 1111; sample 1: 0000 / 0001; sample 2: 1011 / 1101; sample 3: 0110 / 1010
+
+
+def test_forgetting_iteration_learned_unforgettable_by_hand() -> None:
+    s = compute_scores(full(np.where(PATTERNS, 0.9, 0.1), PATTERNS))
+    # forgetting: s0 0/0; s1 never learned = T = 4 / 0; s2 1/1; s3 1/2
+    np.testing.assert_allclose(s["forgetting"].values, [0, 2, 1, 1.5])
+    # first epoch from which always correct: s0 0/0; s1 4 (never) / 3; s2 2/3; s3 4/4
+    np.testing.assert_allclose(s["iteration_learned"].values, [0, 3.5, 2.5, 4])
+    np.testing.assert_array_equal(s["unforgettable"].values, [1, 0, 0, 0])
+    np.testing.assert_allclose(s["hit_rate"].values, [1, 1 / 8, 6 / 8, 4 / 8])
+    np.testing.assert_allclose(s["correctness"].values, s["hit_rate"].values)
+    assert s["forgetting"].higher_is == "harder" and s["unforgettable"].higher_is == "easier"
+
+
+def test_easiness_counts_the_first_k_epochs() -> None:
+    s = compute_scores(full(np.where(PATTERNS, 0.9, 0.1), PATTERNS), ["easiness"],
+                       options={"easy_epochs": 2})
+    np.testing.assert_allclose(s["easiness"].values, [1, 0, 0.75, 0.5])
+    assert s["easiness"].params == {"easy_epochs": 2}
+    default = compute_scores(full(np.where(PATTERNS, 0.9, 0.1), PATTERNS), ["easiness"])
+    assert default["easiness"].params == {"easy_epochs": 1}  # ceil(4 / 5)
+
+
+def test_aum_el2n_variability_by_hand() -> None:
+    margin = np.array([[[2.0, -1.0], [4.0, -3.0]], [[0.0, 1.0], [2.0, -1.0]]])  # R=2, T=2
+    el2n = np.array([[[0.2, 1.0], [0.1, 1.2]], [[0.4, 0.8], [0.3, 1.0]]])
+    p = np.array([[[0.0, 0.5], [1.0, 0.5]], [[0.5, 0.2], [0.5, 0.4]]])
+    s = compute_scores(full(p, margin=margin, el2n=el2n), options={"el2n_epoch": 2})
+    np.testing.assert_allclose(s["aum"].values, [2.0, -1.0])
+    np.testing.assert_allclose(s["el2n"].values, [0.2, 1.1])  # epoch 2, mean over runs
+    # std over epochs per run: s0: 0.5, 0.0; s1: 0.0, 0.1
+    np.testing.assert_allclose(s["variability"].values, [0.25, 0.05], rtol=1e-6)
+    np.testing.assert_allclose(s["confidence"].values, s["learnability"].values)
+
+
+def test_cartography_regions_follow_the_documented_thresholds() -> None:
+    conf = np.array([0.9, 0.3, 0.6, 0.2, 0.5])
+    var = np.array([0.05, 0.05, 0.25, 0.2, 0.19])
+    np.testing.assert_array_equal(scores_mod.cartography_region(conf, var), [0, 2, 1, 1, 0])
+    s = compute_scores(full(P_TRUE), ["cartography_region"])
+    assert s["cartography_region"].params["labels"] == ["easy-to-learn", "ambiguous",
+                                                       "hard-to-learn"]
+
+
+def test_options_outside_the_recorded_epochs_are_refused() -> None:
+    with pytest.raises(CuratorError, match=r"el2n_epoch must be in 1..3 .* but got 4"):
+        compute_scores(full(P_TRUE), ["el2n"], options={"el2n_epoch": 4})
+
+
+def test_every_registered_score_is_finite_with_direction() -> None:
+    rng = np.random.default_rng(1)
+    p = rng.random((2, 6, 30))
+    s = compute_scores(full(p))
+    assert set(s) == set(scores_mod.SCORES.names())
+    for name, score in s.items():
+        assert score.values.shape == (30,) and np.isfinite(score.values).all(), name
+        assert score.higher_is in ("easier", "harder") and score.description, name
