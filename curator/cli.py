@@ -226,6 +226,62 @@ def inspect(
                                         title="learnability"), highlight=False)
 
 
+@app.command()
+@_errors
+def compare(
+    files: Annotated[list[Path], typer.Argument(help="Two or more scores files of one data set.")],
+    score: Annotated[str, typer.Option(help="The score to compare.")] = "learnability",
+    fraction: Annotated[float, typer.Option(
+        help="Share of easiest / hardest samples for the overlaps.")] = 0.1,
+    json_out: Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")
+                        ] = False,
+) -> None:
+    """Correlate a score across files (seed 001's Table 1) and overlap the extremes."""
+    import json
+
+    from curator.compare import compare_files
+
+    c = compare_files(files, score=score, fraction=fraction)
+    if json_out:
+        print(json.dumps(c.to_dict(), indent=2))
+        return
+    names = [f"{label} ({Path(f).name})" for label, f in zip(c.labels, c.files, strict=True)]
+
+    def matrix(title: str, cell) -> Table:  # noqa: ANN001
+        table = Table(title=title, title_justify="left")
+        table.add_column("")
+        for name in names:
+            table.add_column(name, justify="right")
+        for i, name in enumerate(names):
+            table.add_row(name, *("-" if j <= i else cell(i, j) for j in range(len(names))))
+        return table
+
+    out_console.print(matrix(f"{score}: Pearson (of ranks)",
+                             lambda i, j: f"{c.pearson[i, j]:.3f} ({c.rank_pearson[i, j]:.3f})"))
+    pct = f"{100 * c.fraction:g}%"
+    out_console.print(matrix(f"Jaccard overlap of the easiest {pct} / hardest {pct}",
+                             lambda i, j: f"{c.jaccard_easiest[i, j]:.3f} / "
+                                          f"{c.jaccard_hardest[i, j]:.3f}"))
+
+
+@app.command()
+@_errors
+def export(
+    file: Annotated[Path, typer.Argument(help="A scores file.")],
+    format: Annotated[str, typer.Option("--format", help="csv | npy")] = "csv",
+    scores: Annotated[str | None, typer.Option(help="Comma-separated scores (default: all).")
+                      ] = None,
+    out: Annotated[Path | None, typer.Option(help="Output path (default: FILE.csv/.npy).")
+                   ] = None,
+) -> None:
+    """Write the scores, one row per training sample, for pandas, cleanlab or notebooks."""
+    from curator.export import export_scores
+
+    names = [n.strip() for n in scores.split(",") if n.strip()] if scores else None
+    path = export_scores(file, fmt=format, scores=names, out=out)
+    out_console.print(f"wrote [bold]{path}[/]", highlight=False)
+
+
 def _pct(x: float) -> str:
     return "-" if x != x else f"{100 * x:.1f}%"
 

@@ -239,6 +239,13 @@ class ScoresFile:
     def noisy(self) -> np.ndarray | None:
         return self._f["data/noisy"][()] if "noisy" in self._f["data"] else None
 
+    @property
+    def original_labels(self) -> np.ndarray:
+        """The labels before any injected noise (the labels themselves without noise)."""
+        if "original_labels" in self._f["data"]:
+            return self._f["data/original_labels"][()].astype(np.int64)
+        return self.labels
+
     def check_data(self, bundle: DataBundle) -> None:
         """Refuse data other than the data this file was scored on (by fingerprint)."""
         if bundle.fingerprint != self.fingerprint:
