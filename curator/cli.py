@@ -93,6 +93,9 @@ def score(
         "--download/--no-download", help="Let torchvision download the data.")] = None,
     image_size: Annotated[int | None, typer.Option(help="imagefolder image size.")] = None,
     num_workers: Annotated[int | None, typer.Option()] = None,
+    holdout: Annotated[int | None, typer.Option(
+        help="K > 1: also train K models per seed, each without one fold "
+             "(held-out scores).")] = None,
     el2n_epoch: Annotated[int | None, typer.Option(
         help="Epoch (1-based) of the el2n score; default 10% of T.")] = None,
     easy_epochs: Annotated[int | None, typer.Option(
@@ -111,7 +114,8 @@ def score(
         lr=lr, momentum=momentum, weight_decay=weight_decay, schedule=schedule,
         warmup_epochs=warmup_epochs, augment=augment, probe=probe, device=device, amp=amp,
         label_noise=label_noise, noise_seed=noise_seed, root=root, download=download,
-        image_size=image_size, num_workers=num_workers).items() if v is not None}
+        image_size=image_size, num_workers=num_workers, holdout=holdout).items()
+        if v is not None}
     cfg = load_config(config) if config is not None else TrainConfig()
     cfg = config_from_dict(flags, base=cfg, source="the command line")
     overrides = set(flags) | ({f.name for f in _fields()} if config is not None else set())

@@ -50,6 +50,7 @@ class TrainConfig:
     seed: int = 0  # seed of the first run; run r uses seed + r
     seeds: int = 3  # independent runs R; learnability averages over them
     probe: str = "train"  # train | eval | none: where per-sample statistics come from
+    holdout: int = 0  # K > 1: also train K models per seed, each without one stratified fold
     # --- hardware ---------------------------------------------------------------------
     device: str = "auto"  # auto (cuda when present) | cpu | cuda | cuda:N | mps
     amp: str = "auto"  # auto (bf16 on CUDA, off elsewhere) | bf16 | fp16 | off
@@ -79,6 +80,9 @@ class TrainConfig:
             raise ConfigError(f"label_smoothing must be in [0, 1), but got {self.label_smoothing}")
         if self.warmup_epochs < 0:
             raise ConfigError(f"warmup_epochs must be >= 0, but got {self.warmup_epochs}")
+        if self.holdout == 1 or self.holdout < 0:
+            raise ConfigError(f"holdout must be 0 (off) or at least 2 folds, but got "
+                              f"{self.holdout}", hint="e.g. --holdout 4")
         if self.image_size < 0:
             raise ConfigError(f"image_size must be >= 0, but got {self.image_size}")
         _choice(self, "probe", PROBES)

@@ -305,6 +305,19 @@ def stratified_split(labels: np.ndarray, *, test_fraction: float = 0.2,
     return np.sort(train), np.sort(test)
 
 
+def stratified_folds(labels: np.ndarray, k: int, seed: int) -> np.ndarray:
+    """Assign each sample to one of ``k`` folds, each class spread evenly over the folds, in
+    an order drawn from ``seed``. Returns (N,) fold numbers 0..k-1."""
+    labels = np.asarray(labels, dtype=np.int64)
+    rng = np.random.default_rng(np.random.SeedSequence([int(seed), 0x666F6C64]))
+    order = np.lexsort((rng.random(len(labels)), labels))  # by class, shuffled within
+    sorted_labels = labels[order]
+    starts = np.searchsorted(sorted_labels, sorted_labels, side="left")
+    folds = np.empty(len(labels), dtype=np.int64)
+    folds[order] = (np.arange(len(labels)) - starts) % k
+    return folds
+
+
 def _model_layout(x: torch.Tensor) -> torch.Tensor:
     """(N,) -> (N, 1) vectors; (N, H, W) -> (N, 1, H, W) single-channel images."""
     if x.dim() == 1:

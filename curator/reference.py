@@ -14,11 +14,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
 from curator import store
 from curator.config import TrainConfig, config_from_dict
-from curator.data import DataBundle, load_data
+from curator.data import DataBundle, load_data, stratified_folds
 from curator.errors import ConfigError, CuratorError, FormatError, ModelError
 from curator.models import build_model
 from curator.progress import TrainingProgress
@@ -44,6 +45,33 @@ def checkpoint_dir(out: Path) -> Path:
 
 def run_name(seed: int) -> str:
     return f"seed-{seed}"
+
+
+def holdout_name(seed: int, fold: int) -> str:
+    return f"holdout-{seed}-fold-{fold}"
+
+
+@dataclass(frozen=True)
+class RunPlan:
+    """One training run of a scores file: a reference run, or a run without one fold."""
+
+    name: str
+    seed: int
+    kind: str = "reference"
+    folds: np.ndarray | None = None  # (N,) fold of each sample, for holdout runs
+    fold: int | None = None  # the fold held out
+
+    @property
+    def train_indices(self) -> torch.Tensor | None:
+        if self.folds is None:
+            return None
+        return torch.from_numpy(np.flatnonzero(self.folds != self.fold))
+
+    @property
+    def heldout_indices(self) -> torch.Tensor | None:
+        if self.folds is None:
+            return None
+        return torch.from_numpy(np.flatnonzero(self.folds == self.fold))
 
 
 def load_bundle(cfg: TrainConfig) -> DataBundle:
@@ -130,7 +158,13 @@ def score(cfg: TrainConfig, *, out: str | Path = "scores.h5", resume: bool = Fal
     try:
         with progress:
             for seed in cfg.run_seeds:
-                _train_run(out, bundle, cfg, seed, device, progress)
+                _train_run(out, bundle, cfg, RunPlan(run_name(seed), seed), device, progress)
+            for seed in cfg.run_seeds:
+                folds = stratified_folds(bundle.labels, cfg.holdout, seed) if cfg.holdout else None
+                for fold in range(cfg.holdout):
+                    assert folds is not None
+                    plan = RunPlan(holdout_name(seed, fold), seed, "holdout", folds, fold)
+                    _train_run(out, bundle, cfg, plan, device, progress)
     except BaseException:
         if not resume and not _epochs_written(out):
             out.unlink(missing_ok=True)  # nothing finished: leave nothing behind
@@ -139,8 +173,9 @@ def score(cfg: TrainConfig, *, out: str | Path = "scores.h5", resume: bool = Fal
     with store.open_scores(out) as f:
         runs = [r for r in f.runs() if r.complete]
         seconds = sum(r.wall_time_s for r in runs)
-        scores = (compute_scores(FileTrajectories(f), options=score_options)
-                  if any(r.stats for r in runs) else {})
+        scores = (compute_scores(FileTrajectories(f), options=score_options,
+                                 holdout=FileTrajectories.holdout_of(f))
+                  if any(r.stats for r in runs if r.kind == "reference") else {})
     if scores:
         store.write_scores(out, scores)
     return ScoreSummary(out, [r.name for r in runs], scores, seconds)
@@ -155,22 +190,30 @@ def _config_dict(cfg: TrainConfig) -> dict[str, Any]:
     return cfg.to_dict()
 
 
-def _train_run(out: Path, bundle: DataBundle, cfg: TrainConfig, seed: int,
+def _train_run(out: Path, bundle: DataBundle, cfg: TrainConfig, plan: RunPlan,
                device: torch.device, progress: TrainingProgress) -> None:
-    """Train (or finish) run ``seed``, appending each finished epoch to ``out``."""
-    name = run_name(seed)
+    """Train (or finish) one run, appending each finished epoch to ``out``.
+
+    A holdout run trains on every fold but one and records, after each epoch, an eval-mode
+    pass over the held-out fold (the other samples stay NaN).
+    """
+    name = plan.name
     with store.open_scores(out) as f:
         info = next((r for r in f.runs() if r.name == name), None)
     if info is not None and info.complete:
         return
-    torch.manual_seed(seed)
+    run_cfg = cfg.replace(probe="eval") if plan.kind == "holdout" else cfg
+    torch.manual_seed(plan.seed)
     model = build_model(cfg.model, bundle.sample_shape, bundle.num_classes)
-    trainer = Trainer(model, bundle.train, cfg, seed=seed, device=device, test=bundle.test)
+    trainer = Trainer(model, bundle.train, run_cfg, seed=plan.seed, device=device,
+                      test=bundle.test, subset=plan.train_indices,
+                      probe_indices=plan.heldout_indices)
     ckpt = checkpoint_dir(out) / f"{name}.pt"
     start = 0
     if info is None:
-        store.add_run(out, name, seed=seed, config=_config_dict(cfg), epochs=cfg.epochs,
-                      record=cfg.probe != "none")
+        store.add_run(out, name, seed=plan.seed, config=_config_dict(run_cfg),
+                      epochs=cfg.epochs, record=run_cfg.probe != "none", kind=plan.kind,
+                      folds=plan.folds, fold=plan.fold)
     else:
         if ckpt.exists():
             state = torch.load(ckpt, map_location=device, weights_only=False)
@@ -180,8 +223,8 @@ def _train_run(out: Path, bundle: DataBundle, cfg: TrainConfig, seed: int,
         if start == 0 and info.epochs_done:
             progress.log(f"[yellow]{name}: no usable checkpoint; restarting it from epoch 1")
         store.truncate_run(out, name, start)
-    progress.start_run(name, epochs=cfg.epochs, first_epoch=start,
-                       samples_per_epoch=len(bundle.train))
+    samples = len(bundle.train) if plan.folds is None else len(plan.train_indices)
+    progress.start_run(name, epochs=cfg.epochs, first_epoch=start, samples_per_epoch=samples)
     ckpt.parent.mkdir(exist_ok=True)
     for epoch in range(start, cfg.epochs):
         result = trainer.train_epoch(epoch, on_batch=progress.advance)

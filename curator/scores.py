@@ -51,10 +51,11 @@ HARD_CONFIDENCE = 0.5  # cartography: below this confidence (and not ambiguous) 
 
 
 def per_sample(name: str, *, needs: tuple[str, ...], higher_is: str, description: str,
-               options: tuple[str, ...] = ()) -> Callable[[Callable[..., np.ndarray]],
-                                                          Callable[..., np.ndarray]]:
+               options: tuple[str, ...] = (), runs: str = "reference"
+               ) -> Callable[[Callable[..., np.ndarray]], Callable[..., np.ndarray]]:
+    """Register a per-sample score computed from the runs of kind ``runs``."""
     return SCORES.register(name, kind="per_sample", needs=needs, higher_is=higher_is,
-                           description=description, options=options)
+                           description=description, options=options, runs=runs)
 
 
 def derived(name: str, *, sources: tuple[str, ...], higher_is: str, description: str,
@@ -170,6 +171,30 @@ def easiness(correct: np.ndarray, *, easy_epochs: int) -> np.ndarray:
     return correct[:, :easy_epochs].mean(axis=(0, 1), dtype=np.float64)
 
 
+@per_sample("heldout_learnability", needs=("p_true",), higher_is="easier", runs="holdout",
+            description="mean probability of the label when the sample is held out of "
+                        "training, over epochs and seeds (C-score proxy; seed 004)")
+def heldout_learnability(p_true: np.ndarray) -> np.ndarray:
+    """Holdout runs record only their held-out fold (NaN elsewhere): average what is there."""
+    return _mean_recorded(p_true)
+
+
+@per_sample("heldout_loss", needs=("loss",), higher_is="harder", runs="holdout",
+            description="mean cross-entropy of the label when the sample is held out of "
+                        "training (generalisation error; seed 004)")
+def heldout_loss(loss: np.ndarray) -> np.ndarray:
+    return _mean_recorded(loss)
+
+
+def _mean_recorded(values: np.ndarray) -> np.ndarray:
+    v = values.astype(np.float64)
+    seen = ~np.isnan(v)
+    count = seen.sum(axis=(0, 1))
+    if (count == 0).any():
+        raise FormatError(f"{int((count == 0).sum())} samples were never held out")
+    return np.where(seen, v, 0.0).sum(axis=(0, 1)) / count
+
+
 def default_options(num_epochs: int) -> dict[str, int]:
     """EL2N at 10% of training (epoch 20 of 200, as Paul et al.), easiness over the first
     20% of the epochs (at least one each)."""
@@ -213,15 +238,18 @@ class ArrayTrajectories:
 
 
 class FileTrajectories:
-    """The complete runs of a scores file (all with the same number of epochs)."""
+    """The complete runs of one kind (``reference`` or ``holdout``) of a scores file, all with
+    the same number of epochs."""
 
-    def __init__(self, scores: ScoresFile, runs: Sequence[str] | None = None) -> None:
-        complete = [r for r in scores.runs() if r.complete and r.stats]
+    def __init__(self, scores: ScoresFile, runs: Sequence[str] | None = None, *,
+                 kind: str = "reference") -> None:
+        complete = [r for r in scores.runs() if r.complete and r.stats and r.kind == kind]
         if runs is not None:
             complete = [r for r in complete if r.name in set(runs)]
         if not complete:
-            raise FormatError(f"{str(scores.path)!r} has no complete run with recorded "
-                              "statistics", hint="finish the run with `curator score --resume`")
+            raise FormatError(f"{str(scores.path)!r} has no complete {kind} run with recorded "
+                              "statistics", hint="finish the runs with `curator score --resume`"
+                              if kind == "reference" else "score with --holdout K")
         epochs = {r.epochs_done for r in complete}
         if len(epochs) != 1:
             raise FormatError(f"the runs of {str(scores.path)!r} have different epoch counts "
@@ -234,33 +262,42 @@ class FileTrajectories:
     def read(self, stat: str, start: int, stop: int) -> np.ndarray:
         return np.stack([self.file.read_stat(r, stat, start, stop) for r in self.runs])
 
+    @classmethod
+    def holdout_of(cls, scores: ScoresFile) -> FileTrajectories | None:
+        """The file's complete holdout runs, or None when it has none."""
+        if not any(r.kind == "holdout" and r.complete for r in scores.runs()):
+            return None
+        return cls(scores, kind="holdout")
+
 
 def compute_scores(traj: Trajectories, names: Sequence[str] | None = None, *,
-                   options: Mapping[str, int | None] | None = None) -> dict[str, ScoreValues]:
-    """Compute the named scores (default: every registered one) from ``traj``.
+                   options: Mapping[str, int | None] | None = None,
+                   holdout: Trajectories | None = None) -> dict[str, ScoreValues]:
+    """Compute the named scores from ``traj`` (the reference runs) and, for held-out scores,
+    ``holdout`` (the holdout runs). Default: every registered score whose runs are there.
 
     ``options`` may set ``el2n_epoch`` (1-based) and ``easy_epochs``; unset ones take
     :func:`default_options`.
     """
+    sources = {"reference": traj, "holdout": holdout}
+    if names is None:
+        names = [e.name for e in SCORES if sources[e.meta.get("runs", "reference")] is not None]
+    entries = _with_sources([SCORES.entry(n) for n in names])
+    for e in entries:
+        if e.meta["kind"] == "per_sample" and sources[e.meta["runs"]] is None:
+            raise CuratorError(f"score {e.name!r} needs {e.meta['runs']} runs, and there are "
+                               "none", hint="score with --holdout K")
     opts = default_options(traj.num_epochs)
     opts.update({k: v for k, v in (options or {}).items() if v is not None})
     for key, value in opts.items():
         if not 1 <= value <= traj.num_epochs:
             raise CuratorError(f"{key} must be in 1..{traj.num_epochs} (the recorded epochs), "
                                f"but got {value}")
-    entries = _with_sources([SCORES.entry(n) for n in (names or SCORES.names())])
-    per = [e for e in entries if e.meta["kind"] == "per_sample"]
-    stats = sorted({s for e in per for s in e.meta["needs"]})
-    n = traj.num_samples
-    values = {e.name: np.empty(n, dtype=np.float64) for e in per}
-    per_sample_bytes = 4 * max(1, len(traj.runs)) * max(1, traj.num_epochs) * max(1, len(stats))
-    block = max(1, BLOCK_BYTES // per_sample_bytes)
-    for start in range(0, n, block):
-        stop = min(n, start + block)
-        cache = {s: traj.read(s, start, stop) for s in stats}
-        for e in per:
-            kwargs = {k: opts[k] for k in e.meta["options"]}
-            values[e.name][start:stop] = e.fn(*(cache[s] for s in e.meta["needs"]), **kwargs)
+    values: dict[str, np.ndarray] = {}
+    for kind, source in sources.items():
+        per = [e for e in entries if e.meta["kind"] == "per_sample" and e.meta["runs"] == kind]
+        if per and source is not None:
+            values.update(_per_sample(source, per, opts))
     for e in entries:
         if e.meta["kind"] == "derived":
             values[e.name] = e.fn(*(values[s] for s in e.meta["sources"]))
@@ -270,9 +307,27 @@ def compute_scores(traj: Trajectories, names: Sequence[str] | None = None, *,
         params = {k: opts[k] for k in e.meta.get("options", ())}
         if "labels" in e.meta:
             params["labels"] = list(e.meta["labels"])
+        runs = sources[e.meta.get("runs", "reference")] or traj
         out[e.name] = ScoreValues(v.astype(np.float32) if v.dtype.kind == "f" else v,
-                                  e.meta["higher_is"], e.meta["description"], traj.runs, params)
+                                  e.meta["higher_is"], e.meta["description"], runs.runs, params)
     return out
+
+
+def _per_sample(traj: Trajectories, entries: list[Entry], opts: Mapping[str, int]
+                ) -> dict[str, np.ndarray]:
+    """Per-sample scores over column blocks of ``traj`` (bounded memory)."""
+    stats = sorted({s for e in entries for s in e.meta["needs"]})
+    n = traj.num_samples
+    values = {e.name: np.empty(n, dtype=np.float64) for e in entries}
+    per_sample_bytes = 4 * max(1, len(traj.runs)) * max(1, traj.num_epochs) * max(1, len(stats))
+    block = max(1, BLOCK_BYTES // per_sample_bytes)
+    for start in range(0, n, block):
+        stop = min(n, start + block)
+        cache = {s: traj.read(s, start, stop) for s in stats}
+        for e in entries:
+            kwargs = {k: opts[k] for k in e.meta["options"]}
+            values[e.name][start:stop] = e.fn(*(cache[s] for s in e.meta["needs"]), **kwargs)
+    return values
 
 
 def _with_sources(entries: list[Entry]) -> list[Entry]:
@@ -289,6 +344,7 @@ def rescore(path: str | Path, names: Sequence[str] | None = None, *,
             options: Mapping[str, int | None] | None = None) -> dict[str, ScoreValues]:
     """Recompute scores from the complete runs stored in ``path`` and write them back."""
     with open_scores(path) as f:
-        scores = compute_scores(FileTrajectories(f), names, options=options)
+        scores = compute_scores(FileTrajectories(f), names, options=options,
+                                holdout=FileTrajectories.holdout_of(f))
     write_scores(path, scores)
     return scores

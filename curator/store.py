@@ -85,12 +85,20 @@ def _open_for_write(path: Path) -> Iterator[h5py.File]:
 
 
 def add_run(path: str | Path, name: str, *, seed: int, config: dict[str, Any],
-            epochs: int, record: bool) -> None:
-    """Add an empty run: statistics (0, N) growing to (epochs, N), per-epoch history (0,)."""
+            epochs: int, record: bool, kind: str = "reference",
+            folds: np.ndarray | None = None, fold: int | None = None) -> None:
+    """Add an empty run: statistics (0, N) growing to (epochs, N), per-epoch history (0,).
+
+    A ``holdout`` run also stores the fold of each sample and which ``fold`` it holds out.
+    """
     with _open_for_write(Path(path)) as f:
         n = int(f.attrs["num_samples"])
         run = f["runs"].create_group(name)
         run.attrs["encoding-type"], run.attrs["encoding-version"] = RUN_ENCODING
+        run.attrs["kind"] = kind
+        if folds is not None:
+            run.create_dataset("folds", data=folds.astype(np.int16), **COMPRESSION)
+            run.attrs["fold"] = int(fold if fold is not None else -1)
         run.attrs.update({"model": config["model"], "seed": seed, "probe": config["probe"],
                           "config": _json(config), "epochs": epochs, "epochs_done": 0,
                           "complete": False, "wall_time_s": 0.0,
@@ -194,6 +202,7 @@ class ScoreValues:
 @dataclass(frozen=True)
 class RunInfo:
     name: str
+    kind: str  # "reference" or "holdout"
     model: str
     seed: int
     probe: str
@@ -262,13 +271,14 @@ class ScoresFile:
         for name, run in self._f["runs"].items():
             a = run.attrs
             out.append(RunInfo(
-                name=name, model=str(a["model"]), seed=int(a["seed"]), probe=str(a["probe"]),
+                name=name, kind=str(a.get("kind", "reference")), model=str(a["model"]),
+                seed=int(a["seed"]), probe=str(a["probe"]),
                 epochs=int(a["epochs"]), epochs_done=int(a["epochs_done"]),
                 complete=bool(a["complete"]), wall_time_s=float(a["wall_time_s"]),
                 final_train_acc=float(a["final_train_acc"]),
                 final_test_acc=float(a["final_test_acc"]), config=json.loads(a["config"]),
                 stats=tuple(s for s in STAT_DTYPES if s in run)))
-        return sorted(out, key=lambda r: (r.seed, r.name))
+        return sorted(out, key=lambda r: (r.kind != "reference", r.seed, r.name))
 
     def run(self, name: str) -> RunInfo:
         for info in self.runs():

@@ -129,7 +129,8 @@ class Trainer:
 
     def __init__(self, model: nn.Module, train: Split, cfg: TrainConfig, *, seed: int,
                  device: torch.device, test: Split | None = None,
-                 sampler: EpochSampler | None = None) -> None:
+                 sampler: EpochSampler | None = None, subset: torch.Tensor | None = None,
+                 probe_indices: torch.Tensor | None = None) -> None:
         if cfg.augment != "none" and len(train.sample_shape) != 3:
             raise ConfigError(f"augment {cfg.augment!r} needs images (C, H, W), but samples "
                               f"have shape {train.sample_shape}", hint="use --augment none")
@@ -137,8 +138,14 @@ class Trainer:
         self.model = model.to(device)
         self.train_split = train.to(device)
         self.test_split = None if test is None else test.to(device)
+        if sampler is not None and subset is not None:
+            raise ConfigError("give a sampler or a subset, not both")
         self.sampler = sampler
-        epoch_length = len(sampler) if sampler is not None else len(train)
+        self.subset = None if subset is None else torch.as_tensor(subset, dtype=torch.long)
+        self.probe_indices = (None if probe_indices is None
+                              else torch.as_tensor(probe_indices, dtype=torch.long))
+        epoch_length = (len(sampler) if sampler is not None
+                        else len(self.subset) if self.subset is not None else len(train))
         self.steps_per_epoch = max(1, math.ceil(epoch_length / cfg.batch_size))
         decay, no_decay = [], []
         for p in self.model.parameters():
@@ -164,9 +171,13 @@ class Trainer:
         return torch.autocast(self.device.type, dtype=self.amp_dtype)
 
     def epoch_order(self, epoch: int) -> torch.Tensor:
+        """This epoch's sample indices: the sampler's, or a fresh permutation of the training
+        split (or of the subset) drawn from (seed, epoch)."""
         if self.sampler is None:
-            return torch.randperm(len(self.train_split),
-                                  generator=make_generator(self.seed, epoch, STREAM_ORDER))
+            pool = self.subset if self.subset is not None else None
+            n = len(pool) if pool is not None else len(self.train_split)
+            perm = torch.randperm(n, generator=make_generator(self.seed, epoch, STREAM_ORDER))
+            return perm if pool is None else pool[perm]
         self.sampler.set_epoch(epoch)
         return torch.as_tensor(list(self.sampler), dtype=torch.long)
 
@@ -219,7 +230,7 @@ class Trainer:
                      "are kept")
         stats_out = None
         if cfg.probe == "eval":
-            stats_out = self.probe(self.train_split)
+            stats_out = self.probe(self.train_split, self.probe_indices)
         elif recorder is not None:
             stats_out = recorder.collect()
         test_loss, test_acc = (self.evaluate(self.test_split) if self.test_split is not None
@@ -231,19 +242,22 @@ class Trainer:
                            lr=self.optimizer.param_groups[0]["lr"],
                            seconds=time.perf_counter() - start, samples=seen, stats=stats_out)
 
-    def _eval_batches(self, split: Split) -> Iterable[Batch]:
-        order = torch.arange(len(split))
+    def _eval_batches(self, split: Split, indices: torch.Tensor | None = None
+                      ) -> Iterable[Batch]:
+        order = torch.arange(len(split)) if indices is None else indices
         return split.batches(order, self.cfg.eval_batch_size, device=self.device,
                              num_workers=self.cfg.num_workers)
 
     @torch.no_grad()
-    def probe(self, split: Split) -> dict[str, np.ndarray]:
-        """Statistics of every sample of ``split`` from an eval-mode forward pass."""
+    def probe(self, split: Split, indices: torch.Tensor | None = None
+              ) -> dict[str, np.ndarray]:
+        """Statistics from an eval-mode forward pass over ``split`` (or only its samples
+        ``indices``; the others stay NaN)."""
         recorder = self.recorder or Recorder(len(split), self.device)
         recorder.reset()
         was_training = self.model.training
         self.model.eval()
-        for idx, x, y in self._eval_batches(split):
+        for idx, x, y in self._eval_batches(split, indices):
             with self._autocast():
                 logits = self.model(x)
             recorder.update(idx, logits, y)

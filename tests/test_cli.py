@@ -181,3 +181,29 @@ def test_scores_recompute_rebuilds_from_trajectories(tmp_path: Path) -> None:
     assert r.exit_code == 1 and "el2n_epoch must be in 1..2" in r.stderr
     r = invoke("scores", "list")
     assert r.exit_code == 0 and "forgetting" in r.stdout and "Toneva" in r.stdout
+
+
+@pytest.mark.slow
+def test_holdout_runs_record_each_sample_once_per_seed(tmp_path: Path) -> None:
+    out = tmp_path / "s.h5"
+    r = invoke("score", "--epochs", "2", "--seeds", "1", "--holdout", "3", "--quiet",
+               "--out", out)
+    assert r.exit_code == 0, r.output
+    with open_scores(out) as f:
+        runs = f.runs()
+        assert [x.kind for x in runs] == ["reference"] + ["holdout"] * 3
+        recorded = np.zeros(f.num_samples, dtype=int)
+        for run in runs[1:]:
+            p = f.read_stat(run.name, "p_true")
+            held = ~np.isnan(p[0])
+            recorded += held
+            folds = f._f["runs"][run.name]["folds"][()]
+            fold = int(f._f["runs"][run.name].attrs["fold"])
+            np.testing.assert_array_equal(held, folds == fold)
+        np.testing.assert_array_equal(recorded, 1)
+        held = f.score("heldout_learnability")
+        assert held.runs == tuple(x.name for x in runs[1:])
+        assert f.score("learnability").runs == ("seed-0",)
+        assert np.isfinite(f.score("heldout_loss").values).all()
+    r = invoke("score", "--holdout", "1", "--quiet", "--out", tmp_path / "x.h5")
+    assert r.exit_code == 1 and "holdout must be 0 (off) or at least 2" in r.stderr

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from curator.data import DATASETS, flip_labels, load_data
+from curator.data import DATASETS, flip_labels, load_data, stratified_folds
 from curator.errors import DataError
 from tests import fabricate
 
@@ -138,3 +138,13 @@ def test_mnist1d_is_generated_offline() -> None:
 def test_registry_lists_the_sources() -> None:
     assert {"digits", "npz", "mnist1d", "cifar10", "cifar100", "mnist", "fashion-mnist",
             "svhn", "imagefolder"} <= set(DATASETS.names())
+
+
+def test_stratified_folds_spread_each_class_evenly() -> None:
+    labels = np.repeat(np.arange(4), [10, 7, 3, 1])
+    folds = stratified_folds(labels, 3, seed=0)
+    for c in range(4):
+        counts = np.bincount(folds[labels == c], minlength=3)
+        assert counts.max() - counts.min() <= 1
+    np.testing.assert_array_equal(folds, stratified_folds(labels, 3, seed=0))
+    assert not np.array_equal(folds, stratified_folds(labels, 3, seed=1))

@@ -157,10 +157,30 @@ def test_options_outside_the_recorded_epochs_are_refused() -> None:
         compute_scores(full(P_TRUE), ["el2n"], options={"el2n_epoch": 4})
 
 
+def test_heldout_scores_average_only_recorded_values() -> None:
+    nan = np.nan
+    # 2 holdout runs (folds) x 2 epochs x 3 samples; each sample recorded in one run only
+    p = np.array([[[0.2, nan, 0.6], [0.4, nan, 0.8]], [[nan, 0.9, nan], [nan, 0.7, nan]]])
+    loss = -np.log(np.where(np.isnan(p), 0.5, p))
+    loss[np.isnan(p)] = nan
+    s = compute_scores(full(np.full((1, 2, 3), 0.5)),
+                       ["heldout_learnability", "heldout_loss", "learnability"],
+                       holdout=full(p, loss=loss))
+    np.testing.assert_allclose(s["heldout_learnability"].values, [0.3, 0.8, 0.7])
+    np.testing.assert_allclose(s["heldout_loss"].values,
+                               [-(np.log(0.2) + np.log(0.4)) / 2, -(np.log(0.9) + np.log(0.7)) / 2,
+                                -(np.log(0.6) + np.log(0.8)) / 2], rtol=1e-6)
+    assert s["heldout_learnability"].runs == ("run-0", "run-1")
+    with pytest.raises(CuratorError, match="needs holdout runs"):
+        compute_scores(full(p), ["heldout_loss"])
+    default = compute_scores(full(np.full((1, 2, 3), 0.5)))
+    assert "heldout_loss" not in default  # only what the file's runs allow
+
+
 def test_every_registered_score_is_finite_with_direction() -> None:
     rng = np.random.default_rng(1)
     p = rng.random((2, 6, 30))
-    s = compute_scores(full(p))
+    s = compute_scores(full(p), holdout=full(rng.random((2, 6, 30))))
     assert set(s) == set(scores_mod.SCORES.names())
     for name, score in s.items():
         assert score.values.shape == (30,) and np.isfinite(score.values).all(), name
