@@ -93,6 +93,10 @@ def score(
         "--download/--no-download", help="Let torchvision download the data.")] = None,
     image_size: Annotated[int | None, typer.Option(help="imagefolder image size.")] = None,
     num_workers: Annotated[int | None, typer.Option()] = None,
+    prediction_depth: Annotated[bool | None, typer.Option(
+        "--prediction-depth/--no-prediction-depth",
+        help="k-NN probes on each run's final model (seed 002).")] = None,
+    knn_k: Annotated[int | None, typer.Option(help="Neighbours of the depth probes.")] = None,
     holdout: Annotated[int | None, typer.Option(
         help="K > 1: also train K models per seed, each without one fold "
              "(held-out scores).")] = None,
@@ -114,7 +118,8 @@ def score(
         lr=lr, momentum=momentum, weight_decay=weight_decay, schedule=schedule,
         warmup_epochs=warmup_epochs, augment=augment, probe=probe, device=device, amp=amp,
         label_noise=label_noise, noise_seed=noise_seed, root=root, download=download,
-        image_size=image_size, num_workers=num_workers, holdout=holdout).items()
+        image_size=image_size, num_workers=num_workers, holdout=holdout,
+        prediction_depth=prediction_depth, knn_k=knn_k).items()
         if v is not None}
     cfg = load_config(config) if config is not None else TrainConfig()
     cfg = config_from_dict(flags, base=cfg, source="the command line")
@@ -165,6 +170,30 @@ def scores_recompute(
     runs = next(iter(scores.values())).runs if scores else ()
     out_console.print(f"recomputed {len(scores)} scores of [bold]{file}[/] from "
                       f"{len(runs)} runs: {', '.join(scores)}", highlight=False)
+
+
+@scores_app.command("depth")
+@_errors
+def scores_depth(
+    file: Annotated[Path, typer.Argument(help="A scores file with its checkpoints.")],
+    k: Annotated[int, typer.Option("--k", help="Neighbours of each k-NN probe.")] = 30,
+    device: Annotated[str, typer.Option(help="auto | cpu | cuda | cuda:N")] = "auto",
+    root: Annotated[str | None, typer.Option(help="Directory of torchvision data.")] = None,
+) -> None:
+    """Compute prediction depth from the final models of a finished file."""
+    from curator.reference import load_bundle, score_prediction_depth
+    from curator.store import open_scores, write_scores
+    from curator.train import resolve_device
+
+    with open_scores(file) as f:
+        cfg = config_from_dict(f.config, source=repr(str(file)))
+    cfg = cfg.replace(knn_k=k, device=device, **({"root": root} if root else {})).validate()
+    bundle = load_bundle(cfg)
+    result = score_prediction_depth(file, cfg, bundle, resolve_device(device))
+    write_scores(file, {"prediction_depth": result})
+    out_console.print(f"prediction depth of [bold]{file}[/] from {len(result.runs)} runs: "
+                      f"mean {result.values.mean():.3f}, max {result.values.max():.3f} "
+                      f"(of {len(result.params['probes'])} probes)", highlight=False)
 
 
 def _fields() -> tuple[Any, ...]:

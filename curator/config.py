@@ -51,6 +51,8 @@ class TrainConfig:
     seeds: int = 3  # independent runs R; learnability averages over them
     probe: str = "train"  # train | eval | none: where per-sample statistics come from
     holdout: int = 0  # K > 1: also train K models per seed, each without one stratified fold
+    prediction_depth: bool = False  # k-NN probes on each run's final model (seed 002)
+    knn_k: int = 30  # neighbours of the prediction-depth probes
     # --- hardware ---------------------------------------------------------------------
     device: str = "auto"  # auto (cuda when present) | cpu | cuda | cuda:N | mps
     amp: str = "auto"  # auto (bf16 on CUDA, off elsewhere) | bf16 | fp16 | off
@@ -63,6 +65,7 @@ class TrainConfig:
         _positive_int(self, "batch_size")
         _positive_int(self, "seeds")
         _positive_int(self, "eval_batch_size")
+        _positive_int(self, "knn_k")
         if self.num_workers < 0:
             raise ConfigError(f"num_workers must be >= 0, but got {self.num_workers}")
         if not self.lr > 0:

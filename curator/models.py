@@ -18,6 +18,7 @@ from curator.registry import Registry
 
 Builder = Callable[[tuple[int, ...], int], nn.Module]
 MODELS: Registry[Builder] = Registry("model", error=ModelError)
+ProbeFinder = Callable[[nn.Module], list[nn.Module]]
 
 
 def build_model(name: str, sample_shape: tuple[int, ...], num_classes: int) -> nn.Module:
@@ -29,6 +30,16 @@ def build_model(name: str, sample_shape: tuple[int, ...], num_classes: int) -> n
 
 def list_models() -> list[str]:
     return MODELS.names()
+
+
+def probe_layers(name: str, model: nn.Module) -> list[nn.Module]:
+    """The modules after which prediction depth places a k-NN probe, input to output order
+    (the input and the softmax are probes of their own, added by curator.depth)."""
+    return MODELS.entry(name).meta["probes"](model)
+
+
+def _of_type(kind: type[nn.Module] | tuple[type[nn.Module], ...]) -> ProbeFinder:
+    return lambda model: [m for m in model.modules() if isinstance(m, kind)]
 
 
 def _need_image(name: str, shape: tuple[int, ...]) -> tuple[int, int, int]:
@@ -44,7 +55,7 @@ def _need_image(name: str, shape: tuple[int, ...]) -> tuple[int, int, int]:
 # --------------------------------------------------------------------------------------
 
 
-@MODELS.register("mlp")
+@MODELS.register("mlp", probes=_of_type(nn.ReLU))
 def mlp(shape: tuple[int, ...], num_classes: int, width: int = 256, depth: int = 2) -> nn.Module:
     """Flatten, then ``depth`` hidden layers of ``width`` ReLU units."""
     dims = 1
@@ -65,7 +76,13 @@ class _AddChannel(nn.Module):
         return x.unsqueeze(1)
 
 
-@MODELS.register("cnn")
+def _cnn_probes(model: nn.Module) -> list[nn.Module]:
+    """After each conv block and after global pooling."""
+    return [m for m in model if isinstance(m, nn.Sequential | nn.AdaptiveAvgPool1d
+                                           | nn.AdaptiveAvgPool2d)]
+
+
+@MODELS.register("cnn", probes=_cnn_probes)
 def cnn(shape: tuple[int, ...], num_classes: int) -> nn.Module:
     """Three conv-BN-ReLU blocks (32, 64, 128 channels), a max-pool after the second, global
     average pooling and a linear head. 2-D for images (C, H, W); 1-D for signals (C, L) and
@@ -147,7 +164,14 @@ class CifarResNet(nn.Module):
         return self.head(self.stages(self.stem(x)))
 
 
-@MODELS.register("resnet20")
+def _resnet20_probes(model: nn.Module) -> list[nn.Module]:
+    """After the stem, each residual block and global pooling (the 64-d features)."""
+    assert isinstance(model, CifarResNet)
+    blocks = [m for m in model.stages.modules() if isinstance(m, BasicBlock)]
+    return [model.stem, *blocks, model.head[1]]
+
+
+@MODELS.register("resnet20", probes=_resnet20_probes)
 def resnet20(shape: tuple[int, ...], num_classes: int) -> nn.Module:
     """ResNet-20 for CIFAR (He et al. 2016, option-A shortcuts), 0.27 M parameters."""
     c, _, _ = _need_image("resnet20", shape)
@@ -166,7 +190,14 @@ def _replace_conv(conv: nn.Conv2d, *, in_channels: int | None = None, kernel: in
                      stride or conv.stride[0], k // 2, bias=conv.bias is not None)
 
 
-@MODELS.register("resnet18")
+def _torchvision_resnet_probes(model: nn.Module) -> list[nn.Module]:
+    """After the stem (its ReLU), each residual block and global pooling."""
+    blocks = [b for layer in (model.layer1, model.layer2, model.layer3, model.layer4)
+              for b in layer]
+    return [model.relu, *blocks, model.avgpool]
+
+
+@MODELS.register("resnet18", probes=_torchvision_resnet_probes)
 def resnet18(shape: tuple[int, ...], num_classes: int) -> nn.Module:
     """torchvision's ResNet-18; below 64 px the stem is the CIFAR one (3x3 stride 1, no
     max-pool), as in the standard CIFAR ResNet-18."""
@@ -182,7 +213,12 @@ def resnet18(shape: tuple[int, ...], num_classes: int) -> nn.Module:
     return model
 
 
-@MODELS.register("vgg16")
+def _vgg_probes(model: nn.Module) -> list[nn.Module]:
+    """After each convolution's ReLU and global pooling."""
+    return [m for m in model.features if isinstance(m, nn.ReLU)] + [model.avgpool]
+
+
+@MODELS.register("vgg16", probes=_vgg_probes)
 def vgg16(shape: tuple[int, ...], num_classes: int) -> nn.Module:
     """torchvision's VGG-16 with batch norm, CIFAR style: a max-pool is kept only while the
     feature map is at least 2 px, then global average pooling and one linear layer (512 -> C)."""
@@ -205,7 +241,12 @@ def vgg16(shape: tuple[int, ...], num_classes: int) -> nn.Module:
     return model
 
 
-@MODELS.register("mobilenet_v2")
+def _mobilenet_probes(model: nn.Module) -> list[nn.Module]:
+    """After the stem, each inverted-residual block and the last 1x1 convolution."""
+    return list(model.features)
+
+
+@MODELS.register("mobilenet_v2", probes=_mobilenet_probes)
 def mobilenet_v2(shape: tuple[int, ...], num_classes: int) -> nn.Module:
     """torchvision's MobileNetV2; below 64 px the stem has stride 1 (the CIFAR variant)."""
     from torchvision.models import mobilenet_v2 as tv_mobilenet_v2

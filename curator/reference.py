@@ -20,12 +20,13 @@ import torch
 from curator import store
 from curator.config import TrainConfig, config_from_dict
 from curator.data import DataBundle, load_data, stratified_folds
+from curator.depth import prediction_depth
 from curator.errors import ConfigError, CuratorError, FormatError, ModelError
-from curator.models import build_model
+from curator.models import build_model, probe_layers
 from curator.progress import TrainingProgress
 from curator.scores import FileTrajectories, compute_scores
 from curator.store import ScoreValues
-from curator.train import Trainer, resolve_device
+from curator.train import Trainer, amp_dtype, autocast, resolve_device
 
 # config keys that may differ when a run is resumed (they do not change the result on a CPU)
 RESUMABLE_CHANGES = ("device", "num_workers", "eval_batch_size", "root", "download")
@@ -176,9 +177,54 @@ def score(cfg: TrainConfig, *, out: str | Path = "scores.h5", resume: bool = Fal
         scores = (compute_scores(FileTrajectories(f), options=score_options,
                                  holdout=FileTrajectories.holdout_of(f))
                   if any(r.stats for r in runs if r.kind == "reference") else {})
+    if cfg.prediction_depth:
+        scores["prediction_depth"] = score_prediction_depth(out, cfg, bundle, device, progress)
     if scores:
         store.write_scores(out, scores)
     return ScoreSummary(out, [r.name for r in runs], scores, seconds)
+
+
+def score_prediction_depth(out: Path, cfg: TrainConfig, bundle: DataBundle,
+                           device: torch.device,
+                           progress: TrainingProgress | None = None) -> ScoreValues:
+    """Prediction depth of every sample under each complete reference run's final model
+    (from its checkpoint); stored per run and, averaged over runs, as a score."""
+    with store.open_scores(out) as f:
+        f.check_data(bundle)
+        runs = [r for r in f.runs() if r.kind == "reference" and r.complete]
+    if not runs:
+        raise FormatError(f"{str(out)!r} has no complete reference run",
+                          hint="finish the runs with `curator score --resume`")
+    depths, names = [], []
+    dtype = amp_dtype(cfg.amp, device)
+    for run in runs:
+        ckpt = checkpoint_dir(out) / f"{run.name}.pt"
+        if not ckpt.exists():
+            raise FormatError(f"the final model of run {run.name!r} is missing: {str(ckpt)!r}",
+                              hint="prediction depth needs the checkpoints that "
+                                   "`curator score` keeps beside the file")
+        model = build_model(run.model, bundle.sample_shape, bundle.num_classes)
+        state = torch.load(ckpt, map_location=device, weights_only=False)
+        model.load_state_dict(state["model"])
+        probes = probe_layers(run.model, model)
+        if progress is not None:
+            progress.log(f"{run.name}: prediction depth, {len(probes) + 2} k-NN probes "
+                         f"(k = {cfg.knn_k})")
+        module_names = {id(m): name for name, m in model.named_modules()}
+        result = prediction_depth(model, probes, bundle.train, bundle.num_classes,
+                                  k=cfg.knn_k, device=device, batch_size=cfg.eval_batch_size,
+                                  autocast=lambda: autocast(device, dtype),
+                                  probe_names=[module_names[id(m)] for m in probes])
+        store.write_run_array(out, run.name, "prediction_depth",
+                              result.depth.astype(np.int16), k=cfg.knn_k,
+                              probes=result.probe_names)
+        depths.append(result.depth)
+        names = result.probe_names
+    return ScoreValues(np.mean(depths, axis=0).astype(np.float32), "harder",
+                       "prediction depth: earliest k-NN probe (input = 0, softmax = L - 1; L "
+                       "if none) from which all probes agree with the network, mean over runs "
+                       "(Baldock 2021)", tuple(r.name for r in runs),
+                       {"k": cfg.knn_k, "probes": names})
 
 
 def _epochs_written(out: Path) -> int:

@@ -161,6 +161,18 @@ def truncate_run(path: str | Path, name: str, epochs: int) -> None:
             run.attrs["wall_time_s"] = 0.0
 
 
+def write_run_array(path: str | Path, run: str, key: str, values: np.ndarray,
+                    **attrs: Any) -> None:
+    """Replace the per-sample array ``/runs/<run>/<key>`` (e.g. ``prediction_depth``)."""
+    with _open_for_write(Path(path)) as f:
+        group = f["runs"][run]
+        if key in group:
+            del group[key]
+        ds = group.create_dataset(key, data=values, **COMPRESSION)
+        ds.attrs.update({k: _json(v) if isinstance(v, list | dict) else v
+                         for k, v in attrs.items()})
+
+
 def finish_run(path: str | Path, name: str) -> None:
     with _open_for_write(Path(path)) as f:
         run = f["runs"][name]

@@ -78,6 +78,17 @@ def resolve_device(name: str) -> torch.device:
     return device
 
 
+def amp_dtype(amp: str, device: torch.device) -> torch.dtype | None:
+    """The autocast dtype of an ``amp`` setting: ``auto`` is bf16 on CUDA, off elsewhere."""
+    if amp == "auto":
+        amp = "bf16" if device.type == "cuda" else "off"
+    return {"bf16": torch.bfloat16, "fp16": torch.float16}.get(amp)
+
+
+def autocast(device: torch.device, dtype: torch.dtype | None) -> AbstractContextManager[Any]:
+    return nullcontext() if dtype is None else torch.autocast(device.type, dtype=dtype)
+
+
 class _Schedule:
     """Learning-rate factor per optimisation step: linear warm-up, then cosine/constant/step."""
 
@@ -158,17 +169,14 @@ class Trainer:
         warmup = int(round(cfg.warmup_epochs * self.steps_per_epoch))
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(
             self.optimizer, _Schedule(cfg.schedule, total, warmup))
-        amp = cfg.amp if cfg.amp != "auto" else ("bf16" if device.type == "cuda" else "off")
-        self.amp_dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(amp)
+        self.amp_dtype = amp_dtype(cfg.amp, device)
         self.scaler = torch.amp.GradScaler(device.type, enabled=self.amp_dtype == torch.float16)
         self.recorder = (Recorder(len(train), device) if cfg.probe != "none" else None)
         self.epochs_done = 0
 
     # ------------------------------------------------------------------------------
     def _autocast(self) -> AbstractContextManager[Any]:
-        if self.amp_dtype is None:
-            return nullcontext()
-        return torch.autocast(self.device.type, dtype=self.amp_dtype)
+        return autocast(self.device, self.amp_dtype)
 
     def epoch_order(self, epoch: int) -> torch.Tensor:
         """This epoch's sample indices: the sampler's, or a fresh permutation of the training
