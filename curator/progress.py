@@ -66,4 +66,5 @@ class TrainingProgress:
                               loss=f"{result.train_loss:.4f}", acc=acc, rate=f"{rate:,.0f}")
 
     def log(self, message: str) -> None:
-        self.console.print(message)
+        if self.enabled:
+            self.console.print(message)
