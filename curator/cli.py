@@ -6,6 +6,7 @@ Errors a person can act on (:class:`~curator.errors.CuratorError`) print ``Error
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import sys
 from collections.abc import Callable
@@ -123,7 +124,9 @@ def score(
         if v is not None}
     cfg = load_config(config) if config is not None else TrainConfig()
     cfg = config_from_dict(flags, base=cfg, source="the command line")
-    overrides = set(flags) | ({f.name for f in _fields()} if config is not None else set())
+    # with a config file, every key of it counts as given (a resume must match them all)
+    overrides = set(flags) | ({f.name for f in dataclasses.fields(TrainConfig)}
+                              if config is not None else set())
     progress = TrainingProgress(err_console, enabled=not quiet)
     summary = run_score(cfg, out=out, resume=resume, force=force, progress=progress,
                         overrides=overrides,
@@ -194,12 +197,6 @@ def scores_depth(
     out_console.print(f"prediction depth of [bold]{file}[/] from {len(result.runs)} runs: "
                       f"mean {result.values.mean():.3f}, max {result.values.max():.3f} "
                       f"(of {len(result.params['probes'])} probes)", highlight=False)
-
-
-def _fields() -> tuple[Any, ...]:
-    import dataclasses
-
-    return dataclasses.fields(TrainConfig)
 
 
 @app.command()

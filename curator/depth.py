@@ -9,7 +9,9 @@ agrees with the network's own prediction (argmax of its logits): 0 if even the i
 and all later ones agree, L (the number of probes) if the softmax probe itself disagrees.
 
 Memory: one probe layer at a time (one eval pass over the data per probe), stored in half
-precision, and distances in (chunk, N) blocks, so nothing N x N is ever held.
+precision in one preallocated (N, D) tensor, and distances between 1,024 queries and a
+256 MB float32 block of support rows at a time, so nothing N x N, and no float32 copy of the
+embeddings, is ever held.
 """
 
 from __future__ import annotations
@@ -33,27 +35,46 @@ class DepthResult:
     probe_names: list[str]
 
 
+SUPPORT_BYTES = 256 << 20  # float32 support rows cast at once
+
+
 def knn_predict(emb: torch.Tensor, labels: torch.Tensor, num_classes: int, *, k: int,
-                chunk: int = 1024) -> torch.Tensor:
+                chunk: int = 1024, support_chunk: int | None = None) -> torch.Tensor:
     """Leave-self-out k-NN majority vote of every row of ``emb`` among all rows.
 
-    Ties between classes go to the smaller class index; rows are compared by squared
-    Euclidean distance in float32, ``chunk`` queries at a time.
+    Ties between classes go to the smaller class index. Squared Euclidean distances are
+    computed in float32 for ``chunk`` queries against ``support_chunk`` rows at a time
+    (default: as many as fit in 256 MB of float32), and the k best are merged across support
+    blocks, so only those blocks are ever cast to float32: extra memory is bounded whatever N.
     """
     n = emb.shape[0]
     if not 1 <= k < n:
         raise CuratorError(f"k must be in 1..{n - 1} for {n} samples, but got {k}")
-    x = emb.float()
-    sq = (x * x).sum(dim=1)
-    out = torch.empty(n, dtype=torch.long, device=emb.device)
+    if support_chunk is None:
+        support_chunk = max(256, SUPPORT_BYTES // (4 * max(1, emb.shape[1])))
+    dev = emb.device
+    sq = torch.cat([emb[i:i + support_chunk].float().square().sum(dim=1)
+                    for i in range(0, n, support_chunk)])
+    out = torch.empty(n, dtype=torch.long, device=dev)
     for start in range(0, n, chunk):
-        q = x[start:start + chunk]
-        d = sq[start:start + chunk, None] + sq[None, :] - 2 * (q @ x.T)
-        rows = torch.arange(len(q), device=emb.device)
-        d[rows, rows + start] = float("inf")  # leave each point out of its own neighbours
-        nbr = d.topk(k, dim=1, largest=False).indices
-        votes = torch.zeros(len(q), num_classes, device=emb.device)
-        votes.scatter_add_(1, labels[nbr], torch.ones_like(nbr, dtype=votes.dtype))
+        q = emb[start:start + chunk].float()
+        rows = torch.arange(len(q), device=dev)
+        best_d = torch.full((len(q), k), float("inf"), device=dev)
+        best_i = torch.zeros((len(q), k), dtype=torch.long, device=dev)
+        for s0 in range(0, n, support_chunk):
+            support = emb[s0:s0 + support_chunk].float()
+            d = sq[start:start + len(q), None] + sq[None, s0:s0 + len(support)] \
+                - 2 * (q @ support.T)
+            own = rows + start - s0  # leave each point out of its own neighbours
+            mine = (own >= 0) & (own < len(support))
+            d[rows[mine], own[mine]] = float("inf")
+            d = torch.cat([best_d, d], dim=1)
+            idx = torch.cat([best_i, torch.arange(s0, s0 + len(support), device=dev)
+                             .expand(len(q), -1)], dim=1)
+            best_d, pos = d.topk(k, dim=1, largest=False)
+            best_i = idx.gather(1, pos)
+        votes = torch.zeros(len(q), num_classes, device=dev)
+        votes.scatter_add_(1, labels[best_i], torch.ones_like(best_d))
         out[start:start + chunk] = votes.argmax(dim=1)
     return out
 
@@ -75,22 +96,25 @@ def _embeddings(model: nn.Module, split: Split, layer: nn.Module | None, *,
     captured: list[torch.Tensor] = []
     handle = None
     if layer is not None:
-        handle = layer.register_forward_hook(
-            lambda m, i, o: captured.append(o.detach().flatten(1).half()))
-    chunks, logits = [], []
+        handle = layer.register_forward_hook(lambda m, i, o: captured.append(o.detach()))
+    emb: torch.Tensor | None = None  # (N, D) half precision, filled batch by batch
+    logits = torch.empty((len(split), 0), device=device)
     try:
-        for _, x, _ in split.batches(torch.arange(len(split)), batch_size, device=device):
+        for idx, x, _ in split.batches(torch.arange(len(split)), batch_size, device=device):
             with autocast():  # type: ignore[attr-defined]
-                z = model(x)
-            logits.append(z.float())
-            if layer is None:
-                chunks.append(x.flatten(1).half())
-            else:
-                chunks.append(captured.pop())
+                z = model(x).float()
+            if logits.shape[1] == 0:
+                logits = torch.empty((len(split), z.shape[1]), device=device)
+            logits[idx] = z
+            e = (x if layer is None else captured.pop()).flatten(1)
+            if emb is None:
+                emb = torch.empty((len(split), e.shape[1]), dtype=torch.half, device=device)
+            emb[idx] = e.half()
     finally:
         if handle is not None:
             handle.remove()
-    return torch.cat(chunks), torch.cat(logits)
+    assert emb is not None
+    return emb, logits
 
 
 def prediction_depth(model: nn.Module, probes: list[nn.Module], split: Split,

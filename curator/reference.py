@@ -154,16 +154,15 @@ def score(cfg: TrainConfig, *, out: str | Path = "scores.h5", resume: bool = Fal
         if force:
             out.unlink(missing_ok=True)
             shutil.rmtree(checkpoint_dir(out), ignore_errors=True)
-        store.create(out, bundle, _config_dict(cfg))
+        store.create(out, bundle, cfg.to_dict())
     progress = progress or TrainingProgress(enabled=False)
     try:
         with progress:
             for seed in cfg.run_seeds:
                 _train_run(out, bundle, cfg, RunPlan(run_name(seed), seed), device, progress)
-            for seed in cfg.run_seeds:
-                folds = stratified_folds(bundle.labels, cfg.holdout, seed) if cfg.holdout else None
+            for seed in cfg.run_seeds if cfg.holdout else ():
+                folds = stratified_folds(bundle.labels, cfg.holdout, seed)
                 for fold in range(cfg.holdout):
-                    assert folds is not None
                     plan = RunPlan(holdout_name(seed, fold), seed, "holdout", folds, fold)
                     _train_run(out, bundle, cfg, plan, device, progress)
     except BaseException:
@@ -232,10 +231,6 @@ def _epochs_written(out: Path) -> int:
         return sum(r.epochs_done for r in f.runs())
 
 
-def _config_dict(cfg: TrainConfig) -> dict[str, Any]:
-    return cfg.to_dict()
-
-
 def _train_run(out: Path, bundle: DataBundle, cfg: TrainConfig, plan: RunPlan,
                device: torch.device, progress: TrainingProgress) -> None:
     """Train (or finish) one run, appending each finished epoch to ``out``.
@@ -257,7 +252,7 @@ def _train_run(out: Path, bundle: DataBundle, cfg: TrainConfig, plan: RunPlan,
     ckpt = checkpoint_dir(out) / f"{name}.pt"
     start = 0
     if info is None:
-        store.add_run(out, name, seed=plan.seed, config=_config_dict(run_cfg),
+        store.add_run(out, name, seed=plan.seed, config=run_cfg.to_dict(),
                       epochs=cfg.epochs, record=run_cfg.probe != "none", kind=plan.kind,
                       folds=plan.folds, fold=plan.fold)
     else:

@@ -31,6 +31,20 @@ def test_knn_leaves_each_point_out() -> None:
         knn_predict(emb, labels, 2, k=5)
 
 
+def test_knn_blocks_match_one_block() -> None:
+    torch.manual_seed(0)
+    emb = torch.randn(97, 5).half()
+    labels = torch.randint(0, 4, (97,))
+    whole = knn_predict(emb, labels, 4, k=7, chunk=1000, support_chunk=1000)
+    blocked = knn_predict(emb, labels, 4, k=7, chunk=8, support_chunk=13)
+    assert torch.equal(whole, blocked)
+    # brute force: leave-self-out, k smallest float32 distances, majority with low-class ties
+    d = torch.cdist(emb.float(), emb.float()).fill_diagonal_(float("inf"))
+    nbr = d.topk(7, dim=1, largest=False).indices
+    votes = torch.zeros(97, 4).scatter_add_(1, labels[nbr], torch.ones(97, 7))
+    assert torch.equal(whole, votes.argmax(dim=1))
+
+
 def test_depth_from_predictions_by_hand() -> None:
     probe = np.array([[1, 0, 0, 1],   # input
                       [1, 1, 0, 1],   # block
