@@ -1,65 +1,23 @@
-"""A small registry: a new data set, model, score, pacing or sampler is one decorated function."""
+"""The registry shared with ``samplers``, raising :class:`~curator.errors.CuratorError`s with a
+hint that names the close matches and every known entry."""
 
 from __future__ import annotations
 
-import difflib
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
-from typing import Any, Generic, TypeVar
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from curator.errors import CuratorError
+from samplers._registry import Entry
+from samplers._registry import Registry as _Registry
 
+__all__ = ["Entry", "Registry"]
 T = TypeVar("T", bound=Callable[..., Any])
 
 
-@dataclass(frozen=True)
-class Entry(Generic[T]):
-    name: str
-    fn: T
-    meta: dict[str, Any] = field(default_factory=dict)
-
-
-class Registry(Generic[T]):
-    """Named entries of one kind (``"model"``, ``"data set"``, ``"score"``, ...)."""
-
+class Registry(_Registry[T]):
     def __init__(self, kind: str, *, error: type[CuratorError] = CuratorError) -> None:
-        self.kind = kind
+        super().__init__(kind)
         self._error = error
-        self._entries: dict[str, Entry[T]] = {}
 
-    def register(self, name: str | None = None, **meta: Any) -> Callable[[T], T]:
-        """Decorator: ``@MODELS.register("mlp")`` adds the function under that name."""
-
-        def add(fn: T) -> T:
-            key = name or fn.__name__
-            if key in self._entries:
-                raise ValueError(f"{self.kind} {key!r} is registered twice")
-            self._entries[key] = Entry(key, fn, dict(meta))
-            return fn
-
-        return add
-
-    def entry(self, name: str) -> Entry[T]:
-        try:
-            return self._entries[name]
-        except KeyError:
-            raise self._error(
-                f"unknown {self.kind} {name!r}", hint=self.suggest(name)
-            ) from None
-
-    def get(self, name: str) -> T:
-        return self.entry(name).fn
-
-    def suggest(self, name: str) -> str:
-        close = difflib.get_close_matches(name, self.names(), n=1)
-        hint = f"did you mean {close[0]!r}? " if close else ""
-        return hint + f"known {self.kind}s: {', '.join(self.names())}"
-
-    def names(self) -> list[str]:
-        return sorted(self._entries)
-
-    def __contains__(self, name: object) -> bool:
-        return name in self._entries
-
-    def __iter__(self) -> Iterator[Entry[T]]:
-        return iter(self._entries[k] for k in self.names())
+    def _unknown(self, name: str) -> Exception:
+        return self._error(f"unknown {self.kind} {name!r}", hint=self.suggest(name))
