@@ -333,7 +333,7 @@ def _check_labels(y: np.ndarray, where: str, num_classes: int | None = None) -> 
     if y.dtype.kind == "f":
         if not np.all(np.isfinite(y)) or not np.all(y == np.round(y)):
             bad = y[~np.isfinite(y) | (y != np.round(y))][0]
-            raise DataError(f"labels must be integers, but found {bad!r} in {where}")
+            raise DataError(f"labels must be integers, but found {float(bad)} in {where}")
     elif y.dtype.kind not in "iub":
         raise DataError(f"labels must be integers, but {where} has dtype {y.dtype}")
     y = y.astype(np.int64)
@@ -355,7 +355,7 @@ def _check_inputs(x: np.ndarray, where: str) -> np.ndarray:
         finite = np.isfinite(x)
         if not finite.all():
             pos = np.unravel_index(int(np.argmin(finite)), x.shape)
-            raise DataError(f"inputs must be finite, but {where} holds {x[pos]!r} at index "
+            raise DataError(f"inputs must be finite, but {where} holds {float(x[pos])} at index "
                             f"{tuple(int(p) for p in pos)}")
         return x.astype(np.float32, copy=False)
     if x.dtype == np.uint8:

@@ -1,0 +1,61 @@
+"""Read a per-sample score as *ease*: higher always means easier.
+
+From an array or tensor (with ``higher_is``) or from a curator scores file, whose
+``/scores/<name>`` datasets carry ``higher_is`` themselves. Only h5py is needed to read a file.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+DIRECTIONS = ("easier", "harder")
+
+
+def as_ease(scores: Any, higher_is: str = "easier", *, num_samples: int | None = None,
+            name: str = "scores") -> np.ndarray:
+    """(N,) float64 ease from an array-like score; ``higher_is`` says which way it points."""
+    if higher_is not in DIRECTIONS:
+        raise ValueError(f"higher_is must be 'easier' or 'harder', but got {higher_is!r}")
+    if isinstance(scores, torch.Tensor):
+        scores = scores.detach().cpu().numpy()
+    values = np.asarray(scores)
+    if values.dtype.kind not in "iubf":
+        raise ValueError(f"{name} must be numeric, but have dtype {values.dtype}")
+    values = values.astype(np.float64)
+    if values.ndim != 1 or len(values) == 0:
+        raise ValueError(f"{name} must be a non-empty 1-D array (N,), but have shape "
+                         f"{values.shape}")
+    bad = ~np.isfinite(values)
+    if bad.any():
+        i = int(np.argmax(bad))
+        raise ValueError(f"{name} must be finite, but hold {float(values[i])} at index {i} "
+                         f"({int(bad.sum())} such values)")
+    if num_samples is not None and len(values) != num_samples:
+        raise ValueError(f"{name} have {len(values)} values, but the data set has "
+                         f"{num_samples} samples")
+    return values if higher_is == "easier" else -values
+
+
+def read_h5(path: str | Path, score: str = "learnability") -> tuple[np.ndarray, str, int]:
+    """``(values, higher_is, num_samples)`` of ``/scores/<score>`` in a curator scores file."""
+    import h5py
+
+    path = Path(path)
+    if not path.is_file():
+        raise ValueError(f"scores file {str(path)!r} does not exist")
+    if not h5py.is_hdf5(path):
+        raise ValueError(f"{str(path)!r} is not an HDF5 file")
+    with h5py.File(path, "r") as f:
+        if f.attrs.get("encoding-type") != "curator-scores":
+            raise ValueError(f"{str(path)!r} is not a curator scores file")
+        group = f.get("scores")
+        names = sorted(group) if group is not None else []
+        if score not in names:
+            raise ValueError(f"{str(path)!r} has no score {score!r}; it has: "
+                             f"{', '.join(names) or 'none'}")
+        ds = group[score]
+        return ds[()], str(ds.attrs.get("higher_is", "easier")), int(f.attrs["num_samples"])

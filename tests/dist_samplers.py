@@ -1,0 +1,34 @@
+"""Run under torchrun (tests/test_distributed.py): every rank builds every registered sampler
+with num_replicas and rank taken from the process group, and rank 0 writes all shards."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import numpy as np
+import torch.distributed as dist
+
+from samplers import SAMPLERS
+
+
+def main(out: str) -> None:
+    dist.init_process_group("gloo")
+    scores = np.random.default_rng(0).random(101)
+    result = {"world": dist.get_world_size()}
+    for name in SAMPLERS.names():
+        sampler = SAMPLERS.get(name)(scores, epochs=4, seed=3)
+        sampler.set_epoch(2)
+        shards: list = [None] * dist.get_world_size()
+        dist.all_gather_object(shards, {"indices": list(sampler), "len": len(sampler),
+                                        "global": sampler.epoch_indices(2).tolist(),
+                                        "replicas": sampler.num_replicas})
+        result[name] = shards
+    if dist.get_rank() == 0:
+        with open(out, "w") as f:
+            json.dump(result, f)
+    dist.destroy_process_group()
+
+
+if __name__ == "__main__":
+    main(sys.argv[1])
