@@ -296,6 +296,81 @@ def compare(
 
 @app.command()
 @_errors
+def prune(
+    file: Annotated[Path, typer.Argument(help="A scores file.")],
+    keep: Annotated[str | None, typer.Option(
+        help="A fraction in (0, 1] or a count of samples to keep.")] = None,
+    by: Annotated[str, typer.Option(help="The score to prune by.")] = "learnability",
+    strategy: Annotated[str, typer.Option(
+        help="stratified (default) | easy | hard | random | drop-noisy")] = "stratified",
+    class_balanced: Annotated[bool, typer.Option(
+        "--class-balanced", help="Keep each class's share of the data.")] = False,
+    name: Annotated[str | None, typer.Option(help="Name of the stored selection.")] = None,
+    out: Annotated[Path | None, typer.Option(help="Also write the kept indices "
+                                             "(.npy, .txt or .csv).")] = None,
+    seed: Annotated[int, typer.Option(help="Seed of random choices.")] = 0,
+    drop_hardest: Annotated[float, typer.Option(
+        help="stratified: fraction of the hardest dropped first.")] = 0.0,
+    strata: Annotated[int, typer.Option(help="stratified: score bins.")] = 50,
+    threshold: Annotated[float | None, typer.Option(
+        help="drop-noisy: keep samples whose score is at least this easy.")] = None,
+    force: Annotated[bool, typer.Option(help="Replace a selection of the same name.")
+                     ] = False,
+) -> None:
+    """Choose which training samples to keep and store the choice in the file."""
+    from curator.prune import STRATEGIES, PruneOptions, export_selection
+    from curator.prune import prune as run_prune
+    from curator.store import open_scores
+
+    STRATEGIES.get(strategy)
+    if out is not None and out.suffix not in (".npy", ".txt", ".csv"):
+        raise CuratorError(f"--out {str(out)!r} must end in .npy, .txt or .csv")
+    if keep is None:
+        if strategy != "drop-noisy":
+            raise CuratorError("--keep is required", hint="e.g. --keep 0.7 keeps 70%")
+        keep = "1"
+    opts = PruneOptions(seed=seed, drop_hardest=drop_hardest if strategy == "stratified"
+                        else 0.0, strata=strata, threshold=threshold)
+    sel = run_prune(file, keep=keep, by=by, strategy=strategy, class_balanced=class_balanced,
+                    name=name, force=force, opts=opts)
+    with open_scores(file) as f:
+        labels, noisy, classes = f.labels, f.noisy, f.data_spec.get("classes") or []
+        score = f.score(by)
+    kept = np.zeros(len(labels), dtype=bool)
+    kept[sel.indices] = True
+    out_console.print(f"kept [bold]{kept.sum()}[/] of {len(labels)} samples "
+                      f"({100 * kept.mean():.1f}%) with {strategy} by {by}"
+                      + (", class-balanced" if class_balanced else "")
+                      + f"; stored as selection [bold]{sel.name!r}[/] in {file}",
+                      highlight=False)
+    table = Table(title="per class", title_justify="left")
+    for col in ("class", "samples", "kept", "share kept"):
+        table.add_column(col, justify="left" if col == "class" else "right")
+    for c in range(int(labels.max()) + 1):
+        members = labels == c
+        label = classes[c] if c < len(classes) else str(c)
+        table.add_row(label, str(members.sum()), str(kept[members].sum()),
+                      _pct(kept[members].mean() if members.any() else float("nan")))
+    out_console.print(table)
+    ranges = Table(title=f"{by} ({score.higher_is} is higher)", title_justify="left")
+    for col in ("", "min", "median", "max"):
+        ranges.add_column(col, justify="right")
+    for label, mask in (("kept", kept), ("dropped", ~kept)):
+        v = score.values[mask].astype(np.float64)
+        ranges.add_row(label, *((_num(v.min()), _num(np.median(v)), _num(v.max())) if len(v)
+                                else ("-", "-", "-")))
+    out_console.print(ranges)
+    if noisy is not None:
+        flipped, removed = int(noisy.sum()), int(noisy[~kept].sum())
+        out_console.print(f"flipped labels: {flipped - removed} of {flipped} kept, {removed} "
+                          f"removed ({_pct(removed / max(1, flipped))} of them)",
+                          highlight=False)
+    if out is not None:
+        out_console.print(f"wrote {export_selection(sel.indices, out)}", highlight=False)
+
+
+@app.command()
+@_errors
 def export(
     file: Annotated[Path, typer.Argument(help="A scores file.")],
     format: Annotated[str, typer.Option("--format", help="csv | npy")] = "csv",

@@ -313,6 +313,21 @@ class ScoresFile:
                               hint="runs scored with --probe none record no statistics")
         return self._f["runs"][run][stat][: info.epochs_done, start:stop]
 
+    def selection_names(self) -> list[str]:
+        return sorted(self._f["selections"]) if "selections" in self._f else []
+
+    def selection(self, name: str) -> np.ndarray:
+        """The sorted sample indices of selection ``name`` (made by `curator prune`)."""
+        if name not in self.selection_names():
+            raise FormatError(f"{str(self.path)!r} has no selection {name!r}",
+                              hint=f"selections: {', '.join(self.selection_names()) or 'none'}"
+                                   "; make one with `curator prune`")
+        return self._f["selections"][name][()].astype(np.int64)
+
+    def selection_attrs(self, name: str) -> dict[str, Any]:
+        self.selection(name)
+        return dict(self._f["selections"][name].attrs)
+
     def score_names(self) -> list[str]:
         return sorted(self._f["scores"])
 

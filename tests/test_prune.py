@@ -1,0 +1,177 @@
+"""Pruning: each strategy keeps what it claims; sizes, order, balance, errors, the CLI."""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from torch.utils.data import TensorDataset
+from typer.testing import CliRunner
+
+import curator
+from curator.cli import app
+from curator.errors import CuratorError
+from curator.prune import STRATEGIES, PruneOptions, class_budgets, parse_keep, select
+from curator.store import open_scores
+
+FROZEN = Path(__file__).parent / "data" / "scores-v0.1.0.h5"
+runner = CliRunner()
+EASE = np.array([0.9, 0.1, 0.5, 0.7, 0.3, 0.8, 0.2, 0.6, 0.4, 0.0])  # sample 0 easiest
+
+
+def test_easy_and_hard_keep_the_ends() -> None:
+    assert select(EASE, 3, strategy="easy").tolist() == [0, 3, 5]
+    assert select(EASE, 3, strategy="hard").tolist() == [1, 6, 9]
+
+
+def test_random_is_seeded() -> None:
+    a = select(EASE, 4, strategy="random", opts=PruneOptions(seed=1))
+    assert a.tolist() == select(EASE, 4, strategy="random", opts=PruneOptions(seed=1)).tolist()
+    others = {tuple(select(EASE, 4, strategy="random", opts=PruneOptions(seed=s)))
+              for s in range(10)}
+    assert len(others) > 1
+
+
+def test_drop_noisy_removes_only_flagged() -> None:
+    kept = select(EASE, 10, strategy="drop-noisy", opts=PruneOptions(threshold=0.35))
+    assert kept.tolist() == [0, 2, 3, 5, 7, 8]  # the four below 0.35 are gone
+
+
+def test_stratified_drops_the_hardest_then_covers_the_range() -> None:
+    ease = np.concatenate([np.linspace(0, 0.1, 100), np.linspace(0.9, 1, 900)])
+    kept = select(ease, 200, strategy="stratified",
+                  opts=PruneOptions(drop_hardest=0.05, strata=10))
+    assert len(kept) == 200
+    assert not np.isin(np.arange(50), kept).any()  # the 5% hardest are dropped
+    # the sparse low stratum (50 left) is kept whole, not 20% of it as random would
+    assert np.isin(np.arange(50, 100), kept).all()
+    plain = select(ease, 200, strategy="easy")
+    assert not np.isin(np.arange(100), plain).any()
+
+
+def test_class_balanced_keeps_each_share_exactly() -> None:
+    labels = np.array([0] * 50 + [1] * 30 + [2] * 20)
+    ease = np.random.default_rng(0).random(100)
+    for strategy in STRATEGIES.names():
+        opts = PruneOptions(threshold=-1.0)
+        kept = select(ease, 70, strategy=strategy, labels=labels, class_balanced=True,
+                      opts=opts)
+        assert np.bincount(labels[kept]).tolist() == [35, 21, 14], strategy
+    assert class_budgets(np.array([0, 0, 1]), 2).tolist() == [1, 1]
+    assert class_budgets(labels, 33).sum() == 33
+
+
+@settings(max_examples=50, deadline=None)
+@given(n=st.integers(1, 300), fraction=st.floats(0.01, 1.0),
+       strategy=st.sampled_from(["easy", "hard", "random", "stratified"]),
+       seed=st.integers(0, 10**6), balanced=st.booleans(), data=st.data())
+def test_properties(n, fraction, strategy, seed, balanced, data) -> None:
+    ease = np.array(data.draw(st.lists(st.floats(0, 1), min_size=n, max_size=n)))
+    labels = np.arange(n) % 3
+    keep = max(1, int(round(fraction * n)))
+    opts = PruneOptions(seed=seed, drop_hardest=0.1)
+    kept = select(ease, keep, strategy=strategy, labels=labels, class_balanced=balanced,
+                  opts=opts)
+    assert len(kept) == keep  # exact size
+    assert np.all(np.diff(kept) > 0)  # sorted, no duplicates
+    assert kept.min() >= 0 and kept.max() < n
+    again = select(ease, keep, strategy=strategy, labels=labels, class_balanced=balanced,
+                   opts=opts)
+    assert np.array_equal(kept, again)  # deterministic per seed
+    if balanced:
+        budgets = class_budgets(labels, keep)
+        assert np.array_equal(np.bincount(labels[kept], minlength=len(budgets)), budgets)
+
+
+@pytest.mark.parametrize(("value", "count"), [("0.7", 7), ("1", 10), (0.05, 1), ("4", 4)])
+def test_parse_keep(value, count) -> None:
+    assert parse_keep(value, 10) == count
+
+
+@pytest.mark.parametrize(("value", "message"), [
+    ("0", "--keep must be a fraction in (0, 1] or a count, but got 0"),
+    ("-2", "but got -2"), ("1.5", "--keep 1.5 is neither a fraction"),
+    ("11", "--keep 11 is more than the 10 training samples"), ("lots", "but got 'lots'"),
+])
+def test_parse_keep_errors(value, message) -> None:
+    with pytest.raises(CuratorError, match=message.replace("(", r"\(").replace(")", r"\)")
+                       .replace("[", r"\[").replace("]", r"\]")):
+        parse_keep(value, 10)
+
+
+@pytest.fixture
+def scores_file(tmp_path: Path) -> Path:
+    path = tmp_path / "s.h5"
+    shutil.copy(FROZEN, path)
+    return path
+
+
+def _digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_prune_cli_stores_and_reports(scores_file: Path, tmp_path: Path) -> None:
+    out = tmp_path / "keep.csv"
+    r = runner.invoke(app, ["prune", str(scores_file), "--keep", "0.7", "--class-balanced",
+                            "--out", str(out)])
+    assert r.exit_code == 0, r.output
+    assert "kept 1006 of 1437" in r.stdout and "per class" in r.stdout
+    assert "flipped labels:" in r.stdout and "removed" in r.stdout
+    with open_scores(scores_file) as f:
+        name = "stratified-learnability-0.7-balanced"
+        kept = f.selection(name)
+        attrs = f.selection_attrs(name)
+    assert len(kept) == 1006 and np.all(np.diff(kept) > 0)
+    assert attrs["strategy"] == "stratified" and attrs["class_balanced"]
+    assert attrs["score"] == "learnability" and attrs["keep"] == 0.7
+    np.testing.assert_array_equal(np.loadtxt(out, skiprows=1, dtype=np.int64), kept)
+    data = TensorDataset(torch.arange(1437))
+    sub = curator.subset(data, scores_file, name)
+    assert len(sub) == 1006 and sub[0][0].item() == kept[0]
+    with pytest.raises(CuratorError, match="the data set has 10 samples"):
+        curator.subset(TensorDataset(torch.arange(10)), scores_file, name)
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--keep", "0"], "--keep must be a fraction"),
+    (["--keep", "1.5"], "--keep 1.5 is neither"),
+    (["--keep", "99999"], "more than the 1437 training samples"),
+    (["--keep", "0.5", "--by", "aum"], "has no score 'aum'"),
+    (["--keep", "0.5", "--strategy", "median"], "unknown prune strategy 'median'"),
+    ([], "--keep is required"),
+    (["--keep", "0.5", "--out", "k.parquet"], "must end in .npy, .txt or .csv"),
+    (["--keep", "0.5", "--strategy", "drop-noisy", "--by", "learnability_rank"],
+     "drop-noisy has no default threshold"),
+])
+def test_prune_errors_leave_the_file_unchanged(scores_file: Path, args, message) -> None:
+    before = _digest(scores_file)
+    r = runner.invoke(app, ["prune", str(scores_file), *args])
+    assert r.exit_code == 1, r.output
+    assert message in " ".join(r.stderr.split()) and "Traceback" not in r.output
+    assert _digest(scores_file) == before
+
+
+def test_existing_selection_needs_force(scores_file: Path) -> None:
+    args = ["prune", str(scores_file), "--keep", "0.5", "--name", "half"]
+    assert runner.invoke(app, args).exit_code == 0
+    before = _digest(scores_file)
+    r = runner.invoke(app, args)
+    assert r.exit_code == 1 and "already has a selection 'half'" in r.stderr
+    assert "--force" in r.stderr and _digest(scores_file) == before
+    assert runner.invoke(app, [*args, "--force", "--strategy", "easy"]).exit_code == 0
+
+
+def test_file_without_scores(tmp_path: Path) -> None:
+    from curator import store
+    from curator.data import load_data
+
+    path = tmp_path / "empty.h5"
+    store.create(path, load_data("digits"), {})
+    r = runner.invoke(app, ["prune", str(path), "--keep", "0.5"])
+    assert r.exit_code == 1 and "has no scores yet" in r.stderr
