@@ -63,37 +63,60 @@ def _main(debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks."
     _state["debug"] = debug
 
 
+# options shared by `score` and `train` (each maps to a TrainConfig key)
+ConfigOpt = Annotated[Path | None, typer.Option("--config", help="TOML config; flags override it.")]
+DataOpt = Annotated[str | None, typer.Option(
+    "--data", help="digits | npz:PATH | mnist1d | cifar10 | cifar100 | mnist | fashion-mnist | "
+                   "svhn | imagefolder:DIR")]
+ModelOpt = Annotated[str | None, typer.Option(
+    "--model", help=f"One of: {', '.join(list_models())}.")]
+EpochsOpt = Annotated[int | None, typer.Option("--epochs", help="Training epochs.")]
+SeedOpt = Annotated[int | None, typer.Option("--seed", help="Training seed (of the first run).")]
+BatchOpt = Annotated[int | None, typer.Option("--batch-size", help="Samples per step.")]
+LrOpt = Annotated[float | None, typer.Option("--lr", help="Peak learning rate.")]
+FloatOpt = Annotated[float | None, typer.Option()]
+IntOpt = Annotated[int | None, typer.Option()]
+ScheduleOpt = Annotated[str | None, typer.Option("--schedule", help="cosine | constant | step")]
+AugmentOpt = Annotated[str | None, typer.Option("--augment", help="none | flip | crop-flip")]
+DeviceOpt = Annotated[str | None, typer.Option("--device", help="auto | cpu | cuda | cuda:N")]
+AmpOpt = Annotated[str | None, typer.Option("--amp", help="auto | bf16 | fp16 | off")]
+NoiseOpt = Annotated[float | None, typer.Option(
+    "--label-noise", help="Fraction of training labels to flip.")]
+RootOpt = Annotated[str | None, typer.Option("--root", help="Directory of torchvision data.")]
+DownloadOpt = Annotated[bool | None, typer.Option(
+    "--download/--no-download", help="Let torchvision download the data.")]
+QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")]
+
+
+DATA_KEYS = ("data", "label_noise", "noise_seed", "image_size")
+
+
+def _config(config: Path | None, flags: dict[str, Any]) -> tuple[TrainConfig, set[str]]:
+    """Defaults < config file < the flags that were given; and the keys counted as given."""
+    given = {k: v for k, v in flags.items() if v is not None}
+    cfg = load_config(config) if config is not None else TrainConfig()
+    cfg = config_from_dict(given, base=cfg, source="the command line")
+    # with a config file, every key of it counts as given (a resume must match them all)
+    keys = set(given) | ({f.name for f in dataclasses.fields(TrainConfig)}
+                         if config is not None else set())
+    return cfg, keys
+
+
 @app.command()
 @_errors
 def score(
-    config: Annotated[Path | None, typer.Option(help="TOML config; flags override it.")] = None,
-    data: Annotated[str | None, typer.Option(
-        help="digits | npz:PATH | mnist1d | cifar10 | cifar100 | mnist | fashion-mnist | "
-             "svhn | imagefolder:DIR")] = None,
-    model: Annotated[str | None, typer.Option(
-        help=f"One of: {', '.join(list_models())}.")] = None,
-    epochs: Annotated[int | None, typer.Option(help="Recorded epochs T.")] = None,
+    config: ConfigOpt = None, data: DataOpt = None, model: ModelOpt = None,
+    epochs: EpochsOpt = None,
     seeds: Annotated[int | None, typer.Option(help="Independent runs R.")] = None,
-    seed: Annotated[int | None, typer.Option(help="Seed of the first run.")] = None,
-    batch_size: Annotated[int | None, typer.Option(help="Samples per step.")] = None,
-    lr: Annotated[float | None, typer.Option(help="Peak learning rate.")] = None,
-    momentum: Annotated[float | None, typer.Option()] = None,
-    weight_decay: Annotated[float | None, typer.Option()] = None,
-    schedule: Annotated[str | None, typer.Option(help="cosine | constant | step")] = None,
-    warmup_epochs: Annotated[float | None, typer.Option()] = None,
-    augment: Annotated[str | None, typer.Option(help="none | flip | crop-flip")] = None,
+    seed: SeedOpt = None, batch_size: BatchOpt = None, lr: LrOpt = None,
+    momentum: FloatOpt = None, weight_decay: FloatOpt = None, schedule: ScheduleOpt = None,
+    warmup_epochs: FloatOpt = None, augment: AugmentOpt = None,
     probe: Annotated[str | None, typer.Option(
         help="train (from the training pass) | eval (extra eval pass) | none")] = None,
-    device: Annotated[str | None, typer.Option(help="auto | cpu | cuda | cuda:N")] = None,
-    amp: Annotated[str | None, typer.Option(help="auto | bf16 | fp16 | off")] = None,
-    label_noise: Annotated[float | None, typer.Option(
-        help="Fraction of training labels to flip.")] = None,
-    noise_seed: Annotated[int | None, typer.Option()] = None,
-    root: Annotated[str | None, typer.Option(help="Directory of torchvision data.")] = None,
-    download: Annotated[bool | None, typer.Option(
-        "--download/--no-download", help="Let torchvision download the data.")] = None,
+    device: DeviceOpt = None, amp: AmpOpt = None, label_noise: NoiseOpt = None,
+    noise_seed: IntOpt = None, root: RootOpt = None, download: DownloadOpt = None,
     image_size: Annotated[int | None, typer.Option(help="imagefolder image size.")] = None,
-    num_workers: Annotated[int | None, typer.Option()] = None,
+    num_workers: IntOpt = None,
     prediction_depth: Annotated[bool | None, typer.Option(
         "--prediction-depth/--no-prediction-depth",
         help="k-NN probes on each run's final model (seed 002).")] = None,
@@ -108,25 +131,19 @@ def score(
     out: Annotated[Path, typer.Option(help="Scores file to write.")] = Path("scores.h5"),
     resume: Annotated[bool, typer.Option(help="Continue an interrupted file.")] = False,
     force: Annotated[bool, typer.Option(help="Overwrite an existing file.")] = False,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
+    quiet: QuietOpt = False,
 ) -> None:
     """Run the reference training run(s) and write per-sample trajectories and scores."""
     from curator.progress import TrainingProgress
     from curator.reference import score as run_score
 
-    flags = {k: v for k, v in dict(
+    cfg, overrides = _config(config, dict(
         data=data, model=model, epochs=epochs, seeds=seeds, seed=seed, batch_size=batch_size,
         lr=lr, momentum=momentum, weight_decay=weight_decay, schedule=schedule,
         warmup_epochs=warmup_epochs, augment=augment, probe=probe, device=device, amp=amp,
         label_noise=label_noise, noise_seed=noise_seed, root=root, download=download,
         image_size=image_size, num_workers=num_workers, holdout=holdout,
-        prediction_depth=prediction_depth, knn_k=knn_k).items()
-        if v is not None}
-    cfg = load_config(config) if config is not None else TrainConfig()
-    cfg = config_from_dict(flags, base=cfg, source="the command line")
-    # with a config file, every key of it counts as given (a resume must match them all)
-    overrides = set(flags) | ({f.name for f in dataclasses.fields(TrainConfig)}
-                              if config is not None else set())
+        prediction_depth=prediction_depth, knn_k=knn_k))
     progress = TrainingProgress(err_console, enabled=not quiet)
     summary = run_score(cfg, out=out, resume=resume, force=force, progress=progress,
                         overrides=overrides,
@@ -134,6 +151,80 @@ def score(
     out_console.print(f"wrote [bold]{summary.path}[/]: {len(summary.runs)} runs, "
                       f"{summary.seconds:.1f} s of training; scores: "
                       f"{', '.join(summary.scores) or 'none (--probe none)'}", highlight=False)
+
+
+@app.command()
+@_errors
+def train(
+    config: ConfigOpt = None, data: DataOpt = None, model: ModelOpt = None,
+    epochs: EpochsOpt = None, seed: SeedOpt = None, batch_size: BatchOpt = None,
+    lr: LrOpt = None, momentum: FloatOpt = None, weight_decay: FloatOpt = None,
+    schedule: ScheduleOpt = None, warmup_epochs: FloatOpt = None, augment: AugmentOpt = None,
+    device: DeviceOpt = None, amp: AmpOpt = None, label_noise: NoiseOpt = None,
+    noise_seed: IntOpt = None, root: RootOpt = None, download: DownloadOpt = None,
+    num_workers: IntOpt = None,
+    sampler: Annotated[str, typer.Option(
+        help="random | easy-to-hard | hard-to-easy | random-curriculum | importance")
+    ] = "random",
+    scores: Annotated[Path | None, typer.Option(help="Scores file (curator score).")] = None,
+    score: Annotated[str, typer.Option(help="Score that orders the samples.")
+                     ] = "learnability",
+    subset: Annotated[str | None, typer.Option(
+        help="Train on a selection stored in --scores (curator prune).")] = None,
+    pacing: Annotated[str, typer.Option(help="Curriculum pacing g(s).")] = "linear",
+    start: Annotated[float, typer.Option(help="g(0): fraction used at first.")] = 0.1,
+    saturation: Annotated[float, typer.Option(help="Progress at which all data is used.")
+                          ] = 0.8,
+    unit: Annotated[str, typer.Option(help="Progress in epochs or steps.")] = "epoch",
+    class_balanced: Annotated[bool, typer.Option(
+        "--class-balanced", help="Curriculum pools keep each class's share.")] = False,
+    scheme: Annotated[str, typer.Option(
+        help="Importance: easy-first | hard-first | medium-first | two-ends-first")
+    ] = "easy-first",
+    temperature: Annotated[float, typer.Option(help="Importance temperature.")] = 0.25,
+    floor: Annotated[float, typer.Option(help="Importance probability floor (x 1/N).")] = 0.1,
+    unbiased: Annotated[bool, typer.Option(
+        "--unbiased/--biased", help="Importance: weight losses by 1/(N p).")] = True,
+    out: Annotated[Path | None, typer.Option(help="Write the result as JSON.")] = None,
+    quiet: QuietOpt = False,
+) -> None:
+    """Train again with a sampler and/or on a pruned selection; report test accuracy."""
+    from curator.progress import TrainingProgress
+    from curator.retrain import TrainPlan
+    from curator.retrain import train as run_train
+
+    cfg, given = _config(config, dict(
+        data=data, model=model, epochs=epochs, seed=seed, batch_size=batch_size, lr=lr,
+        momentum=momentum, weight_decay=weight_decay, schedule=schedule,
+        warmup_epochs=warmup_epochs, augment=augment, device=device, amp=amp,
+        label_noise=label_noise, noise_seed=noise_seed, root=root, download=download,
+        num_workers=num_workers))
+    if scores is not None:  # the data the scores were made on, unless given explicitly
+        from curator.store import open_scores
+
+        with open_scores(scores) as f:
+            stored = f.config
+        cfg = cfg.replace(**{k: stored[k] for k in DATA_KEYS if k not in given and k in stored})
+    if out is not None and not out.parent.is_dir():
+        raise CuratorError(f"output directory {str(out.parent)!r} does not exist")
+    plan = TrainPlan(sampler=sampler, scores=None if scores is None else str(scores),
+                     score=score, subset=subset, pacing=pacing, start=start,
+                     saturation=saturation, unit=unit, class_balanced=class_balanced,
+                     scheme=scheme, temperature=temperature, floor=floor, unbiased=unbiased)
+    result = run_train(cfg, plan, progress=TrainingProgress(err_console, enabled=not quiet))
+    table = Table(title=f"{sampler} on {result.num_train} samples"
+                  + (f" (selection {subset!r})" if subset else ""), title_justify="left")
+    for col in ("epoch", "train loss", "train acc", "test acc", "seconds"):
+        table.add_column(col, justify="right")
+    for h in result.history:
+        table.add_row(str(h["epoch"]), f"{h['train_loss']:.4f}", _pct(h["train_acc"]),
+                      _pct(h["test_acc"]), f"{h['seconds']:.2f}")
+    out_console.print(table)
+    out_console.print(f"final test accuracy {_pct(result.final_test_acc)}, best "
+                      f"{_pct(result.best_test_acc)}, {result.wall_s:.1f} s", highlight=False)
+    if out is not None:
+        out.write_text(result.to_json())
+        out_console.print(f"wrote {out}", highlight=False)
 
 
 scores_app = typer.Typer(no_args_is_help=True, help="List or recompute scores.")

@@ -133,6 +133,8 @@ class Trainer:
     """Trains ``model`` on ``train`` with SGD (momentum, weight decay, a per-step schedule).
 
     ``sampler`` decides each epoch's order (default: a fresh permutation per (seed, epoch));
+    with a ``subset`` too, the sampler's indices are positions in the subset.
+    ``loss_weights`` (N,) multiply each sample's loss (importance sampling's 1 / (N p_i));
     ``cfg.probe`` decides where per-sample statistics come from (``train``: the training
     forward pass itself; ``eval``: an extra eval-mode pass over the training split after the
     epoch; ``none``: nothing is recorded).
@@ -141,7 +143,8 @@ class Trainer:
     def __init__(self, model: nn.Module, train: Split, cfg: TrainConfig, *, seed: int,
                  device: torch.device, test: Split | None = None,
                  sampler: EpochSampler | None = None, subset: torch.Tensor | None = None,
-                 probe_indices: torch.Tensor | None = None) -> None:
+                 probe_indices: torch.Tensor | None = None,
+                 loss_weights: torch.Tensor | None = None) -> None:
         if cfg.augment != "none" and len(train.sample_shape) != 3:
             raise ConfigError(f"augment {cfg.augment!r} needs images (C, H, W), but samples "
                               f"have shape {train.sample_shape}", hint="use --augment none")
@@ -149,14 +152,17 @@ class Trainer:
         self.model = model.to(device)
         self.train_split = train.to(device)
         self.test_split = None if test is None else test.to(device)
-        if sampler is not None and subset is not None:
-            raise ConfigError("give a sampler or a subset, not both")
         self.sampler = sampler
         self.subset = None if subset is None else torch.as_tensor(subset, dtype=torch.long)
         self.probe_indices = (None if probe_indices is None
                               else torch.as_tensor(probe_indices, dtype=torch.long))
         epoch_length = (len(sampler) if sampler is not None
                         else len(self.subset) if self.subset is not None else len(train))
+        if loss_weights is not None and len(loss_weights) != len(train):
+            raise ConfigError(f"loss_weights has {len(loss_weights)} values for "
+                              f"{len(train)} samples")
+        self.loss_weights = (None if loss_weights is None
+                             else torch.as_tensor(loss_weights, dtype=torch.float32).to(device))
         self.steps_per_epoch = max(1, math.ceil(epoch_length / cfg.batch_size))
         decay, no_decay = [], []
         for p in self.model.parameters():
@@ -187,7 +193,10 @@ class Trainer:
             perm = torch.randperm(n, generator=make_generator(self.seed, epoch, STREAM_ORDER))
             return perm if pool is None else pool[perm]
         self.sampler.set_epoch(epoch)
-        return torch.as_tensor(list(self.sampler), dtype=torch.long)
+        rank_indices = getattr(self.sampler, "rank_indices", None)
+        order = (rank_indices() if rank_indices is not None  # samplers' vectorised path
+                 else torch.as_tensor(list(self.sampler), dtype=torch.long))
+        return order if self.subset is None else self.subset[order]
 
     def train_epoch(self, epoch: int, *,
                     on_batch: Callable[[int], None] | None = None) -> EpochResult:
@@ -216,6 +225,8 @@ class Trainer:
             if cfg.label_smoothing:
                 per_sample = (1 - cfg.label_smoothing) * nll \
                     - cfg.label_smoothing * logp.mean(dim=1)
+            if self.loss_weights is not None:
+                per_sample = per_sample * self.loss_weights[idx]
             loss = per_sample.mean()
             self.optimizer.zero_grad(set_to_none=True)
             self.scaler.scale(loss).backward()

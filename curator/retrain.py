@@ -1,0 +1,150 @@
+"""The second run: the same training loop, ordered by a sampler, on all data or a selection.
+
+``train(cfg, plan)`` loads the data, checks a scores file against it (fingerprint), builds
+the sampler of ``plan`` from the file's score (over the selection's samples when
+``plan.subset`` names one), and trains with :class:`~curator.train.Trainer`. ``random`` is
+plain shuffling, exactly the reference run's. Importance sampling weights each sample's loss
+by 1 / (N p_i) unless ``plan.unbiased`` is off.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+
+import curator
+from curator.config import TrainConfig
+from curator.errors import ConfigError
+from curator.models import build_model
+from curator.progress import TrainingProgress
+from curator.reference import check_model, load_bundle
+from curator.store import open_scores
+from curator.train import EpochResult, Trainer, resolve_device
+from samplers import SAMPLERS, ImportanceSampler
+
+
+@dataclass
+class TrainPlan:
+    """How the second run orders and chooses its data."""
+
+    sampler: str = "random"  # random | easy-to-hard | hard-to-easy | random-curriculum | importance
+    scores: str | None = None  # a curator scores file (needed unless sampler is random)
+    score: str = "learnability"  # the score that orders the samples
+    subset: str | None = None  # a selection stored in the scores file (curator prune)
+    pacing: str = "linear"  # curriculum pacing g(s)
+    start: float = 0.1  # g(0): fraction of the data at the start
+    saturation: float = 0.8  # progress at which all data is used
+    unit: str = "epoch"  # progress counted in epochs or steps
+    class_balanced: bool = False  # curriculum pools keep each class's share
+    scheme: str = "easy-first"  # importance weighting scheme
+    temperature: float = 0.25  # importance temperature
+    floor: float = 0.1  # importance: every sample keeps at least floor / N probability
+    unbiased: bool = True  # importance: weight losses by 1 / (N p_i)
+
+
+@dataclass
+class TrainResult:
+    config: dict[str, Any]
+    plan: dict[str, Any]
+    num_train: int  # samples the run draws from (the selection's size, or N)
+    history: list[dict[str, float]]
+    final_test_acc: float
+    best_test_acc: float
+    wall_s: float
+    env: dict[str, str] = field(default_factory=dict)
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), indent=2, default=float)
+
+
+def environment(device: torch.device) -> dict[str, str]:
+    return {"curator": curator.__version__, "torch": torch.__version__,
+            "python": platform.python_version(), "device": str(device),
+            "gpu": torch.cuda.get_device_name(device) if device.type == "cuda" else "none",
+            "cpu": platform.processor() or platform.machine()}
+
+
+def build_sampler(plan: TrainPlan, cfg: TrainConfig, values: np.ndarray, higher_is: str,
+                  labels: np.ndarray) -> Any:
+    """The registered sampler of ``plan`` over ``values`` (positions 0..len-1)."""
+    cls = SAMPLERS.get(plan.sampler)
+    kwargs: dict[str, Any] = {"higher_is": higher_is, "seed": cfg.seed, "num_replicas": 1,
+                              "rank": 0}
+    if plan.sampler == "importance":
+        kwargs.update(scheme=plan.scheme, temperature=plan.temperature, floor=plan.floor)
+    else:
+        kwargs.update(epochs=cfg.epochs, pacing=plan.pacing, start=plan.start,
+                      saturation=plan.saturation, unit=plan.unit,
+                      batch_size=cfg.batch_size, class_balanced=plan.class_balanced,
+                      labels=labels)
+    try:
+        return cls(values, **kwargs)
+    except ValueError as exc:
+        raise ConfigError(f"cannot build sampler {plan.sampler!r}: {exc}") from None
+
+
+def train(cfg: TrainConfig, plan: TrainPlan, *, progress: TrainingProgress | None = None
+          ) -> TrainResult:
+    """Train one model (seed ``cfg.seed``) as ``plan`` says and report its test accuracy."""
+    cfg = cfg.replace(probe="none").validate()
+    if plan.sampler not in SAMPLERS:
+        raise ConfigError(f"unknown sampler {plan.sampler!r}",
+                          hint=SAMPLERS.suggest(plan.sampler))
+    if plan.sampler != "random" and plan.scores is None:
+        raise ConfigError(f"--sampler {plan.sampler} needs --scores FILE",
+                          hint="make one with `curator score`")
+    if plan.subset is not None and plan.scores is None:
+        raise ConfigError("--subset needs --scores FILE (the file that holds the selection)")
+    device = resolve_device(cfg.device)
+    bundle = load_bundle(cfg)
+    subset = None
+    values = higher_is = None
+    if plan.scores is not None:
+        with open_scores(plan.scores) as f:
+            f.check_data(bundle)
+            if plan.subset is not None:
+                subset = f.selection(plan.subset)
+            if plan.sampler != "random":
+                s = f.score(plan.score)
+                values, higher_is = s.values, s.higher_is
+    n_used = len(subset) if subset is not None else bundle.num_samples
+    if cfg.batch_size > n_used:
+        raise ConfigError(f"batch_size {cfg.batch_size} is larger than the {n_used} training "
+                          "samples", hint=f"pass --batch-size {min(64, n_used)} or less")
+    check_model(cfg, bundle)
+    positions = subset if subset is not None else np.arange(bundle.num_samples)
+    sampler, weights = None, None
+    if values is not None:
+        assert higher_is is not None
+        sampler = build_sampler(plan, cfg, values[positions], higher_is,
+                                bundle.labels[positions])
+        if isinstance(sampler, ImportanceSampler) and plan.unbiased:
+            weights = torch.zeros(bundle.num_samples)
+            weights[torch.from_numpy(positions)] = sampler.weights
+    torch.manual_seed(cfg.seed)
+    model = build_model(cfg.model, bundle.sample_shape, bundle.num_classes)
+    trainer = Trainer(model, bundle.train, cfg, seed=cfg.seed, device=device, test=bundle.test,
+                      sampler=sampler,
+                      subset=None if subset is None else torch.from_numpy(subset),
+                      loss_weights=weights)
+    progress = progress or TrainingProgress(enabled=False)
+    history: list[EpochResult] = []
+    t0 = time.perf_counter()
+    with progress:
+        progress.start_run(f"{plan.sampler}", epochs=cfg.epochs, first_epoch=0,
+                           samples_per_epoch=len(sampler) if sampler is not None else n_used)
+        for epoch in range(cfg.epochs):
+            result = trainer.train_epoch(epoch, on_batch=progress.advance)
+            history.append(result)
+            progress.end_epoch(result)
+    accs = [r.test_acc for r in history]
+    return TrainResult(config=cfg.to_dict(), plan=asdict(plan), num_train=n_used,
+                       history=[{"epoch": r.epoch + 1, **r.metrics()} for r in history],
+                       final_test_acc=accs[-1], best_test_acc=float(np.nanmax(accs)),
+                       wall_s=time.perf_counter() - t0, env=environment(device))
