@@ -227,6 +227,96 @@ def train(
         out_console.print(f"wrote {out}", highlight=False)
 
 
+def _names(value: str) -> list[str]:
+    return [v.strip() for v in value.split(",") if v.strip()]
+
+
+@app.command()
+@_errors
+def bench(
+    config: ConfigOpt = None, data: DataOpt = None, model: ModelOpt = None,
+    epochs: EpochsOpt = None, seed: SeedOpt = None, batch_size: BatchOpt = None,
+    lr: LrOpt = None, augment: AugmentOpt = None, device: DeviceOpt = None,
+    label_noise: NoiseOpt = None, noise_seed: IntOpt = None, root: RootOpt = None,
+    download: DownloadOpt = None,
+    seeds: Annotated[int, typer.Option(help="Seeds per strategy (>= 2).")] = 3,
+    ref_seeds: Annotated[int, typer.Option(help="Seeds of a reference run made here.")] = 3,
+    scores: Annotated[Path | None, typer.Option(help="Reference scores (else one is run).")
+                      ] = None,
+    score: Annotated[str, typer.Option(help="The score strategies use.")] = "learnability",
+    orderings: Annotated[str, typer.Option(help="Comma-separated curriculum samplers.")
+                         ] = "easy-to-hard,hard-to-easy,random-curriculum",
+    schemes: Annotated[str, typer.Option(help="Comma-separated importance schemes.")
+                       ] = "easy-first,hard-first",
+    prune_strategies: Annotated[str, typer.Option(
+        "--prune", help="Comma-separated prune strategies ('' for none).")
+    ] = "stratified,easy,random",
+    keep: Annotated[str, typer.Option(help="Comma-separated keep fractions.")] = "0.7",
+    regimes: Annotated[str, typer.Option(
+        help="Comma-separated: standard, budget, noisy, or combinations like budget+noisy.")
+    ] = "standard,budget,noisy",
+    budget: Annotated[float, typer.Option(help="Share of the epochs in 'budget'.")] = 0.25,
+    noise: Annotated[float, typer.Option(help="Label noise of 'noisy'.")] = 0.2,
+    pacing: Annotated[str, typer.Option(help="Curriculum pacing.")] = "linear",
+    start: Annotated[float, typer.Option(help="Curriculum start fraction.")] = 0.1,
+    saturation: Annotated[float, typer.Option(help="Curriculum saturation.")] = 0.8,
+    work: Annotated[Path, typer.Option(help="Folder for reference runs made here.")
+                    ] = Path("bench-work"),
+    out: Annotated[Path | None, typer.Option(help="Write results as JSON.")] = None,
+    markdown: Annotated[Path | None, typer.Option(help="Write a Markdown table.")] = None,
+    quiet: QuietOpt = False,
+) -> None:
+    """Compare orderings, importance sampling and pruning with random, over seeds."""
+    import json
+
+    from curator.bench import make_regimes, make_strategies, run_bench, to_json, to_markdown
+    from curator.retrain import TrainPlan
+
+    cfg, _ = _config(config, dict(
+        data=data, model=model, epochs=epochs, seed=seed, batch_size=batch_size, lr=lr,
+        augment=augment, device=device, label_noise=label_noise, noise_seed=noise_seed,
+        root=root, download=download, seeds=ref_seeds))
+    for path in (out, markdown):
+        if path is not None and not path.parent.is_dir():
+            raise CuratorError(f"output directory {str(path.parent)!r} does not exist")
+    try:
+        keeps = [float(k) for k in _names(keep)]
+    except ValueError:
+        raise CuratorError(f"--keep must be comma-separated fractions, but got {keep!r}") from None
+    grid = make_strategies(orderings=_names(orderings), schemes=_names(schemes),
+                           prune=_names(prune_strategies), keeps=keeps,
+                           plan=TrainPlan(pacing=pacing, start=start, saturation=saturation))
+    regime_list = make_regimes(_names(regimes), epochs=cfg.epochs, budget=budget, noise=noise,
+                               base_noise=cfg.label_noise)
+    log = (lambda m: None) if quiet else (lambda m: err_console.print(m, highlight=False))
+    rows = run_bench(cfg, regimes=regime_list, strategies=grid, seeds=seeds, score=score,
+                     scores=scores, work_dir=work, log=log)
+    for regime in regime_list:
+        table = Table(title=f"{regime.name}: {cfg.model} on {cfg.data}, label noise "
+                      f"{regime.label_noise}, {regime.epochs} epochs, {seeds} seeds",
+                      title_justify="left")
+        for col in ("strategy", "final test acc", "Δ vs random", "p", "best", "to random",
+                    "s/run"):
+            table.add_column(col, justify="left" if col == "strategy" else "right")
+        for row in (r for r in rows if r.regime == regime):
+            s = row.summary
+            reach = "-" if s["epochs_to_random_final"] is None else \
+                f"{s['epochs_to_random_final']:.1f}"
+            table.add_row(s["strategy"] + ("" if s["epochs"] == regime.epochs
+                                           else f" [{s['epochs']} ep]"),
+                          f"{s['test_acc_mean']:.4f} ± {s['test_acc_std']:.4f}",
+                          f"{s['delta_vs_random']:+.4f}",
+                          "-" if s["p_value"] != s["p_value"] else f"{s['p_value']:.3g}",
+                          f"{s['best_acc_mean']:.4f}", reach, f"{s['wall_s']:.1f}")
+        out_console.print(table, width=max(out_console.width, 132))
+    if out is not None:
+        out.write_text(json.dumps(to_json(rows, cfg), indent=2, default=str))
+        out_console.print(f"wrote {out}", highlight=False)
+    if markdown is not None:
+        markdown.write_text(to_markdown(rows))
+        out_console.print(f"wrote {markdown}", highlight=False)
+
+
 scores_app = typer.Typer(no_args_is_help=True, help="List or recompute scores.")
 app.add_typer(scores_app, name="scores")
 

@@ -20,6 +20,7 @@ import torch
 
 import curator
 from curator.config import TrainConfig
+from curator.data import DataBundle
 from curator.errors import ConfigError
 from curator.models import build_model
 from curator.progress import TrainingProgress
@@ -89,9 +90,13 @@ def build_sampler(plan: TrainPlan, cfg: TrainConfig, values: np.ndarray, higher_
         raise ConfigError(f"cannot build sampler {plan.sampler!r}: {exc}") from None
 
 
-def train(cfg: TrainConfig, plan: TrainPlan, *, progress: TrainingProgress | None = None
-          ) -> TrainResult:
-    """Train one model (seed ``cfg.seed``) as ``plan`` says and report its test accuracy."""
+def train(cfg: TrainConfig, plan: TrainPlan, *, progress: TrainingProgress | None = None,
+          indices: np.ndarray | None = None, bundle: DataBundle | None = None) -> TrainResult:
+    """Train one model (seed ``cfg.seed``) as ``plan`` says and report its test accuracy.
+
+    ``indices`` trains on those samples instead of a stored selection; ``bundle`` reuses
+    already loaded data (it must be ``cfg``'s).
+    """
     cfg = cfg.replace(probe="none").validate()
     if plan.sampler not in SAMPLERS:
         raise ConfigError(f"unknown sampler {plan.sampler!r}",
@@ -102,8 +107,8 @@ def train(cfg: TrainConfig, plan: TrainPlan, *, progress: TrainingProgress | Non
     if plan.subset is not None and plan.scores is None:
         raise ConfigError("--subset needs --scores FILE (the file that holds the selection)")
     device = resolve_device(cfg.device)
-    bundle = load_bundle(cfg)
-    subset = None
+    bundle = bundle or load_bundle(cfg)
+    subset = None if indices is None else np.sort(np.asarray(indices, dtype=np.int64))
     values = higher_is = None
     if plan.scores is not None:
         with open_scores(plan.scores) as f:
