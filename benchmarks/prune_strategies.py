@@ -24,14 +24,14 @@ from scipy import stats
 from benchmarks._env import describe, mean_std
 from curator.config import TrainConfig
 from curator.models import build_model
-from curator.prune import STRATEGIES, PruneOptions, select
+from curator.prune import STRATEGIES, PruneOptions, auto_drop_hardest, select
 from curator.reference import load_bundle, score
 from curator.store import open_scores
 from curator.train import Trainer, resolve_device
 
 VARIANTS = [("random", {}), ("easy", {}), ("hard", {}), ("drop-noisy", {"threshold": 0.5}),
             ("stratified", {"drop_hardest": 0.0}), ("stratified", {"drop_hardest": 0.1}),
-            ("stratified", {"drop_hardest": 0.2})]
+            ("stratified", {"drop_hardest": 0.2}), ("stratified", {"drop_hardest": "auto"})]
 
 
 def train_subset(cfg: TrainConfig, bundle, indices: np.ndarray, seed: int) -> float:  # noqa: ANN001
@@ -76,6 +76,10 @@ def main() -> None:
         rows = {}
         for strategy, kw in VARIANTS:
             label = strategy + "".join(f" {k}={v}" for k, v in kw.items())
+            if kw.get("drop_hardest") == "auto":  # the fraction flagged as mislabelled
+                beta = auto_drop_hardest(ease, args.by, s.higher_is)
+                kw = {"drop_hardest": beta}
+                label += f" ({beta:.3f})"
             idx = select(ease, min(keep, int((ease >= kw["threshold"]).sum()))
                          if "threshold" in kw else keep, strategy=strategy,
                          opts=PruneOptions(**kw))

@@ -23,7 +23,13 @@ from scipy import stats
 
 from curator.config import TrainConfig
 from curator.errors import ConfigError
-from curator.prune import STRATEGIES, PruneOptions, select
+from curator.prune import (
+    STRATEGIES,
+    PruneOptions,
+    auto_drop_hardest,
+    noise_threshold,
+    select,
+)
 from curator.reference import load_bundle
 from curator.reference import score as reference_score
 from curator.retrain import TrainPlan, TrainResult, environment, train
@@ -156,9 +162,12 @@ def run_bench(cfg: TrainConfig, *, regimes: Sequence[Regime], strategies: Sequen
             if strategy.prune is not None:
                 assert strategy.keep is not None
                 count = max(1, int(round(strategy.keep * bundle.num_samples)))
-                opts = PruneOptions(seed=cfg.seed)
+                opts = PruneOptions(seed=cfg.seed,
+                                    drop_hardest=auto_drop_hardest(ease, score, s.higher_is))
                 if strategy.prune == "drop-noisy":
-                    opts.threshold = 0.5 if s.higher_is == "easier" else -0.5
+                    opts.threshold = noise_threshold(score, s.higher_is)
+                    if opts.threshold is None:
+                        raise ConfigError(f"drop-noisy has no threshold for score {score!r}")
                     count = min(count, int((ease >= opts.threshold).sum()))
                 indices = select(ease, count, strategy=strategy.prune, opts=opts)
                 if strategy.budget == "steps":

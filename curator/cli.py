@@ -490,8 +490,9 @@ def prune(
     out: Annotated[Path | None, typer.Option(help="Also write the kept indices "
                                              "(.npy, .txt or .csv).")] = None,
     seed: Annotated[int, typer.Option(help="Seed of random choices.")] = 0,
-    drop_hardest: Annotated[float, typer.Option(
-        help="stratified: fraction of the hardest dropped first.")] = 0.0,
+    drop_hardest: Annotated[str, typer.Option(
+        help="stratified: fraction of the hardest dropped first, or 'auto': the fraction "
+             "the score flags as mislabelled.")] = "auto",
     strata: Annotated[int, typer.Option(help="stratified: score bins.")] = 50,
     threshold: Annotated[float | None, typer.Option(
         help="drop-noisy: keep samples whose score is at least this easy.")] = None,
@@ -510,8 +511,15 @@ def prune(
         if strategy != "drop-noisy":
             raise CuratorError("--keep is required", hint="e.g. --keep 0.7 keeps 70%")
         keep = "1"
-    opts = PruneOptions(seed=seed, drop_hardest=drop_hardest if strategy == "stratified"
-                        else 0.0, strata=strata, threshold=threshold)
+    if drop_hardest == "auto":
+        beta = None
+    else:
+        try:
+            beta = float(drop_hardest)
+        except ValueError:
+            raise CuratorError(f"--drop-hardest must be a fraction in [0, 1) or 'auto', but "
+                               f"got {drop_hardest!r}") from None
+    opts = PruneOptions(seed=seed, drop_hardest=beta, strata=strata, threshold=threshold)
     sel = run_prune(file, keep=keep, by=by, strategy=strategy, class_balanced=class_balanced,
                     name=name, force=force, opts=opts)
     with open_scores(file) as f:
@@ -524,6 +532,9 @@ def prune(
                       + (", class-balanced" if class_balanced else "")
                       + f"; stored as selection [bold]{sel.name!r}[/] in {file}",
                       highlight=False)
+    if sel.params.get("drop_hardest_auto"):
+        out_console.print(f"drop-hardest auto: {sel.params['drop_hardest']:.4f}, the share of "
+                          f"samples {by} flags as mislabelled", highlight=False)
     table = Table(title="per class", title_justify="left")
     for col in ("class", "samples", "kept", "share kept"):
         table.add_column(col, justify="left" if col == "class" else "right")

@@ -37,7 +37,8 @@ NOISE_THRESHOLDS = {"aum": 0.0, "learnability": 0.5, "confidence": 0.5, "hit_rat
 @dataclass
 class PruneOptions:
     seed: int = 0
-    drop_hardest: float = 0.0  # stratified: fraction of the hardest dropped first (CCS's beta)
+    drop_hardest: float | None = None  # stratified: hardest fraction dropped first (CCS's
+    # beta); None = auto: the fraction the score flags as mislabelled (see auto_drop_hardest)
     strata: int = 50  # stratified: equal-width score bins
     threshold: float | None = None  # drop-noisy: flag samples with ease below this
     extra: dict[str, Any] = field(default_factory=dict)
@@ -66,12 +67,13 @@ def keep_random(ease: np.ndarray, keep: int, opts: PruneOptions) -> np.ndarray:
                      "hardest fraction, then sample evenly across score strata")
 def keep_stratified(ease: np.ndarray, keep: int, opts: PruneOptions) -> np.ndarray:
     n = len(ease)
-    if not 0 <= opts.drop_hardest < 1:
+    beta = 0.0 if opts.drop_hardest is None else opts.drop_hardest  # prune() resolves auto
+    if not 0 <= beta < 1:
         raise CuratorError(f"--drop-hardest must be in [0, 1), but got {opts.drop_hardest}")
     if opts.strata < 1:
         raise CuratorError(f"--strata must be >= 1, but got {opts.strata}")
     order = np.argsort(ease, kind="stable")  # hardest first
-    cut = min(int(math.floor(opts.drop_hardest * n)), n - keep)
+    cut = min(int(math.floor(beta * n)), n - keep)
     pool = order[cut:]
     values = ease[pool]
     lo, hi = float(values.min()), float(values.max())
@@ -116,6 +118,22 @@ class Selection:
     class_balanced: bool
     seed: int
     params: dict[str, Any]
+
+
+def noise_threshold(score: str, higher_is: str) -> float | None:
+    """The documented mislabel threshold of ``score``, in ease units (None: no default)."""
+    if score not in NOISE_THRESHOLDS:
+        return None
+    return NOISE_THRESHOLDS[score] * (1 if higher_is == "easier" else -1)
+
+
+def auto_drop_hardest(ease: np.ndarray, score: str, higher_is: str) -> float:
+    """CCS's beta from the data: the fraction of samples ``score`` flags as mislabelled
+    (below its :data:`NOISE_THRESHOLDS` entry); 0 for scores without a threshold."""
+    threshold = noise_threshold(score, higher_is)
+    if threshold is None:
+        return 0.0
+    return float(min(np.mean(ease < threshold), 0.99))
 
 
 def parse_keep(value: str | float | int, n: int) -> int:
@@ -191,14 +209,18 @@ def prune(path: str | Path, *, keep: str | float | int, by: str = "learnability"
     count = parse_keep(keep, len(ease))
     params: dict[str, Any] = {}
     if strategy == "stratified":
-        params = {"drop_hardest": opts.drop_hardest, "strata": opts.strata}
+        auto = opts.drop_hardest is None
+        if auto:
+            opts.drop_hardest = auto_drop_hardest(ease, by, s.higher_is)
+        params = {"drop_hardest": opts.drop_hardest, "drop_hardest_auto": auto,
+                  "strata": opts.strata}
     if strategy == "drop-noisy":
         if opts.threshold is None:
-            if by not in NOISE_THRESHOLDS:
+            opts.threshold = noise_threshold(by, s.higher_is)
+            if opts.threshold is None:
                 raise CuratorError(f"drop-noisy has no default threshold for score {by!r}",
                                    hint="pass --threshold T (samples easier than T are kept), "
                                         f"or --by one of {', '.join(NOISE_THRESHOLDS)}")
-            opts.threshold = NOISE_THRESHOLDS[by] * (1 if s.higher_is == "easier" else -1)
         params = {"threshold": opts.threshold}
         count = min(count, int((ease >= opts.threshold).sum()))
         if count == 0:
