@@ -8,6 +8,7 @@ file-based sources (``imagefolder:DIR``) go through a DataLoader.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import zipfile
@@ -455,15 +456,22 @@ def npz(arg: str, opts: LoadOptions) -> Source:
 def mnist1d(arg: str, opts: LoadOptions) -> Source:
     """MNIST-1D (Greydanus 2020), generated offline by the ``mnist1d`` package: 4,000 train and
     1,000 test signals of length 40."""
+    x, y, x_test, y_test = _mnist1d_arrays()
+    return arrays_to_source(x.copy(), y.copy(), x_test.copy(), y_test.copy(), where="mnist1d",
+                            num_classes=10)
+
+
+@functools.lru_cache(maxsize=1)
+def _mnist1d_arrays() -> tuple[np.ndarray, ...]:
+    """The generated arrays, once per process (generation takes several seconds)."""
     try:
         from mnist1d.data import get_dataset_args, make_dataset
     except ImportError:
         raise DataError("data set 'mnist1d' needs the mnist1d package",
                         hint="pip install mnist1d") from None
     d = make_dataset(get_dataset_args())
-    return arrays_to_source(np.asarray(d["x"], np.float32), np.asarray(d["y"]),
-                            np.asarray(d["x_test"], np.float32), np.asarray(d["y_test"]),
-                            where="mnist1d", num_classes=10)
+    return (np.asarray(d["x"], np.float32), np.asarray(d["y"]),
+            np.asarray(d["x_test"], np.float32), np.asarray(d["y_test"]))
 
 
 def _torchvision(cls_name: str, name: str, opts: LoadOptions, **split_kw: Any) -> Any:
