@@ -81,7 +81,8 @@ class ImportanceSampler(ScoreSampler):
                  temperature: float = 0.25, floor: float = 0.1, num_samples: int | None = None,
                  epoch_length: int | None = None, num_replicas: int | None = None,
                  rank: int | None = None, shuffle: bool = True, seed: int = 0,
-                 drop_last: bool = False, **_: Any) -> None:
+                 drop_last: bool = False, epochs: int | None = None) -> None:
+        # ``epochs`` is accepted (and unused) so that every registered sampler shares one call
         ease = as_ease(scores, higher_is, num_samples=num_samples)
         super().__init__(len(ease), epoch_length=epoch_length, num_replicas=num_replicas,
                          rank=rank, shuffle=shuffle, seed=seed, drop_last=drop_last)
@@ -116,7 +117,7 @@ class ShuffleSampler(ScoreSampler):
     def __init__(self, scores: Any = None, *, num_samples: int | None = None,
                  epoch_length: int | None = None, num_replicas: int | None = None,
                  rank: int | None = None, shuffle: bool = True, seed: int = 0,
-                 drop_last: bool = False, **_: Any) -> None:
+                 drop_last: bool = False, epochs: int | None = None) -> None:
         n = len(as_ease(scores, num_samples=num_samples)) if scores is not None else num_samples
         if n is None or n < 1:
             raise ValueError(f"ShuffleSampler needs scores or num_samples >= 1, got {n!r}")

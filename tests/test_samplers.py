@@ -251,6 +251,13 @@ def test_curriculum_errors_quote_the_value(kwargs, message) -> None:
         EasyToHardSampler(epochs=3, **kwargs)
 
 
+def test_misspelt_options_are_refused() -> None:
+    with pytest.raises(TypeError, match="tempreature"):
+        ImportanceSampler(SCORES, tempreature=0.5)
+    with pytest.raises(TypeError, match="pacnig"):
+        EasyToHardSampler(SCORES, epochs=3, pacnig="root")
+
+
 def test_importance_errors() -> None:
     with pytest.raises(ValueError, match="unknown weighting scheme 'easy'"):
         ImportanceSampler(SCORES, scheme="easy")
