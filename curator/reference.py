@@ -81,9 +81,14 @@ def load_bundle(cfg: TrainConfig) -> DataBundle:
                      image_size=cfg.image_size)
 
 
-def check_model(cfg: TrainConfig, bundle: DataBundle) -> None:
-    """Build the model and run two samples through it on the CPU, before any file is written
-    (shape errors do not depend on the device)."""
+def check_setup(cfg: TrainConfig, bundle: DataBundle, num_train: int | None = None) -> None:
+    """Before any training or writing: the batch fits the ``num_train`` samples trained on
+    (default: the whole training split), and the model takes two samples on the CPU (shape
+    errors do not depend on the device)."""
+    n = bundle.num_samples if num_train is None else num_train
+    if cfg.batch_size > n:
+        raise ConfigError(f"batch_size {cfg.batch_size} is larger than the training set "
+                          f"({n} samples)", hint=f"pass --batch-size {min(64, n)} or less")
     cpu = torch.device("cpu")
     model = build_model(cfg.model, bundle.sample_shape, bundle.num_classes).eval()
     order = torch.arange(min(2, len(bundle.train)))
@@ -142,11 +147,7 @@ def score(cfg: TrainConfig, *, out: str | Path = "scores.h5", resume: bool = Fal
                            hint="choose another --out")
     device = resolve_device(cfg.device)
     bundle = load_bundle(cfg)
-    if cfg.batch_size > bundle.num_samples:
-        raise ConfigError(f"batch_size {cfg.batch_size} is larger than the training set "
-                          f"({bundle.num_samples} samples)",
-                          hint=f"pass --batch-size {min(64, bundle.num_samples)} or less")
-    check_model(cfg, bundle)
+    check_setup(cfg, bundle)
     if resume:
         with store.open_scores(out) as f:
             f.check_data(bundle)

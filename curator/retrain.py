@@ -24,7 +24,7 @@ from curator.data import DataBundle
 from curator.errors import ConfigError
 from curator.models import build_model
 from curator.progress import TrainingProgress
-from curator.reference import check_model, load_bundle
+from curator.reference import check_setup, load_bundle
 from curator.store import open_scores
 from curator.train import EpochResult, Trainer, resolve_device
 from samplers import SAMPLERS, ImportanceSampler
@@ -119,10 +119,7 @@ def train(cfg: TrainConfig, plan: TrainPlan, *, progress: TrainingProgress | Non
                 s = f.score(plan.score)
                 values, higher_is = s.values, s.higher_is
     n_used = len(subset) if subset is not None else bundle.num_samples
-    if cfg.batch_size > n_used:
-        raise ConfigError(f"batch_size {cfg.batch_size} is larger than the {n_used} training "
-                          "samples", hint=f"pass --batch-size {min(64, n_used)} or less")
-    check_model(cfg, bundle)
+    check_setup(cfg, bundle, n_used)
     positions = subset if subset is not None else np.arange(bundle.num_samples)
     sampler, weights = None, None
     if values is not None:

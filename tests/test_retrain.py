@@ -109,6 +109,7 @@ def test_importance_weights_enter_the_loss(scores: Path, monkeypatch) -> None:
     (["--scores", "{scores}", "--label-noise", "0.3"], "was scored on other data"),
     (["--scores", "{scores}", "--sampler", "importance", "--scheme", "middle"],
      "unknown weighting scheme 'middle'"),
+    (["--batch-size", "5000"], "batch_size 5000 is larger than the training set (1437 samples)"),
 ])
 def test_train_errors(scores: Path, args, message) -> None:
     args = [a.replace("{scores}", str(scores)) for a in args]
