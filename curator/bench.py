@@ -22,6 +22,7 @@ import numpy as np
 from scipy import stats
 
 from curator.config import TrainConfig
+from curator.data import DataBundle
 from curator.errors import ConfigError
 from curator.prune import (
     STRATEGIES,
@@ -113,10 +114,10 @@ def make_strategies(*, orderings: Sequence[str] = (), schemes: Sequence[str] = (
     return out
 
 
-def reference_scores(cfg: TrainConfig, *, scores: Path | None, work_dir: Path,
-                     log: Callable[[str], None]) -> Path:
-    """A scores file for ``cfg``'s data: ``scores`` if it matches, else a (cached) run."""
-    bundle = load_bundle(cfg)
+def reference_scores(cfg: TrainConfig, bundle: DataBundle, *, scores: Path | None,
+                     work_dir: Path, log: Callable[[str], None]) -> Path:
+    """A scores file for ``cfg``'s data (``bundle``): ``scores`` if it matches, else a
+    (cached) run."""
     if scores is not None:
         with open_scores(scores) as f:
             if f.fingerprint == bundle.fingerprint:
@@ -134,7 +135,8 @@ def reference_scores(cfg: TrainConfig, *, scores: Path | None, work_dir: Path,
         path.unlink()
     log(f"reference run: {cfg.model} on {cfg.data} (label noise {cfg.label_noise}), "
         f"{cfg.seeds} seeds x {cfg.epochs} epochs -> {path}")
-    reference_score(cfg.replace(probe="train", holdout=0, prediction_depth=False), out=path)
+    reference_score(cfg.replace(probe="train", holdout=0, prediction_depth=False), out=path,
+                    bundle=bundle)
     return path
 
 
@@ -150,8 +152,8 @@ def run_bench(cfg: TrainConfig, *, regimes: Sequence[Regime], strategies: Sequen
     rows: list[Row] = []
     for regime in regimes:
         data_cfg = cfg.replace(label_noise=regime.label_noise)
-        path = reference_scores(data_cfg, scores=scores, work_dir=work_dir, log=log)
-        bundle = load_bundle(data_cfg)
+        bundle = load_bundle(data_cfg)  # once per regime, for the reference run and all runs
+        path = reference_scores(data_cfg, bundle, scores=scores, work_dir=work_dir, log=log)
         with open_scores(path) as f:
             s = f.score(score)
         ease = s.values.astype(np.float64) * (1 if s.higher_is == "easier" else -1)

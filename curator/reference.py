@@ -124,8 +124,12 @@ def _stored_config(path: Path, cfg: TrainConfig, overrides: set[str]) -> TrainCo
 def score(cfg: TrainConfig, *, out: str | Path = "scores.h5", resume: bool = False,
           force: bool = False, progress: TrainingProgress | None = None,
           overrides: set[str] | None = None,
-          score_options: dict[str, int | None] | None = None) -> ScoreSummary:
-    """Run (or resume) the reference run of ``cfg`` into ``out`` and write its scores."""
+          score_options: dict[str, int | None] | None = None,
+          bundle: DataBundle | None = None) -> ScoreSummary:
+    """Run (or resume) the reference run of ``cfg`` into ``out`` and write its scores.
+
+    ``bundle`` reuses already loaded data; it must be ``cfg``'s (a resumed file still checks
+    its fingerprint)."""
     out = Path(out)
     cfg.validate()
     if resume and force:
@@ -146,7 +150,7 @@ def score(cfg: TrainConfig, *, out: str | Path = "scores.h5", resume: bool = Fal
         raise CuratorError(f"output directory {str(out.parent)!r} is not writable",
                            hint="choose another --out")
     device = resolve_device(cfg.device)
-    bundle = load_bundle(cfg)
+    bundle = bundle or load_bundle(cfg)
     check_setup(cfg, bundle)
     if resume:
         with store.open_scores(out) as f:
