@@ -269,8 +269,8 @@ def _train_run(out: Path, bundle: DataBundle, cfg: TrainConfig, plan: RunPlan,
         if start == 0 and info.epochs_done:
             progress.log(f"[yellow]{name}: no usable checkpoint; restarting it from epoch 1")
         store.truncate_run(out, name, start)
-    samples = len(bundle.train) if plan.folds is None else len(plan.train_indices)
-    progress.start_run(name, epochs=cfg.epochs, first_epoch=start, samples_per_epoch=samples)
+    progress.start_run(name, epochs=cfg.epochs, first_epoch=start,
+                       samples_per_epoch=trainer.epoch_length)
     ckpt.parent.mkdir(exist_ok=True)
     for epoch in range(start, cfg.epochs):
         result = trainer.train_epoch(epoch, on_batch=progress.advance)

@@ -140,7 +140,7 @@ def train(cfg: TrainConfig, plan: TrainPlan, *, progress: TrainingProgress | Non
     t0 = time.perf_counter()
     with progress:
         progress.start_run(f"{plan.sampler}", epochs=cfg.epochs, first_epoch=0,
-                           samples_per_epoch=len(sampler) if sampler is not None else n_used)
+                           samples_per_epoch=trainer.epoch_length)
         for epoch in range(cfg.epochs):
             result = trainer.train_epoch(epoch, on_batch=progress.advance)
             history.append(result)

@@ -156,14 +156,15 @@ class Trainer:
         self.subset = None if subset is None else torch.as_tensor(subset, dtype=torch.long)
         self.probe_indices = (None if probe_indices is None
                               else torch.as_tensor(probe_indices, dtype=torch.long))
-        epoch_length = (len(sampler) if sampler is not None
-                        else len(self.subset) if self.subset is not None else len(train))
+        # samples one epoch presents: the sampler's length, the subset's, or the split's
+        self.epoch_length = (len(sampler) if sampler is not None
+                             else len(self.subset) if self.subset is not None else len(train))
         if loss_weights is not None and len(loss_weights) != len(train):
             raise ConfigError(f"loss_weights has {len(loss_weights)} values for "
                               f"{len(train)} samples")
         self.loss_weights = (None if loss_weights is None
                              else torch.as_tensor(loss_weights, dtype=torch.float32).to(device))
-        self.steps_per_epoch = max(1, math.ceil(epoch_length / cfg.batch_size))
+        self.steps_per_epoch = max(1, math.ceil(self.epoch_length / cfg.batch_size))
         decay, no_decay = [], []
         for p in self.model.parameters():
             (no_decay if p.dim() <= 1 else decay).append(p)
@@ -188,10 +189,9 @@ class Trainer:
         """This epoch's sample indices: the sampler's, or a fresh permutation of the training
         split (or of the subset) drawn from (seed, epoch)."""
         if self.sampler is None:
-            pool = self.subset if self.subset is not None else None
-            n = len(pool) if pool is not None else len(self.train_split)
+            n = len(self.subset) if self.subset is not None else len(self.train_split)
             perm = torch.randperm(n, generator=make_generator(self.seed, epoch, STREAM_ORDER))
-            return perm if pool is None else pool[perm]
+            return perm if self.subset is None else self.subset[perm]
         self.sampler.set_epoch(epoch)
         rank_indices = getattr(self.sampler, "rank_indices", None)
         order = (rank_indices() if rank_indices is not None  # samplers' vectorised path
