@@ -6,10 +6,11 @@ Errors a person can act on (:class:`~curator.errors.CuratorError`) print ``Error
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
@@ -86,6 +87,23 @@ RootOpt = Annotated[str | None, typer.Option("--root", help="Directory of torchv
 DownloadOpt = Annotated[bool | None, typer.Option(
     "--download/--no-download", help="Let torchvision download the data.")]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")]
+CompileOpt = Annotated[bool | None, typer.Option(
+    "--compile/--no-compile", help="torch.compile the model (CUDA).")]
+ChannelsLastOpt = Annotated[str | None, typer.Option(
+    "--channels-last", help="auto (on CUDA for images) | on | off")]
+
+
+@contextlib.contextmanager
+def _processes(cfg: TrainConfig) -> Iterator[tuple[Any, TrainConfig]]:
+    """Join torchrun's process group when there is one (each rank gets its device); yield
+    the context and the config with this rank's device."""
+    from curator.distributed import setup, teardown
+
+    ctx, device = setup(cfg.device)
+    try:
+        yield ctx, cfg.replace(device=device)
+    finally:
+        teardown(ctx)
 
 
 DATA_KEYS = ("data", "label_noise", "noise_seed", "image_size")
@@ -131,6 +149,7 @@ def score(
     out: Annotated[Path, typer.Option(help="Scores file to write.")] = Path("scores.h5"),
     resume: Annotated[bool, typer.Option(help="Continue an interrupted file.")] = False,
     force: Annotated[bool, typer.Option(help="Overwrite an existing file.")] = False,
+    compile: CompileOpt = None, channels_last: ChannelsLastOpt = None,
     quiet: QuietOpt = False,
 ) -> None:
     """Run the reference training run(s) and write per-sample trajectories and scores."""
@@ -143,11 +162,16 @@ def score(
         warmup_epochs=warmup_epochs, augment=augment, probe=probe, device=device, amp=amp,
         label_noise=label_noise, noise_seed=noise_seed, root=root, download=download,
         image_size=image_size, num_workers=num_workers, holdout=holdout,
-        prediction_depth=prediction_depth, knn_k=knn_k))
-    progress = TrainingProgress(err_console, enabled=not quiet)
-    summary = run_score(cfg, out=out, resume=resume, force=force, progress=progress,
-                        overrides=overrides,
-                        score_options={"el2n_epoch": el2n_epoch, "easy_epochs": easy_epochs})
+        prediction_depth=prediction_depth, knn_k=knn_k, compile=compile,
+        channels_last=channels_last))
+    with _processes(cfg) as (ctx, cfg):
+        progress = TrainingProgress(err_console, enabled=not quiet and ctx.is_main)
+        summary = run_score(cfg, out=out, resume=resume, force=force, progress=progress,
+                            overrides=overrides, ctx=ctx,
+                            score_options={"el2n_epoch": el2n_epoch,
+                                           "easy_epochs": easy_epochs})
+    if not ctx.is_main:
+        return
     out_console.print(f"wrote [bold]{summary.path}[/]: {len(summary.runs)} runs, "
                       f"{summary.seconds:.1f} s of training; scores: "
                       f"{', '.join(summary.scores) or 'none (--probe none)'}", highlight=False)
@@ -186,6 +210,7 @@ def train(
     unbiased: Annotated[bool, typer.Option(
         "--unbiased/--biased", help="Importance: weight losses by 1/(N p).")] = True,
     out: Annotated[Path | None, typer.Option(help="Write the result as JSON.")] = None,
+    compile: CompileOpt = None, channels_last: ChannelsLastOpt = None,
     quiet: QuietOpt = False,
 ) -> None:
     """Train again with a sampler and/or on a pruned selection; report test accuracy."""
@@ -198,7 +223,7 @@ def train(
         momentum=momentum, weight_decay=weight_decay, schedule=schedule,
         warmup_epochs=warmup_epochs, augment=augment, device=device, amp=amp,
         label_noise=label_noise, noise_seed=noise_seed, root=root, download=download,
-        num_workers=num_workers))
+        num_workers=num_workers, compile=compile, channels_last=channels_last))
     if scores is not None:  # the data the scores were made on, unless given explicitly
         from curator.store import open_scores
 
@@ -211,7 +236,12 @@ def train(
                      score=score, subset=subset, pacing=pacing, start=start,
                      saturation=saturation, unit=unit, class_balanced=class_balanced,
                      scheme=scheme, temperature=temperature, floor=floor, unbiased=unbiased)
-    result = run_train(cfg, plan, progress=TrainingProgress(err_console, enabled=not quiet))
+    with _processes(cfg) as (ctx, cfg):
+        result = run_train(cfg, plan, ctx=ctx,
+                           progress=TrainingProgress(err_console, enabled=not quiet
+                                                     and ctx.is_main))
+    if not ctx.is_main:
+        return
     table = Table(title=f"{sampler} on {result.num_train} samples"
                   + (f" (selection {subset!r})" if subset else ""), title_justify="left")
     for col in ("epoch", "train loss", "train acc", "test acc", "seconds"):

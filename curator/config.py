@@ -20,6 +20,7 @@ PROBES = ("train", "eval", "none")
 SCHEDULES = ("cosine", "constant", "step")
 AUGMENTS = ("none", "flip", "crop-flip")
 AMPS = ("auto", "bf16", "fp16", "off")
+SWITCHES = ("auto", "on", "off")
 
 
 @dataclass
@@ -58,6 +59,8 @@ class TrainConfig:
     amp: str = "auto"  # auto (bf16 on CUDA, off elsewhere) | bf16 | fp16 | off
     num_workers: int = 0  # DataLoader workers for file-based data sets
     eval_batch_size: int = 1024  # batch size of test evaluation and the eval probe
+    channels_last: str = "auto"  # auto (on CUDA for image models) | on | off
+    compile: bool = False  # torch.compile the model (CUDA; the first epoch pays the compile)
 
     def validate(self) -> TrainConfig:
         """Raise :class:`ConfigError` quoting the first invalid value; return self."""
@@ -92,6 +95,7 @@ class TrainConfig:
         _choice(self, "schedule", SCHEDULES)
         _choice(self, "augment", AUGMENTS)
         _choice(self, "amp", AMPS)
+        _choice(self, "channels_last", SWITCHES)
         return self
 
     def to_dict(self) -> dict[str, Any]:

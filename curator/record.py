@@ -15,6 +15,8 @@ to the host once per epoch.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import torch
 
@@ -88,9 +90,13 @@ class Recorder:
         """Write computed statistics of samples ``indices`` (a later write wins)."""
         self.buffer[:, indices] = torch.stack([stats[s].float() for s in STATS])
 
-    def collect(self) -> dict[str, np.ndarray]:
-        """Copy the epoch's buffers to the host (one transfer) in their storage dtypes."""
+    def collect(self, merge: Callable[[torch.Tensor], torch.Tensor] | None = None
+                ) -> dict[str, np.ndarray]:
+        """Copy the epoch's buffers to the host (one transfer) in their storage dtypes;
+        ``merge`` first combines the buffer in place with other processes' (DDP)."""
         self.flush()
+        if merge is not None:
+            merge(self.buffer)
         host = self.buffer.cpu().numpy()
         out = {}
         for row, name in enumerate(STATS):

@@ -4,6 +4,10 @@
 trains each seed with :class:`~curator.train.Trainer` and appends every finished epoch. After
 each epoch the trainer's state is saved beside the file (``<out>.ckpt/<run>.pt``), so
 ``resume=True`` continues an interrupted run to the same scores as an uninterrupted one.
+
+Under ``torchrun`` every rank trains and records its shard (see :mod:`curator.distributed`);
+rank 0 alone creates and writes the file and the checkpoints, and the ranks meet at a barrier
+wherever the others read what rank 0 wrote, so the file is laid out as a single process's.
 """
 
 from __future__ import annotations
@@ -17,10 +21,11 @@ from typing import Any
 import numpy as np
 import torch
 
-from curator import store
+from curator import faults, store
 from curator.config import TrainConfig, config_from_dict
 from curator.data import DataBundle, load_data, stratified_folds
 from curator.depth import prediction_depth
+from curator.distributed import SINGLE, Context
 from curator.errors import ConfigError, CuratorError, FormatError, ModelError
 from curator.models import build_model, probe_layers
 from curator.progress import TrainingProgress
@@ -125,11 +130,12 @@ def score(cfg: TrainConfig, *, out: str | Path = "scores.h5", resume: bool = Fal
           force: bool = False, progress: TrainingProgress | None = None,
           overrides: set[str] | None = None,
           score_options: dict[str, int | None] | None = None,
-          bundle: DataBundle | None = None) -> ScoreSummary:
+          bundle: DataBundle | None = None, ctx: Context = SINGLE) -> ScoreSummary:
     """Run (or resume) the reference run of ``cfg`` into ``out`` and write its scores.
 
     ``bundle`` reuses already loaded data; it must be ``cfg``'s (a resumed file still checks
-    its fingerprint)."""
+    its fingerprint). ``ctx`` is this process's place under torchrun (``cfg.device`` is
+    then this rank's device)."""
     out = Path(out)
     cfg.validate()
     if resume and force:
@@ -152,29 +158,36 @@ def score(cfg: TrainConfig, *, out: str | Path = "scores.h5", resume: bool = Fal
     device = resolve_device(cfg.device)
     bundle = bundle or load_bundle(cfg)
     check_setup(cfg, bundle)
+    ctx.barrier()  # every rank has checked the output before rank 0 creates it
     if resume:
         with store.open_scores(out) as f:
             f.check_data(bundle)
-    else:
+    elif ctx.is_main:
         if force:
             out.unlink(missing_ok=True)
             shutil.rmtree(checkpoint_dir(out), ignore_errors=True)
         store.create(out, bundle, cfg.to_dict())
+    ctx.barrier()  # the file exists before any rank reads it
     progress = progress or TrainingProgress(enabled=False)
     try:
         with progress:
             for seed in cfg.run_seeds:
-                _train_run(out, bundle, cfg, RunPlan(run_name(seed), seed), device, progress)
+                _train_run(out, bundle, cfg, RunPlan(run_name(seed), seed), device, progress,
+                           ctx)
             for seed in cfg.run_seeds if cfg.holdout else ():
                 folds = stratified_folds(bundle.labels, cfg.holdout, seed)
                 for fold in range(cfg.holdout):
                     plan = RunPlan(holdout_name(seed, fold), seed, "holdout", folds, fold)
-                    _train_run(out, bundle, cfg, plan, device, progress)
+                    _train_run(out, bundle, cfg, plan, device, progress, ctx)
     except BaseException:
-        if not resume and not _epochs_written(out):
+        if ctx.is_main and not resume and not _epochs_written(out):
             out.unlink(missing_ok=True)  # nothing finished: leave nothing behind
             shutil.rmtree(checkpoint_dir(out), ignore_errors=True)
         raise
+    ctx.barrier()
+    if not ctx.is_main:  # scores and prediction depth are rank 0's work
+        ctx.barrier()
+        return ScoreSummary(out, [], {}, 0.0)
     with store.open_scores(out) as f:
         runs = [r for r in f.runs() if r.complete]
         seconds = sum(r.wall_time_s for r in runs)
@@ -185,6 +198,7 @@ def score(cfg: TrainConfig, *, out: str | Path = "scores.h5", resume: bool = Fal
         scores["prediction_depth"] = score_prediction_depth(out, cfg, bundle, device, progress)
     if scores:
         store.write_scores(out, scores)
+    ctx.barrier()  # the other ranks return once the file is whole
     return ScoreSummary(out, [r.name for r in runs], scores, seconds)
 
 
@@ -237,15 +251,18 @@ def _epochs_written(out: Path) -> int:
 
 
 def _train_run(out: Path, bundle: DataBundle, cfg: TrainConfig, plan: RunPlan,
-               device: torch.device, progress: TrainingProgress) -> None:
+               device: torch.device, progress: TrainingProgress, ctx: Context = SINGLE
+               ) -> None:
     """Train (or finish) one run, appending each finished epoch to ``out``.
 
     A holdout run trains on every fold but one and records, after each epoch, an eval-mode
-    pass over the held-out fold (the other samples stay NaN).
+    pass over the held-out fold (the other samples stay NaN). Under DDP every rank trains;
+    rank 0 alone writes the file and the checkpoint.
     """
     name = plan.name
     with store.open_scores(out) as f:
         info = next((r for r in f.runs() if r.name == name), None)
+    ctx.barrier()  # every rank has read the file before rank 0 writes it again
     if info is not None and info.complete:
         return
     run_cfg = cfg.replace(probe="eval") if plan.kind == "holdout" else cfg
@@ -253,31 +270,39 @@ def _train_run(out: Path, bundle: DataBundle, cfg: TrainConfig, plan: RunPlan,
     model = build_model(cfg.model, bundle.sample_shape, bundle.num_classes)
     trainer = Trainer(model, bundle.train, run_cfg, seed=plan.seed, device=device,
                       test=bundle.test, subset=plan.train_indices,
-                      probe_indices=plan.heldout_indices)
+                      probe_indices=plan.heldout_indices, ctx=ctx)
     ckpt = checkpoint_dir(out) / f"{name}.pt"
     start = 0
     if info is None:
-        store.add_run(out, name, seed=plan.seed, config=run_cfg.to_dict(),
-                      epochs=cfg.epochs, record=run_cfg.probe != "none", kind=plan.kind,
-                      folds=plan.folds, fold=plan.fold)
+        if ctx.is_main:
+            store.add_run(out, name, seed=plan.seed, config=run_cfg.to_dict(),
+                          epochs=cfg.epochs, record=run_cfg.probe != "none", kind=plan.kind,
+                          folds=plan.folds, fold=plan.fold)
     else:
-        if ckpt.exists():
+        if ckpt.exists():  # every rank loads rank 0's checkpoint
             state = torch.load(ckpt, map_location=device, weights_only=False)
             if int(state["epochs_done"]) <= info.epochs_done:
                 trainer.load_state_dict(state)
                 start = int(state["epochs_done"])
         if start == 0 and info.epochs_done:
             progress.log(f"[yellow]{name}: no usable checkpoint; restarting it from epoch 1")
-        store.truncate_run(out, name, start)
+        if ctx.is_main:
+            store.truncate_run(out, name, start)
     progress.start_run(name, epochs=cfg.epochs, first_epoch=start,
                        samples_per_epoch=trainer.epoch_length)
-    ckpt.parent.mkdir(exist_ok=True)
+    if ctx.is_main:
+        ckpt.parent.mkdir(exist_ok=True)
     for epoch in range(start, cfg.epochs):
         result = trainer.train_epoch(epoch, on_batch=progress.advance)
-        store.append_epoch(out, name, epoch, result.stats, result.metrics())
-        _save_atomic(trainer.state_dict(), ckpt)
+        if ctx.is_main:
+            store.append_epoch(out, name, epoch, result.stats, result.metrics())
+            faults.point("written")
+            _save_atomic(trainer.state_dict(), ckpt)
+            faults.point("checkpoint")
         progress.end_epoch(result)
-    store.finish_run(out, name)
+    if ctx.is_main:
+        store.finish_run(out, name)
+    ctx.barrier()
 
 
 def _save_atomic(state: dict[str, Any], path: Path) -> None:

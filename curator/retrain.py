@@ -21,6 +21,7 @@ import torch
 import curator
 from curator.config import TrainConfig
 from curator.data import DataBundle
+from curator.distributed import SINGLE, Context
 from curator.errors import ConfigError
 from curator.models import build_model
 from curator.progress import TrainingProgress
@@ -72,11 +73,12 @@ def environment(device: torch.device) -> dict[str, str]:
 
 
 def build_sampler(plan: TrainPlan, cfg: TrainConfig, values: np.ndarray, higher_is: str,
-                  labels: np.ndarray) -> Any:
-    """The registered sampler of ``plan`` over ``values`` (positions 0..len-1)."""
+                  labels: np.ndarray, ctx: Context = SINGLE) -> Any:
+    """The registered sampler of ``plan`` over ``values`` (positions 0..len-1), sharded for
+    this rank under DDP."""
     cls = SAMPLERS.get(plan.sampler)
-    kwargs: dict[str, Any] = {"higher_is": higher_is, "seed": cfg.seed, "num_replicas": 1,
-                              "rank": 0}
+    kwargs: dict[str, Any] = {"higher_is": higher_is, "seed": cfg.seed,
+                              "num_replicas": ctx.world, "rank": ctx.rank}
     if plan.sampler == "importance":
         kwargs.update(scheme=plan.scheme, temperature=plan.temperature, floor=plan.floor)
     else:
@@ -91,11 +93,13 @@ def build_sampler(plan: TrainPlan, cfg: TrainConfig, values: np.ndarray, higher_
 
 
 def train(cfg: TrainConfig, plan: TrainPlan, *, progress: TrainingProgress | None = None,
-          indices: np.ndarray | None = None, bundle: DataBundle | None = None) -> TrainResult:
+          indices: np.ndarray | None = None, bundle: DataBundle | None = None,
+          ctx: Context = SINGLE) -> TrainResult:
     """Train one model (seed ``cfg.seed``) as ``plan`` says and report its test accuracy.
 
     ``indices`` trains on those samples instead of a stored selection; ``bundle`` reuses
-    already loaded data (it must be ``cfg``'s).
+    already loaded data (it must be ``cfg``'s). Under torchrun (``ctx``) each rank trains on
+    its shard of the sampler's epochs, and the metrics are those of all ranks.
     """
     cfg = cfg.replace(probe="none").validate()
     if plan.sampler not in SAMPLERS:
@@ -125,7 +129,7 @@ def train(cfg: TrainConfig, plan: TrainPlan, *, progress: TrainingProgress | Non
     if values is not None:
         assert higher_is is not None
         sampler = build_sampler(plan, cfg, values[positions], higher_is,
-                                bundle.labels[positions])
+                                bundle.labels[positions], ctx)
         if isinstance(sampler, ImportanceSampler) and plan.unbiased:
             weights = torch.zeros(bundle.num_samples)
             weights[torch.from_numpy(positions)] = sampler.weights
@@ -134,7 +138,7 @@ def train(cfg: TrainConfig, plan: TrainPlan, *, progress: TrainingProgress | Non
     trainer = Trainer(model, bundle.train, cfg, seed=cfg.seed, device=device, test=bundle.test,
                       sampler=sampler,
                       subset=None if subset is None else torch.from_numpy(subset),
-                      loss_weights=weights)
+                      loss_weights=weights, ctx=ctx)
     progress = progress or TrainingProgress(enabled=False)
     history: list[EpochResult] = []
     t0 = time.perf_counter()

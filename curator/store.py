@@ -21,6 +21,7 @@ import h5py
 import numpy as np
 
 import curator
+from curator import faults
 from curator.data import DataBundle
 from curator.errors import FormatError
 from curator.record import STAT_DTYPES
@@ -129,6 +130,7 @@ def append_epoch(path: str | Path, name: str, epoch: int, stats: dict[str, np.nd
                 ds = run[stat]
                 ds.resize(epoch + 1, axis=0)
                 ds[epoch] = stats[stat]
+        faults.point("write")
         for key in HISTORY:
             ds = run["history"][key]
             ds.resize(epoch + 1, axis=0)

@@ -21,8 +21,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from curator import faults
 from curator.config import TrainConfig
 from curator.data import Batch, Split
+from curator.distributed import SINGLE, Context
 from curator.errors import ConfigError, TrainingError
 from curator.record import Recorder
 from samplers import make_generator
@@ -138,27 +140,49 @@ class Trainer:
     ``cfg.probe`` decides where per-sample statistics come from (``train``: the training
     forward pass itself; ``eval``: an extra eval-mode pass over the training split after the
     epoch; ``none``: nothing is recorded).
+
+    Under ``torchrun`` (``ctx.world > 1``) the model is wrapped in DistributedDataParallel,
+    each rank trains on its shard of the epoch (``batch_size`` samples per rank and step),
+    and statistics, losses and accuracies are combined over the ranks after each epoch.
+    On CUDA, image models use the channels-last layout (``cfg.channels_last``), and
+    ``cfg.compile`` compiles the model with ``torch.compile``.
     """
 
     def __init__(self, model: nn.Module, train: Split, cfg: TrainConfig, *, seed: int,
                  device: torch.device, test: Split | None = None,
                  sampler: EpochSampler | None = None, subset: torch.Tensor | None = None,
                  probe_indices: torch.Tensor | None = None,
-                 loss_weights: torch.Tensor | None = None) -> None:
+                 loss_weights: torch.Tensor | None = None, ctx: Context = SINGLE) -> None:
         if cfg.augment != "none" and len(train.sample_shape) != 3:
             raise ConfigError(f"augment {cfg.augment!r} needs images (C, H, W), but samples "
                               f"have shape {train.sample_shape}", hint="use --augment none")
-        self.cfg, self.seed, self.device = cfg, seed, device
-        self.model = model.to(device)
+        self.cfg, self.seed, self.device, self.ctx = cfg, seed, device, ctx
+        self.channels_last = len(train.sample_shape) == 3 and (
+            cfg.channels_last == "on" or (cfg.channels_last == "auto" and device.type == "cuda"))
+        self.module = model.to(device)  # the bare model: its state is what is saved
+        if self.channels_last:
+            self.module = self.module.to(memory_format=torch.channels_last)
+        self.model: nn.Module = self.module  # what trains: DDP- and compile-wrapped
+        if ctx.active:
+            self.model = nn.parallel.DistributedDataParallel(
+                self.module, device_ids=[device.index] if device.type == "cuda" else None)
+        # evaluation runs the bare model: DDP's forward would synchronise the ranks, and
+        # their evaluation shards differ in length
+        self.eval_model: nn.Module = self.module
+        if cfg.compile:
+            self.model = torch.compile(self.model)
+            self.eval_model = torch.compile(self.module)
         self.train_split = train.to(device)
         self.test_split = None if test is None else test.to(device)
         self.sampler = sampler
         self.subset = None if subset is None else torch.as_tensor(subset, dtype=torch.long)
         self.probe_indices = (None if probe_indices is None
                               else torch.as_tensor(probe_indices, dtype=torch.long))
-        # samples one epoch presents: the sampler's length, the subset's, or the split's
+        # samples one epoch presents on this rank: the sampler's length (a distributed
+        # sampler's is per rank), else this rank's shard of the subset or the split
+        n_order = len(self.subset) if self.subset is not None else len(train)
         self.epoch_length = (len(sampler) if sampler is not None
-                             else len(self.subset) if self.subset is not None else len(train))
+                             else math.ceil(n_order / ctx.world))
         if loss_weights is not None and len(loss_weights) != len(train):
             raise ConfigError(f"loss_weights has {len(loss_weights)} values for "
                               f"{len(train)} samples")
@@ -166,7 +190,7 @@ class Trainer:
                              else torch.as_tensor(loss_weights, dtype=torch.float32).to(device))
         self.steps_per_epoch = max(1, math.ceil(self.epoch_length / cfg.batch_size))
         decay, no_decay = [], []
-        for p in self.model.parameters():
+        for p in self.module.parameters():
             (no_decay if p.dim() <= 1 else decay).append(p)
         self.optimizer = torch.optim.SGD(
             [{"params": decay, "weight_decay": cfg.weight_decay},
@@ -186,11 +210,13 @@ class Trainer:
         return autocast(self.device, self.amp_dtype)
 
     def epoch_order(self, epoch: int) -> torch.Tensor:
-        """This epoch's sample indices: the sampler's, or a fresh permutation of the training
-        split (or of the subset) drawn from (seed, epoch)."""
+        """This epoch's sample indices on this rank: the sampler's, or this rank's shard of a
+        fresh permutation of the training split (or of the subset) drawn from (seed, epoch)
+        (the same on every rank)."""
         if self.sampler is None:
             n = len(self.subset) if self.subset is not None else len(self.train_split)
             perm = torch.randperm(n, generator=make_generator(self.seed, epoch, STREAM_ORDER))
+            perm = self.ctx.shard(perm)
             return perm if self.subset is None else self.subset[perm]
         self.sampler.set_epoch(epoch)
         rank_indices = getattr(self.sampler, "rank_indices", None)
@@ -207,7 +233,8 @@ class Trainer:
         recorder = self.recorder if cfg.probe == "train" else None
         if recorder is not None:
             recorder.reset()
-        aug_gen = (make_generator(self.seed, epoch, STREAM_AUGMENT, device=self.device)
+        aug_keys = (STREAM_AUGMENT, self.ctx.rank) if self.ctx.active else (STREAM_AUGMENT,)
+        aug_gen = (make_generator(self.seed, epoch, *aug_keys, device=self.device)
                    if cfg.augment != "none" else None)
         loss_sum = torch.zeros((), dtype=torch.float64, device=self.device)
         correct_sum = torch.zeros((), dtype=torch.int64, device=self.device)
@@ -217,6 +244,8 @@ class Trainer:
                                                   num_workers=cfg.num_workers):
             if aug_gen is not None:
                 x = augment_batch(x, cfg.augment, aug_gen)
+            if self.channels_last:
+                x = x.contiguous(memory_format=torch.channels_last)
             with self._autocast():
                 logits = model(x)
             logp = torch.log_softmax(logits.float(), dim=1)
@@ -239,9 +268,15 @@ class Trainer:
                 loss_sum += nll.detach().sum()
                 correct_sum += (logits.argmax(dim=1) == y).sum()
             seen += len(idx)
+            faults.point("batch")
             if on_batch is not None:
                 on_batch(len(idx))
-        train_loss = loss_sum.item() / max(seen, 1)
+        totals = self.ctx.sum(torch.stack([loss_sum, correct_sum.double(),
+                                           torch.tensor(float(seen), dtype=torch.float64,
+                                                        device=self.device)]))
+        loss_total, correct_total, seen = totals.tolist()
+        seen = int(seen)
+        train_loss = loss_total / max(seen, 1)
         if not math.isfinite(train_loss):
             raise TrainingError(
                 f"training diverged: the loss is {train_loss} in epoch {epoch + 1}",
@@ -251,21 +286,26 @@ class Trainer:
         if cfg.probe == "eval":
             stats_out = self.probe(self.train_split, self.probe_indices)
         elif recorder is not None:
-            stats_out = recorder.collect()
+            stats_out = recorder.collect(merge=self.ctx.merge_presented)
         test_loss, test_acc = (self.evaluate(self.test_split) if self.test_split is not None
                                else (float("nan"), float("nan")))
         self.epochs_done = epoch + 1
         return EpochResult(epoch=epoch, train_loss=train_loss,
-                           train_acc=correct_sum.item() / max(seen, 1),
+                           train_acc=correct_total / max(seen, 1),
                            test_loss=test_loss, test_acc=test_acc,
                            lr=self.optimizer.param_groups[0]["lr"],
                            seconds=time.perf_counter() - start, samples=seen, stats=stats_out)
 
     def _eval_batches(self, split: Split, indices: torch.Tensor | None = None
                       ) -> Iterable[Batch]:
+        """Batches of ``split`` (or of its samples ``indices``): this rank's disjoint part."""
         order = torch.arange(len(split)) if indices is None else indices
-        return split.batches(order, self.cfg.eval_batch_size, device=self.device,
-                             num_workers=self.cfg.num_workers)
+        order = self.ctx.shard(order, pad=False)
+        for idx, x, y in split.batches(order, self.cfg.eval_batch_size, device=self.device,
+                                       num_workers=self.cfg.num_workers):
+            if self.channels_last:
+                x = x.contiguous(memory_format=torch.channels_last)
+            yield idx, x, y
 
     @torch.no_grad()
     def probe(self, split: Split, indices: torch.Tensor | None = None
@@ -274,34 +314,34 @@ class Trainer:
         ``indices``; the others stay NaN)."""
         recorder = self.recorder or Recorder(len(split), self.device)
         recorder.reset()
-        was_training = self.model.training
-        self.model.eval()
+        was_training = self.module.training
+        self.module.eval()
         for idx, x, y in self._eval_batches(split, indices):
             with self._autocast():
-                logits = self.model(x)
+                logits = self.eval_model(x)
             recorder.update(idx, logits, y)
-        self.model.train(was_training)
-        return recorder.collect()
+        self.module.train(was_training)
+        return recorder.collect(merge=self.ctx.merge_presented)
 
     @torch.no_grad()
     def evaluate(self, split: Split) -> tuple[float, float]:
         """Mean cross-entropy and accuracy on ``split`` in eval mode."""
-        was_training = self.model.training
-        self.model.eval()
-        loss_sum = torch.zeros((), dtype=torch.float64, device=self.device)
-        correct = torch.zeros((), dtype=torch.int64, device=self.device)
+        was_training = self.module.training
+        self.module.eval()
+        sums = torch.zeros(2, dtype=torch.float64, device=self.device)  # loss, correct
         for _, x, y in self._eval_batches(split):
             with self._autocast():
-                logits = self.model(x).float()
-            loss_sum += F.cross_entropy(logits, y, reduction="sum")
-            correct += (logits.argmax(dim=1) == y).sum()
-        self.model.train(was_training)
+                logits = self.eval_model(x).float()
+            sums[0] += F.cross_entropy(logits, y, reduction="sum")
+            sums[1] += (logits.argmax(dim=1) == y).sum()
+        self.module.train(was_training)
+        loss_sum, correct = self.ctx.sum(sums).tolist()
         n = max(len(split), 1)
-        return loss_sum.item() / n, correct.item() / n
+        return loss_sum / n, correct / n
 
     # ------------------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
-        state = {"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
+        state = {"model": self.module.state_dict(), "optimizer": self.optimizer.state_dict(),
                  "scheduler": self.scheduler.state_dict(), "scaler": self.scaler.state_dict(),
                  "epochs_done": self.epochs_done, "rng_cpu": torch.get_rng_state()}
         if self.device.type == "cuda":
@@ -309,7 +349,7 @@ class Trainer:
         return state
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.model.load_state_dict(state["model"])
+        self.module.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
         self.scaler.load_state_dict(state["scaler"])
