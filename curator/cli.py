@@ -396,15 +396,16 @@ def scores_depth(
 ) -> None:
     """Compute prediction depth from the final models of a finished file."""
     from curator.reference import load_bundle, score_prediction_depth
-    from curator.store import open_scores, write_scores
+    from curator.store import open_scores, write_scores, writer_lock
     from curator.train import resolve_device
 
     with open_scores(file) as f:
         cfg = config_from_dict(f.config, source=repr(str(file)))
     cfg = cfg.replace(knn_k=k, device=device, **({"root": root} if root else {})).validate()
     bundle = load_bundle(cfg)
-    result = score_prediction_depth(file, cfg, bundle, resolve_device(device))
-    write_scores(file, {"prediction_depth": result})
+    with writer_lock(file):
+        result = score_prediction_depth(file, cfg, bundle, resolve_device(device))
+        write_scores(file, {"prediction_depth": result})
     out_console.print(f"prediction depth of [bold]{file}[/] from {len(result.runs)} runs: "
                       f"mean {result.values.mean():.3f}, max {result.values.max():.3f} "
                       f"(of {len(result.params['probes'])} probes)", highlight=False)

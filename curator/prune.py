@@ -11,17 +11,16 @@ from __future__ import annotations
 
 import json
 import math
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import h5py
 import numpy as np
 import torch
 from torch.utils.data import Dataset, Subset
 
+from curator import store
 from curator.errors import CuratorError, FormatError
 from curator.registry import Registry
 from curator.store import open_scores
@@ -242,18 +241,14 @@ def default_name(strategy: str, by: str, keep: str | float | int, balanced: bool
 
 
 def write_selection(path: str | Path, sel: Selection) -> None:
-    with h5py.File(path, "a") as f:
-        group = f.require_group("selections")
-        if sel.name in group:
-            del group[sel.name]
-        ds = group.create_dataset(sel.name, data=sel.indices, compression="gzip",
-                                  compression_opts=4, shuffle=True)
-        ds.attrs.update({"encoding-type": "curator-selection", "encoding-version": "0.1.0",
-                         "keep": sel.keep, "count": len(sel.indices),
-                         "strategy": sel.strategy, "score": sel.score, "seed": sel.seed,
-                         "class_balanced": sel.class_balanced,
-                         "params": json.dumps(sel.params, sort_keys=True),
-                         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z")})
+    with store.writer_lock(path):
+        _write_selection(path, sel)
+
+
+def _write_selection(path: str | Path, sel: Selection) -> None:
+    store.write_selection(path, sel.name, sel.indices, {
+        "keep": sel.keep, "strategy": sel.strategy, "score": sel.score, "seed": sel.seed,
+        "class_balanced": sel.class_balanced, "params": json.dumps(sel.params, sort_keys=True)})
 
 
 def export_selection(indices: np.ndarray, out: str | Path) -> Path:

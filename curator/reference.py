@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import shutil
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -158,6 +159,14 @@ def score(cfg: TrainConfig, *, out: str | Path = "scores.h5", resume: bool = Fal
     device = resolve_device(cfg.device)
     bundle = bundle or load_bundle(cfg)
     check_setup(cfg, bundle)
+    with store.writer_lock(out) if ctx.is_main else nullcontext():
+        return _score(cfg, out, resume, force, progress, score_options, bundle, ctx, device)
+
+
+def _score(cfg: TrainConfig, out: Path, resume: bool, force: bool,
+           progress: TrainingProgress | None, score_options: dict[str, int | None] | None,
+           bundle: DataBundle, ctx: Context, device: torch.device) -> ScoreSummary:
+    """:func:`score` once the inputs are checked and (on rank 0) the file is locked."""
     ctx.barrier()  # every rank has checked the output before rank 0 creates it
     if resume:
         with store.open_scores(out) as f:

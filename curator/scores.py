@@ -20,7 +20,14 @@ import numpy as np
 
 from curator.errors import CuratorError, FormatError
 from curator.registry import Entry, Registry
-from curator.store import ScoresFile, ScoreValues, open_scores, write_scores
+from curator.store import (
+    CHUNK_SAMPLES,
+    ScoresFile,
+    ScoreValues,
+    open_scores,
+    write_scores,
+    writer_lock,
+)
 
 SCORES: Registry[Callable[..., np.ndarray]] = Registry("score")
 BLOCK_BYTES = 256 << 20  # at most this much of one statistic is read at once
@@ -321,6 +328,8 @@ def _per_sample(traj: Trajectories, entries: list[Entry], opts: Mapping[str, int
     values = {e.name: np.empty(n, dtype=np.float64) for e in entries}
     per_sample_bytes = 4 * max(1, len(traj.runs)) * max(1, traj.num_epochs) * max(1, len(stats))
     block = max(1, BLOCK_BYTES // per_sample_bytes)
+    if block >= CHUNK_SAMPLES:  # whole chunks of the file: each is decompressed once
+        block -= block % CHUNK_SAMPLES
     for start in range(0, n, block):
         stop = min(n, start + block)
         cache = {s: traj.read(s, start, stop) for s in stats}
@@ -346,5 +355,6 @@ def rescore(path: str | Path, names: Sequence[str] | None = None, *,
     with open_scores(path) as f:
         scores = compute_scores(FileTrajectories(f), names, options=options,
                                 holdout=FileTrajectories.holdout_of(f))
-    write_scores(path, scores)
+    with writer_lock(path):
+        write_scores(path, scores)
     return scores

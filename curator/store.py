@@ -4,15 +4,26 @@ Writers always write :data:`VERSION`; readers are registered per version in :dat
 and a file of an unknown version is refused with an error that names the file, the key and
 the version. Epochs are appended and flushed as they finish (the file is opened for each write
 and closed again), so an interrupted run keeps every finished epoch.
+
+Crash safety (docs/reliability.md): files use the HDF5 1.10 format, and an epoch is appended
+in SWMR mode, whose ordered metadata flushes keep the file readable at every moment; the rows
+are flushed before ``epochs_done`` (the commit) is raised, so a reader never sees a torn epoch.
+A writer that was killed leaves HDF5's "open for writing" mark: readers then open the file in
+SWMR mode, and the next writer copies the committed content into a fresh file first
+(:func:`recover`). Derived writes (scores, selections, per-run arrays) write new datasets
+under temporary names and swap them in only when all are written. One writer at a time: a
+``<file>.lock`` beside the file (:func:`writer_lock`).
 """
 
 from __future__ import annotations
 
 import json
 import os
+import signal
+import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,7 +34,7 @@ import numpy as np
 import curator
 from curator import faults
 from curator.data import DataBundle
-from curator.errors import FormatError
+from curator.errors import CuratorError, FormatError
 from curator.record import STAT_DTYPES
 
 ENCODING_TYPE = "curator-scores"
@@ -33,6 +44,9 @@ SCORE_ENCODING = ("curator-score", "0.1.0")
 HISTORY = ("train_loss", "train_acc", "test_loss", "test_acc", "lr", "seconds")
 CHUNK_SAMPLES = 1 << 16  # samples per chunk of a (T, N) statistic: one epoch row per chunk
 COMPRESSION = {"compression": "gzip", "compression_opts": 4, "shuffle": True}
+LIBVER = ("v110", "v110")  # SWMR needs the 1.10 format; HDF5 >= 1.10 reads it
+TMP_PREFIX = ".new-"  # derived datasets are written under this prefix, then swapped in
+OPEN_RETRY_S = 10.0  # how long a reader waits for a writer's short non-SWMR write
 
 
 def _label_dtype(num_classes: int) -> np.dtype:
@@ -55,7 +69,7 @@ def create(path: str | Path, bundle: DataBundle, config: dict[str, Any]) -> None
     """Write a new file with the data description and no runs (atomically: temp + rename)."""
     path = Path(path)
     tmp = path.with_name(path.name + ".tmp")
-    with h5py.File(tmp, "w") as f:
+    with h5py.File(tmp, "w", libver=LIBVER) as f:
         f.attrs["encoding-type"] = ENCODING_TYPE
         f.attrs["encoding-version"] = VERSION
         f.attrs["curator-version"] = curator.__version__
@@ -78,11 +92,138 @@ def create(path: str | Path, bundle: DataBundle, config: dict[str, Any]) -> None
     os.replace(tmp, path)
 
 
+def _left_open(exc: OSError) -> bool:
+    """HDF5's error for a file whose last writer did not close it (killed, or writing now)."""
+    return "already open for write" in str(exc)
+
+
 @contextmanager
 def _open_for_write(path: Path) -> Iterator[h5py.File]:
-    with h5py.File(path, "a") as f:
+    """Open for a write (the caller holds :func:`writer_lock`). A file left open by a killed
+    writer is first rebuilt from its committed content."""
+    try:
+        f = h5py.File(path, "a", libver=LIBVER)
+    except OSError as exc:
+        if not _left_open(exc):
+            raise FormatError(f"cannot open {str(path)!r} for writing: {exc}") from None
+        recover(path)
+        f = h5py.File(path, "a", libver=LIBVER)
+    with f:
         yield f
         f.flush()
+
+
+def recover(path: str | Path) -> None:
+    """Rebuild a file whose writer was killed: copy what its SWMR view holds (every committed
+    epoch; rows past ``epochs_done`` are dropped) into a fresh file and swap it in."""
+    path = Path(path)
+    tmp = path.with_name(path.name + ".recover")
+    try:
+        src = h5py.File(path, "r", swmr=True, libver=LIBVER)
+    except OSError as exc:
+        raise FormatError(f"{str(path)!r} was left open by a writer that stopped, and cannot "
+                          f"be read: {exc}", hint="the file is damaged; score again with "
+                          "--force") from None
+    with src, h5py.File(tmp, "w", libver=LIBVER) as dst:
+        dst.attrs.update(dict(src.attrs))
+        for key in src:
+            if key != "runs":
+                src.copy(src[key], dst, name=key)
+        runs = dst.create_group("runs")
+        for name, run in src["runs"].items():
+            src.copy(run, runs, name=name)
+            _drop_uncommitted(runs[name])
+    os.replace(tmp, path)
+
+
+def _drop_uncommitted(run: h5py.Group) -> None:
+    done = int(run.attrs["epochs_done"])
+    for stat in STAT_DTYPES:
+        if stat in run and run[stat].shape[0] > done:
+            run[stat].resize(done, axis=0)
+    for key in HISTORY:
+        ds = run["history"][key]
+        if ds.shape[0] > done:
+            ds.resize(done, axis=0)
+
+
+@contextmanager
+def writer_lock(path: str | Path) -> Iterator[None]:
+    """Hold ``<path>.lock`` for the duration: a second writer of the same file is refused.
+
+    The lock is an advisory ``flock``: it dies with its process (a killed run leaves no stale
+    lock), and the lock file is removed on release."""
+    try:
+        import fcntl
+    except ImportError:  # not POSIX: no lock
+        yield
+        return
+    lock = Path(path).with_name(Path(path).name + ".lock")
+    while True:
+        fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.read(fd, 200).decode(errors="replace").strip() or "unknown"
+            os.close(fd)
+            raise CuratorError(f"{str(path)!r} is being written by another process ({holder})",
+                               hint="wait for it to finish, or write to another --out"
+                               ) from None
+        try:  # the lock file we locked may have been removed by a writer that just finished
+            if os.fstat(fd).st_ino == os.stat(lock).st_ino:
+                break
+        except FileNotFoundError:
+            pass
+        os.close(fd)
+    try:
+        os.ftruncate(fd, 0)
+        os.write(fd, f"pid {os.getpid()}, since {time.strftime('%H:%M:%S')}".encode())
+        yield
+    finally:
+        with suppress(FileNotFoundError):
+            os.unlink(lock)
+        os.close(fd)
+
+
+@contextmanager
+def _no_interrupt() -> Iterator[None]:
+    """Defer Ctrl-C (SIGINT) until the block is done: the block must not be cut in half."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught: list[object] = []
+    previous = signal.signal(signal.SIGINT, lambda *a: caught.append(a))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        if caught:
+            raise KeyboardInterrupt
+
+
+def _swap_in(group: h5py.Group, items: dict[str, Callable[[h5py.Group, str], None]]) -> None:
+    """Write each ``items[name](group, tmp_name)`` under a temporary name; once every one is
+    written, replace the old datasets by them. A failure before the swap removes the new
+    datasets and leaves the group as it was."""
+    written = []
+    try:
+        for name, write in items.items():
+            tmp = TMP_PREFIX + name
+            if tmp in group:  # left by an earlier interrupted write
+                del group[tmp]
+            write(group, tmp)
+            written.append(tmp)
+        faults.point("derived")
+    except BaseException:
+        for tmp in written:
+            with suppress(Exception):
+                del group[tmp]
+        raise
+    with _no_interrupt():
+        for name in items:
+            if name in group:
+                del group[name]
+            group.move(TMP_PREFIX + name, name)
 
 
 def add_run(path: str | Path, name: str, *, seed: int, config: dict[str, Any],
@@ -116,8 +257,13 @@ def add_run(path: str | Path, name: str, *, seed: int, config: dict[str, Any],
 
 def append_epoch(path: str | Path, name: str, epoch: int, stats: dict[str, np.ndarray] | None,
                  metrics: dict[str, float]) -> None:
-    """Write epoch ``epoch`` (0-based) of run ``name``; it must be the next one."""
+    """Write epoch ``epoch`` (0-based) of run ``name``; it must be the next one.
+
+    In SWMR mode: the rows are written and flushed first, then ``epochs_done`` (the commit)
+    and the run's summary attributes, then flushed again."""
     with _open_for_write(Path(path)) as f:
+        with suppress(ValueError, RuntimeError, OSError):  # files older than 1.10: no SWMR
+            f.swmr_mode = True
         run = f["runs"][name]
         done = int(run.attrs["epochs_done"])
         if epoch != done:
@@ -135,6 +281,8 @@ def append_epoch(path: str | Path, name: str, epoch: int, stats: dict[str, np.nd
             ds = run["history"][key]
             ds.resize(epoch + 1, axis=0)
             ds[epoch] = metrics[key]
+        f.flush()
+        faults.point("commit")
         run.attrs["wall_time_s"] = float(run.attrs["wall_time_s"]) + metrics["seconds"]
         run.attrs["final_train_acc"] = metrics["train_acc"]
         run.attrs["final_test_acc"] = metrics["test_acc"]
@@ -166,13 +314,13 @@ def truncate_run(path: str | Path, name: str, epochs: int) -> None:
 def write_run_array(path: str | Path, run: str, key: str, values: np.ndarray,
                     **attrs: Any) -> None:
     """Replace the per-sample array ``/runs/<run>/<key>`` (e.g. ``prediction_depth``)."""
-    with _open_for_write(Path(path)) as f:
-        group = f["runs"][run]
-        if key in group:
-            del group[key]
-        ds = group.create_dataset(key, data=values, **COMPRESSION)
+    def write(group: h5py.Group, name: str) -> None:
+        ds = group.create_dataset(name, data=values, **COMPRESSION)
         ds.attrs.update({k: _json(v) if isinstance(v, list | dict) else v
                          for k, v in attrs.items()})
+
+    with _open_for_write(Path(path)) as f:
+        _swap_in(f["runs"][run], {key: write})
 
 
 def finish_run(path: str | Path, name: str) -> None:
@@ -185,18 +333,32 @@ def finish_run(path: str | Path, name: str) -> None:
 
 
 def write_scores(path: str | Path, scores: dict[str, ScoreValues]) -> None:
-    """Replace ``/scores/<name>`` for each given score."""
-    with _open_for_write(Path(path)) as f:
-        group = f["scores"]
-        for name, score in scores.items():
-            if name in group:
-                del group[name]
+    """Replace ``/scores/<name>`` for each given score: all of them, or none on a failure."""
+    def writer(score: ScoreValues) -> Callable[[h5py.Group, str], None]:
+        def write(group: h5py.Group, name: str) -> None:
             ds = group.create_dataset(name, data=score.values, **COMPRESSION)
             ds.attrs["encoding-type"], ds.attrs["encoding-version"] = SCORE_ENCODING
             ds.attrs["higher_is"] = score.higher_is
             ds.attrs["description"] = score.description
             ds.attrs["runs"] = _json(list(score.runs))
             ds.attrs["params"] = _json(score.params)
+        return write
+
+    with _open_for_write(Path(path)) as f:
+        _swap_in(f["scores"], {name: writer(score) for name, score in scores.items()})
+
+
+def write_selection(path: str | Path, name: str, indices: np.ndarray,
+                    attrs: dict[str, Any]) -> None:
+    """Replace ``/selections/<name>`` (sorted sample indices made by `curator prune`)."""
+    def write(group: h5py.Group, tmp: str) -> None:
+        ds = group.create_dataset(tmp, data=indices, **COMPRESSION)
+        ds.attrs.update({"encoding-type": "curator-selection", "encoding-version": "0.1.0",
+                         "count": len(indices), **attrs,
+                         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z")})
+
+    with _open_for_write(Path(path)) as f:
+        _swap_in(f.require_group("selections"), {name: write})
 
 
 @dataclass
@@ -287,7 +449,7 @@ class ScoresFile:
             out.append(RunInfo(
                 name=name, kind=str(a.get("kind", "reference")), model=str(a["model"]),
                 seed=int(a["seed"]), probe=str(a["probe"]),
-                epochs=int(a["epochs"]), epochs_done=int(a["epochs_done"]),
+                epochs=int(a["epochs"]), epochs_done=_committed(run),
                 complete=bool(a["complete"]), wall_time_s=float(a["wall_time_s"]),
                 final_train_acc=float(a["final_train_acc"]),
                 final_test_acc=float(a["final_test_acc"]), config=json.loads(a["config"]),
@@ -316,7 +478,7 @@ class ScoresFile:
         return self._f["runs"][run][stat][: info.epochs_done, start:stop]
 
     def selection_names(self) -> list[str]:
-        return sorted(self._f["selections"]) if "selections" in self._f else []
+        return (_visible(self._f["selections"]) if "selections" in self._f else [])
 
     def selection(self, name: str) -> np.ndarray:
         """The sorted sample indices of selection ``name`` (made by `curator prune`)."""
@@ -331,7 +493,7 @@ class ScoresFile:
         return dict(self._f["selections"][name].attrs)
 
     def score_names(self) -> list[str]:
-        return sorted(self._f["scores"])
+        return _visible(self._f["scores"])
 
     def score(self, name: str) -> ScoreValues:
         group = self._f["scores"]
@@ -342,6 +504,19 @@ class ScoresFile:
         return ScoreValues(ds[()], str(ds.attrs["higher_is"]), str(ds.attrs["description"]),
                            tuple(json.loads(ds.attrs["runs"])),
                            json.loads(ds.attrs.get("params", "{}")))
+
+
+def _committed(run: h5py.Group) -> int:
+    """Epochs of a run a reader may trust: ``epochs_done``, and never more rows than every
+    statistic and history series holds (a torn epoch is not data)."""
+    rows = [run[s].shape[0] for s in STAT_DTYPES if s in run]
+    rows += [run["history"][k].shape[0] for k in HISTORY if k in run["history"]]
+    return min([int(run.attrs["epochs_done"]), *rows])
+
+
+def _visible(group: h5py.Group) -> list[str]:
+    """Dataset names of a group, without a derived write's leftover temporaries."""
+    return sorted(k for k in group if not k.startswith(TMP_PREFIX))
 
 
 def _check_v0_1(path: Path, f: h5py.File) -> None:
@@ -360,6 +535,32 @@ def _check_v0_1(path: Path, f: h5py.File) -> None:
 READERS: dict[str, Callable[[Path, h5py.File], None]] = {"0.1.0": _check_v0_1}
 
 
+def _open_read(path: Path) -> h5py.File:
+    """Open for reading while a run may write the file: a file in SWMR mode (a writer
+    appending, or killed while appending) opens in SWMR mode; a short non-SWMR write (a run
+    being added, scores being written) is waited for, up to :data:`OPEN_RETRY_S`."""
+    deadline = time.monotonic() + OPEN_RETRY_S
+    while True:
+        try:
+            return h5py.File(path, "r")
+        except OSError as exc:
+            error = exc
+        if _left_open(error):
+            try:
+                return h5py.File(path, "r", swmr=True)
+            except OSError as exc:
+                error = exc
+        if time.monotonic() > deadline or not ("lock" in str(error) or _left_open(error)):
+            break
+        time.sleep(0.2)
+    if _left_open(error) or "lock" in str(error):
+        raise FormatError(f"cannot open {str(path)!r}: another process is writing it, or "
+                          "stopped while writing it", hint="wait for the writer; a stopped "
+                          "run is repaired by `curator score --resume`") from None
+    raise FormatError(f"cannot open {str(path)!r}: {error}",
+                      hint="the file may be truncated or damaged") from None
+
+
 def open_scores(path: str | Path) -> ScoresFile:
     """Open a scores file for reading, checking its encoding type and version."""
     path = Path(path)
@@ -369,11 +570,7 @@ def open_scores(path: str | Path) -> ScoresFile:
     if not path.is_file() or not h5py.is_hdf5(path):
         raise FormatError(f"{str(path)!r} is not an HDF5 file",
                           hint="pass a file written by `curator score`")
-    try:
-        f = h5py.File(path, "r")
-    except OSError as exc:
-        raise FormatError(f"cannot open {str(path)!r}: {exc}",
-                          hint="the file may be truncated or still being written") from None
+    f = _open_read(path)
     try:
         kind = f.attrs.get("encoding-type")
         if kind != ENCODING_TYPE:

@@ -225,8 +225,14 @@ class Trainer:
         return order if self.subset is None else self.subset[order]
 
     def train_epoch(self, epoch: int, *,
-                    on_batch: Callable[[int], None] | None = None) -> EpochResult:
-        """Train one epoch; return its metrics and, unless probe is ``none``, its statistics."""
+                    on_batch: Callable[[int], None] | None = None,
+                    on_step: Callable[[torch.Tensor, torch.Tensor, torch.Tensor], None]
+                    | None = None) -> EpochResult:
+        """Train one epoch; return its metrics and, unless probe is ``none``, its statistics.
+
+        ``on_batch(n)`` is told how many samples each step took (progress bars);
+        ``on_step(indices, logits, labels)`` sees each step's detached logits (for peers
+        that record their own statistics)."""
         start = time.perf_counter()
         cfg, model = self.cfg, self.model
         model.train()
@@ -265,6 +271,8 @@ class Trainer:
             with torch.no_grad():
                 if recorder is not None:
                     recorder.update(idx, logits, y)
+                if on_step is not None:
+                    on_step(idx, logits.detach(), y)
                 loss_sum += nll.detach().sum()
                 correct_sum += (logits.argmax(dim=1) == y).sum()
             seen += len(idx)

@@ -49,7 +49,13 @@ def read_h5(path: str | Path, score: str = "learnability") -> tuple[np.ndarray, 
         raise ValueError(f"scores file {str(path)!r} does not exist")
     if not h5py.is_hdf5(path):
         raise ValueError(f"{str(path)!r} is not an HDF5 file")
-    with h5py.File(path, "r") as f:
+    try:
+        f = h5py.File(path, "r")
+    except OSError as exc:  # a run appending to it (or killed while appending): SWMR view
+        if "already open for write" not in str(exc):
+            raise ValueError(f"cannot open {str(path)!r}: {exc}") from None
+        f = h5py.File(path, "r", swmr=True)
+    with f:
         if f.attrs.get("encoding-type") != "curator-scores":
             raise ValueError(f"{str(path)!r} is not a curator scores file")
         group = f.get("scores")

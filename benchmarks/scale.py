@@ -1,0 +1,152 @@
+"""Scale: a scores file of ImageNet size, N = 1,281,167 samples x T = 90 epochs.
+
+Three phases, each in its own process so that each peak memory (max RSS) is its own:
+
+- ``write``: a file is created and T epochs of synthetic trajectories are appended with
+  :func:`curator.store.append_epoch`, exactly as a reference run appends them (the training
+  itself is left out); per-epoch write time, file size, and bytes per sample, epoch and
+  statistic;
+- ``score``: every registered score computed from the file (:func:`curator.scores.rescore`,
+  which reads column blocks) and written back;
+- ``sampler``: an :class:`~samplers.EasyToHardSampler` built from the file and one epoch's
+  order drawn (then the list one rank of 8 iterates).
+
+The trajectories are synthetic but shaped like real ones: each sample has a difficulty, and
+its true-label probability rises over the epochs at a rate set by it, with noise.
+
+    python benchmarks/scale.py --n 1281167 --epochs 90 --dir /tmp/scale
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _peak_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
+
+
+def phase_write(args: argparse.Namespace) -> dict:
+    import torch
+
+    from curator import store
+    from curator.data import DataBundle, TensorSplit
+    from curator.record import STAT_DTYPES
+
+    n, t, classes = args.n, args.epochs, 1000
+    rng = np.random.default_rng(0)
+    labels = rng.integers(0, classes, n)
+    split = TensorSplit(torch.zeros((n, 1), dtype=torch.uint8), torch.from_numpy(labels))
+    bundle = DataBundle("synthetic", split, None, classes, [], labels, None)
+    path = args.dir / "scale.h5"
+    path.unlink(missing_ok=True)
+    store.create(path, bundle, {"model": "synthetic", "probe": "train", "epochs": t})
+    store.add_run(path, "seed-0", seed=0, config={"model": "synthetic", "probe": "train"},
+                  epochs=t, record=True)
+    difficulty = rng.exponential(1.0, n).astype(np.float32)
+    base_mib = _peak_mib()
+    write_s = []
+    for epoch in range(t):
+        progress = (epoch + 1) / t
+        logit = 6 * progress / (0.2 + difficulty) - 3 + rng.normal(0, 1, n).astype(np.float32)
+        p = (1 / (1 + np.exp(-logit))).astype(np.float32)
+        stats = {"p_true": p, "correct": p > 0.5, "loss": -np.log(np.maximum(p, 1e-7)),
+                 "margin": logit, "el2n": (1 - p) * np.sqrt(2)}
+        stats = {k: v.astype(STAT_DTYPES[k]) for k, v in stats.items()}
+        metrics = {"train_loss": 1.0, "train_acc": 0.5, "test_loss": 1.0, "test_acc": 0.5,
+                   "lr": 0.1, "seconds": 1.0}
+        t0 = time.perf_counter()
+        store.append_epoch(path, "seed-0", epoch, stats, metrics)
+        write_s.append(time.perf_counter() - t0)
+    store.finish_run(path, "seed-0")
+    size = path.stat().st_size
+    raw = n * t * sum(np.dtype(d).itemsize for d in STAT_DTYPES.values())
+    return {"epoch_write_s": write_s, "file_bytes": size, "raw_stat_bytes": raw,
+            "bytes_per_sample_epoch_stat": size / (n * t * len(STAT_DTYPES)),
+            "peak_rss_mib": _peak_mib(), "rss_before_writes_mib": base_mib,
+            "one_epoch_of_stats_mib": raw / t / 2**20}
+
+
+def phase_score(args: argparse.Namespace) -> dict:
+    from curator.scores import rescore
+
+    t0 = time.perf_counter()
+    scores = rescore(args.dir / "scale.h5")
+    return {"seconds": time.perf_counter() - t0, "scores": sorted(scores),
+            "peak_rss_mib": _peak_mib()}
+
+
+def phase_sampler(args: argparse.Namespace) -> dict:
+    from samplers import EasyToHardSampler
+
+    t0 = time.perf_counter()
+    sampler = EasyToHardSampler.from_h5(args.dir / "scale.h5", epochs=args.epochs,
+                                        num_replicas=8, rank=0)
+    built = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    sampler.set_epoch(args.epochs // 2)
+    order = list(sampler)
+    drawn = time.perf_counter() - t0
+    return {"build_s": built, "epoch_s": drawn, "rank_samples": len(order),
+            "peak_rss_mib": _peak_mib()}
+
+
+PHASES = {"write": phase_write, "score": phase_score, "sampler": phase_sampler}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--n", type=int, default=1_281_167)
+    parser.add_argument("--epochs", type=int, default=90)
+    parser.add_argument("--dir", type=Path, default=Path("/tmp/curator-scale"))
+    parser.add_argument("--phase", choices=sorted(PHASES), help=argparse.SUPPRESS)
+    parser.add_argument("--out", type=Path, help="write the results as JSON")
+    args = parser.parse_args()
+    args.dir.mkdir(parents=True, exist_ok=True)
+    if args.phase:  # a child: one phase, its result as JSON on stdout
+        print(json.dumps(PHASES[args.phase](args)))
+        return
+    sys.path.insert(0, str(ROOT))
+    from benchmarks._env import describe, mean_std
+
+    print(describe())
+    results = {}
+    for name in ("write", "score", "sampler"):
+        cmd = [sys.executable, __file__, "--phase", name, "--n", str(args.n), "--epochs",
+               str(args.epochs), "--dir", str(args.dir)]
+        proc = subprocess.run(cmd, capture_output=True, text=True, check=True,
+                              env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"})
+        results[name] = json.loads(proc.stdout.strip().splitlines()[-1])
+    w, s, m = results["write"], results["score"], results["sampler"]
+    n, t = args.n, args.epochs
+    print(f"\nscale: N = {n:,} samples x T = {t} epochs, one run, 5 statistics")
+    ws = w["epoch_write_s"]
+    print(f"write: per epoch {mean_std(ws)} s (median {np.median(ws):.3f}, max {max(ws):.3f}); "
+          f"total {sum(ws):.1f} s")
+    print(f"file: {w['file_bytes'] / 2**20:,.1f} MiB for {w['raw_stat_bytes'] / 2**20:,.1f} MiB "
+          f"of raw statistics; {w['bytes_per_sample_epoch_stat']:.3f} bytes per sample, epoch "
+          "and statistic (raw: p_true 4, correct 1, loss/margin/el2n 2 each)")
+    print(f"writer peak RSS {w['peak_rss_mib']:,.0f} MiB (before the first append "
+          f"{w['rss_before_writes_mib']:,.0f} MiB; one epoch of statistics is "
+          f"{w['one_epoch_of_stats_mib']:.1f} MiB)")
+    print(f"all scores ({len(s['scores'])}) from the file: {s['seconds']:.1f} s, peak RSS "
+          f"{s['peak_rss_mib']:,.0f} MiB")
+    print(f"EasyToHardSampler.from_h5: {m['build_s']:.3f} s; one epoch's list for rank 0 of 8: "
+          f"{m['epoch_s']:.3f} s ({m['rank_samples']:,} indices); peak RSS "
+          f"{m['peak_rss_mib']:,.0f} MiB")
+    if args.out:
+        args.out.write_text(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()
