@@ -99,7 +99,8 @@ class Recorder:
             merge(self.buffer)
         host = self.buffer.cpu().numpy()
         out = {}
-        for row, name in enumerate(STATS):
-            dtype = STAT_DTYPES[name]
-            out[name] = (host[row] == 1) if dtype == np.bool_ else host[row].astype(dtype)
+        with np.errstate(over="ignore"):  # a loss past float16's range is stored as inf
+            for row, name in enumerate(STATS):
+                dtype = STAT_DTYPES[name]
+                out[name] = (host[row] == 1) if dtype == np.bool_ else host[row].astype(dtype)
         return out

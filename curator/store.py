@@ -47,6 +47,7 @@ COMPRESSION = {"compression": "gzip", "compression_opts": 4, "shuffle": True}
 LIBVER = ("v110", "v110")  # SWMR needs the 1.10 format; HDF5 >= 1.10 reads it
 TMP_PREFIX = ".new-"  # derived datasets are written under this prefix, then swapped in
 OPEN_RETRY_S = 10.0  # how long a reader waits for a writer's short non-SWMR write
+WRITE_WAIT_S = 60.0  # how long a writer waits for readers that hold the file open
 
 
 def _label_dtype(num_classes: int) -> np.dtype:
@@ -100,17 +101,112 @@ def _left_open(exc: OSError) -> bool:
 @contextmanager
 def _open_for_write(path: Path) -> Iterator[h5py.File]:
     """Open for a write (the caller holds :func:`writer_lock`). A file left open by a killed
-    writer is first rebuilt from its committed content."""
-    try:
-        f = h5py.File(path, "a", libver=LIBVER)
-    except OSError as exc:
-        if not _left_open(exc):
-            raise FormatError(f"cannot open {str(path)!r} for writing: {exc}") from None
-        recover(path)
-        f = h5py.File(path, "a", libver=LIBVER)
+    writer is repaired first (:func:`repair`)."""
+    deadline = time.monotonic() + WRITE_WAIT_S
+    while True:
+        try:
+            f = h5py.File(path, "a", libver=LIBVER)
+            break
+        except OSError as exc:
+            if _left_open(exc):
+                repair(path)
+            elif "unable to lock file" not in str(exc) or time.monotonic() > deadline:
+                raise FormatError(f"cannot open {str(path)!r} for writing: {exc}",
+                                  hint="another program may hold the file open") from None
+            else:  # a reader has it open for a moment
+                time.sleep(0.05)
     with f:
         yield f
         f.flush()
+
+
+# HDF5 superblock v2/v3 (the 1.10 format): signature, version, sizes, consistency flags...
+_SIGNATURE = b"\x89HDF\r\n\x1a\n"
+_FLAGS_AT = 11
+_WRITE_ACCESS, _SWMR_WRITE_ACCESS = 0x01, 0x04
+
+
+def _superblock(path: Path) -> tuple[bytes, int]:
+    """The superblock bytes before its checksum, and the stored checksum."""
+    with open(path, "rb") as fh:
+        head = fh.read(64)
+    if not head.startswith(_SIGNATURE) or head[8] not in (2, 3):
+        raise FormatError(f"{str(path)!r} does not start with an HDF5 1.10 superblock")
+    end = 12 + 4 * head[9]  # four addresses of 'size of offsets' bytes
+    return head[:end], int.from_bytes(head[end:end + 4], "little")
+
+
+def _open_mark(path: Path) -> int:
+    """The superblock's file-consistency flags (non-zero: a writer has it open)."""
+    return _superblock(path)[0][_FLAGS_AT]
+
+
+def repair(path: str | Path) -> None:
+    """Make a file whose writer was killed writable and readable again.
+
+    Killed while appending in SWMR mode: the committed content is copied into a fresh file
+    (:func:`recover`). Killed in any other write: HDF5 had flushed nothing of that write (it
+    writes metadata when the file closes), so the file is its state before the write, and
+    only the "open for writing" mark is cleared, as ``h5clear --status`` does; the
+    superblock's checksum is recomputed, after checking that this code reproduces the stored
+    one."""
+    path = Path(path)
+    body, checksum = _superblock(path)
+    if body[_FLAGS_AT] & _SWMR_WRITE_ACCESS:
+        recover(path)
+        return
+    if _lookup3(body) != checksum:
+        raise FormatError(f"cannot repair {str(path)!r}: its superblock checksum does not "
+                          "match", hint="the file is damaged; score again with --force")
+    cleared = bytearray(body)
+    cleared[_FLAGS_AT] = 0
+    with open(path, "r+b") as fh:
+        fh.write(bytes(cleared) + _lookup3(bytes(cleared)).to_bytes(4, "little"))
+        fh.flush()
+        os.fsync(fh.fileno())
+
+
+def _lookup3(data: bytes, initval: int = 0) -> int:
+    """Bob Jenkins' lookup3 ``hashlittle``, HDF5's metadata checksum (H5_checksum_lookup3)."""
+    mask = 0xFFFFFFFF
+
+    def rot(x: int, k: int) -> int:
+        return ((x << k) | (x >> (32 - k))) & mask
+
+    n = len(data)
+    a = b = c = (0xDEADBEEF + n + initval) & mask
+    i = 0
+    while n - i > 12:
+        a = (a + int.from_bytes(data[i:i + 4], "little")) & mask
+        b = (b + int.from_bytes(data[i + 4:i + 8], "little")) & mask
+        c = (c + int.from_bytes(data[i + 8:i + 12], "little")) & mask
+        a = ((a - c) & mask) ^ rot(c, 4)
+        c = (c + b) & mask
+        b = ((b - a) & mask) ^ rot(a, 6)
+        a = (a + c) & mask
+        c = ((c - b) & mask) ^ rot(b, 8)
+        b = (b + a) & mask
+        a = ((a - c) & mask) ^ rot(c, 16)
+        c = (c + b) & mask
+        b = ((b - a) & mask) ^ rot(a, 19)
+        a = (a + c) & mask
+        c = ((c - b) & mask) ^ rot(b, 4)
+        b = (b + a) & mask
+        i += 12
+    if n - i == 0:
+        return c
+    tail = data[i:] + bytes(12 - (n - i))
+    a = (a + int.from_bytes(tail[0:4], "little")) & mask
+    b = (b + int.from_bytes(tail[4:8], "little")) & mask
+    c = (c + int.from_bytes(tail[8:12], "little")) & mask
+    c = ((c ^ b) - rot(b, 14)) & mask
+    a = ((a ^ c) - rot(c, 11)) & mask
+    b = ((b ^ a) - rot(a, 25)) & mask
+    c = ((c ^ b) - rot(b, 16)) & mask
+    a = ((a ^ c) - rot(c, 4)) & mask
+    b = ((b ^ a) - rot(a, 14)) & mask
+    c = ((c ^ b) - rot(b, 24)) & mask
+    return c
 
 
 def recover(path: str | Path) -> None:
@@ -550,6 +646,17 @@ def _open_read(path: Path) -> h5py.File:
                 return h5py.File(path, "r", swmr=True)
             except OSError as exc:
                 error = exc
+            with suppress(CuratorError):  # no writer holds the lock: its writer was killed
+                with writer_lock(path):
+                    try:
+                        repair(path)
+                    except PermissionError:
+                        raise FormatError(
+                            f"{str(path)!r} was left open by a writer that stopped, and this "
+                            "process may not write it to repair it",
+                            hint="run `curator score --resume` (or any curator write) on it "
+                                 "as its owner") from None
+                continue
         if time.monotonic() > deadline or not ("lock" in str(error) or _left_open(error)):
             break
         time.sleep(0.2)
