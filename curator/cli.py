@@ -20,7 +20,7 @@ from rich.console import Console
 from rich.table import Table
 
 from curator.config import TrainConfig, config_from_dict, load_config
-from curator.errors import CuratorError
+from curator.errors import CuratorError, check_output_dir
 from curator.models import list_models
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
@@ -230,8 +230,8 @@ def train(
         with open_scores(scores) as f:
             stored = f.config
         cfg = cfg.replace(**{k: stored[k] for k in DATA_KEYS if k not in given and k in stored})
-    if out is not None and not out.parent.is_dir():
-        raise CuratorError(f"output directory {str(out.parent)!r} does not exist")
+    if out is not None:
+        check_output_dir(out)
     plan = TrainPlan(sampler=sampler, scores=None if scores is None else str(scores),
                      score=score, subset=subset, pacing=pacing, start=start,
                      saturation=saturation, unit=unit, class_balanced=class_balanced,
@@ -307,8 +307,8 @@ def bench(
         augment=augment, device=device, label_noise=label_noise, noise_seed=noise_seed,
         root=root, download=download, seeds=ref_seeds))
     for path in (out, markdown):
-        if path is not None and not path.parent.is_dir():
-            raise CuratorError(f"output directory {str(path.parent)!r} does not exist")
+        if path is not None:
+            check_output_dir(path)
     try:
         keeps = [float(k) for k in _names(keep)]
     except ValueError:
@@ -538,6 +538,8 @@ def prune(
     STRATEGIES.get(strategy)
     if out is not None and out.suffix not in (".npy", ".txt", ".csv"):
         raise CuratorError(f"--out {str(out)!r} must end in .npy, .txt or .csv")
+    if out is not None:
+        check_output_dir(out)
     if keep is None:
         if strategy != "drop-noisy":
             raise CuratorError("--keep is required", hint="e.g. --keep 0.7 keeps 70%")

@@ -155,7 +155,8 @@ def _coerce(name: str, value: Any, kind: type, source: str) -> Any:
     elif kind is str and isinstance(value, str):
         return value
     raise ConfigError(
-        f"{name} in {source} must be a {kind.__name__}, but got {value!r}"
+        f"{name} in {source} must be {_article(kind.__name__)} {kind.__name__}, but got "
+        f"{value!r}"
     )
 
 
@@ -176,3 +177,7 @@ def load_config(path: str | Path, *, base: TrainConfig | None = None) -> TrainCo
         else:
             flat[key] = value
     return config_from_dict(flat, base=base, source=repr(str(path)))
+
+
+def _article(word: str) -> str:
+    return "an" if word[:1] in "aeiou" else "a"

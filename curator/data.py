@@ -352,13 +352,26 @@ def _check_inputs(x: np.ndarray, where: str) -> np.ndarray:
                         hint="save x as an integer or floating-point array")
     if x.ndim < 1 or len(x) == 0:
         raise DataError(f"{where} is empty (shape {x.shape})")
+    if x[0].size == 0:
+        raise DataError(f"the samples of {where} are empty (shape {x.shape})",
+                        hint="x needs at least one feature per sample: (N, D) or (N, C, H, W)")
+    if x.ndim > 4:
+        raise DataError(f"{where} has {x.ndim} dimensions (shape {x.shape}); curator takes "
+                        "(N,), (N, D), (N, H, W) or (N, C, H, W)")
     if x.dtype.kind == "f":
         finite = np.isfinite(x)
         if not finite.all():
             pos = np.unravel_index(int(np.argmin(finite)), x.shape)
             raise DataError(f"inputs must be finite, but {where} holds {float(x[pos])} at index "
                             f"{tuple(int(p) for p in pos)}")
-        return x.astype(np.float32, copy=False)
+        with np.errstate(over="ignore"):
+            x32 = x.astype(np.float32, copy=False)
+        if not np.isfinite(x32).all():
+            pos = np.unravel_index(int(np.argmin(np.isfinite(x32))), x.shape)
+            raise DataError(f"{where} holds {float(x[pos])} at index "
+                            f"{tuple(int(p) for p in pos)}, beyond float32's range (3.4e38)",
+                            hint="rescale the inputs")
+        return x32
     if x.dtype == np.uint8:
         return x
     return x.astype(np.float32)

@@ -7,6 +7,9 @@ Every error raised for bad input or a bad file is a :class:`CuratorError`. The C
 
 from __future__ import annotations
 
+import tempfile
+from pathlib import Path
+
 
 class CuratorError(Exception):
     """An error with a message that quotes the offending value and an optional hint."""
@@ -38,3 +41,17 @@ class FormatError(CuratorError):
 
 class TrainingError(CuratorError):
     """Training failed in a way the user can act on (for example a NaN loss)."""
+
+
+def check_output_dir(out: str | Path) -> None:
+    """Refuse an output whose directory is missing or cannot be written (tried for real:
+    permission bits say nothing for root or on read-only file systems)."""
+    parent = Path(out).parent
+    if not parent.is_dir():
+        raise CuratorError(f"output directory {str(parent)!r} does not exist",
+                           hint="create it first, or choose another output path")
+    try:
+        tempfile.TemporaryFile(dir=parent).close()
+    except OSError as exc:
+        raise CuratorError(f"output directory {str(parent)!r} is not writable "
+                           f"({exc.strerror})", hint="choose another output path") from None

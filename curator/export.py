@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from curator.errors import CuratorError
+from curator.errors import CuratorError, check_output_dir
 from curator.store import open_scores
 
 FORMATS = ("csv", "npy")
@@ -37,8 +37,7 @@ def export_scores(path: str | Path, *, fmt: str = "csv", scores: Sequence[str] |
             columns["original_label"] = f.original_labels
         for name in names:
             columns[name] = f.score(name).values
-    if not out.parent.is_dir():
-        raise CuratorError(f"output directory {str(out.parent)!r} does not exist")
+    check_output_dir(out)
     if fmt == "npy":
         table = np.empty(len(columns["index"]), dtype=[(k, v.dtype) for k, v in columns.items()])
         for k, v in columns.items():

@@ -27,7 +27,13 @@ from curator.config import TrainConfig, config_from_dict
 from curator.data import DataBundle, load_data, stratified_folds
 from curator.depth import prediction_depth
 from curator.distributed import SINGLE, Context
-from curator.errors import ConfigError, CuratorError, FormatError, ModelError
+from curator.errors import (
+    ConfigError,
+    CuratorError,
+    FormatError,
+    ModelError,
+    check_output_dir,
+)
 from curator.models import build_model, probe_layers
 from curator.progress import TrainingProgress
 from curator.scores import FileTrajectories, compute_scores
@@ -151,11 +157,7 @@ def score(cfg: TrainConfig, *, out: str | Path = "scores.h5", resume: bool = Fal
         raise CuratorError(f"output file {str(out)!r} already exists",
                            hint="pass --resume to continue it, --force to overwrite it, or "
                                 "--out for another file")
-    if not out.parent.exists():
-        raise CuratorError(f"output directory {str(out.parent)!r} does not exist")
-    if not os.access(out.parent, os.W_OK):
-        raise CuratorError(f"output directory {str(out.parent)!r} is not writable",
-                           hint="choose another --out")
+    check_output_dir(out)
     device = resolve_device(cfg.device)
     bundle = bundle or load_bundle(cfg)
     check_setup(cfg, bundle)

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import threading
 import time
@@ -494,14 +495,18 @@ class ScoresFile:
     def __init__(self, path: Path, f: h5py.File) -> None:
         self.path = path
         self._f = f
-        attrs = f.attrs
-        self.version = str(attrs["encoding-version"])
-        self.num_samples = int(attrs["num_samples"])
-        self.num_classes = int(attrs["num_classes"])
-        self.fingerprint = str(attrs["fingerprint"])
-        self.data_spec: dict[str, Any] = json.loads(attrs["data"])
-        self.config: dict[str, Any] = json.loads(attrs["config"])
-        self.curator_version = str(attrs["curator-version"])
+        attrs, where = f.attrs, f"{str(path)!r}: the root"
+        self.version = _attr(attrs, "encoding-version", "str", where)
+        self.num_samples = _attr(attrs, "num_samples", "count", where)
+        self.num_classes = _attr(attrs, "num_classes", "count", where)
+        self.fingerprint = _attr(attrs, "fingerprint", "str", where)
+        self.data_spec: dict[str, Any] = _attr(attrs, "data", "object", where)
+        self.config: dict[str, Any] = _attr(attrs, "config", "object", where)
+        self.curator_version = _attr(attrs, "curator-version", "str", where, default="?")
+        for key in ("data", "label_noise", "noise_seed"):
+            if key not in self.data_spec:
+                raise FormatError(f"{where} attribute 'data' has no key {key!r}",
+                                  hint="the file is damaged or was not written by curator")
 
     def close(self) -> None:
         self._f.close()
@@ -514,7 +519,20 @@ class ScoresFile:
 
     @property
     def labels(self) -> np.ndarray:
-        return self._f["labels"][()].astype(np.int64)
+        return self._labels("labels")
+
+    def _labels(self, key: str) -> np.ndarray:
+        values = self._f[key][()]
+        if values.dtype.kind not in "iu":
+            raise FormatError(f"'/{key}' of {str(self.path)!r} has dtype {values.dtype}; "
+                              "labels are integers")
+        values = values.astype(np.int64)
+        bad = (values < 0) | (values >= self.num_classes)
+        if bad.any():
+            raise FormatError(f"'/{key}' of {str(self.path)!r} holds {values[bad][0]}, "
+                              f"outside 0..{self.num_classes - 1} (num_classes = "
+                              f"{self.num_classes})", hint="the file is damaged")
+        return values
 
     @property
     def noisy(self) -> np.ndarray | None:
@@ -524,7 +542,7 @@ class ScoresFile:
     def original_labels(self) -> np.ndarray:
         """The labels before any injected noise (the labels themselves without noise)."""
         if "original_labels" in self._f["data"]:
-            return self._f["data/original_labels"][()].astype(np.int64)
+            return self._labels("data/original_labels")
         return self.labels
 
     def check_data(self, bundle: DataBundle) -> None:
@@ -541,15 +559,26 @@ class ScoresFile:
     def runs(self) -> list[RunInfo]:
         out = []
         for name, run in self._f["runs"].items():
-            a = run.attrs
+            a, where = run.attrs, f"{str(self.path)!r}: run {name!r}"
+            if not isinstance(run, h5py.Group) or "history" not in run:
+                raise FormatError(f"{where} is not a run group with a history",
+                                  hint="the file is damaged")
+            stats = tuple(s for s in STAT_DTYPES if s in run)
+            for stat in stats:
+                if run[stat].ndim != 2 or run[stat].shape[1] != self.num_samples:
+                    raise FormatError(f"{where}: {stat!r} has shape {run[stat].shape}, "
+                                      f"expected (epochs, {self.num_samples})")
             out.append(RunInfo(
-                name=name, kind=str(a.get("kind", "reference")), model=str(a["model"]),
-                seed=int(a["seed"]), probe=str(a["probe"]),
-                epochs=int(a["epochs"]), epochs_done=_committed(run),
-                complete=bool(a["complete"]), wall_time_s=float(a["wall_time_s"]),
-                final_train_acc=float(a["final_train_acc"]),
-                final_test_acc=float(a["final_test_acc"]), config=json.loads(a["config"]),
-                stats=tuple(s for s in STAT_DTYPES if s in run)))
+                name=name, kind=_attr(a, "kind", "str", where, default="reference"),
+                model=_attr(a, "model", "str", where), seed=_attr(a, "seed", "int", where),
+                probe=_attr(a, "probe", "str", where),
+                epochs=_attr(a, "epochs", "count", where),
+                epochs_done=min(_committed(run, where), _attr(a, "epochs", "count", where)),
+                complete=_attr(a, "complete", "bool", where),
+                wall_time_s=_attr(a, "wall_time_s", "float", where),
+                final_train_acc=_attr(a, "final_train_acc", "float", where),
+                final_test_acc=_attr(a, "final_test_acc", "float", where),
+                config=_attr(a, "config", "object", where), stats=stats))
         return sorted(out, key=lambda r: (r.kind != "reference", r.seed, r.name))
 
     def run(self, name: str) -> RunInfo:
@@ -596,18 +625,78 @@ class ScoresFile:
         if name not in group:
             raise FormatError(f"{str(self.path)!r} has no score {name!r}",
                               hint=f"scores: {', '.join(self.score_names()) or 'none yet'}")
-        ds = group[name]
-        return ScoreValues(ds[()], str(ds.attrs["higher_is"]), str(ds.attrs["description"]),
-                           tuple(json.loads(ds.attrs["runs"])),
-                           json.loads(ds.attrs.get("params", "{}")))
+        ds, where = group[name], f"{str(self.path)!r}: score {name!r}"
+        if not isinstance(ds, h5py.Dataset) or ds.shape != (self.num_samples,) \
+                or ds.dtype.kind not in "iufb":
+            raise FormatError(f"{where} is not {self.num_samples} numbers "
+                              f"({getattr(ds, 'shape', 'a group')})", hint="the file is damaged")
+        higher_is = _attr(ds.attrs, "higher_is", "str", where)
+        if higher_is not in ("easier", "harder"):
+            raise FormatError(f"{where} attribute 'higher_is' is {higher_is!r}, expected "
+                              "'easier' or 'harder'")
+        runs = _attr(ds.attrs, "runs", "list", where)
+        return ScoreValues(ds[()], higher_is, _attr(ds.attrs, "description", "str", where),
+                           tuple(str(r) for r in runs),
+                           _attr(ds.attrs, "params", "object", where, default={}))
 
 
-def _committed(run: h5py.Group) -> int:
+def _committed(run: h5py.Group, where: str = "a run") -> int:
     """Epochs of a run a reader may trust: ``epochs_done``, and never more rows than every
     statistic and history series holds (a torn epoch is not data)."""
     rows = [run[s].shape[0] for s in STAT_DTYPES if s in run]
     rows += [run["history"][k].shape[0] for k in HISTORY if k in run["history"]]
-    return min([int(run.attrs["epochs_done"]), *rows])
+    return min([_attr(run.attrs, "epochs_done", "count0", where), *rows])
+
+
+_MISSING = object()
+_KINDS = {"str": "a string", "int": "an integer", "count": "an integer >= 1",
+          "count0": "an integer >= 0", "float": "a number", "bool": "true or false",
+          "object": "a JSON object", "list": "a JSON list"}
+
+
+def _attr(attrs: h5py.AttributeManager, key: str, kind: str, where: str,
+          default: Any = _MISSING) -> Any:
+    """Attribute ``key`` converted to ``kind``, or a FormatError naming it and its value."""
+    if key not in attrs:
+        if default is not _MISSING:
+            return default
+        raise FormatError(f"{where} has no attribute {key!r}",
+                          hint="the file is damaged or was not written by curator")
+    try:
+        value = attrs[key]
+    except (OSError, TypeError, ValueError) as exc:
+        raise FormatError(f"{where} attribute {key!r} cannot be read: {exc}") from None
+    if isinstance(value, bytes):
+        value = value.decode("utf-8", errors="replace")
+    if isinstance(value, np.ndarray) and value.shape == ():
+        value = value[()]
+    if isinstance(value, str):  # bytes that were not UTF-8 arrive as surrogates: show them as �
+        value = value.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
+    ok, out = False, None
+    if kind == "str":
+        ok, out = isinstance(value, str), value
+    elif kind in ("int", "count", "count0"):
+        ok = isinstance(value, int | np.integer) and not isinstance(value, bool | np.bool_)
+        out = int(value) if ok else None
+        ok = ok and (kind == "int" or out >= (1 if kind == "count" else 0))  # type: ignore
+    elif kind == "float":
+        ok = isinstance(value, int | float | np.integer | np.floating) \
+            and not isinstance(value, bool | np.bool_)
+        out = float(value) if ok else None
+    elif kind == "bool":
+        ok, out = isinstance(value, bool | np.bool_), bool(value)
+    elif kind in ("object", "list") and isinstance(value, str):
+        try:
+            out = json.loads(value)
+        except ValueError:
+            out = None
+        ok = isinstance(out, dict if kind == "object" else list)
+    if not ok:
+        shown = repr(value)
+        shown = shown if len(shown) <= 60 else shown[:57] + "..."
+        raise FormatError(f"{where} attribute {key!r} is {shown}, expected {_KINDS[kind]}",
+                          hint="the file is damaged or was not written by curator")
+    return out
 
 
 def _visible(group: h5py.Group) -> list[str]:
@@ -623,9 +712,15 @@ def _check_v0_1(path: Path, f: h5py.File) -> None:
     for attr in ("num_samples", "num_classes", "fingerprint", "data", "config"):
         if attr not in f.attrs:
             raise FormatError(f"{str(path)!r} is missing the root attribute {attr!r}")
-    if f["labels"].shape != (int(f.attrs["num_samples"]),):
+    for key, kind in (("labels", h5py.Dataset), ("data", h5py.Group), ("runs", h5py.Group),
+                      ("scores", h5py.Group)):
+        if not isinstance(f[key], kind):
+            raise FormatError(f"'/{key}' of {str(path)!r} is not a {kind.__name__.lower()}",
+                              hint="the file is damaged or was not written by curator")
+    n = _attr(f.attrs, "num_samples", "count", f"{str(path)!r}: the root")
+    if f["labels"].shape != (n,):
         raise FormatError(f"'/labels' of {str(path)!r} has shape {f['labels'].shape}, but the "
-                          f"file says num_samples = {int(f.attrs['num_samples'])}")
+                          f"file says num_samples = {n}")
 
 
 READERS: dict[str, Callable[[Path, h5py.File], None]] = {"0.1.0": _check_v0_1}
@@ -657,13 +752,19 @@ def _open_read(path: Path) -> h5py.File:
                             hint="run `curator score --resume` (or any curator write) on it "
                                  "as its owner") from None
                 continue
-        if time.monotonic() > deadline or not ("lock" in str(error) or _left_open(error)):
+        busy = "unable to lock file" in str(error) or _left_open(error)
+        if time.monotonic() > deadline or not busy:
             break
         time.sleep(0.2)
-    if _left_open(error) or "lock" in str(error):
+    if _left_open(error) or "unable to lock file" in str(error):
         raise FormatError(f"cannot open {str(path)!r}: another process is writing it, or "
                           "stopped while writing it", hint="wait for the writer; a stopped "
                           "run is repaired by `curator score --resume`") from None
+    match = re.search(r"truncated file: eof = (\d+).*stored_eof = (\d+)", str(error))
+    if match:
+        raise FormatError(f"{str(path)!r} is truncated: it has {match[1]} bytes, but its "
+                          f"header says {match[2]}", hint="the copy is incomplete or the disk "
+                          "filled up; copy it again, or score again") from None
     raise FormatError(f"cannot open {str(path)!r}: {error}",
                       hint="the file may be truncated or damaged") from None
 

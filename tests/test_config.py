@@ -26,7 +26,7 @@ def test_unknown_key_suggests() -> None:
 
 
 def test_wrong_type() -> None:
-    with pytest.raises(ConfigError, match="epochs in config must be a int, but got '3'"):
+    with pytest.raises(ConfigError, match="epochs in config must be an int, but got '3'"):
         config_from_dict({"epochs": "3"})
 
 
