@@ -218,7 +218,16 @@ def summarise(rows: list[Row]) -> None:
                 "epochs_to_random_final": (float(np.mean(reached)) if reached else None),
                 "seeds_reaching_random_final": len(reached),
                 "num_train": row.results[0].num_train,
+                **_curve(row.results),
             }
+
+
+def _curve(results: list[TrainResult]) -> dict[str, list[float]]:
+    """Test accuracy per epoch, mean and std over the seeds (seeds of equal length)."""
+    acc = np.array([[h["test_acc"] for h in r.history] for r in results], dtype=np.float64)
+    return {"test_acc_per_epoch_mean": acc.mean(axis=0).tolist(),
+            "test_acc_per_epoch_std": (acc.std(axis=0, ddof=1) if len(acc) > 1
+                                       else np.zeros(acc.shape[1])).tolist()}
 
 
 def to_json(rows: list[Row], cfg: TrainConfig) -> dict[str, Any]:

@@ -470,6 +470,31 @@ def inspect(
 
 @app.command()
 @_errors
+def report(
+    file: Annotated[Path, typer.Argument(help="Scores file.")],
+    out: Annotated[Path, typer.Option(help="Directory for the PNGs and index.html.")
+                   ] = Path("report"),
+    compare: Annotated[list[Path] | None, typer.Option(
+        "--compare", help="Another scores file of the same data (repeatable).")] = None,
+    bench: Annotated[Path | None, typer.Option(
+        help="Results of `curator bench --out FILE.json`.")] = None,
+    score: Annotated[str, typer.Option(help="The score of the histograms.")
+                     ] = "learnability",
+) -> None:
+    """Draw the scores as PNG figures and one self-contained index.html."""
+    from curator.report import make_report
+
+    check_output_dir(out / "index.html" if out.is_dir() else out)
+    result = make_report(file, out, compare=compare or [], bench=bench, score=score,
+                         log=lambda m: err_console.print(f"[dim]{m}[/]", highlight=False))
+    out_console.print(f"wrote {len(result.panels)} figures and {out / 'index.html'}",
+                      highlight=False)
+    for line in result.skipped:
+        out_console.print(f"  not drawn: {line}", highlight=False)
+
+
+@app.command()
+@_errors
 def compare(
     files: Annotated[list[Path], typer.Argument(help="Two or more scores files of one data set.")],
     score: Annotated[str, typer.Option(help="The score to compare.")] = "learnability",
