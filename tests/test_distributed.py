@@ -38,9 +38,12 @@ def test_samplers_under_torchrun(tmp_path: Path) -> None:
     assert union == set(range(101))
 
 
-def _torchrun(args: list[str], nproc: int, cwd: Path, timeout: int = 600
-              ) -> subprocess.CompletedProcess[str]:
+def _torchrun(args: list[str], nproc: int, cwd: Path, timeout: int = 600,
+              kill_at: str | None = None) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
+    env.pop("CURATOR_KILL_AT", None)
+    if kill_at:
+        env["CURATOR_KILL_AT"] = kill_at
     return subprocess.run(
         [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node",
          str(nproc), "-m", "curator", *args],
@@ -92,7 +95,7 @@ def test_score_under_torchrun_has_the_single_process_layout(tmp_path: Path) -> N
 
 
 @pytest.mark.slow
-def test_resume_and_train_under_torchrun(tmp_path: Path) -> None:
+def test_resume_keeps_the_config_and_train_under_torchrun(tmp_path: Path) -> None:
     from curator.store import open_scores
 
     first = _torchrun(["score", "--epochs", "2", "--seeds", "1", "--device", "cpu", "-q",
@@ -110,3 +113,25 @@ def test_resume_and_train_under_torchrun(tmp_path: Path) -> None:
     assert trained.returncode == 0, trained.stderr[-3000:]
     result = json.loads((tmp_path / "r.json").read_text())
     assert len(result["history"]) == 2 and result["final_test_acc"] > 0.5
+
+
+@pytest.mark.slow
+def test_killed_ddp_run_resumes_to_the_uninterrupted_scores(tmp_path: Path) -> None:
+    """Rank 0 killed after its second checkpoint (torchrun then stops the other rank);
+    `--resume` under torchrun finishes the file with the uninterrupted 2-process scores."""
+    from curator.store import open_scores
+
+    args = ["score", "--epochs", "3", "--seeds", "2", "--device", "cpu", "-q"]
+    whole = _torchrun([*args, "--out", "whole.h5"], 2, tmp_path)
+    assert whole.returncode == 0, whole.stderr[-3000:]
+    killed = _torchrun([*args, "--out", "s.h5"], 2, tmp_path, kill_at="checkpoint:2")
+    assert killed.returncode != 0
+    with open_scores(tmp_path / "s.h5") as f:
+        assert [r.epochs_done for r in f.runs()] == [2]
+    resumed = _torchrun([*args, "--out", "s.h5", "--resume"], 2, tmp_path)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    with open_scores(tmp_path / "s.h5") as f, open_scores(tmp_path / "whole.h5") as g:
+        assert f.score_names() == g.score_names()
+        for name in g.score_names():
+            np.testing.assert_allclose(f.score(name).values, g.score(name).values,
+                                       rtol=1e-5, atol=1e-6, err_msg=name)
