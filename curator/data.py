@@ -335,6 +335,9 @@ def _check_labels(y: np.ndarray, where: str, num_classes: int | None = None) -> 
         if not np.all(np.isfinite(y)) or not np.all(y == np.round(y)):
             bad = y[~np.isfinite(y) | (y != np.round(y))][0]
             raise DataError(f"labels must be integers, but found {float(bad)} in {where}")
+        if len(y) and (y.min() < 0 or y.max() >= 2**31):
+            bad = y.min() if y.min() < 0 else y.max()
+            raise DataError(f"labels must be 0..C-1, but found {float(bad):g} in {where}")
     elif y.dtype.kind not in "iub":
         raise DataError(f"labels must be integers, but {where} has dtype {y.dtype}")
     y = y.astype(np.int64)

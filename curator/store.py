@@ -684,7 +684,8 @@ def _attr(attrs: h5py.AttributeManager, key: str, kind: str, where: str,
             and not isinstance(value, bool | np.bool_)
         out = float(value) if ok else None
     elif kind == "bool":
-        ok, out = isinstance(value, bool | np.bool_), bool(value)
+        ok = isinstance(value, bool | np.bool_)
+        out = bool(value) if ok else None
     elif kind in ("object", "list") and isinstance(value, str):
         try:
             out = json.loads(value)
@@ -781,10 +782,13 @@ def open_scores(path: str | Path) -> ScoresFile:
     f = _open_read(path)
     try:
         kind = f.attrs.get("encoding-type")
-        if kind != ENCODING_TYPE:
+        if isinstance(kind, bytes):
+            kind = kind.decode("utf-8", errors="replace")
+        if not isinstance(kind, str) or kind != ENCODING_TYPE:
             raise FormatError(f"{str(path)!r} is not a curator scores file: its "
                               f"'encoding-type' is {kind!r}, expected {ENCODING_TYPE!r}")
-        version = str(f.attrs.get("encoding-version"))
+        version = _attr(f.attrs, "encoding-version", "str", f"{str(path)!r}: the root",
+                        default="none")
         if version not in READERS:
             raise FormatError(
                 f"{str(path)!r} has '/' attribute 'encoding-version' = {version!r}, which this "

@@ -56,12 +56,27 @@ def read_h5(path: str | Path, score: str = "learnability") -> tuple[np.ndarray, 
             raise ValueError(f"cannot open {str(path)!r}: {exc}") from None
         f = h5py.File(path, "r", swmr=True)
     with f:
-        if f.attrs.get("encoding-type") != "curator-scores":
+        kind = f.attrs.get("encoding-type")
+        if not isinstance(kind, str | bytes) or _text(kind) != "curator-scores":
             raise ValueError(f"{str(path)!r} is not a curator scores file")
         group = f.get("scores")
-        names = sorted(group) if group is not None else []
+        names = sorted(n for n in group if not n.startswith(".new-")) \
+            if isinstance(group, h5py.Group) else []
         if score not in names:
             raise ValueError(f"{str(path)!r} has no score {score!r}; it has: "
                              f"{', '.join(names) or 'none'}")
         ds = group[score]
-        return ds[()], str(ds.attrs.get("higher_is", "easier")), int(f.attrs["num_samples"])
+        higher_is = ds.attrs.get("higher_is", "easier")
+        higher_is = _text(higher_is) if isinstance(higher_is, str | bytes) else None
+        if higher_is not in ("easier", "harder"):
+            raise ValueError(f"score {score!r} of {str(path)!r} has higher_is = {higher_is!r}; "
+                             "expected 'easier' or 'harder'")
+        values = ds[()]
+        if values.ndim != 1 or values.dtype.kind not in "biuf":
+            raise ValueError(f"score {score!r} of {str(path)!r} is not a 1-D numeric array "
+                             f"(shape {values.shape}, dtype {values.dtype})")
+        return values, higher_is, len(values)
+
+
+def _text(value: str | bytes) -> str:
+    return value.decode("utf-8", errors="replace") if isinstance(value, bytes) else value

@@ -6,12 +6,14 @@ Every case must end in a clear error (CuratorError; through the CLI, exit code 1
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 from pathlib import Path
 
 import h5py
 import numpy as np
+import pytest
 import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -24,7 +26,8 @@ from curator.errors import CuratorError
 
 ROOT = Path(__file__).resolve().parents[1]
 FROZEN = ROOT / "tests" / "data" / "scores-v0.1.0.h5"
-SETTINGS = settings(max_examples=60, deadline=None,
+# CI replays one fixed sequence (a green CI stays green); elsewhere each run explores anew
+SETTINGS = settings(max_examples=60, deadline=None, derandomize=bool(os.environ.get("CI")),
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 
 X_DTYPES = st.sampled_from(["float32", "float64", "int64", "uint8", "bool", "complex64",
@@ -47,6 +50,7 @@ def npz_arrays(draw: st.DrawFn) -> dict[str, np.ndarray]:
     return arrays
 
 
+@pytest.mark.filterwarnings("error::RuntimeWarning")  # an overflowing cast is a wrong answer
 @SETTINGS
 @given(arrays=npz_arrays())
 def test_npz_fuzz(arrays: dict[str, np.ndarray]) -> None:
