@@ -234,14 +234,16 @@ def recover(path: str | Path) -> None:
 
 
 def _drop_uncommitted(run: h5py.Group) -> None:
-    done = int(run.attrs["epochs_done"])
-    for stat in STAT_DTYPES:
-        if stat in run and run[stat].shape[0] > done:
-            run[stat].resize(done, axis=0)
-    for key in HISTORY:
-        ds = run["history"][key]
-        if ds.shape[0] > done:
-            ds.resize(done, axis=0)
+    _cut_rows(run, int(run.attrs["epochs_done"]))
+
+
+def _cut_rows(run: h5py.Group, epochs: int) -> None:
+    """Shorten every statistic and history series of ``run`` to at most ``epochs`` rows."""
+    series = [run[s] for s in STAT_DTYPES if s in run]
+    series += [run["history"][k] for k in HISTORY]
+    for ds in series:
+        if ds.shape[0] > epochs:
+            ds.resize(epochs, axis=0)
 
 
 @contextmanager
@@ -393,12 +395,7 @@ def truncate_run(path: str | Path, name: str, epochs: int) -> None:
         run = f["runs"][name]
         run.attrs["epochs_done"] = min(int(run.attrs["epochs_done"]), epochs)
         run.attrs["complete"] = False
-        for stat in STAT_DTYPES:
-            if stat in run:
-                run[stat].resize(min(run[stat].shape[0], epochs), axis=0)
-        for key in HISTORY:
-            ds = run["history"][key]
-            ds.resize(min(ds.shape[0], epochs), axis=0)
+        _cut_rows(run, epochs)
         if epochs:
             hist = run["history"]
             run.attrs["wall_time_s"] = float(np.sum(hist["seconds"][:epochs]))
