@@ -64,6 +64,16 @@ def _jaccard(a: np.ndarray, b: np.ndarray) -> float:
     return inter / (a.size + b.size - inter)
 
 
+def check_same_data(first: str | Path, first_fp: str, other: str | Path, other_fp: str
+                    ) -> None:
+    """Refuse to compare ``other`` with ``first`` when they were scored on other data."""
+    if other_fp != first_fp:
+        raise FormatError(f"{str(other)!r} was scored on other data than {str(first)!r} "
+                          f"(fingerprints {other_fp} and {first_fp})",
+                          hint="compare files made from the same --data, --label-noise "
+                               "and --noise-seed")
+
+
 def compare_files(paths: Sequence[str | Path], *, score: str = "learnability",
                   fraction: float = 0.1) -> Comparison:
     """Compare ``score`` across ``paths``; refuse files of different data."""
@@ -80,11 +90,7 @@ def compare_files(paths: Sequence[str | Path], *, score: str = "learnability",
             labels.append(runs[0].model if runs else "?")
             fingerprints.append(f.fingerprint)
     for path, fp in zip(paths[1:], fingerprints[1:], strict=True):
-        if fp != fingerprints[0]:
-            raise FormatError(f"{str(path)!r} was scored on other data than {str(paths[0])!r} "
-                              f"(fingerprints {fp} and {fingerprints[0]})",
-                              hint="compare files made from the same --data, --label-noise "
-                                   "and --noise-seed")
+        check_same_data(paths[0], fingerprints[0], path, fp)
     ranks = [rank_easiest_first(e).astype(np.float64) for e in eases]
     ext = [extremes(e, fraction) for e in eases]
     n = len(paths)

@@ -24,7 +24,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
-from curator.compare import ease_of  # noqa: E402
+from curator.compare import check_same_data, ease_of  # noqa: E402
 from curator.errors import CuratorError, FormatError  # noqa: E402
 from curator.scores import rank_easiest_first  # noqa: E402
 from curator.store import ScoresFile, open_scores  # noqa: E402
@@ -159,10 +159,7 @@ def _rank_histogram(report: Report, ranks: np.ndarray, score: str) -> None:
 def _compare(report: Report, f: ScoresFile, other: Path, score: str, ease: np.ndarray
              ) -> None:
     with open_scores(other) as g:
-        if g.fingerprint != f.fingerprint:
-            raise FormatError(f"{str(other)!r} was scored on other data than {str(f.path)!r} "
-                              f"(fingerprints {g.fingerprint} and {f.fingerprint})",
-                              hint="compare files made from the same data options")
+        check_same_data(f.path, f.fingerprint, other, g.fingerprint)
         s = g.score(score)
         model_a = f.runs()[0].model if f.runs() else f.path.stem
         model_b = g.runs()[0].model if g.runs() else other.stem
