@@ -537,9 +537,91 @@ def _register_torchvision(name: str, cls_name: str, split: str = "train") -> Non
 
 
 for _name, _cls, _split in [("cifar10", "CIFAR10", "train"), ("cifar100", "CIFAR100", "train"),
-                            ("mnist", "MNIST", "train"), ("fashion-mnist", "FashionMNIST", "train"),
                             ("svhn", "SVHN", "split")]:
     _register_torchvision(_name, _cls, _split)
+
+
+# MNIST-format data sets: the four IDX files, gzipped or not, in torchvision's layout
+# (ROOT/<Folder>/raw/) or flat in ROOT, as their authors and Debian's packages ship them.
+IDX_FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte",
+             "t10k-labels-idx1-ubyte")
+IDX_TYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
+SYSTEM_ROOTS = {"fashion-mnist": "/usr/share/datasets/fashion-mnist"}  # apt's dataset-fashion-mnist
+
+
+def read_idx(path: Path) -> np.ndarray:
+    """One IDX file (LeCun's MNIST format), gzipped when its name ends in ``.gz``."""
+    import gzip
+
+    with (gzip.open if path.suffix == ".gz" else open)(path, "rb") as f:
+        raw = f.read()
+    if len(raw) < 4 or raw[:2] != b"\0\0" or raw[2] not in IDX_TYPES:
+        raise DataError(f"{str(path)!r} is not an IDX file (bad magic number {raw[:4]!r})")
+    ndim, dtype = raw[3], np.dtype(IDX_TYPES[raw[2]])
+    shape = tuple(int(d) for d in np.frombuffer(raw, ">u4", count=ndim, offset=4))
+    need = int(np.prod(shape)) * dtype.itemsize
+    if len(raw) - 4 - 4 * ndim != need:
+        raise DataError(f"{str(path)!r} holds {len(raw) - 4 - 4 * ndim} bytes of data, but its "
+                        f"header {shape} says {need}")
+    return np.frombuffer(raw, dtype, offset=4 + 4 * ndim).reshape(shape).astype(
+        dtype.newbyteorder("="))
+
+
+def find_idx(name: str, folder: str, root: Path) -> list[Path] | None:
+    """The four IDX files of ``name`` under ``root`` (either layout, .gz or not), or None."""
+    for where in (root / folder / "raw", root):
+        found = []
+        for stem in IDX_FILES:
+            candidates = [where / stem, where / f"{stem}.gz"]
+            found.append(next((c for c in candidates if c.is_file()), None))
+        if all(found):
+            return found  # type: ignore[return-value]
+    return None
+
+
+def _register_idx(name: str, folder: str) -> None:
+    def load(arg: str, opts: LoadOptions) -> Source:
+        root = Path(opts.root).expanduser()
+        files = find_idx(name, folder, root)
+        system = SYSTEM_ROOTS.get(name)
+        if files is None and system and opts.root == LoadOptions.root:
+            files = find_idx(name, folder, Path(system))
+        if files is None:
+            if not opts.download:
+                hint = f"pass --root DIR holding {IDX_FILES[0]}.gz and the others"
+                if system:
+                    hint += (f", or install Debian's dataset-{name} package (it puts them in "
+                             f"{system}, read when --root is not given)")
+                raise DataError(f"data set {name!r} was not found under {str(root)!r} "
+                                f"(neither {folder}/raw/ nor the IDX files themselves)",
+                                hint=hint + "; --download fetches it")
+            _torchvision(folder, name, opts, train=True)  # downloads into torchvision's layout
+            files = find_idx(name, folder, root)
+            assert files is not None
+        x, y, xt, yt = (torch.from_numpy(read_idx(f)) for f in files)
+        for images, labels, which in ((x, y, "train"), (xt, yt, "t10k")):
+            if images.dim() != 3 or labels.dim() != 1 or len(images) != len(labels):
+                raise DataError(f"the {which} IDX files of {name!r} do not match: images "
+                                f"{tuple(images.shape)}, labels {tuple(labels.shape)}")
+        train = TensorSplit(x[:, None].contiguous(), y.long(), scale=1 / 255)
+        test = TensorSplit(xt[:, None].contiguous(), yt.long(), scale=1 / 255,
+                           mean=train.mean, std=train.std)
+        num_classes = int(max(y.max(), yt.max())) + 1
+        import torchvision.datasets as tvd
+
+        classes = list(getattr(tvd, folder).classes)
+        if len(classes) != num_classes:
+            classes = [str(c) for c in range(num_classes)]
+        return Source(train, test, num_classes, classes)
+
+    load.__doc__ = (f"{folder} from its IDX files under --root (torchvision's {folder}/raw/ "
+                    "or flat, gzipped or not)" + (f"; else {SYSTEM_ROOTS[name]}"
+                                                  if name in SYSTEM_ROOTS else "") + ".")
+    DATASETS.register(name, torchvision=folder)(load)
+
+
+for _name, _folder in [("mnist", "MNIST"), ("fashion-mnist", "FashionMNIST")]:
+    _register_idx(_name, _folder)
 
 
 @DATASETS.register("imagefolder", needs_arg=True, example="imagefolder:DIR")

@@ -305,19 +305,27 @@ def compute_scores(traj: Trajectories, names: Sequence[str] | None = None, *,
         per = [e for e in entries if e.meta["kind"] == "per_sample" and e.meta["runs"] == kind]
         if per and source is not None:
             values.update(_per_sample(source, per, opts))
+    # derived scores (ranks, regions) are computed from the values as stored, so that a
+    # reader recomputing them from the file gets the file's own answer, ties included
+    values = {k: as_stored(v) for k, v in values.items()}
     for e in entries:
         if e.meta["kind"] == "derived":
-            values[e.name] = e.fn(*(values[s] for s in e.meta["sources"]))
+            values[e.name] = as_stored(e.fn(*(values[s] for s in e.meta["sources"])))
     out = {}
     for e in entries:
-        v = values[e.name]
         params = {k: opts[k] for k in e.meta.get("options", ())}
         if "labels" in e.meta:
             params["labels"] = list(e.meta["labels"])
         runs = sources[e.meta.get("runs", "reference")] or traj
-        out[e.name] = ScoreValues(v.astype(np.float32) if v.dtype.kind == "f" else v,
-                                  e.meta["higher_is"], e.meta["description"], runs.runs, params)
+        out[e.name] = ScoreValues(values[e.name], e.meta["higher_is"], e.meta["description"],
+                                  runs.runs, params)
     return out
+
+
+def as_stored(values: np.ndarray) -> np.ndarray:
+    """A score's values in the dtype the file stores: float32 for floats, as they are else."""
+    values = np.asarray(values)
+    return values.astype(np.float32) if values.dtype.kind == "f" else values
 
 
 def _per_sample(traj: Trajectories, entries: list[Entry], opts: Mapping[str, int]

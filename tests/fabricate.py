@@ -33,23 +33,28 @@ def cifar(root: Path, *, hundred: bool = False, per_batch: int = 20, seed: int =
         pickle.dump({meta_key: [f"class{i}" for i in range(classes)]}, f)
 
 
-def _idx(path: Path, array: np.ndarray) -> None:
+def _idx(path: Path, array: np.ndarray, *, gz: bool = False) -> None:
+    import gzip
+
     magic = {1: 0x0801, 3: 0x0803}[array.ndim]
-    with open(path, "wb") as f:
-        f.write(struct.pack(">I", magic))
-        for d in array.shape:
-            f.write(struct.pack(">I", d))
-        f.write(array.astype(np.uint8).tobytes())
+    header = struct.pack(">I", magic) + b"".join(struct.pack(">I", d) for d in array.shape)
+    data = header + array.astype(np.uint8).tobytes()
+    if gz:
+        path = path.with_name(path.name + ".gz")
+    with (gzip.open if gz else open)(path, "wb") as f:
+        f.write(data)
 
 
 def mnist(root: Path, *, folder: str = "MNIST", n_train: int = 40, n_test: int = 20,
-          seed: int = 0) -> None:
+          seed: int = 0, flat: bool = False, gz: bool = False) -> None:
+    """The four IDX files in torchvision's layout (``root/folder/raw/``), or ``flat`` in
+    ``root`` as the data sets' authors and Debian's packages ship them; ``gz``: gzipped."""
     rng = np.random.default_rng(seed)
-    raw = root / folder / "raw"
-    raw.mkdir(parents=True)
+    raw = root if flat else root / folder / "raw"
+    raw.mkdir(parents=True, exist_ok=True)
     for prefix, n in (("train", n_train), ("t10k", n_test)):
-        _idx(raw / f"{prefix}-images-idx3-ubyte", rng.integers(0, 256, (n, 28, 28)))
-        _idx(raw / f"{prefix}-labels-idx1-ubyte", np.arange(n) % 10)
+        _idx(raw / f"{prefix}-images-idx3-ubyte", rng.integers(0, 256, (n, 28, 28)), gz=gz)
+        _idx(raw / f"{prefix}-labels-idx1-ubyte", np.arange(n) % 10, gz=gz)
 
 
 def svhn(root: Path, *, n_train: int = 30, n_test: int = 20, seed: int = 0) -> None:

@@ -19,12 +19,26 @@ def invoke(*args: str):
     return runner.invoke(app, [str(a) for a in args])
 
 
+def assert_ranks_are_eq2(path: Path) -> None:
+    """Every stored ``<score>_rank`` is seed 001's Eq. 2 of the stored ``<score>``, ties
+    included: R_i = sum_j 1[L_i <= L_j]."""
+    with open_scores(path) as f:
+        names = f.score_names()
+        ranked = [n for n in names if n.endswith("_rank")]
+        assert ranked, names
+        for name in ranked:
+            values = f.score(name.removesuffix("_rank")).values.astype(np.float64)
+            eq2 = (values[:, None] <= values[None, :]).sum(axis=1)
+            np.testing.assert_array_equal(f.score(name).values, eq2, err_msg=name)
+
+
 @pytest.mark.slow
 def test_score_then_inspect(tmp_path: Path) -> None:
     out = tmp_path / "s.h5"
     r = invoke("score", *FAST, "--out", out)
     assert r.exit_code == 0, r.output
     assert "wrote" in r.stdout and "learnability" in r.stdout
+    assert_ranks_are_eq2(out)
     with open_scores(out) as f:
         assert [x.name for x in f.runs()] == ["seed-0", "seed-1"]
         assert {"learnability", "learnability_rank", "hit_rate"} <= set(f.score_names())
@@ -177,6 +191,7 @@ def test_scores_recompute_rebuilds_from_trajectories(tmp_path: Path) -> None:
     with open_scores(out) as f:
         assert f.score("el2n").params == {"el2n_epoch": 2}
         np.testing.assert_array_equal(f.score("learnability").values, before)
+    assert_ranks_are_eq2(out)
     r = invoke("scores", "recompute", out, "--el2n-epoch", "3")
     assert r.exit_code == 1 and "el2n_epoch must be in 1..2" in r.stderr
     r = invoke("scores", "list")
@@ -205,5 +220,6 @@ def test_holdout_runs_record_each_sample_once_per_seed(tmp_path: Path) -> None:
         assert held.runs == tuple(x.name for x in runs[1:])
         assert f.score("learnability").runs == ("seed-0",)
         assert np.isfinite(f.score("heldout_loss").values).all()
+    assert_ranks_are_eq2(out)
     r = invoke("score", "--holdout", "1", "--quiet", "--out", tmp_path / "x.h5")
     assert r.exit_code == 1 and "holdout must be 0 (off) or at least 2" in r.stderr

@@ -95,6 +95,50 @@ def test_mnist_files(tmp_path: Path, name: str, folder: str) -> None:
     np.testing.assert_array_equal(d.labels, np.arange(40) % 10)
 
 
+def test_mnist_reads_as_torchvision_does(tmp_path: Path) -> None:
+    import torchvision.datasets as tvd
+
+    fabricate.mnist(tmp_path, folder="FashionMNIST")
+    ours = load_data("fashion-mnist", root=str(tmp_path))
+    theirs = tvd.FashionMNIST(str(tmp_path), train=True)
+    np.testing.assert_array_equal(ours.train.x[:, 0].numpy(), theirs.data.numpy())
+    np.testing.assert_array_equal(ours.labels, theirs.targets.numpy())
+    assert ours.classes == theirs.classes
+
+
+@pytest.mark.parametrize("flat", [True, False])
+def test_mnist_gzipped_files_flat_or_in_torchvisions_layout(tmp_path: Path, flat: bool) -> None:
+    # Debian's dataset-fashion-mnist ships the four .gz files flat in one folder
+    fabricate.mnist(tmp_path, folder="FashionMNIST", flat=flat, gz=True, n_train=30)
+    assert list(tmp_path.rglob("*.gz")) and not list(tmp_path.rglob("*ubyte"))
+    d = load_data("fashion-mnist", root=str(tmp_path))
+    assert d.sample_shape == (1, 28, 28) and d.num_samples == 30 and len(d.test) == 20
+    np.testing.assert_array_equal(d.labels, np.arange(30) % 10)
+    assert d.train.x.dtype == torch.uint8
+
+
+def test_mnist_bad_or_missing_files(tmp_path: Path) -> None:
+    with pytest.raises(DataError, match="not found") as info:
+        load_data("mnist", root=str(tmp_path))
+    assert "--root" in (info.value.hint or "")
+    fabricate.mnist(tmp_path, flat=True)
+    path = tmp_path / "train-images-idx3-ubyte"
+    path.write_bytes(path.read_bytes()[:-5])  # truncated
+    with pytest.raises(DataError, match="header"):
+        load_data("mnist", root=str(tmp_path))
+    path.write_bytes(b"PK\x03\x04 not idx")
+    with pytest.raises(DataError, match="not an IDX file"):
+        load_data("mnist", root=str(tmp_path))
+
+
+@pytest.mark.skipif(not Path("/usr/share/datasets/fashion-mnist").is_dir(),
+                    reason="Debian's dataset-fashion-mnist is not installed")
+def test_fashion_mnist_from_debians_package() -> None:
+    d = load_data("fashion-mnist")  # no --root: the package's folder
+    assert d.num_samples == 60_000 and len(d.test) == 10_000 and d.num_classes == 10
+    assert d.classes[0] == "T-shirt/top"
+
+
 def test_svhn_files(tmp_path: Path, skip_md5: None) -> None:
     fabricate.svhn(tmp_path)
     d = load_data("svhn", root=str(tmp_path))

@@ -59,6 +59,23 @@ def test_ties_share_the_largest_rank() -> None:
     np.testing.assert_array_equal(rank_easiest_first(np.full(3, 0.5)), [3, 3, 3])
 
 
+def test_rank_is_eq2_of_the_stored_values_when_float32_ties() -> None:
+    # the two means differ in float64 (5e-13) but are equal once stored as float32: the
+    # stored rank must be Eq. 2 of the stored values, so both share the larger rank
+    p = np.array([[[0.5, 0.5 + 1e-12, 0.9], [0.5, 0.5, 0.9]]])
+    s = compute_scores(full(p), ["learnability_rank"])
+    stored = s["learnability"].values
+    assert stored.dtype == np.float32 and stored[0] == stored[1]
+    np.testing.assert_array_equal(s["learnability_rank"].values, [3, 3, 1])
+    np.testing.assert_array_equal(s["learnability_rank"].values, eq2(stored))
+
+
+def eq2(values: np.ndarray) -> np.ndarray:
+    """Seed 001's Eq. 2 written as its sum, O(N^2): R_i = sum_j 1[L_i <= L_j]."""
+    v = np.asarray(values, dtype=np.float64)
+    return (v[:, None] <= v[None, :]).sum(axis=1)
+
+
 def test_single_epoch_single_run() -> None:
     p = np.array([[[0.25, 0.75]]])
     s = compute_scores(full(p))
