@@ -21,11 +21,11 @@ import numpy as np
 from sklearn.metrics import roc_auc_score
 
 from benchmarks._env import describe, mean_std
-from curator.compare import compare_files, ease_of
+from curator.compare import compare_files
 from curator.config import TrainConfig
 from curator.reference import score
 from curator.scores import FileTrajectories, compute_scores
-from curator.store import open_scores
+from curator.store import ease_of, open_scores
 
 
 def auroc(values: np.ndarray, higher_is: str, noisy: np.ndarray) -> float:

@@ -23,15 +23,16 @@ from scipy import stats
 
 from benchmarks._env import describe, mean_std
 from curator.config import TrainConfig
+from curator.flags import file_mislabel
 from curator.models import build_model
-from curator.prune import STRATEGIES, PruneOptions, auto_drop_hardest, select
+from curator.prune import STRATEGIES, PruneOptions, plan_selection
 from curator.reference import load_bundle, score
 from curator.store import open_scores
 from curator.train import Trainer, resolve_device
 
-VARIANTS = [("random", {}), ("easy", {}), ("hard", {}), ("drop-noisy", {"threshold": 0.5}),
+VARIANTS = [("random", {}), ("easy", {}), ("hard", {}), ("drop-noisy", {}),
             ("stratified", {"drop_hardest": 0.0}), ("stratified", {"drop_hardest": 0.1}),
-            ("stratified", {"drop_hardest": 0.2}), ("stratified", {"drop_hardest": "auto"})]
+            ("stratified", {"drop_hardest": 0.2}), ("stratified", {})]  # {}: the default
 
 
 def train_subset(cfg: TrainConfig, bundle, indices: np.ndarray, seed: int) -> float:  # noqa: ANN001
@@ -71,18 +72,16 @@ def main() -> None:
             score(cfg, out=Path(tmp) / "s.h5")
             with open_scores(Path(tmp) / "s.h5") as f:
                 s = f.score(args.by)
-        ease = s.values.astype(np.float64) * (1 if s.higher_is == "easier" else -1)
+                mislabel = file_mislabel(f)
         keep = int(round(args.keep * bundle.num_samples))
         rows = {}
         for strategy, kw in VARIANTS:
             label = strategy + "".join(f" {k}={v}" for k, v in kw.items())
-            if kw.get("drop_hardest") == "auto":  # the fraction flagged as mislabelled
-                beta = auto_drop_hardest(ease, args.by, s.higher_is)
-                kw = {"drop_hardest": beta}
-                label += f" ({beta:.3f})"
-            idx = select(ease, min(keep, int((ease >= kw["threshold"]).sum()))
-                         if "threshold" in kw else keep, strategy=strategy,
-                         opts=PruneOptions(**kw))
+            plan = plan_selection(s.ease, keep, strategy=strategy, mislabel=mislabel,
+                                  opts=PruneOptions(**kw))
+            idx = plan.indices
+            if plan.params.get("drop_hardest") == "auto":  # the flagged samples
+                label += f" auto ({plan.params['dropped_first']} flagged dropped)"
             accs = [train_subset(cfg, bundle, idx, seed) for seed in range(args.train_seeds)]
             flipped = (float(bundle.noisy[idx].sum() / bundle.noisy.sum())
                        if bundle.noisy is not None else float("nan"))

@@ -24,13 +24,8 @@ from scipy import stats
 from curator.config import TrainConfig
 from curator.data import DataBundle
 from curator.errors import ConfigError
-from curator.prune import (
-    STRATEGIES,
-    PruneOptions,
-    auto_drop_hardest,
-    noise_threshold,
-    select,
-)
+from curator.flags import file_mislabel
+from curator.prune import STRATEGIES, PruneOptions, plan_selection
 from curator.reference import load_bundle
 from curator.reference import score as reference_score
 from curator.retrain import TrainPlan, TrainResult, environment, train
@@ -156,7 +151,7 @@ def run_bench(cfg: TrainConfig, *, regimes: Sequence[Regime], strategies: Sequen
         path = reference_scores(data_cfg, bundle, scores=scores, work_dir=work_dir, log=log)
         with open_scores(path) as f:
             s = f.score(score)
-        ease = s.values.astype(np.float64) * (1 if s.higher_is == "easier" else -1)
+            mislabel = file_mislabel(f)
         for strategy in strategies:
             results = []
             indices = None
@@ -164,16 +159,12 @@ def run_bench(cfg: TrainConfig, *, regimes: Sequence[Regime], strategies: Sequen
             if strategy.prune is not None:
                 assert strategy.keep is not None
                 count = max(1, int(round(strategy.keep * bundle.num_samples)))
-                opts = PruneOptions(seed=cfg.seed,
-                                    drop_hardest=auto_drop_hardest(ease, score, s.higher_is))
-                if strategy.prune == "drop-noisy":
-                    opts.threshold = noise_threshold(score, s.higher_is)
-                    if opts.threshold is None:
-                        raise ConfigError(f"drop-noisy has no threshold for score {score!r}")
-                    count = min(count, int((ease >= opts.threshold).sum()))
-                indices = select(ease, count, strategy=strategy.prune, opts=opts)
+                indices = plan_selection(s.ease, count, strategy=strategy.prune,
+                                         mislabel=mislabel,
+                                         opts=PruneOptions(seed=cfg.seed)).indices
                 if strategy.budget == "steps":
-                    epochs = max(1, int(round(regime.epochs * bundle.num_samples / count)))
+                    epochs = max(1, int(round(regime.epochs * bundle.num_samples
+                                              / len(indices))))
             log(f"{regime.name}: {strategy.label}, {seeds} seeds x {epochs} epochs")
             for k in range(seeds):
                 run_cfg = data_cfg.replace(seed=cfg.seed + k, epochs=epochs)

@@ -41,11 +41,11 @@ def _errors(fn: F) -> F:
         except CuratorError as exc:
             if _state["debug"]:
                 raise
-            err_console.print(f"[bold red]Error:[/] {exc.message}", highlight=False,
+            message, hint = exc.as_flag()
+            err_console.print(f"[bold red]Error:[/] {message}", highlight=False,
                               soft_wrap=True)
-            if exc.hint:
-                err_console.print(f"[bold]Hint:[/] {exc.hint}", highlight=False,
-                                  soft_wrap=True)
+            if hint:
+                err_console.print(f"[bold]Hint:[/] {hint}", highlight=False, soft_wrap=True)
             raise typer.Exit(1) from None
         except KeyboardInterrupt:
             if _state["debug"]:
@@ -83,6 +83,9 @@ DeviceOpt = Annotated[str | None, typer.Option("--device", help="auto | cpu | cu
 AmpOpt = Annotated[str | None, typer.Option("--amp", help="auto | bf16 | fp16 | off")]
 NoiseOpt = Annotated[float | None, typer.Option(
     "--label-noise", help="Fraction of training labels to flip.")]
+NoiseKindOpt = Annotated[str | None, typer.Option(
+    "--noise-kind", help="symmetric (to any other class) | asymmetric (each class to its most "
+                         "confusable one)")]
 RootOpt = Annotated[str | None, typer.Option("--root", help="Directory of torchvision data.")]
 DownloadOpt = Annotated[bool | None, typer.Option(
     "--download/--no-download", help="Let torchvision download the data.")]
@@ -106,7 +109,7 @@ def _processes(cfg: TrainConfig) -> Iterator[tuple[Any, TrainConfig]]:
         teardown(ctx)
 
 
-DATA_KEYS = ("data", "label_noise", "noise_seed", "image_size")
+DATA_KEYS = ("data", "label_noise", "noise_seed", "noise_kind", "image_size")
 
 
 def _config(config: Path | None, flags: dict[str, Any]) -> tuple[TrainConfig, set[str]]:
@@ -132,7 +135,8 @@ def score(
     probe: Annotated[str | None, typer.Option(
         help="train (from the training pass) | eval (extra eval pass) | none")] = None,
     device: DeviceOpt = None, amp: AmpOpt = None, label_noise: NoiseOpt = None,
-    noise_seed: IntOpt = None, root: RootOpt = None, download: DownloadOpt = None,
+    noise_seed: IntOpt = None, noise_kind: NoiseKindOpt = None,
+    root: RootOpt = None, download: DownloadOpt = None,
     image_size: Annotated[int | None, typer.Option(help="imagefolder image size.")] = None,
     num_workers: IntOpt = None,
     prediction_depth: Annotated[bool | None, typer.Option(
@@ -160,7 +164,8 @@ def score(
         data=data, model=model, epochs=epochs, seeds=seeds, seed=seed, batch_size=batch_size,
         lr=lr, momentum=momentum, weight_decay=weight_decay, schedule=schedule,
         warmup_epochs=warmup_epochs, augment=augment, probe=probe, device=device, amp=amp,
-        label_noise=label_noise, noise_seed=noise_seed, root=root, download=download,
+        label_noise=label_noise, noise_seed=noise_seed, noise_kind=noise_kind, root=root,
+        download=download,
         image_size=image_size, num_workers=num_workers, holdout=holdout,
         prediction_depth=prediction_depth, knn_k=knn_k, compile=compile,
         channels_last=channels_last))
@@ -185,7 +190,8 @@ def train(
     lr: LrOpt = None, momentum: FloatOpt = None, weight_decay: FloatOpt = None,
     schedule: ScheduleOpt = None, warmup_epochs: FloatOpt = None, augment: AugmentOpt = None,
     device: DeviceOpt = None, amp: AmpOpt = None, label_noise: NoiseOpt = None,
-    noise_seed: IntOpt = None, root: RootOpt = None, download: DownloadOpt = None,
+    noise_seed: IntOpt = None, noise_kind: NoiseKindOpt = None,
+    root: RootOpt = None, download: DownloadOpt = None,
     num_workers: IntOpt = None,
     sampler: Annotated[str, typer.Option(
         help="random | easy-to-hard | hard-to-easy | random-curriculum | importance")
@@ -222,7 +228,8 @@ def train(
         data=data, model=model, epochs=epochs, seed=seed, batch_size=batch_size, lr=lr,
         momentum=momentum, weight_decay=weight_decay, schedule=schedule,
         warmup_epochs=warmup_epochs, augment=augment, device=device, amp=amp,
-        label_noise=label_noise, noise_seed=noise_seed, root=root, download=download,
+        label_noise=label_noise, noise_seed=noise_seed, noise_kind=noise_kind, root=root,
+        download=download,
         num_workers=num_workers, compile=compile, channels_last=channels_last))
     if scores is not None:  # the data the scores were made on, unless given explicitly
         from curator.store import open_scores
@@ -267,7 +274,8 @@ def bench(
     config: ConfigOpt = None, data: DataOpt = None, model: ModelOpt = None,
     epochs: EpochsOpt = None, seed: SeedOpt = None, batch_size: BatchOpt = None,
     lr: LrOpt = None, augment: AugmentOpt = None, device: DeviceOpt = None,
-    label_noise: NoiseOpt = None, noise_seed: IntOpt = None, root: RootOpt = None,
+    label_noise: NoiseOpt = None, noise_seed: IntOpt = None, noise_kind: NoiseKindOpt = None,
+    root: RootOpt = None,
     download: DownloadOpt = None,
     seeds: Annotated[int, typer.Option(help="Seeds per strategy (>= 2).")] = 3,
     ref_seeds: Annotated[int, typer.Option(help="Seeds of a reference run made here.")] = 3,
@@ -305,6 +313,7 @@ def bench(
     cfg, _ = _config(config, dict(
         data=data, model=model, epochs=epochs, seed=seed, batch_size=batch_size, lr=lr,
         augment=augment, device=device, label_noise=label_noise, noise_seed=noise_seed,
+        noise_kind=noise_kind,
         root=root, download=download, seeds=ref_seeds))
     for path in (out, markdown):
         if path is not None:
@@ -539,84 +548,135 @@ def prune(
         help="A fraction in (0, 1] or a count of samples to keep.")] = None,
     by: Annotated[str, typer.Option(help="The score to prune by.")] = "learnability",
     strategy: Annotated[str, typer.Option(
-        help="stratified (default) | easy | hard | random | drop-noisy")] = "stratified",
+        help="stratified | easy | hard | random | drop-noisy")] = "stratified",
     class_balanced: Annotated[bool, typer.Option(
         "--class-balanced", help="Keep each class's share of the data.")] = False,
-    name: Annotated[str | None, typer.Option(help="Name of the stored selection.")] = None,
+    name: Annotated[str | None, typer.Option(
+        help="Name of the stored selection [default: STRATEGY-SCORE-KEEP].")] = None,
     out: Annotated[Path | None, typer.Option(help="Also write the kept indices "
                                              "(.npy, .txt or .csv).")] = None,
     seed: Annotated[int, typer.Option(help="Seed of random choices.")] = 0,
     drop_hardest: Annotated[str, typer.Option(
-        help="stratified: fraction of the hardest dropped first, or 'auto': the fraction "
-             "the score flags as mislabelled.")] = "auto",
+        help="stratified: 'auto' drops the samples `curator flag` flags as mislabelled "
+             "first; a fraction in [0, 1) drops that share of the hardest instead.")] = "auto",
     strata: Annotated[int, typer.Option(help="stratified: score bins.")] = 50,
     threshold: Annotated[float | None, typer.Option(
-        help="drop-noisy: keep samples whose score is at least this easy.")] = None,
+        help="drop-noisy: keep samples whose score is at least this easy, instead of the "
+             "unflagged ones.")] = None,
     force: Annotated[bool, typer.Option(help="Replace a selection of the same name.")
                      ] = False,
 ) -> None:
-    """Choose which training samples to keep and store the choice in the file."""
-    from curator.prune import STRATEGIES, PruneOptions, export_selection
-    from curator.prune import prune as run_prune
-    from curator.store import open_scores
+    """Choose which training samples to keep and store the choice in the file.
 
-    STRATEGIES.get(strategy)
-    if out is not None and out.suffix not in (".npy", ".txt", ".csv"):
-        raise CuratorError(f"--out {str(out)!r} must end in .npy, .txt or .csv")
+    The default drops the samples flagged as mislabelled first, then samples the rest
+    evenly across the score's range. Example: curator prune scores.h5 --keep 0.7
+    """
+    from curator.prune import PruneOptions
+    from curator.prune import prune as run_prune
+
     if out is not None:
         check_output_dir(out)
     if keep is None:
         if strategy != "drop-noisy":
             raise CuratorError("--keep is required", hint="e.g. --keep 0.7 keeps 70%")
         keep = "1"
-    if drop_hardest == "auto":
-        beta = None
-    else:
-        try:
-            beta = float(drop_hardest)
-        except ValueError:
-            raise CuratorError(f"--drop-hardest must be a fraction in [0, 1) or 'auto', but "
-                               f"got {drop_hardest!r}") from None
-    opts = PruneOptions(seed=seed, drop_hardest=beta, strata=strata, threshold=threshold)
-    sel = run_prune(file, keep=keep, by=by, strategy=strategy, class_balanced=class_balanced,
-                    name=name, force=force, opts=opts)
-    with open_scores(file) as f:
-        labels, noisy, classes = f.labels, f.noisy, f.data_spec.get("classes") or []
-        score = f.score(by)
-    kept = np.zeros(len(labels), dtype=bool)
-    kept[sel.indices] = True
-    out_console.print(f"kept [bold]{kept.sum()}[/] of {len(labels)} samples "
+    try:
+        beta = None if drop_hardest == "auto" else float(drop_hardest)
+    except ValueError:
+        raise CuratorError(f"--drop-hardest must be a fraction in [0, 1) or 'auto', but "
+                           f"got {drop_hardest!r}") from None
+    r = run_prune(file, keep=keep, by=by, strategy=strategy, class_balanced=class_balanced,
+                  name=name, force=force, out=out,
+                  opts=PruneOptions(seed=seed, drop_hardest=beta, strata=strata,
+                                    threshold=threshold))
+    sel, kept = r.selection, r.kept
+    out_console.print(f"kept [bold]{kept.sum()}[/] of {len(kept)} samples "
                       f"({100 * kept.mean():.1f}%) with {strategy} by {by}"
                       + (", class-balanced" if class_balanced else "")
                       + f"; stored as selection [bold]{sel.name!r}[/] in {file}",
                       highlight=False)
-    if sel.params.get("drop_hardest_auto"):
-        out_console.print(f"drop-hardest auto: {sel.params['drop_hardest']:.4f}, the share of "
-                          f"samples {by} flags as mislabelled", highlight=False)
+    if r.flagged is not None:
+        dropped = sel.params.get("dropped_first", sel.params.get("flagged", 0))
+        out_console.print(f"{r.flagged} samples flagged as mislabelled (`curator flag`); "
+                          f"{dropped} of them dropped first", highlight=False)
     table = Table(title="per class", title_justify="left")
     for col in ("class", "samples", "kept", "share kept"):
         table.add_column(col, justify="left" if col == "class" else "right")
-    for c in range(int(labels.max()) + 1):
-        members = labels == c
-        label = classes[c] if c < len(classes) else str(c)
+    for c, label in enumerate(r.classes):
+        members = r.labels == c
         table.add_row(label, str(members.sum()), str(kept[members].sum()),
                       _pct(kept[members].mean() if members.any() else float("nan")))
     out_console.print(table)
-    ranges = Table(title=f"{by} ({score.higher_is} is higher)", title_justify="left")
+    ranges = Table(title=f"{by} ({r.score.higher_is} is higher)", title_justify="left")
     for col in ("", "min", "median", "max"):
         ranges.add_column(col, justify="right")
     for label, mask in (("kept", kept), ("dropped", ~kept)):
-        v = score.values[mask].astype(np.float64)
+        v = r.score.values[mask].astype(np.float64)
         ranges.add_row(label, *((_num(v.min()), _num(np.median(v)), _num(v.max())) if len(v)
                                 else ("-", "-", "-")))
     out_console.print(ranges)
-    if noisy is not None:
-        flipped, removed = int(noisy.sum()), int(noisy[~kept].sum())
+    if r.noisy is not None:
+        flipped, removed = int(r.noisy.sum()), int(r.noisy[~kept].sum())
         out_console.print(f"flipped labels: {flipped - removed} of {flipped} kept, {removed} "
                           f"removed ({_pct(removed / max(1, flipped))} of them)",
                           highlight=False)
+    if r.out is not None:
+        out_console.print(f"wrote {r.out}", highlight=False)
+
+
+@app.command()
+@_errors
+def flag(
+    file: Annotated[Path, typer.Argument(help="A scores file.")],
+    by: Annotated[str, typer.Option(
+        help="The score the estimate reads: early_learnability, or another probability of "
+             "the label (learnability, heldout_learnability, ...) or aum.")
+                  ] = "early_learnability",
+    out: Annotated[Path | None, typer.Option(
+        help="Also write the flagged indices (.npy, .txt or .csv).")] = None,
+) -> None:
+    """Flag the samples whose label is probably wrong, and store each sample's probability
+    of a wrong label as the score mislabel_probability.
+
+    Flagging nothing is a normal result on clean data. Example: curator flag scores.h5
+    --out flagged.csv
+    """
+    from curator.flags import FLAG_AT
+    from curator.flags import flag as run_flag
+
     if out is not None:
-        out_console.print(f"wrote {export_selection(sel.indices, out)}", highlight=False)
+        check_output_dir(out)
+    r = run_flag(file, by=by, out=out)
+    fit, flagged = r.fit, r.fit.flagged
+    n = len(flagged)
+    if fit.noise_found:
+        out_console.print(f"mixture on {by}: a component of {_pct(fit.weights[0])} whose "
+                          f"labels the model rejects (mean {_num(fit.means[0])}, sd "
+                          f"{_num(fit.stds[0])}) beside one of {_pct(fit.weights[1])} (mean "
+                          f"{_num(fit.means[1])})", highlight=False)
+    else:
+        out_console.print(f"mixture on {by}: no component whose labels the model rejects "
+                          "(both means at or above 0 on the logit scale): nothing flagged",
+                          highlight=False)
+    out_console.print(f"flagged [bold]{int(flagged.sum())}[/] of {n} samples "
+                      f"({_pct(flagged.mean() if n else 0.0)}) with probability >= {FLAG_AT}"
+                      f" of a wrong label; expected wrong labels {fit.estimated_share * n:.0f}"
+                      f"; stored as score 'mislabel_probability' in {file}", highlight=False)
+    table = Table(title="per class", title_justify="left")
+    for col in ("class", "samples", "flagged", "share"):
+        table.add_column(col, justify="left" if col == "class" else "right")
+    for c, label in enumerate(r.classes):
+        members = r.labels == c
+        table.add_row(label, str(members.sum()), str(flagged[members].sum()),
+                      _pct(flagged[members].mean() if members.any() else float("nan")))
+    out_console.print(table)
+    q = r.quality
+    if q is not None:
+        out_console.print(f"against the {q.flipped} flipped labels the file records: "
+                          f"precision {_num(q.precision)}, recall {_num(q.recall)}, "
+                          f"F1 {_num(q.f1)}", highlight=False)
+    if r.out is not None:
+        out_console.print(f"wrote {r.out}", highlight=False)
 
 
 @app.command()

@@ -40,12 +40,6 @@ class Comparison:
                 "jaccard_hardest": self.jaccard_hardest.round(6).tolist()}
 
 
-def ease_of(values: np.ndarray, higher_is: str) -> np.ndarray:
-    """Orient a score so that higher always means easier."""
-    v = np.asarray(values, dtype=np.float64)
-    return v if higher_is == "easier" else -v
-
-
 def extremes(ease: np.ndarray, fraction: float) -> tuple[np.ndarray, np.ndarray]:
     """Indices of the easiest and of the hardest ceil(fraction * N) samples (ties by index)."""
     k = max(1, math.ceil(fraction * len(ease)))
@@ -85,7 +79,7 @@ def compare_files(paths: Sequence[str | Path], *, score: str = "learnability",
     for path in paths:
         with open_scores(path) as f:
             s = f.score(score)
-            eases.append(ease_of(s.values, s.higher_is))
+            eases.append(s.ease)
             runs = f.runs()
             labels.append(runs[0].model if runs else "?")
             fingerprints.append(f.fingerprint)

@@ -21,6 +21,7 @@ SCHEDULES = ("cosine", "constant", "step")
 AUGMENTS = ("none", "flip", "crop-flip")
 AMPS = ("auto", "bf16", "fp16", "off")
 SWITCHES = ("auto", "on", "off")
+NOISE_KINDS = ("symmetric", "asymmetric")
 
 
 @dataclass
@@ -33,6 +34,8 @@ class TrainConfig:
     download: bool = False  # let torchvision download a missing data set
     label_noise: float = 0.0  # fraction of training labels flipped to another class
     noise_seed: int = 0  # seed of the label flips (independent of the training seed)
+    noise_kind: str = "symmetric"  # symmetric (to any other class) | asymmetric (each class
+    # to its one most confusable class: the nearest class mean)
     image_size: int = 0  # imagefolder: resize + centre-crop to this many px (0: first image's)
     # --- model ------------------------------------------------------------------------
     model: str = "mlp"
@@ -77,6 +80,9 @@ class TrainConfig:
             raise ConfigError(f"momentum must be in [0, 1), but got {self.momentum}")
         if self.weight_decay < 0:
             raise ConfigError(f"weight_decay must be >= 0, but got {self.weight_decay}")
+        if self.noise_kind not in NOISE_KINDS:
+            raise ConfigError(f"noise_kind must be one of {', '.join(NOISE_KINDS)}, but got "
+                              f"{self.noise_kind!r}")
         if not 0 <= self.label_noise < 1:
             raise ConfigError(
                 f"label_noise must be in [0, 1), but got {self.label_noise}",

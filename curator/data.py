@@ -202,6 +202,7 @@ class DataBundle:
     noisy: np.ndarray | None  # (N,) bool: which training labels were flipped, or None
     label_noise: float = 0.0
     noise_seed: int = 0
+    noise_kind: str = "symmetric"  # symmetric | asymmetric (to the confusable class)
 
     @property
     def labels(self) -> np.ndarray:
@@ -222,7 +223,8 @@ class DataBundle:
     def describe(self) -> dict[str, Any]:
         """The data spec stored in a scores file (enough to load the same data again)."""
         return {"data": self.spec, "label_noise": self.label_noise,
-                "noise_seed": self.noise_seed, "sample_shape": list(self.sample_shape),
+                "noise_seed": self.noise_seed, "noise_kind": self.noise_kind,
+                "sample_shape": list(self.sample_shape),
                 "num_test": 0 if self.test is None else len(self.test),
                 "classes": self.classes}
 
@@ -236,10 +238,15 @@ def fingerprint(labels: np.ndarray, sample_shape: tuple[int, ...], num_classes: 
     return h.hexdigest()[:16]
 
 
+NOISE_KINDS = ("symmetric", "asymmetric")
+
+
 def flip_labels(labels: np.ndarray, fraction: float, num_classes: int,
-                seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Flip ``round(fraction * N)`` labels, chosen uniformly, each to a uniformly chosen other
-    class. Returns the new labels and the boolean mask of flipped samples."""
+                seed: int, *, partner: np.ndarray | None = None
+                ) -> tuple[np.ndarray, np.ndarray]:
+    """Flip ``round(fraction * N)`` labels, chosen uniformly: each to a uniformly chosen other
+    class (symmetric noise), or, given ``partner`` (C,), class c always to ``partner[c]``
+    (asymmetric noise). Returns the new labels and the boolean mask of flipped samples."""
     n = len(labels)
     count = int(round(fraction * n))
     if count and num_classes < 2:
@@ -248,10 +255,35 @@ def flip_labels(labels: np.ndarray, fraction: float, num_classes: int,
     chosen = rng.choice(n, size=count, replace=False)
     shift = rng.integers(1, max(num_classes, 2), size=count)
     new = np.array(labels, dtype=np.int64, copy=True)
-    new[chosen] = (new[chosen] + shift) % num_classes
+    if partner is None:
+        new[chosen] = (new[chosen] + shift) % num_classes
+    else:
+        new[chosen] = np.asarray(partner, dtype=np.int64)[new[chosen]]
     noisy = np.zeros(n, dtype=bool)
     noisy[chosen] = True
     return new, noisy
+
+
+def confusable_classes(split: Split, num_classes: int) -> np.ndarray:
+    """For each class, the class whose mean input is nearest (Euclidean, normalised inputs):
+    the class it is most easily mistaken for. (C,) int64; a class with no samples keeps its
+    successor."""
+    if not isinstance(split, TensorSplit):
+        raise DataError("asymmetric label noise needs an in-memory data set (its class means)",
+                        hint="use noise_kind symmetric for image folders")
+    x = split.normalise(split.x.cpu()).reshape(len(split), -1).double()
+    y = split.labels.cpu()
+    counts = torch.bincount(y, minlength=num_classes).double()
+    means = torch.zeros(num_classes, x.shape[1], dtype=torch.float64).index_add_(0, y, x)
+    means /= counts.clamp(min=1)[:, None]
+    dist = torch.cdist(means, means)
+    dist[counts == 0] = float("inf")
+    dist[:, counts == 0] = float("inf")
+    dist.fill_diagonal_(float("inf"))
+    partner = dist.argmin(dim=1).numpy().astype(np.int64)
+    empty = (counts == 0).numpy() | ~np.isfinite(dist.min(dim=1).values.numpy())
+    partner[empty] = (np.flatnonzero(empty) + 1) % num_classes
+    return partner
 
 
 def parse_spec(spec: str) -> tuple[str, str]:
@@ -260,7 +292,8 @@ def parse_spec(spec: str) -> tuple[str, str]:
 
 
 def load_data(spec: str = "digits", *, root: str = "data", download: bool = False,
-              label_noise: float = 0.0, noise_seed: int = 0, image_size: int = 0) -> DataBundle:
+              label_noise: float = 0.0, noise_seed: int = 0, image_size: int = 0,
+              noise_kind: str = "symmetric") -> DataBundle:
     """Load the data set named by ``spec`` (see :data:`DATASETS`), with optional label noise."""
     name, arg = parse_spec(spec)
     entry = DATASETS.entry(name)
@@ -271,6 +304,9 @@ def load_data(spec: str = "digits", *, root: str = "data", download: bool = Fals
         raise DataError(f"data set {name!r} takes no path, but got {spec!r}")
     if not 0 <= label_noise < 1:
         raise DataError(f"label noise must be in [0, 1), but got {label_noise}")
+    if noise_kind not in NOISE_KINDS:
+        raise DataError(f"noise_kind must be one of {', '.join(NOISE_KINDS)}, but got "
+                        f"{noise_kind!r}", param="noise_kind")
     source = entry.fn(arg, LoadOptions(root=root, download=download, image_size=image_size))
     if len(source.train) == 0:
         raise DataError(f"data set {spec!r} has no training samples")
@@ -278,11 +314,15 @@ def load_data(spec: str = "digits", *, root: str = "data", download: bool = Fals
     noisy = None
     train = source.train
     if label_noise > 0:
-        flipped, noisy = flip_labels(original, label_noise, source.num_classes, noise_seed)
+        partner = (confusable_classes(source.train, source.num_classes)
+                   if noise_kind == "asymmetric" else None)
+        flipped, noisy = flip_labels(original, label_noise, source.num_classes, noise_seed,
+                                     partner=partner)
         train = train.with_labels(torch.from_numpy(flipped))
     return DataBundle(spec=spec, train=train, test=source.test, num_classes=source.num_classes,
                       classes=source.classes, original_labels=original, noisy=noisy,
-                      label_noise=label_noise, noise_seed=noise_seed)
+                      label_noise=label_noise, noise_seed=noise_seed,
+                      noise_kind=noise_kind if label_noise > 0 else "symmetric")
 
 
 # --------------------------------------------------------------------------------------

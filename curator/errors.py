@@ -7,20 +7,36 @@ Every error raised for bad input or a bad file is a :class:`CuratorError`. The C
 
 from __future__ import annotations
 
+import re
 import tempfile
 from pathlib import Path
 
 
 class CuratorError(Exception):
-    """An error with a message that quotes the offending value and an optional hint."""
+    """An error with a message that quotes the offending value and an optional hint.
 
-    def __init__(self, message: str, *, hint: str | None = None) -> None:
+    ``param`` names the Python parameter at fault when the message starts with it (``keep
+    2.5 is neither ...``); the CLI shows that name as its flag (``--keep 2.5 is ...``).
+    """
+
+    def __init__(self, message: str, *, hint: str | None = None,
+                 param: str | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.hint = hint
+        self.param = param
 
     def __str__(self) -> str:
         return self.message
+
+    def as_flag(self) -> tuple[str, str | None]:
+        """Message and hint with the parameter's name written as the CLI's flag."""
+        if not self.param:
+            return self.message, self.hint
+        flag = "--" + self.param.replace("_", "-")
+        pattern = re.compile(rf"(?<![\w-]){re.escape(self.param)}(?![\w-])")
+        return (pattern.sub(flag, self.message, count=1),
+                None if self.hint is None else pattern.sub(flag, self.hint))
 
 
 class ConfigError(CuratorError):

@@ -11,69 +11,69 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
-from torch.utils.data import Dataset, Subset
 
 from curator import store
 from curator.errors import CuratorError, FormatError
 from curator.registry import Registry
-from curator.store import open_scores
+from curator.store import ScoreValues, open_scores
 
 Strategy = Callable[..., np.ndarray]
 STRATEGIES: Registry[Strategy] = Registry("prune strategy")
 DEFAULT_STRATEGY = "stratified"
-# drop-noisy: a sample is flagged when its score is below these (scores where higher is easier)
-NOISE_THRESHOLDS = {"aum": 0.0, "learnability": 0.5, "confidence": 0.5, "hit_rate": 0.5,
-                    "correctness": 0.5, "heldout_learnability": 0.5}
 
 
-@dataclass
+@dataclass(frozen=True)
 class PruneOptions:
+    """What a strategy may use besides the ease. Never changed by the functions that read it:
+    the automatic values are resolved into the returned :class:`Plan`."""
+
     seed: int = 0
     drop_hardest: float | None = None  # stratified: hardest fraction dropped first (CCS's
-    # beta); None = auto: the fraction the score flags as mislabelled (see auto_drop_hardest)
+    # beta); None = auto: the samples flagged as mislabelled (curator.flags)
     strata: int = 50  # stratified: equal-width score bins
-    threshold: float | None = None  # drop-noisy: flag samples with ease below this
-    extra: dict[str, Any] = field(default_factory=dict)
+    threshold: float | None = None  # drop-noisy: flag samples with ease below this; None =
+    # the samples flagged as mislabelled
 
 
 def _rng(seed: int, *keys: int) -> np.random.Generator:
     return np.random.default_rng(np.random.SeedSequence([int(seed), 0x7072756E, *keys]))
 
 
+# A strategy takes the ease (higher = easier), the count to keep, the options and the
+# samples to drop first (indices, most certain first; may be empty), and returns the kept
+# indices. ``drop`` holds the flagged samples, or CCS's hardest beta fraction.
+
+
 @STRATEGIES.register("easy", description="keep the easiest (drops likely mislabelled first)")
-def keep_easy(ease: np.ndarray, keep: int, opts: PruneOptions) -> np.ndarray:
+def keep_easy(ease: np.ndarray, keep: int, opts: PruneOptions, drop: np.ndarray) -> np.ndarray:
     return np.argsort(-ease, kind="stable")[:keep]
 
 
 @STRATEGIES.register("hard", description="keep the hardest")
-def keep_hard(ease: np.ndarray, keep: int, opts: PruneOptions) -> np.ndarray:
+def keep_hard(ease: np.ndarray, keep: int, opts: PruneOptions, drop: np.ndarray) -> np.ndarray:
     return np.argsort(ease, kind="stable")[:keep]
 
 
 @STRATEGIES.register("random", description="keep a uniformly random subset (the baseline)")
-def keep_random(ease: np.ndarray, keep: int, opts: PruneOptions) -> np.ndarray:
+def keep_random(ease: np.ndarray, keep: int, opts: PruneOptions, drop: np.ndarray
+                ) -> np.ndarray:
     return _rng(opts.seed, 1).choice(len(ease), size=keep, replace=False)
 
 
 @STRATEGIES.register("stratified", description="coverage-centric (CCS, Zheng 2023): drop the "
-                     "hardest fraction, then sample evenly across score strata")
-def keep_stratified(ease: np.ndarray, keep: int, opts: PruneOptions) -> np.ndarray:
+                     "flagged (or hardest) samples, then sample evenly across score strata")
+def keep_stratified(ease: np.ndarray, keep: int, opts: PruneOptions, drop: np.ndarray
+                    ) -> np.ndarray:
     n = len(ease)
-    beta = 0.0 if opts.drop_hardest is None else opts.drop_hardest  # prune() resolves auto
-    if not 0 <= beta < 1:
-        raise CuratorError(f"--drop-hardest must be in [0, 1), but got {opts.drop_hardest}")
-    if opts.strata < 1:
-        raise CuratorError(f"--strata must be >= 1, but got {opts.strata}")
-    order = np.argsort(ease, kind="stable")  # hardest first
-    cut = min(int(math.floor(beta * n)), n - keep)
-    pool = order[cut:]
+    cut = min(len(drop), n - keep)
+    pool = np.setdiff1d(np.arange(n), drop[:cut], assume_unique=True)
     values = ease[pool]
     lo, hi = float(values.min()), float(values.max())
     edges = np.linspace(lo, hi, opts.strata + 1)
@@ -94,64 +94,140 @@ def keep_stratified(ease: np.ndarray, keep: int, opts: PruneOptions) -> np.ndarr
     return picked
 
 
-@STRATEGIES.register("drop-noisy", description="drop only the samples flagged as mislabelled "
-                     "(score below a threshold), then the hardest if fewer must be kept")
-def keep_unflagged(ease: np.ndarray, keep: int, opts: PruneOptions) -> np.ndarray:
-    assert opts.threshold is not None
-    flagged = ease < opts.threshold
+@STRATEGIES.register("drop-noisy", description="drop only the samples flagged as mislabelled, "
+                     "then the hardest if fewer must be kept")
+def keep_unflagged(ease: np.ndarray, keep: int, opts: PruneOptions, drop: np.ndarray
+                   ) -> np.ndarray:
     order = np.argsort(-ease, kind="stable")
-    unflagged = order[~flagged[order]]
+    unflagged = order[~np.isin(order, drop)]
     return unflagged[:keep]
 
 
 # --------------------------------------------------------------------------------------
+# The decision: one pure function of arrays, called by `curator prune`, `curator bench`
+# and the benchmarks alike
+# --------------------------------------------------------------------------------------
 
 
-@dataclass
-class Selection:
-    name: str
+@dataclass(frozen=True)
+class Plan:
+    """What :func:`plan_selection` decided: the kept indices and how."""
+
     indices: np.ndarray  # sorted int64
-    strategy: str
-    score: str
-    keep: float  # what was asked: a fraction in (0, 1] or a count
-    class_balanced: bool
-    seed: int
-    params: dict[str, Any]
+    params: dict[str, Any]  # the resolved options, stored with the selection
 
 
-def noise_threshold(score: str, higher_is: str) -> float | None:
-    """The documented mislabel threshold of ``score``, in ease units (None: no default)."""
-    if score not in NOISE_THRESHOLDS:
-        return None
-    return NOISE_THRESHOLDS[score] * (1 if higher_is == "easier" else -1)
+def plan_selection(ease: np.ndarray, keep: int, *, strategy: str = DEFAULT_STRATEGY,
+                   labels: np.ndarray | None = None, class_balanced: bool = False,
+                   mislabel: np.ndarray | None = None,
+                   opts: PruneOptions = PruneOptions()) -> Plan:
+    """Choose ``keep`` samples by ``ease`` (higher = easier) with ``strategy``.
+
+    ``mislabel`` (N,) is each sample's probability of a wrong label (curator.flags); the
+    samples at or above :data:`curator.flags.FLAG_AT` are the *flagged* ones, dropped first
+    by ``stratified`` with ``drop_hardest=None`` and the only ones ``drop-noisy`` drops
+    unless ``threshold`` is set. ``drop-noisy`` keeps at most the unflagged samples.
+    """
+    from curator.flags import FLAG_AT
+
+    fn = STRATEGIES.get(strategy)
+    ease = np.asarray(ease, dtype=np.float64)
+    n = len(ease)
+    if not 1 <= keep <= n:
+        raise CuratorError(f"keep {keep} is not in 1..{n}, the training samples", param="keep")
+    if opts.strata < 1:
+        raise CuratorError(f"strata must be >= 1, but got {opts.strata}", param="strata")
+    if opts.drop_hardest is not None and not 0 <= opts.drop_hardest < 1:
+        raise CuratorError(f"drop_hardest must be in [0, 1), but got {opts.drop_hardest}",
+                           param="drop_hardest")
+    if mislabel is not None and len(mislabel) != n:
+        raise CuratorError(f"mislabel has {len(mislabel)} values for {n} samples",
+                           param="mislabel")
+    params: dict[str, Any] = {}
+    flag_order = np.zeros(0, dtype=np.int64)  # flagged samples, most likely mislabelled first
+    if mislabel is not None:
+        m = np.asarray(mislabel, dtype=np.float64)
+        flag_order = np.argsort(-m, kind="stable")[: int((m >= FLAG_AT).sum())]
+    if strategy == "stratified":
+        if opts.drop_hardest is None:
+            drop = flag_order
+            params["drop_hardest"] = "auto"
+        else:
+            drop = np.argsort(ease, kind="stable")[: int(math.floor(opts.drop_hardest * n))]
+            params["drop_hardest"] = opts.drop_hardest
+        params.update(strata=opts.strata, dropped_first=int(min(len(drop), n - keep)))
+    elif strategy == "drop-noisy":
+        if opts.threshold is not None:
+            drop = np.flatnonzero(ease < opts.threshold)
+            params["threshold"] = opts.threshold
+        elif mislabel is not None:
+            drop = flag_order
+            params["threshold"] = "flags"
+        else:
+            raise CuratorError("drop-noisy needs the mislabel estimate or a threshold",
+                               hint="pass threshold (samples at least this easy are kept)",
+                               param="threshold")
+        keep = min(keep, n - len(drop))
+        if keep == 0:
+            raise CuratorError("drop-noisy flags every sample")
+        params["flagged"] = int(len(drop))
+    else:
+        drop = flag_order
+    if not class_balanced:
+        picked = fn(ease, keep, opts, drop)
+    else:
+        if labels is None:
+            raise CuratorError("class-balanced pruning needs the labels", param="labels")
+        labels = np.asarray(labels)
+        dropped = np.zeros(n, dtype=bool)
+        dropped[drop] = True
+        rank = np.empty(n, dtype=np.int64)  # position of each sample in the drop order
+        rank[drop] = np.arange(len(drop))
+        parts = []
+        unflagged_per_class = np.bincount(labels[~dropped], minlength=int(labels.max()) + 1)
+        budgets = class_budgets(labels, keep)
+        if strategy == "drop-noisy":
+            budgets = np.minimum(budgets, unflagged_per_class)
+        for c, budget in enumerate(budgets):
+            members = np.flatnonzero(labels == c)
+            if budget:
+                sub = replace(opts, seed=opts.seed * 100_003 + c)
+                local = np.flatnonzero(dropped[members])
+                local = local[np.argsort(rank[members[local]], kind="stable")]
+                parts.append(members[fn(ease[members], int(budget), sub, local)])
+        picked = np.concatenate(parts) if parts else np.zeros(0, np.int64)
+    return Plan(np.sort(np.asarray(picked, dtype=np.int64)), params)
 
 
-def auto_drop_hardest(ease: np.ndarray, score: str, higher_is: str) -> float:
-    """CCS's beta from the data: the fraction of samples ``score`` flags as mislabelled
-    (below its :data:`NOISE_THRESHOLDS` entry); 0 for scores without a threshold."""
-    threshold = noise_threshold(score, higher_is)
-    if threshold is None:
-        return 0.0
-    return float(min(np.mean(ease < threshold), 0.99))
+def select(ease: np.ndarray, keep: int, *, strategy: str = DEFAULT_STRATEGY,
+           labels: np.ndarray | None = None, class_balanced: bool = False,
+           mislabel: np.ndarray | None = None, opts: PruneOptions = PruneOptions()
+           ) -> np.ndarray:
+    """Sorted indices of the ``keep`` samples that ``strategy`` keeps (see
+    :func:`plan_selection`)."""
+    return plan_selection(ease, keep, strategy=strategy, labels=labels,
+                          class_balanced=class_balanced, mislabel=mislabel, opts=opts).indices
 
 
 def parse_keep(value: str | float | int, n: int) -> int:
-    """``--keep``: a fraction in (0, 1] or a whole count in 1..N -> the count to keep."""
+    """``keep``: a fraction in (0, 1] or a whole count in 1..N -> the count to keep."""
     try:
         number = float(value)
     except (TypeError, ValueError):
-        raise CuratorError(f"--keep must be a fraction in (0, 1] or a count, but got "
-                           f"{value!r}") from None
+        raise CuratorError(f"keep must be a fraction in (0, 1] or a count, but got "
+                           f"{value!r}", param="keep") from None
     if not math.isfinite(number) or number <= 0:
-        raise CuratorError(f"--keep must be a fraction in (0, 1] or a count, but got {value}",
-                           hint="e.g. --keep 0.7 keeps 70%, --keep 35000 keeps 35,000 samples")
+        raise CuratorError(f"keep must be a fraction in (0, 1] or a count, but got {value}",
+                           hint="e.g. keep 0.7 keeps 70%, keep 35000 keeps 35,000 samples",
+                           param="keep")
     if number <= 1:
         return max(1, int(round(number * n)))
     if number != int(number):
-        raise CuratorError(f"--keep {value} is neither a fraction in (0, 1] nor a whole count",
-                           hint="e.g. --keep 0.7 or --keep 35000")
+        raise CuratorError(f"keep {value} is neither a fraction in (0, 1] nor a whole count",
+                           hint="e.g. keep 0.7 or keep 35000", param="keep")
     if number > n:
-        raise CuratorError(f"--keep {int(number)} is more than the {n} training samples")
+        raise CuratorError(f"keep {int(number)} is more than the {n} training samples",
+                           param="keep")
     return int(number)
 
 
@@ -166,74 +242,91 @@ def class_budgets(labels: np.ndarray, keep: int) -> np.ndarray:
     return np.minimum(budget, counts)
 
 
-def select(ease: np.ndarray, keep: int, *, strategy: str = DEFAULT_STRATEGY,
-           labels: np.ndarray | None = None, class_balanced: bool = False,
-           opts: PruneOptions | None = None) -> np.ndarray:
-    """Sorted indices of the ``keep`` samples that ``strategy`` keeps."""
-    opts = opts or PruneOptions()
-    fn = STRATEGIES.get(strategy)
-    n = len(ease)
-    if not 1 <= keep <= n:
-        raise CuratorError(f"cannot keep {keep} of {n} samples")
-    if not class_balanced:
-        picked = fn(ease, keep, opts)
-    else:
-        if labels is None:
-            raise CuratorError("class-balanced pruning needs the labels")
-        parts = []
-        for c, budget in enumerate(class_budgets(labels, keep)):
-            members = np.flatnonzero(labels == c)
-            if budget:
-                sub = PruneOptions(**{**opts.__dict__, "seed": opts.seed * 100_003 + c})
-                parts.append(members[fn(ease[members], int(budget), sub)])
-        picked = np.concatenate(parts) if parts else np.zeros(0, np.int64)
-    return np.sort(np.asarray(picked, dtype=np.int64))
+@dataclass
+class Selection:
+    name: str
+    indices: np.ndarray  # sorted int64
+    strategy: str
+    score: str
+    keep: float  # what was asked: a fraction in (0, 1] or a count
+    class_balanced: bool
+    seed: int
+    params: dict[str, Any]
+
+
+def needs_flags(strategy: str, opts: PruneOptions) -> bool:
+    """Whether ``strategy`` with ``opts`` reads the mislabel estimate."""
+    return ((strategy == "stratified" and opts.drop_hardest is None)
+            or (strategy == "drop-noisy" and opts.threshold is None))
+
+
+@dataclass(frozen=True)
+class Pruned:
+    """What :func:`prune` stored, with what a summary of it needs."""
+
+    selection: Selection
+    score: ScoreValues  # the score pruned by
+    labels: np.ndarray
+    classes: list[str]
+    noisy: np.ndarray | None
+    flagged: int | None  # samples flagged as mislabelled, when the strategy read the flags
+    out: Path | None
+
+    @property
+    def kept(self) -> np.ndarray:
+        mask = np.zeros(len(self.labels), dtype=bool)
+        mask[self.selection.indices] = True
+        return mask
 
 
 def prune(path: str | Path, *, keep: str | float | int, by: str = "learnability",
           strategy: str = DEFAULT_STRATEGY, class_balanced: bool = False,
-          name: str | None = None, force: bool = False,
-          opts: PruneOptions | None = None) -> Selection:
-    """Choose the samples to keep from the scores in ``path`` and store the selection there."""
-    opts = opts or PruneOptions()
+          name: str | None = None, force: bool = False, out: str | Path | None = None,
+          opts: PruneOptions = PruneOptions()) -> Pruned:
+    """Choose the samples to keep from the scores in ``path`` (:func:`plan_selection`) and
+    store the selection there; with ``out``, also write the kept indices (``.npy``,
+    ``.txt`` or ``.csv``). ``keep`` is a fraction in (0, 1] or a count."""
+    from curator.flags import FLAG_AT, file_mislabel
+
     STRATEGIES.get(strategy)
+    out = None if out is None else Path(out)
+    if out is not None and out.suffix not in (".npy", ".txt", ".csv"):
+        raise CuratorError(f"out {str(out)!r} must end in .npy, .txt or .csv", param="out")
     with open_scores(path) as f:
         if not f.score_names():
             raise FormatError(f"{str(path)!r} has no scores yet",
                               hint="finish the reference run with `curator score --resume`")
         s = f.score(by)
-        labels = f.labels
+        labels, noisy = f.labels, f.noisy
+        classes = list(f.data_spec.get("classes") or [])
         existing = f.selection_names()
-    ease = s.values.astype(np.float64) * (1 if s.higher_is == "easier" else -1)
-    count = parse_keep(keep, len(ease))
-    params: dict[str, Any] = {}
-    if strategy == "stratified":
-        auto = opts.drop_hardest is None
-        if auto:
-            opts.drop_hardest = auto_drop_hardest(ease, by, s.higher_is)
-        params = {"drop_hardest": opts.drop_hardest, "drop_hardest_auto": auto,
-                  "strata": opts.strata}
-    if strategy == "drop-noisy":
-        if opts.threshold is None:
-            opts.threshold = noise_threshold(by, s.higher_is)
-            if opts.threshold is None:
-                raise CuratorError(f"drop-noisy has no default threshold for score {by!r}",
-                                   hint="pass --threshold T (samples easier than T are kept), "
-                                        f"or --by one of {', '.join(NOISE_THRESHOLDS)}")
-        params = {"threshold": opts.threshold}
-        count = min(count, int((ease >= opts.threshold).sum()))
-        if count == 0:
-            raise CuratorError(f"drop-noisy flags every sample ({by} below {opts.threshold})")
+        mislabel = file_mislabel(f) if needs_flags(strategy, opts) else None
+    count = parse_keep(keep, len(s.values))
     name = name or default_name(strategy, by, keep, class_balanced)
     if name in existing and not force:
         raise CuratorError(f"{str(path)!r} already has a selection {name!r}",
-                           hint="pass --force to replace it, or --name for another name")
-    indices = select(ease, count, strategy=strategy, labels=labels,
-                     class_balanced=class_balanced, opts=opts)
-    selection = Selection(name, indices, strategy, by, float(keep), class_balanced, opts.seed,
-                          params)
-    write_selection(path, selection)
-    return selection
+                           hint="pass force to replace it, or name for another name",
+                           param="force")
+    plan = plan_selection(s.ease, count, strategy=strategy, labels=labels,
+                          class_balanced=class_balanced, mislabel=mislabel, opts=opts)
+    selection = Selection(name, plan.indices, strategy, by, float(keep), class_balanced,
+                          opts.seed, plan.params)
+    # the index file is written beside, the selection stored, then the file moved in place:
+    # nothing is printed in between, so a closed pipe cannot leave one without the other
+    tmp = None if out is None else out.with_name(f".new-{out.name}")
+    try:
+        if tmp is not None:
+            export_selection(plan.indices, tmp)
+        write_selection(path, selection)
+        if tmp is not None and out is not None:
+            os.replace(tmp, out)
+    finally:
+        if tmp is not None:
+            tmp.unlink(missing_ok=True)
+    n_classes = int(labels.max()) + 1
+    return Pruned(selection, s, labels, classes if len(classes) == n_classes
+                  else [str(c) for c in range(n_classes)], noisy,
+                  None if mislabel is None else int((mislabel >= FLAG_AT).sum()), out)
 
 
 def default_name(strategy: str, by: str, keep: str | float | int, balanced: bool) -> str:
@@ -264,9 +357,11 @@ def export_selection(indices: np.ndarray, out: str | Path) -> Path:
     return out
 
 
-def subset(dataset: Dataset, scores: str | Path, name: str) -> Subset:
+def subset(dataset: Any, scores: str | Path, name: str) -> Any:
     """``torch.utils.data.Subset`` of ``dataset`` (the training split the scores were made
     on, in the same order) holding the samples of selection ``name``."""
+    from torch.utils.data import Subset
+
     with open_scores(scores) as f:
         indices = f.selection(name)
         n = f.num_samples
@@ -274,4 +369,4 @@ def subset(dataset: Dataset, scores: str | Path, name: str) -> Subset:
         raise CuratorError(f"the data set has {len(dataset)} samples, but {str(scores)!r} "  # type: ignore[arg-type]
                            f"was scored on {n}",
                            hint="pass the training split the scores were computed on")
-    return Subset(dataset, torch.from_numpy(indices).tolist())
+    return Subset(dataset, indices.tolist())

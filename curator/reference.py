@@ -90,7 +90,7 @@ class RunPlan:
 def load_bundle(cfg: TrainConfig) -> DataBundle:
     return load_data(cfg.data, root=cfg.root, download=cfg.download,
                      label_noise=cfg.label_noise, noise_seed=cfg.noise_seed,
-                     image_size=cfg.image_size)
+                     image_size=cfg.image_size, noise_kind=cfg.noise_kind)
 
 
 def check_setup(cfg: TrainConfig, bundle: DataBundle, num_train: int | None = None) -> None:

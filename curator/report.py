@@ -24,7 +24,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
-from curator.compare import check_same_data, ease_of  # noqa: E402
+from curator.compare import check_same_data  # noqa: E402
 from curator.errors import CuratorError, FormatError  # noqa: E402
 from curator.scores import rank_easiest_first  # noqa: E402
 from curator.store import ScoresFile, open_scores  # noqa: E402
@@ -69,7 +69,7 @@ def make_report(path: str | Path, out: str | Path, *, compare: Sequence[str | Pa
             raise FormatError(f"{str(path)!r} has no score {score!r}",
                               hint=f"scores: {', '.join(f.score_names()) or 'none yet'}")
         main = f.score(score)
-        ease = ease_of(main.values, main.higher_is)
+        ease = main.ease
         labels = f.labels
         classes = list(f.data_spec.get("classes") or [])
         names = f.score_names()
@@ -165,7 +165,7 @@ def _compare(report: Report, f: ScoresFile, other: Path, score: str, ease: np.nd
         model_b = g.runs()[0].model if g.runs() else other.stem
     values_a, values_b = f.score(score).values, s.values
     rank_a = rank_easiest_first(ease)
-    rank_b = rank_easiest_first(ease_of(s.values, s.higher_is))
+    rank_b = rank_easiest_first(s.ease)
     fig, axes = plt.subplots(1, 2, figsize=(10, 4.3))
     for ax, (a, b, what) in zip(axes, ((values_a, values_b, score),
                                        (rank_a, rank_b, f"{score} rank")), strict=True):
@@ -257,7 +257,7 @@ def _roc(report: Report, values: dict[str, Any], noisy: np.ndarray) -> None:
     for name, s in values.items():
         if name in SKIP_ROC or s.values.dtype.kind not in "fiu":
             continue
-        hardness = -ease_of(s.values.astype(np.float64), s.higher_is)
+        hardness = -s.ease
         if not np.isfinite(hardness).all():
             continue
         auc = roc_auc_score(noisy, hardness)

@@ -178,6 +178,24 @@ def easiness(correct: np.ndarray, *, easy_epochs: int) -> np.ndarray:
     return correct[:, :easy_epochs].mean(axis=(0, 1), dtype=np.float64)
 
 
+@per_sample("early_learnability", needs=("p_true",), higher_is="easier",
+            options=("early_epochs",),
+            description="mean probability of the given label over the epochs up to the best "
+                        "test accuracy (before memorising), mean over runs")
+def early_learnability(p_true: np.ndarray, *, early_epochs: int) -> np.ndarray:
+    return p_true[:, :early_epochs].mean(axis=(0, 1), dtype=np.float64)
+
+
+@derived("mislabel_probability", sources=("early_learnability",), higher_is="harder",
+         description="probability that the label is wrong: posterior of the low component of "
+                     "a two-component mixture on logit(early_learnability), 0 when no "
+                     "component's labels are rejected (DivideMix-style; docs/flags.md)")
+def mislabel_probability(early: np.ndarray) -> np.ndarray:
+    from curator.flags import fit_mislabelled
+
+    return fit_mislabelled(early, by="early_learnability").probability
+
+
 @per_sample("heldout_learnability", needs=("p_true",), higher_is="easier", runs="holdout",
             description="mean probability of the label when the sample is held out of "
                         "training, over epochs and seeds (C-score proxy; seed 004)")
@@ -202,11 +220,15 @@ def _mean_recorded(values: np.ndarray) -> np.ndarray:
     return np.where(seen, v, 0.0).sum(axis=(0, 1)) / count
 
 
-def default_options(num_epochs: int) -> dict[str, int]:
+def default_options(num_epochs: int, test_acc: np.ndarray | None = None) -> dict[str, int]:
     """EL2N at 10% of training (epoch 20 of 200, as Paul et al.), easiness over the first
-    20% of the epochs (at least one each)."""
+    20% of the epochs (at least one each), early learnability up to the epoch of best mean
+    test accuracy (``test_acc``: (R, T) of the runs; without it, the first 20%)."""
+    from curator.flags import best_test_epoch
+
     return {"el2n_epoch": max(1, round(num_epochs / 10)),
-            "easy_epochs": max(1, math.ceil(num_epochs / 5))}
+            "easy_epochs": max(1, math.ceil(num_epochs / 5)),
+            "early_epochs": best_test_epoch(test_acc, num_epochs)}
 
 
 # --------------------------------------------------------------------------------------
@@ -226,10 +248,12 @@ class Trajectories(Protocol):
 
 @dataclass
 class ArrayTrajectories:
-    """In-memory trajectories: ``stats[name]`` has shape (R, T, N)."""
+    """In-memory trajectories: ``stats[name]`` has shape (R, T, N); ``test_acc`` (R, T), when
+    given, is each run's test accuracy per epoch."""
 
     stats: Mapping[str, np.ndarray]
     runs: tuple[str, ...] = ()
+    test_acc: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         shapes = {np.shape(v) for v in self.stats.values()}
@@ -265,6 +289,8 @@ class FileTrajectories:
         self.runs = tuple(r.name for r in complete)
         self.num_epochs = epochs.pop()
         self.num_samples = scores.num_samples
+        self.test_acc = np.stack([scores.history(r)["test_acc"][:self.num_epochs]
+                                  for r in self.runs])
 
     def read(self, stat: str, start: int, stop: int) -> np.ndarray:
         return np.stack([self.file.read_stat(r, stat, start, stop) for r in self.runs])
@@ -294,7 +320,7 @@ def compute_scores(traj: Trajectories, names: Sequence[str] | None = None, *,
         if e.meta["kind"] == "per_sample" and sources[e.meta["runs"]] is None:
             raise CuratorError(f"score {e.name!r} needs {e.meta['runs']} runs, and there are "
                                "none", hint="score with --holdout K")
-    opts = default_options(traj.num_epochs)
+    opts = default_options(traj.num_epochs, getattr(traj, "test_acc", None))
     opts.update({k: v for k, v in (options or {}).items() if v is not None})
     for key, value in opts.items():
         if not 1 <= value <= traj.num_epochs:

@@ -89,6 +89,7 @@ def create(path: str | Path, bundle: DataBundle, config: dict[str, Any]) -> None
                 _label_dtype(bundle.num_classes)))
             data.attrs["label_noise"] = bundle.label_noise
             data.attrs["noise_seed"] = bundle.noise_seed
+            data.attrs["noise_kind"] = bundle.noise_kind
         f.create_group("runs")
         f.create_group("scores")
     os.replace(tmp, path)
@@ -463,6 +464,17 @@ class ScoreValues:
     runs: tuple[str, ...]
     params: dict[str, Any] = field(default_factory=dict)  # e.g. el2n_epoch, region labels
 
+    @property
+    def ease(self) -> np.ndarray:
+        """The values oriented so that higher is easier, as float64."""
+        return ease_of(self.values, self.higher_is)
+
+
+def ease_of(values: np.ndarray, higher_is: str) -> np.ndarray:
+    """A score's values oriented so that higher is easier, as float64."""
+    v = np.asarray(values, dtype=np.float64)
+    return v if higher_is == "easier" else -v
+
 
 # --------------------------------------------------------------------------------------
 # Reading
@@ -551,7 +563,9 @@ class ScoresFile:
                 f"noise seed {bundle.noise_seed}) has {bundle.fingerprint}",
                 hint=f"the file was made from {self.data_spec['data']!r} with label noise "
                      f"{self.data_spec['label_noise']} and noise seed "
-                     f"{self.data_spec['noise_seed']}; pass the same data options")
+                     f"{self.data_spec['noise_seed']}"
+                     + (f" ({self.data_spec['noise_kind']})" if "noise_kind" in self.data_spec
+                        else "") + "; pass the same data options")
 
     def runs(self) -> list[RunInfo]:
         out = []

@@ -192,3 +192,24 @@ def test_stratified_folds_spread_each_class_evenly() -> None:
         assert counts.max() - counts.min() <= 1
     np.testing.assert_array_equal(folds, stratified_folds(labels, 3, seed=0))
     assert not np.array_equal(folds, stratified_folds(labels, 3, seed=1))
+
+
+def test_asymmetric_noise_flips_each_class_to_its_nearest_class_mean(tmp_path: Path) -> None:
+    # class means at 0, 1 and 10 on every feature: 0 and 1 are each other's confusable
+    # class, and 2's nearest is 1
+    rng = np.random.default_rng(0)
+    y = np.repeat([0, 1, 2], 40)
+    x = (np.array([0.0, 1.0, 10.0])[y][:, None] + 0.01 * rng.normal(size=(120, 5)))
+    np.savez(tmp_path / "a.npz", x=x.astype(np.float32), y=y, x_test=x[:6].astype(np.float32),
+             y_test=y[:6])
+    d = load_data(f"npz:{tmp_path / 'a.npz'}", label_noise=0.25, noise_kind="asymmetric")
+    from curator.data import confusable_classes
+
+    np.testing.assert_array_equal(confusable_classes(d.train, 3), [1, 0, 1])
+    assert d.noisy.sum() == 30 and d.noise_kind == "asymmetric"
+    partner = np.array([1, 0, 1])
+    np.testing.assert_array_equal(d.labels[d.noisy], partner[d.original_labels[d.noisy]])
+    np.testing.assert_array_equal(d.labels[~d.noisy], d.original_labels[~d.noisy])
+    assert d.describe()["noise_kind"] == "asymmetric"
+    with pytest.raises(DataError, match="noise_kind must be one of"):
+        load_data("digits", label_noise=0.1, noise_kind="pairs")

@@ -1,0 +1,232 @@
+"""Which labels are wrong: a threshold-free estimate from the training dynamics.
+
+A model fits the clean samples of a class first and memorises the mislabelled ones later
+(the "early learning" of noisy-label training). Before it memorises, the probability it
+gives a mislabelled sample's label is low — the sample looks like another class — and after,
+it is high. So the estimate reads the trajectories only up to the epoch of best test accuracy
+(where memorising starts to cost accuracy; on clean data that is late in training), takes
+each sample's mean probability of its label over those epochs (``early_learnability``), and
+fits a two-component Gaussian mixture to its logit, as DivideMix does to the loss (Li et al.
+2020, "DivideMix", arXiv:2002.07394). The component with the lower mean is the mislabelled
+one *only if* the model, on average, rejects those labels (mean logit below 0, i.e. mean
+probability below 0.5); otherwise nothing looks mislabelled and every probability is 0. A
+sample's probability of being mislabelled is its posterior under that component; it is
+flagged when that is at least :data:`FLAG_AT`.
+
+Everything here is a pure function of arrays: the CLI, ``curator prune``, ``curator bench``
+and the benchmarks all call it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from curator.errors import CuratorError
+
+if TYPE_CHECKING:
+    from curator.store import ScoresFile, ScoreValues
+
+FLAG_AT = 0.5  # flagged: probability of being mislabelled at least this
+FIT_SAMPLES = 200_000  # the mixture is fitted on at most this many samples (then applied to all)
+CLIP = 1e-4  # probabilities are clipped to [CLIP, 1 - CLIP] before the logit
+# scores the mixture can run on, and how each is made comparable to the level 0 ("the model
+# rejects the label"): probabilities of the label through the logit, margins as they are
+SCALES = {"early_learnability": "probability", "learnability": "probability",
+          "confidence": "probability", "heldout_learnability": "probability",
+          "hit_rate": "probability", "correctness": "probability", "easiness": "probability",
+          "aum": "margin"}
+DEFAULT_BY = "early_learnability"
+
+
+@dataclass(frozen=True)
+class MislabelFit:
+    """The mixture and what it says about every sample."""
+
+    probability: np.ndarray  # (N,) float32: probability that the label is wrong
+    by: str  # the score it was fitted on
+    means: tuple[float, float]  # component means (transformed units), low first
+    stds: tuple[float, float]
+    weights: tuple[float, float]
+    noise_found: bool  # whether the low component is one whose labels the model rejects
+
+    @property
+    def flagged(self) -> np.ndarray:
+        return self.probability >= FLAG_AT
+
+    @property
+    def estimated_share(self) -> float:
+        """Expected share of wrong labels: the mean probability."""
+        return float(self.probability.mean()) if len(self.probability) else 0.0
+
+
+def scale_of(by: str) -> str:
+    if by not in SCALES:
+        raise CuratorError(f"by {by!r} is not a score mislabels can be estimated from: the "
+                           "estimate needs a probability of the label or a margin",
+                           hint=f"use one of {', '.join(SCALES)}", param="by")
+    return SCALES[by]
+
+
+def transform(values: np.ndarray, scale: str) -> np.ndarray:
+    """Values on the scale where 0 means "the model rejects the label", easier = higher."""
+    v = np.asarray(values, dtype=np.float64)
+    if scale == "probability":
+        p = np.clip(v, CLIP, 1 - CLIP)
+        return np.log(p) - np.log1p(-p)
+    return v
+
+
+def fit_mislabelled(values: np.ndarray, *, by: str = DEFAULT_BY, seed: int = 0) -> MislabelFit:
+    """Fit the two-component mixture to the score ``by``'s ``values`` (higher = easier)."""
+    from sklearn.mixture import GaussianMixture
+
+    scale = scale_of(by)
+    x = transform(values, scale)
+    n = len(x)
+    if not np.isfinite(x).all():
+        raise CuratorError(f"values of score {by!r}: {int((~np.isfinite(x)).sum())} are not "
+                           "finite", param="values")
+    none = MislabelFit(np.zeros(n, np.float32), by, (0.0, 0.0), (0.0, 0.0), (1.0, 0.0), False)
+    if n < 10 or np.ptp(x) < 1e-9:  # nothing to separate
+        return none
+    rng = np.random.default_rng(seed)
+    sample = x if n <= FIT_SAMPLES else x[rng.choice(n, FIT_SAMPLES, replace=False)]
+    gmm = GaussianMixture(2, n_init=2, random_state=seed, reg_covar=1e-6)
+    gmm.fit(sample.reshape(-1, 1))
+    order = np.argsort(gmm.means_.ravel())
+    means = tuple(float(m) for m in gmm.means_.ravel()[order])
+    stds = tuple(float(s) for s in np.sqrt(gmm.covariances_.ravel())[order])
+    weights = tuple(float(w) for w in gmm.weights_[order])
+    if means[0] >= 0:  # the low component's labels are, on average, the model's answer
+        return MislabelFit(none.probability, by, means, stds, weights, False)  # type: ignore[arg-type]
+    prob = np.empty(n, dtype=np.float32)
+    for start in range(0, n, 1 << 20):  # bounded memory for millions of samples
+        block = x[start:start + (1 << 20)].reshape(-1, 1)
+        prob[start:start + len(block)] = gmm.predict_proba(block)[:, order[0]]
+    return MislabelFit(prob, by, means, stds, weights, True)  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True)
+class FlagQuality:
+    """Flags against the known flipped labels."""
+
+    flagged: int
+    flipped: int
+    true_positives: int
+
+    @property
+    def precision(self) -> float:
+        return self.true_positives / self.flagged if self.flagged else float("nan")
+
+    @property
+    def recall(self) -> float:
+        return self.true_positives / self.flipped if self.flipped else float("nan")
+
+    @property
+    def f1(self) -> float:
+        p, r = self.precision, self.recall
+        return 2 * p * r / (p + r) if p + r > 0 else 0.0
+
+
+def flag_quality(flagged: np.ndarray, noisy: np.ndarray) -> FlagQuality:
+    flagged, noisy = np.asarray(flagged, bool), np.asarray(noisy, bool)
+    return FlagQuality(int(flagged.sum()), int(noisy.sum()), int((flagged & noisy).sum()))
+
+
+def best_test_epoch(test_acc: np.ndarray | None, num_epochs: int) -> int:
+    """Epochs read by ``early_learnability``: up to the (1-based) epoch of best mean test
+    accuracy over the runs; without test accuracies, the first ceil(T/5)."""
+    fallback = max(1, -(-num_epochs // 5))
+    if test_acc is None:
+        return fallback
+    acc = np.asarray(test_acc, dtype=np.float64).reshape(-1, num_epochs)
+    acc = acc[:, :num_epochs]
+    if acc.size == 0 or not np.isfinite(acc).all():
+        return fallback
+    return int(np.argmax(acc.mean(axis=0))) + 1
+
+
+def file_mislabel(f: ScoresFile) -> np.ndarray | None:
+    """The stored ``mislabel_probability`` of an open scores file, computed from its
+    trajectories when it was scored before that score existed; None when it has no complete
+    reference run with recorded probabilities."""
+    from curator.scores import FileTrajectories, compute_scores
+
+    if "mislabel_probability" in f.score_names():
+        return f.score("mislabel_probability").values
+    if not any(r.complete and r.kind == "reference" and "p_true" in r.stats for r in f.runs()):
+        return None
+    return compute_scores(FileTrajectories(f), ["mislabel_probability"])[
+        "mislabel_probability"].values
+
+
+def score_for_flags(f: ScoresFile, by: str) -> tuple[ScoreValues, bool]:
+    """The score ``by`` of an open file and whether it is stored; a score the file does not
+    store (``early_learnability`` of an older file) is computed from the trajectories."""
+    from curator.scores import SCORES, FileTrajectories, compute_scores
+
+    scale_of(by)
+    if by in f.score_names():
+        return f.score(by), True
+    traj = FileTrajectories(f, kind=SCORES.entry(by).meta.get("runs", "reference"))
+    return compute_scores(traj, [by])[by], False
+
+
+@dataclass(frozen=True)
+class FlagReport:
+    """What ``curator flag`` found in a file."""
+
+    fit: MislabelFit
+    labels: np.ndarray  # (N,) the training labels
+    classes: list[str]
+    noisy: np.ndarray | None  # (N,) the injected flips, when the file records them
+    out: Path | None  # where the flagged indices were written
+
+    @property
+    def flagged_indices(self) -> np.ndarray:
+        return np.flatnonzero(self.fit.flagged)
+
+    @property
+    def quality(self) -> FlagQuality | None:
+        return None if self.noisy is None else flag_quality(self.fit.flagged, self.noisy)
+
+
+def flag(path: str | Path, *, by: str = DEFAULT_BY, out: str | Path | None = None) -> FlagReport:
+    """Estimate which labels in the scores file ``path`` are wrong, store the probabilities
+    as the score ``mislabel_probability`` and, with ``out``, write the flagged indices
+    (``.npy``, ``.txt`` or ``.csv``). Flagging nothing is a normal result on clean data."""
+    from curator import store
+    from curator.errors import FormatError
+    from curator.prune import export_selection
+
+    scale_of(by)
+    out = None if out is None else Path(out)
+    if out is not None and out.suffix not in (".npy", ".txt", ".csv"):
+        raise CuratorError(f"out {str(out)!r} must end in .npy, .txt or .csv", param="out")
+    with store.open_scores(path) as f:
+        if not f.score_names():
+            raise FormatError(f"{str(path)!r} has no scores yet",
+                              hint="finish the reference run with `curator score --resume`")
+        score, stored = score_for_flags(f, by)
+        labels, noisy = f.labels, f.noisy
+        classes = list(f.data_spec.get("classes") or [])
+    fit = fit_mislabelled(score.ease, by=by)
+    params = {"by": by, "means": list(fit.means), "stds": list(fit.stds),
+              "weights": list(fit.weights), "noise_found": fit.noise_found}
+    scores = {"mislabel_probability": store.ScoreValues(
+        fit.probability, "harder",
+        f"probability that the label is wrong: posterior of the low component of a "
+        f"two-component mixture on {by} (docs/flags.md)", score.runs, params)}
+    if not stored and by == DEFAULT_BY:
+        scores[by] = score
+    written = None
+    if out is not None:  # written before the score is stored: a failure leaves the file as it was
+        written = export_selection(np.flatnonzero(fit.flagged), out)
+    with store.writer_lock(path):
+        store.write_scores(path, scores)
+    return FlagReport(fit, labels, classes if len(classes) == int(labels.max()) + 1 else
+                      [str(c) for c in range(int(labels.max()) + 1)], noisy, written)
