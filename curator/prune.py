@@ -72,14 +72,21 @@ def keep_random(ease: np.ndarray, keep: int, opts: PruneOptions, drop: np.ndarra
 def keep_stratified(ease: np.ndarray, keep: int, opts: PruneOptions, drop: np.ndarray
                     ) -> np.ndarray:
     n = len(ease)
+    rng = _rng(opts.seed, 2)
     cut = min(len(drop), n - keep)
-    pool = np.setdiff1d(np.arange(n), drop[:cut], assume_unique=True)
+    if opts.drop_hardest is None and cut < len(drop):
+        # more samples are flagged than may go: the flagged that stay are a random share of
+        # them, not the least certain ones (those are the hardest mislabelled samples, and
+        # keeping only them concentrates the remaining noise where it hurts most)
+        gone = rng.choice(drop, size=cut, replace=False)
+    else:
+        gone = drop[:cut]
+    pool = np.setdiff1d(np.arange(n), gone, assume_unique=True)
     values = ease[pool]
     lo, hi = float(values.min()), float(values.max())
     edges = np.linspace(lo, hi, opts.strata + 1)
     bins = np.clip(np.searchsorted(edges, values, side="right") - 1, 0, opts.strata - 1)
     members = [pool[bins == b] for b in range(opts.strata)]
-    rng = _rng(opts.seed, 2)
     chosen, budget = [], keep
     # CCS's allocation: visit strata from the smallest; each takes an equal share of what is
     # left (all of itself if smaller), so sparse regions of the score are fully covered

@@ -332,6 +332,29 @@ class Trainer:
         return recorder.collect(merge=self.ctx.merge_presented)
 
     @torch.no_grad()
+    def class_probabilities(self, split: Split, indices: torch.Tensor | None = None
+                            ) -> np.ndarray:
+        """Softmax of the model in eval mode on ``split`` (or its samples ``indices``, in that
+        order): (n, C) float32, e.g. out-of-sample ``pred_probs`` for confident learning."""
+        order = torch.arange(len(split)) if indices is None else torch.as_tensor(indices)
+        out: np.ndarray | None = None
+        position = torch.empty(len(split), dtype=torch.long)
+        position[order] = torch.arange(len(order))
+        was_training = self.module.training
+        self.module.eval()
+        for idx, x, _ in split.batches(order, self.cfg.eval_batch_size, device=self.device,
+                                       num_workers=self.cfg.num_workers):
+            if self.channels_last:
+                x = x.contiguous(memory_format=torch.channels_last)
+            with self._autocast():
+                probs = torch.softmax(self.eval_model(x).float(), dim=1).cpu().numpy()
+            if out is None:
+                out = np.empty((len(order), probs.shape[1]), dtype=np.float32)
+            out[position[idx.cpu()].numpy()] = probs
+        self.module.train(was_training)
+        return out if out is not None else np.zeros((0, 0), dtype=np.float32)
+
+    @torch.no_grad()
     def evaluate(self, split: Split) -> tuple[float, float]:
         """Mean cross-entropy and accuracy on ``split`` in eval mode."""
         was_training = self.module.training

@@ -62,6 +62,16 @@ def truncated(tmp: Path) -> Path:
     return path
 
 
+def without_scores(tmp: Path) -> Path:
+    """A scores file with no run yet (as `curator score` leaves it before its first epoch)."""
+    from curator import store
+    from curator.data import load_data
+
+    path = tmp / "s.h5"
+    store.create(path, load_data("digits"), {})
+    return path
+
+
 def read_only_dir(tmp: Path) -> Path:
     if os.geteuid() == 0:  # root writes through permission bits; sysfs refuses even root
         return Path("/sys")
@@ -107,6 +117,12 @@ CASES = [
           *QUICK[:2]], ["was scored on other data", "fingerprint"]),
     Case("unknown-score", scores, ["prune", "{p}", "--keep", "0.5", "--by", "nope"],
          ["no score 'nope'"]),
+    Case("flag-file-without-scores", without_scores, ["flag", "{p}"],
+         ["has no scores yet", "s.h5"]),
+    Case("flag-unknown-score", scores, ["flag", "{p}", "--by", "nope"],
+         ["--by 'nope'", "is not a score mislabels can be estimated from"]),
+    Case("flag-score-without-probabilities", scores, ["flag", "{p}", "--by", "el2n"],
+         ["--by 'el2n'"]),
     Case("unknown-selection", scores,
          ["train", "--scores", "{p}", "--subset", "nope", *QUICK[:2]],
          ["no selection 'nope'"]),
@@ -146,6 +162,8 @@ CASES = [
     Case("keep-zero", scores, ["prune", "{p}", "--keep", "0"], ["--keep", "0"]),
     Case("keep-above-one", scores, ["prune", "{p}", "--keep", "1.5"], ["--keep", "1.5"]),
     Case("keep-not-a-number", scores, ["prune", "{p}", "--keep", "lots"], ["--keep", "lots"]),
+    Case("flag-out-bad-suffix", scores, ["flag", "{p}", "--out", "f.parquet"],
+         ["--out 'f.parquet' must end in .npy, .txt or .csv"]),
     Case("unknown-strategy", scores, ["prune", "{p}", "--keep", "0.5", "--strategy", "best"],
          ["unknown", "'best'"]),
     Case("unknown-sampler", None, ["train", "--sampler", "sorted", *QUICK[:2]],
@@ -158,6 +176,9 @@ CASES = [
          ["epochs must be >= 1", "0"]),
     Case("batch-larger-than-data", None, ["score", *QUICK, "--batch-size", "5000"],
          ["batch_size 5000 is larger than the training set", "1437"]),
+    Case("unknown-noise-kind", None, ["score", *QUICK, "--label-noise", "0.1",
+                                      "--noise-kind", "pairs"],
+         ["noise_kind must be one of symmetric, asymmetric", "'pairs'"]),
     Case("label-noise-out-of-range", None, ["score", *QUICK, "--label-noise", "1.5"],
          ["label_noise must be in [0, 1)", "1.5"]),
     Case("holdout-one-fold", None, ["score", *QUICK, "--holdout", "1"],

@@ -1,0 +1,243 @@
+"""Mislabel flags and the default pruning against cleanlab and fixed strategies, on a grid.
+
+Each cell is (data, label noise, model, epochs). In a cell:
+
+1. the reference run: ``curator score``'s loop, R seeds x T epochs, on the noisy labels;
+2. curator's flags (``curator.flags``, the estimate ``curator flag`` and the default
+   ``curator prune`` use): precision, recall and F1 against the flipped labels;
+3. the peer: cleanlab's ``find_label_issues`` on 5-fold out-of-sample ``pred_probs`` of the
+   same model trained for the same epochs by the same loop;
+4. a fresh model is trained (``--train-seeds`` seeds, same epochs) on: the default
+   ``curator prune --keep K`` selection, ``--strategy easy`` and ``random`` at the same K, all
+   the data, and all the data less cleanlab's issues; final test accuracy on the clean test
+   split, mean ± std, with Welch's t-test against random.
+
+    pip install cleanlab   # the peer; not a dependency of curator
+    python benchmarks/mislabel_flags.py --data digits mnist1d --jobs 1
+    python benchmarks/mislabel_flags.py --data fashion-mnist:20000 --root DIR --device cuda \\
+        --jobs 14 --out fmnist.json
+
+``--noise`` cells: ``none``, ``sym0.2`` (20% flipped to any other class), ``asym0.2`` (20%
+flipped, each class to its most confusable one). ``fashion-mnist:N`` is a fixed stratified
+subset of N training images (the test split stays whole). Cells run in ``--jobs`` processes
+of ``--threads`` torch threads each; each cell's result is printed as one JSON line as soon
+as it is done, and the table at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import multiprocessing as mp
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from scipy import stats
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:  # run as a script from anywhere
+    sys.path.insert(0, str(ROOT))
+
+from benchmarks._env import describe, mean_std  # noqa: E402
+from curator.config import TrainConfig  # noqa: E402
+from curator.data import load_data  # noqa: E402
+from curator.flags import file_mislabel, flag_quality  # noqa: E402
+from curator.models import build_model  # noqa: E402
+from curator.prune import PruneOptions, plan_selection  # noqa: E402
+from curator.reference import load_bundle, score  # noqa: E402
+from curator.retrain import TrainPlan, train  # noqa: E402
+from curator.store import open_scores  # noqa: E402
+from curator.train import Trainer, resolve_device  # noqa: E402
+
+SELECTIONS = ("default", "easy", "random", "all", "cleanlab")
+
+
+def noise_of(name: str) -> tuple[float, str]:
+    if name == "none":
+        return 0.0, "symmetric"
+    kind = {"sym": "symmetric", "asym": "asymmetric"}[name.rstrip("0123456789.")]
+    return float(name.lstrip("asym")), kind
+
+
+def data_spec(data: str, root: str, cache: Path) -> str:
+    """``fashion-mnist:N`` -> an npz of a fixed stratified N-image subset; others as given."""
+    name, _, count = data.partition(":")
+    if not count:
+        return data
+    path = cache / f"{name}-{count}.npz"
+    if not path.exists():
+        from sklearn.model_selection import train_test_split
+
+        full = load_data(name, root=root)
+        keep, _ = train_test_split(np.arange(full.num_samples), train_size=int(count),
+                                   stratify=full.labels, random_state=0)
+        keep = np.sort(keep)
+        np.savez(path, x=full.train.x.numpy()[keep], y=full.labels[keep],
+                 x_test=full.test.x.numpy(), y_test=full.test.labels.numpy())
+    return f"npz:{path}"
+
+
+def oos_probabilities(cfg: TrainConfig, bundle: Any, folds: int = 5) -> np.ndarray:
+    """Out-of-sample class probabilities: K models, each trained without one fold."""
+    n = bundle.num_samples
+    fold = np.random.default_rng(cfg.seed).permutation(n) % folds
+    probs = np.zeros((n, bundle.num_classes), dtype=np.float32)
+    device = resolve_device(cfg.device)
+    for k in range(folds):
+        torch.manual_seed(cfg.seed + k)
+        model = build_model(cfg.model, bundle.sample_shape, bundle.num_classes)
+        trainer = Trainer(model, bundle.train, cfg.replace(probe="none"), seed=cfg.seed + k,
+                          device=device, subset=torch.from_numpy(np.flatnonzero(fold != k)))
+        for epoch in range(cfg.epochs):
+            trainer.train_epoch(epoch)
+        held = np.flatnonzero(fold == k)
+        probs[held] = trainer.class_probabilities(trainer.train_split, torch.from_numpy(held))
+    return probs
+
+
+def quality(flagged: np.ndarray, noisy: np.ndarray) -> dict[str, float]:
+    q = flag_quality(flagged, noisy)
+    return {"flagged": q.flagged, "precision": q.precision, "recall": q.recall, "f1": q.f1}
+
+
+def run_cell(cell: dict[str, Any]) -> dict[str, Any]:
+    torch.set_num_threads(cell["threads"])
+    from cleanlab.filter import find_label_issues
+
+    t0 = time.perf_counter()
+    rate, kind = noise_of(cell["noise"])
+    cfg = TrainConfig(data=cell["spec"], model=cell["model"], epochs=cell["epochs"],
+                      seeds=cell["seeds"], label_noise=rate, noise_kind=kind,
+                      device=cell["device"], batch_size=cell["batch_size"])
+    bundle = load_bundle(cfg)
+    noisy = bundle.noisy if bundle.noisy is not None else np.zeros(bundle.num_samples, bool)
+    out: dict[str, Any] = {k: cell[k] for k in ("data", "noise", "model", "epochs")}
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "s.h5"
+        score(cfg, out=path, bundle=bundle)
+        with open_scores(path) as f:
+            mislabel = file_mislabel(f)
+            ease = f.score("learnability").ease
+            early = f.score("early_learnability").params["early_epochs"]
+    assert mislabel is not None
+    ours = mislabel >= 0.5
+    out["curator"] = {**quality(ours, noisy), "early_epochs": early}
+    probs = oos_probabilities(cfg.replace(seed=0), bundle)
+    issues = find_label_issues(bundle.labels, probs, n_jobs=1)  # cells are the parallelism
+    out["cleanlab"] = {**quality(issues, noisy),
+                       "oos_acc_given": float((probs.argmax(1) == bundle.labels).mean())}
+    n = bundle.num_samples
+    keep = int(round(cell["keep"] * n))
+    chosen = {
+        "default": plan_selection(ease, keep, mislabel=mislabel).indices,
+        "easy": plan_selection(ease, keep, strategy="easy").indices,
+        "random": plan_selection(ease, keep, strategy="random",
+                                 opts=PruneOptions(seed=0)).indices,
+        "all": np.arange(n),
+        "cleanlab": np.flatnonzero(~issues),
+    }
+    out["selections"] = {}
+    for name, idx in chosen.items():
+        accs = [train(cfg.replace(seed=s), TrainPlan(), indices=idx, bundle=bundle
+                      ).final_test_acc for s in range(cell["train_seeds"])]
+        out["selections"][name] = {"acc": accs, "kept": len(idx),
+                                   "flipped_kept": int(noisy[idx].sum())}
+    out["flipped"] = int(noisy.sum())
+    out["n"] = n
+    out["seconds"] = time.perf_counter() - t0
+    return out
+
+
+def welch(a: list[float], b: list[float]) -> float:
+    if np.std(a) == 0 and np.std(b) == 0:
+        return 1.0 if np.mean(a) == np.mean(b) else 0.0
+    return float(stats.ttest_ind(a, b, equal_var=False).pvalue)
+
+
+def table(results: list[dict[str, Any]]) -> str:
+    head = (f"{'data':<16} {'noise':<8} {'model':<5} {'T':>3} | {'curator P/R/F1 (n)':<25} | "
+            f"{'cleanlab P/R/F1 (n)':<25} | " + " ".join(f"{s:>15}" for s in SELECTIONS)
+            + f" | {'default-random':>15} {'p':>6} {'flipped kept':>13}")
+    lines = [head, "-" * len(head)]
+    for r in results:
+        def prf(d: dict[str, float], flipped: int = r["flipped"]) -> str:
+            if not flipped:  # clean data: only the count of flags means something
+                return f"-/-/- ({d['flagged']})"
+            p = "-" if d["flagged"] == 0 else f"{d['precision']:.3f}"
+            return f"{p}/{d['recall']:.3f}/{d['f1']:.3f} ({d['flagged']})"
+        sel = r["selections"]
+        diff = np.mean(sel["default"]["acc"]) - np.mean(sel["random"]["acc"])
+        p = welch(sel["default"]["acc"], sel["random"]["acc"])
+        kept = sel["default"]["kept"]
+        flipped_kept = sel["default"]["flipped_kept"]
+        lines.append(
+            f"{r['data']:<16} {r['noise']:<8} {r['model']:<5} {r['epochs']:>3} | "
+            f"{prf(r['curator']):<25} | {prf(r['cleanlab']):<25} | "
+            + " ".join(f"{mean_std(sel[s]['acc']):>15}" for s in SELECTIONS)
+            + f" | {diff:>+15.4f} {p:>6.3f} "
+            f"{flipped_kept:>5} ({100 * flipped_kept / kept:.1f}%)")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--data", nargs="+", default=["digits", "mnist1d"])
+    parser.add_argument("--noise", nargs="+", default=["none", "sym0.2", "sym0.4", "asym0.2"])
+    parser.add_argument("--models", nargs="+", default=["mlp", "cnn"])
+    parser.add_argument("--epochs", type=int, nargs="+", default=[20, 80],
+                        help="short, and long enough that the model memorises")
+    parser.add_argument("--seeds", type=int, default=3, help="reference-run seeds")
+    parser.add_argument("--train-seeds", type=int, default=3)
+    parser.add_argument("--keep", type=float, default=0.8)
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--root", default="data")
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--jobs", type=int, default=1)
+    parser.add_argument("--threads", type=int, default=1, help="torch threads per job")
+    parser.add_argument("--out", type=Path, help="write every cell's result as JSON")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    print(describe(), flush=True)
+    import cleanlab
+
+    print(f"cleanlab {cleanlab.__version__}; keep {args.keep}; {args.seeds} reference seeds, "
+          f"{args.train_seeds} training seeds per selection; batch {args.batch_size}",
+          flush=True)
+    cache = Path(tempfile.mkdtemp(prefix="mislabel-flags-"))
+    specs = {d: data_spec(d, args.root, cache) for d in args.data}
+    cells = [{"data": d, "spec": specs[d], "noise": z, "model": m, "epochs": t,
+              "seeds": args.seeds, "train_seeds": args.train_seeds, "keep": args.keep,
+              "device": args.device, "threads": args.threads, "batch_size": args.batch_size}
+             for d, z, m, t in itertools.product(args.data, args.noise, args.models,
+                                                 args.epochs)]
+    results = []
+    if args.jobs > 1:
+        with mp.get_context("spawn").Pool(args.jobs) as pool:
+            for r in pool.imap_unordered(run_cell, cells):
+                print(json.dumps(r), flush=True)
+                results.append(r)
+    else:
+        for cell in cells:
+            r = run_cell(cell)
+            print(json.dumps(r), flush=True)
+            results.append(r)
+    order = {(c["data"], c["noise"], c["model"], c["epochs"]): i for i, c in enumerate(cells)}
+    results.sort(key=lambda r: order[(r["data"], r["noise"], r["model"], r["epochs"])])
+    print("\nflags: precision/recall/F1 against the flipped labels (flags); test accuracy after "
+          f"training on each selection (keep {args.keep} for default/easy/random), mean ± std "
+          f"over {args.train_seeds} seeds; default-random with Welch's p; flipped labels kept "
+          "by the default (share of the kept)")
+    print(table(results))
+    if args.out:
+        args.out.write_text(json.dumps({"args": vars(args), "results": results}, indent=1,
+                                       default=str))
+
+
+if __name__ == "__main__":
+    main()

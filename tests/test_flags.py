@@ -1,0 +1,157 @@
+"""Mislabel flags: the estimator on known mixtures, `curator flag` end to end, and the
+default pruning on a run long enough to memorise its flipped labels."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from curator import flags
+from curator.cli import app
+from curator.flags import best_test_epoch, fit_mislabelled, flag_quality
+from curator.store import open_scores
+
+runner = CliRunner()
+
+
+def mixture(n: int, share: float, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Early learnability of n samples, ``share`` of them mislabelled: the model gives a
+    mislabelled sample's label a low probability (Beta(2, 8), mean 0.2) and a clean one a
+    high one (Beta(8, 2)), with a tail of clean-but-hard samples (Beta(3, 3))."""
+    rng = np.random.default_rng(seed)
+    noisy = rng.random(n) < share
+    hard = ~noisy & (rng.random(n) < 0.1)
+    values = np.where(noisy, rng.beta(2, 8, n), np.where(hard, rng.beta(3, 3, n),
+                                                         rng.beta(8, 2, n)))
+    return values, noisy
+
+
+@pytest.mark.parametrize("share", [0.1, 0.2, 0.4])
+def test_the_estimate_finds_the_noisy_share(share: float) -> None:
+    values, noisy = mixture(6000, share)
+    fit = fit_mislabelled(values)
+    assert fit.noise_found and fit.means[0] < 0 < fit.means[1]
+    # it errs towards flagging: the clean-but-hard tail (mean 0.5) shares the low component
+    # a little, so the flagged share is the true one or up to 5 points above it
+    assert -0.01 < fit.flagged.mean() - noisy.mean() < 0.05
+    assert -0.01 < fit.estimated_share - noisy.mean() < 0.1
+    q = flag_quality(fit.flagged, noisy)
+    assert q.recall > 0.9 and q.precision > 0.65 and q.f1 > 0.78, q
+    assert fit.probability.dtype == np.float32
+    assert (fit.probability >= 0).all() and (fit.probability <= 1).all()
+
+
+def test_clean_data_flags_nothing() -> None:
+    values, _ = mixture(6000, 0.0)  # easy and clean-but-hard samples only
+    fit = fit_mislabelled(values)
+    assert not fit.noise_found and fit.means[0] >= 0
+    assert not fit.flagged.any() and fit.estimated_share == 0
+
+
+def test_degenerate_inputs_flag_nothing() -> None:
+    assert not fit_mislabelled(np.full(100, 0.3)).flagged.any()  # nothing to separate
+    assert not fit_mislabelled(np.array([0.1, 0.9])).flagged.any()  # too few to fit
+    assert len(fit_mislabelled(np.zeros(0)).probability) == 0
+
+
+def test_margins_use_zero_as_the_level() -> None:
+    rng = np.random.default_rng(1)
+    noisy = rng.random(4000) < 0.25
+    aum = np.where(noisy, rng.normal(-2, 1, 4000), rng.normal(3, 1.5, 4000))
+    fit = fit_mislabelled(aum, by="aum")
+    assert flag_quality(fit.flagged, noisy).f1 > 0.9
+    assert not fit_mislabelled(aum + 10, by="aum").noise_found  # every margin positive
+
+
+def test_fitted_on_a_subsample_for_large_n(monkeypatch: pytest.MonkeyPatch) -> None:
+    values, noisy = mixture(20_000, 0.2)
+    full = fit_mislabelled(values)
+    monkeypatch.setattr(flags, "FIT_SAMPLES", 2_000)
+    sampled = fit_mislabelled(values)
+    assert len(sampled.probability) == 20_000  # applied to every sample
+    assert abs(sampled.flagged.mean() - full.flagged.mean()) < 0.02
+    assert flag_quality(sampled.flagged, noisy).f1 > 0.85
+
+
+def test_bad_score_and_values() -> None:
+    from curator.errors import CuratorError
+
+    with pytest.raises(CuratorError, match="'el2n' is not a score") as info:
+        fit_mislabelled(np.zeros(10), by="el2n")
+    assert info.value.param == "by"
+    with pytest.raises(CuratorError, match="not finite"):
+        fit_mislabelled(np.array([0.5, np.nan] * 10), by="aum")
+
+
+def test_best_test_epoch() -> None:
+    acc = np.array([[0.5, 0.7, 0.8, 0.75, 0.7], [0.5, 0.72, 0.78, 0.76, 0.7]])
+    assert best_test_epoch(acc, 5) == 3  # 1-based epoch of the best mean
+    assert best_test_epoch(None, 30) == 6  # no test split: the first ceil(T/5)
+    assert best_test_epoch(np.full((2, 10), np.nan), 10) == 2
+    assert best_test_epoch(np.array([[0.9]]), 1) == 1
+
+
+@pytest.mark.slow
+def test_flag_end_to_end(tmp_path: Path) -> None:
+    out = tmp_path / "s.h5"
+    r = runner.invoke(app, ["score", "--label-noise", "0.2", "--epochs", "10", "--seeds", "2",
+                            "--device", "cpu", "--quiet", "--out", str(out)])
+    assert r.exit_code == 0, r.output
+    csv = tmp_path / "flagged.csv"
+    r = runner.invoke(app, ["flag", str(out), "--out", str(csv)])
+    assert r.exit_code == 0, r.output
+    text = " ".join(r.stdout.split())
+    assert "flagged" in text and "per class" in text and "precision" in text
+    with open_scores(out) as f:
+        s = f.score("mislabel_probability")
+        noisy = f.noisy
+        assert s.higher_is == "harder" and s.params["by"] == "early_learnability"
+        early = f.score("early_learnability")
+        assert 1 <= early.params["early_epochs"] <= 10
+    flagged = np.loadtxt(csv, skiprows=1, dtype=np.int64, ndmin=1)
+    np.testing.assert_array_equal(flagged, np.flatnonzero(s.values >= 0.5))
+    q = flag_quality(s.values >= 0.5, noisy)
+    assert q.f1 > 0.8, q
+    f1 = float(text.split("F1 ")[1].split()[0])
+    assert abs(f1 - q.f1) < 1e-3
+    # another score through --by, stored with its name in the params
+    r = runner.invoke(app, ["flag", str(out), "--by", "aum"])
+    assert r.exit_code == 0, r.output
+    with open_scores(out) as f:
+        assert f.score("mislabel_probability").params["by"] == "aum"
+
+
+@pytest.mark.slow
+def test_clean_run_flags_few(tmp_path: Path) -> None:
+    out = tmp_path / "s.h5"
+    r = runner.invoke(app, ["score", "--epochs", "10", "--seeds", "2", "--device", "cpu",
+                            "--quiet", "--out", str(out)])
+    assert r.exit_code == 0, r.output
+    r = runner.invoke(app, ["flag", str(out)])
+    assert r.exit_code == 0, r.output  # an empty result is a normal result
+    with open_scores(out) as f:
+        share = (f.score("mislabel_probability").values >= 0.5).mean()
+    assert share < 0.02
+
+
+@pytest.mark.slow
+def test_default_prune_after_memorising(tmp_path: Path) -> None:
+    """60 epochs: the MLP memorises the flipped labels, so the old default (learnability
+    below 0.5 as the share to drop) found under half of them; the flags find them."""
+    out = tmp_path / "s.h5"
+    r = runner.invoke(app, ["score", "--label-noise", "0.2", "--epochs", "60", "--seeds", "1",
+                            "--device", "cpu", "--quiet", "--out", str(out)])
+    assert r.exit_code == 0, r.output
+    with open_scores(out) as f:
+        learnability, noisy = f.score("learnability").values, f.noisy
+    old_recall = ((learnability < 0.5) & noisy).sum() / noisy.sum()
+    assert old_recall < 0.6  # memorised: the fixed threshold misses most flipped labels
+    r = runner.invoke(app, ["prune", str(out), "--keep", "0.8"])
+    assert r.exit_code == 0, r.output
+    with open_scores(out) as f:
+        kept = f.selection("stratified-learnability-0.8")
+    assert noisy[kept].mean() < 0.05  # fewer than 5% flipped labels among those kept
+    assert "flagged as mislabelled" in r.stdout
