@@ -5,7 +5,7 @@ needs to (B,) values; the engine reads the file in column blocks so memory stays
 ``R * T * block`` values of one statistic, whatever N. A *derived* score is computed from
 another score's (N,) values (e.g. the rank of Eq. 2).
 
-Definitions follow ../shared/PAPERS.md; docs/scores.md states each formula and its source.
+docs/scores.md states each formula and its source (papers by title and arXiv id).
 """
 
 from __future__ import annotations
