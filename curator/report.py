@@ -17,20 +17,23 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import matplotlib
+import numpy as np
+from matplotlib.figure import Figure
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
-
-from curator.compare import check_same_data  # noqa: E402
-from curator.errors import CuratorError, FormatError  # noqa: E402
-from curator.scores import rank_easiest_first  # noqa: E402
-from curator.store import ScoresFile, open_scores  # noqa: E402
+from curator.compare import check_same_data
+from curator.errors import CuratorError, FormatError
+from curator.scores import rank_easiest_first
+from curator.store import ScoresFile, open_scores
 
 GRID = 8  # images per row of the easiest/hardest grids (two rows of each)
 SKIP_ROC = ("learnability_rank", "cartography_region", "correctness")  # rank/class, not a score
+
+
+def _subplots(*args: Any, figsize: tuple[float, float], **kwargs: Any) -> tuple[Figure, Any]:
+    """A figure of its own (no pyplot: nothing global, no backend switched for the caller)
+    and its axes; ``Figure.savefig`` renders PNGs with Agg."""
+    fig = Figure(figsize=figsize)
+    return fig, fig.subplots(*args, **kwargs)
 
 
 @dataclass
@@ -50,7 +53,6 @@ class Report:
 
     def save(self, fig: Figure, name: str, title: str, caption: str) -> None:
         fig.savefig(self.out / f"{name}.png", dpi=110, bbox_inches="tight")
-        plt.close(fig)
         self.panels.append(Panel(name, title, caption))
 
 
@@ -121,7 +123,7 @@ def make_report(path: str | Path, out: str | Path, *, compare: Sequence[str | Pa
 
 def _histograms(report: Report, values: np.ndarray, labels: np.ndarray, classes: list[str],
                 score: str, higher_is: str) -> None:
-    fig, ax = plt.subplots(figsize=(6, 3.6))
+    fig, ax = _subplots(figsize=(6, 3.6))
     ax.hist(values, bins=50, color="#3b6ea8")
     ax.set(xlabel=score, ylabel="samples", title=f"{score} (N = {len(values):,})")
     report.save(fig, f"{score}_histogram", f"{score}: all samples",
@@ -130,7 +132,7 @@ def _histograms(report: Report, values: np.ndarray, labels: np.ndarray, classes:
     k = int(labels.max()) + 1
     cols = min(5, k)
     rows = math.ceil(k / cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(2.4 * cols, 1.9 * rows), sharex=True,
+    fig, axes = _subplots(rows, cols, figsize=(2.4 * cols, 1.9 * rows), sharex=True,
                              squeeze=False)
     bins = np.linspace(float(np.nanmin(values)), float(np.nanmax(values)) + 1e-9, 31)
     for c, ax in enumerate(axes.flat):
@@ -148,7 +150,7 @@ def _histograms(report: Report, values: np.ndarray, labels: np.ndarray, classes:
 
 
 def _rank_histogram(report: Report, ranks: np.ndarray, score: str) -> None:
-    fig, ax = plt.subplots(figsize=(6, 3.6))
+    fig, ax = _subplots(figsize=(6, 3.6))
     ax.hist(ranks, bins=50, color="#7a5195")
     ax.set(xlabel="rank", ylabel="samples", title=f"{score} rank")
     report.save(fig, f"{score}_rank_histogram", f"{score} rank",
@@ -166,7 +168,7 @@ def _compare(report: Report, f: ScoresFile, other: Path, score: str, ease: np.nd
     values_a, values_b = f.score(score).values, s.values
     rank_a = rank_easiest_first(ease)
     rank_b = rank_easiest_first(s.ease)
-    fig, axes = plt.subplots(1, 2, figsize=(10, 4.3))
+    fig, axes = _subplots(1, 2, figsize=(10, 4.3))
     for ax, (a, b, what) in zip(axes, ((values_a, values_b, score),
                                        (rank_a, rank_b, f"{score} rank")), strict=True):
         r = float(np.corrcoef(a.astype(np.float64), b.astype(np.float64))[0, 1])
@@ -204,7 +206,7 @@ def _image_grids(report: Report, f: ScoresFile, ease: np.ndarray, labels: np.nda
     for which, idx in (("easiest", order[: 2 * GRID]), ("hardest", order[::-1][: 2 * GRID])):
         _, x, _ = next(iter(bundle.train.batches(torch.from_numpy(idx.copy()), len(idx),
                                                  device=torch.device("cpu"))))
-        fig, axes = plt.subplots(2, GRID, figsize=(1.5 * GRID, 3.6))
+        fig, axes = _subplots(2, GRID, figsize=(1.5 * GRID, 3.6))
         for ax, i, img in zip(axes.flat, idx, x, strict=True):
             img = img.float().numpy().transpose(1, 2, 0)
             img = (img - img.min()) / max(float(img.max() - img.min()), 1e-8)
@@ -223,7 +225,7 @@ def _image_grids(report: Report, f: ScoresFile, ease: np.ndarray, labels: np.nda
 def _cartography(report: Report, values: dict[str, Any]) -> None:
     conf, var = values["confidence"].values, values["variability"].values
     corr = values["correctness"].values
-    fig, ax = plt.subplots(figsize=(6, 5))
+    fig, ax = _subplots(figsize=(6, 5))
     sc = ax.scatter(var, conf, c=corr, s=4, cmap="coolwarm_r", vmin=0, vmax=1, alpha=0.6,
                     linewidths=0)
     fig.colorbar(sc, ax=ax, label="correctness")
@@ -236,7 +238,7 @@ def _cartography(report: Report, values: dict[str, Any]) -> None:
 
 
 def _count_histogram(report: Report, values: np.ndarray, name: str, label: str) -> None:
-    fig, ax = plt.subplots(figsize=(6, 3.6))
+    fig, ax = _subplots(figsize=(6, 3.6))
     top = float(np.nanmax(values)) if len(values) else 1.0
     bins = np.arange(-0.5, math.ceil(top) + 1.5) if top <= 60 else 50
     ax.hist(values, bins=bins, color="#ef5675")
@@ -252,7 +254,7 @@ def _count_histogram(report: Report, values: np.ndarray, name: str, label: str) 
 def _roc(report: Report, values: dict[str, Any], noisy: np.ndarray) -> None:
     from sklearn.metrics import roc_auc_score, roc_curve
 
-    fig, ax = plt.subplots(figsize=(6, 5.5))
+    fig, ax = _subplots(figsize=(6, 5.5))
     rows = []
     for name, s in values.items():
         if name in SKIP_ROC or s.values.dtype.kind not in "fiu":
@@ -291,7 +293,7 @@ def _read_bench(path: Path) -> dict[str, Any]:
 def _bench(report: Report, data: dict[str, Any]) -> None:
     results = data["results"]
     regimes = list(dict.fromkeys(r["regime"] for r in results))
-    fig, axes = plt.subplots(1, len(regimes), figsize=(5.5 * len(regimes), 4.2), squeeze=False)
+    fig, axes = _subplots(1, len(regimes), figsize=(5.5 * len(regimes), 4.2), squeeze=False)
     for ax, regime in zip(axes.flat, regimes, strict=True):
         rows = [r for r in results if r["regime"] == regime]
         y = np.arange(len(rows))
@@ -313,7 +315,7 @@ def _bench(report: Report, data: dict[str, Any]) -> None:
     if not any("test_acc_per_epoch_mean" in r for r in results):
         report.skipped.append("bench accuracy per epoch: the file predates per-epoch curves")
         return
-    fig, axes = plt.subplots(1, len(regimes), figsize=(5.5 * len(regimes), 4.2), squeeze=False)
+    fig, axes = _subplots(1, len(regimes), figsize=(5.5 * len(regimes), 4.2), squeeze=False)
     for ax, regime in zip(axes.flat, regimes, strict=True):
         for r in (r for r in results if r["regime"] == regime):
             mean = np.array(r.get("test_acc_per_epoch_mean", []))
