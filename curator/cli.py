@@ -596,9 +596,15 @@ def prune(
                       + f"; stored as selection [bold]{sel.name!r}[/] in {file}",
                       highlight=False)
     if r.flagged is not None:
-        dropped = sel.params.get("dropped_first", sel.params.get("flagged", 0))
-        out_console.print(f"{r.flagged} samples flagged as mislabelled (`curator flag`); "
-                          f"{dropped} of them dropped first", highlight=False)
+        out_console.print(f"{r.flagged} samples flagged as mislabelled (`curator flag`): "
+                          "none of them kept", highlight=False)
+        asked = sel.params.get("asked")
+        if asked is not None and asked > len(sel.indices):
+            out_console.print(f"[bold]note:[/] --keep asked for {asked}, but only "
+                              f"{len(sel.indices)} samples are not flagged; keeping flagged "
+                              "samples to reach the count costs accuracy (docs/pruning.md). "
+                              "For exactly that count, pass --drop-hardest 0 (or a fraction) "
+                              "or another --strategy", highlight=False)
     table = Table(title="per class", title_justify="left")
     for col in ("class", "samples", "kept", "share kept"):
         table.add_column(col, justify="left" if col == "class" else "right")

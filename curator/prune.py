@@ -73,15 +73,8 @@ def keep_stratified(ease: np.ndarray, keep: int, opts: PruneOptions, drop: np.nd
                     ) -> np.ndarray:
     n = len(ease)
     rng = _rng(opts.seed, 2)
-    cut = min(len(drop), n - keep)
-    if opts.drop_hardest is None and cut < len(drop):
-        # more samples are flagged than may go: the flagged that stay are a random share of
-        # them, not the least certain ones (those are the hardest mislabelled samples, and
-        # keeping only them concentrates the remaining noise where it hurts most)
-        gone = rng.choice(drop, size=cut, replace=False)
-    else:
-        gone = drop[:cut]
-    pool = np.setdiff1d(np.arange(n), gone, assume_unique=True)
+    cut = min(len(drop), n - keep)  # flags: plan_selection keeps at most the unflagged
+    pool = np.setdiff1d(np.arange(n), drop[:cut], assume_unique=True)
     values = ease[pool]
     lo, hi = float(values.min()), float(values.max())
     edges = np.linspace(lo, hi, opts.strata + 1)
@@ -157,8 +150,17 @@ def plan_selection(ease: np.ndarray, keep: int, *, strategy: str = DEFAULT_STRAT
         flag_order = np.argsort(-m, kind="stable")[: int((m >= FLAG_AT).sum())]
     if strategy == "stratified":
         if opts.drop_hardest is None:
+            # every flagged sample goes, even when that leaves fewer than ``keep``: keeping
+            # flagged samples to reach the count cost accuracy in every measured case
+            # (docs/pruning.md), most of all when the model memorises them
             drop = flag_order
             params["drop_hardest"] = "auto"
+            params["asked"] = keep
+            keep = min(keep, n - len(drop))
+            if keep == 0:
+                raise CuratorError("every sample is flagged as mislabelled",
+                                   hint="prune by a fixed share instead: drop_hardest 0.1",
+                                   param="drop_hardest")
         else:
             drop = np.argsort(ease, kind="stable")[: int(math.floor(opts.drop_hardest * n))]
             params["drop_hardest"] = opts.drop_hardest
@@ -193,7 +195,7 @@ def plan_selection(ease: np.ndarray, keep: int, *, strategy: str = DEFAULT_STRAT
         parts = []
         unflagged_per_class = np.bincount(labels[~dropped], minlength=int(labels.max()) + 1)
         budgets = class_budgets(labels, keep)
-        if strategy == "drop-noisy":
+        if strategy == "drop-noisy" or (strategy == "stratified" and opts.drop_hardest is None):
             budgets = np.minimum(budgets, unflagged_per_class)
         for c, budget in enumerate(budgets):
             members = np.flatnonzero(labels == c)

@@ -64,17 +64,16 @@ def test_default_drops_the_flagged_first_then_covers_the_rest() -> None:
     flagged = rng.choice(1000, 150, replace=False)
     mislabel[flagged] = rng.uniform(0.5, 1.0, 150)
     plan = plan_selection(ease, 900, mislabel=mislabel)
-    # only 100 may go: 100 of the 150 flagged, chosen at random (not the 50 least certain
-    # kept: those would be the hardest mislabelled samples)
-    gone = np.setdiff1d(np.arange(1000), plan.indices)
-    assert len(gone) == 100 and np.isin(gone, flagged).all()
-    assert plan.params == {"drop_hardest": "auto", "strata": 50, "dropped_first": 100}
-    least_certain = flagged[np.argsort(mislabel[flagged])[:50]]
-    assert 10 < np.isin(least_certain, gone).sum() < 50
+    # 900 asked, 150 flagged: every flagged sample goes, so 850 are kept, not 900
+    np.testing.assert_array_equal(plan.indices, np.setdiff1d(np.arange(1000), flagged))
+    assert plan.params == {"drop_hardest": "auto", "asked": 900, "strata": 50,
+                           "dropped_first": 150}
     plan = plan_selection(ease, 700, mislabel=mislabel)
     assert not np.isin(flagged, plan.indices).any()  # all 150 go, then CCS over the rest
     # no flags (clean data): nothing is dropped first
     assert plan_selection(ease, 700, mislabel=np.zeros(1000)).params["dropped_first"] == 0
+    with pytest.raises(CuratorError, match="every sample is flagged"):
+        plan_selection(ease, 700, mislabel=np.ones(1000))
     # class-balanced: the flagged go first inside each class too
     labels = np.arange(1000) % 4
     kept = select(ease, 700, labels=labels, class_balanced=True, mislabel=mislabel)
