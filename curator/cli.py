@@ -655,15 +655,23 @@ def flag(
     r = run_flag(file, by=by, out=out)
     fit, flagged = r.fit, r.fit.flagged
     n = len(flagged)
+    share = ("unknown (no test split)" if fit.share is None
+             else f"{_pct(fit.share)} of the labels")
     if fit.noise_found:
         out_console.print(f"mixture on {by}: a component of {_pct(fit.weights[0])} whose "
                           f"labels the model rejects (mean {_num(fit.means[0])}, sd "
-                          f"{_num(fit.stds[0])}) beside one of {_pct(fit.weights[1])} (mean "
-                          f"{_num(fit.means[1])})", highlight=False)
-    else:
+                          f"{_num(fit.stds[0])}, logit scale) beside one of "
+                          f"{_pct(fit.weights[1])} (mean {_num(fit.means[1])}); wrong labels "
+                          f"implied by the training and test errors before memorising: {share}",
+                          highlight=False)
+    elif fit.means[0] >= 0:
         out_console.print(f"mixture on {by}: no component whose labels the model rejects "
                           "(both means at or above 0 on the logit scale): nothing flagged",
                           highlight=False)
+    else:
+        out_console.print("the training labels are not wrong more often than the test labels "
+                          "in the epochs before memorising (wrong labels implied: 0): "
+                          "nothing flagged", highlight=False)
     out_console.print(f"flagged [bold]{int(flagged.sum())}[/] of {n} samples "
                       f"({_pct(flagged.mean() if n else 0.0)}) with probability >= {FLAG_AT}"
                       f" of a wrong label; expected wrong labels {fit.estimated_share * n:.0f}"
@@ -679,8 +687,8 @@ def flag(
     q = r.quality
     if q is not None:
         out_console.print(f"against the {q.flipped} flipped labels the file records: "
-                          f"precision {_num(q.precision)}, recall {_num(q.recall)}, "
-                          f"F1 {_num(q.f1)}", highlight=False)
+                          f"precision {_num(q.precision) if q.flagged else '-'}, recall "
+                          f"{_num(q.recall)}, F1 {_num(q.f1)}", highlight=False)
     if r.out is not None:
         out_console.print(f"wrote {r.out}", highlight=False)
 

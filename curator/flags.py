@@ -52,6 +52,7 @@ class MislabelFit:
     stds: tuple[float, float]
     weights: tuple[float, float]
     noise_found: bool  # whether the low component is one whose labels the model rejects
+    share: float | None = None  # the noise share from the errors (noise_share), if known
 
     @property
     def flagged(self) -> np.ndarray:
@@ -80,8 +81,32 @@ def transform(values: np.ndarray, scale: str) -> np.ndarray:
     return v
 
 
-def fit_mislabelled(values: np.ndarray, *, by: str = DEFAULT_BY, seed: int = 0) -> MislabelFit:
-    """Fit the two-component mixture to the score ``by``'s ``values`` (higher = easier)."""
+def noise_share(train_error: float, test_error: float, num_classes: int) -> float | None:
+    """The share of wrong training labels that the errors of the same epochs imply.
+
+    Before memorising, the model errs on a clean training sample about as often as on a test
+    sample (``test_error``); on a wrong label it errs unless its wrong answer happens to be
+    the wrong label (``q = test_error / (C - 1)`` under uniform flips). So the training error
+    measured against the given labels is (1 - s) e + s (1 - q), and s = (train_error - e) /
+    (1 - q - e). It under-counts when the model starts to fit the wrong labels inside the
+    window, or when the wrong labels raise the test error too (flips to one class). None
+    when it cannot be computed (no test split)."""
+    e = float(test_error)
+    if not np.isfinite(e) or not np.isfinite(train_error) or num_classes < 2:
+        return None
+    q = e / (num_classes - 1)
+    if 1 - q - e <= 0:  # the model is no better than chance: nothing can be said
+        return 0.0
+    return float(np.clip((train_error - e) / (1 - q - e), 0.0, 0.99))
+
+
+def fit_mislabelled(values: np.ndarray, *, by: str = DEFAULT_BY, seed: int = 0,
+                    share: float | None = None) -> MislabelFit:
+    """Fit the two-component mixture to the score ``by``'s ``values`` (higher = easier).
+
+    ``share`` (from :func:`noise_share`), when known, is the prior of the low component in
+    the posterior, and 0 means nothing is flagged; without it the mixture's own weight is the
+    prior."""
     from sklearn.mixture import GaussianMixture
 
     scale = scale_of(by)
@@ -101,13 +126,22 @@ def fit_mislabelled(values: np.ndarray, *, by: str = DEFAULT_BY, seed: int = 0) 
     means = tuple(float(m) for m in gmm.means_.ravel()[order])
     stds = tuple(float(s) for s in np.sqrt(gmm.covariances_.ravel())[order])
     weights = tuple(float(w) for w in gmm.weights_[order])
-    if means[0] >= 0:  # the low component's labels are, on average, the model's answer
-        return MislabelFit(none.probability, by, means, stds, weights, False)  # type: ignore[arg-type]
+    if means[0] >= 0 or share == 0:  # the low component's labels are, on average, the
+        # model's answer; or the errors say there are no wrong labels to find
+        return MislabelFit(none.probability, by, means, stds, weights, False, share)  # type: ignore[arg-type]
+    prior = weights[0] if share is None else share
     prob = np.empty(n, dtype=np.float32)
     for start in range(0, n, 1 << 20):  # bounded memory for millions of samples
-        block = x[start:start + (1 << 20)].reshape(-1, 1)
-        prob[start:start + len(block)] = gmm.predict_proba(block)[:, order[0]]
-    return MislabelFit(prob, by, means, stds, weights, True)  # type: ignore[arg-type]
+        block = x[start:start + (1 << 20)]
+        low = prior * _normal_pdf(block, means[0], stds[0])
+        high = (1 - prior) * _normal_pdf(block, means[1], stds[1])
+        prob[start:start + len(block)] = low / np.maximum(low + high, 1e-300)
+    return MislabelFit(prob, by, means, stds, weights, True, share)  # type: ignore[arg-type]
+
+
+def _normal_pdf(x: np.ndarray, mean: float, std: float) -> np.ndarray:
+    z = (x - mean) / std
+    return np.exp(-0.5 * z * z) / (std * np.sqrt(2 * np.pi))
 
 
 @dataclass(frozen=True)
@@ -164,6 +198,22 @@ def file_mislabel(f: ScoresFile) -> np.ndarray | None:
         "mislabel_probability"].values
 
 
+def file_noise_share(f: ScoresFile) -> float | None:
+    """:func:`noise_share` of an open file's complete reference runs (None without them or
+    without a test split)."""
+    from curator.scores import FileTrajectories, compute_scores, test_error
+
+    try:
+        traj = FileTrajectories(f)
+    except CuratorError:
+        return None
+    if "correct" not in f.runs()[0].stats:
+        return None
+    hits = compute_scores(traj, ["early_hit_rate"])["early_hit_rate"]
+    error = test_error(traj, hits.params["early_epochs"])
+    return noise_share(1 - float(np.mean(hits.values)), error, f.num_classes)
+
+
 def score_for_flags(f: ScoresFile, by: str) -> tuple[ScoreValues, bool]:
     """The score ``by`` of an open file and whether it is stored; a score the file does not
     store (``early_learnability`` of an older file) is computed from the trajectories."""
@@ -212,11 +262,13 @@ def flag(path: str | Path, *, by: str = DEFAULT_BY, out: str | Path | None = Non
             raise FormatError(f"{str(path)!r} has no scores yet",
                               hint="finish the reference run with `curator score --resume`")
         score, stored = score_for_flags(f, by)
+        share = file_noise_share(f)
         labels, noisy = f.labels, f.noisy
         classes = list(f.data_spec.get("classes") or [])
-    fit = fit_mislabelled(score.ease, by=by)
+    fit = fit_mislabelled(score.ease, by=by, share=share)
     params = {"by": by, "means": list(fit.means), "stds": list(fit.stds),
-              "weights": list(fit.weights), "noise_found": fit.noise_found}
+              "weights": list(fit.weights), "noise_found": fit.noise_found,
+              "noise_share": share}
     scores = {"mislabel_probability": store.ScoreValues(
         fit.probability, "harder",
         f"probability that the label is wrong: posterior of the low component of a "

@@ -186,14 +186,26 @@ def early_learnability(p_true: np.ndarray, *, early_epochs: int) -> np.ndarray:
     return p_true[:, :early_epochs].mean(axis=(0, 1), dtype=np.float64)
 
 
-@derived("mislabel_probability", sources=("early_learnability",), higher_is="harder",
-         description="probability that the label is wrong: posterior of the low component of "
-                     "a two-component mixture on logit(early_learnability), 0 when no "
-                     "component's labels are rejected (DivideMix-style; docs/flags.md)")
-def mislabel_probability(early: np.ndarray) -> np.ndarray:
-    from curator.flags import fit_mislabelled
+@per_sample("early_hit_rate", needs=("correct",), higher_is="easier",
+            options=("early_epochs",),
+            description="fraction of the epochs up to the best test accuracy in which the "
+                        "sample is predicted as its label, mean over runs")
+def early_hit_rate(correct: np.ndarray, *, early_epochs: int) -> np.ndarray:
+    return correct[:, :early_epochs].mean(axis=(0, 1), dtype=np.float64)
 
-    return fit_mislabelled(early, by="early_learnability").probability
+
+@derived("mislabel_probability", sources=("early_learnability", "early_hit_rate"),
+         higher_is="harder", context=("test_error", "num_classes"),
+         description="probability that the label is wrong: posterior of the low component of "
+                     "a two-component mixture on logit(early_learnability), its prior the "
+                     "share of wrong labels estimated from the training and test error of "
+                     "the same epochs; 0 when no labels look wrong (docs/flags.md)")
+def mislabel_probability(early: np.ndarray, hits: np.ndarray, *, test_error: float,
+                         num_classes: int) -> np.ndarray:
+    from curator.flags import fit_mislabelled, noise_share
+
+    share = noise_share(1 - float(np.mean(hits)), test_error, num_classes)
+    return fit_mislabelled(early, by="early_learnability", share=share).probability
 
 
 @per_sample("heldout_learnability", needs=("p_true",), higher_is="easier", runs="holdout",
@@ -254,6 +266,7 @@ class ArrayTrajectories:
     stats: Mapping[str, np.ndarray]
     runs: tuple[str, ...] = ()
     test_acc: np.ndarray | None = None
+    num_classes: int = 0  # 0: unknown
 
     def __post_init__(self) -> None:
         shapes = {np.shape(v) for v in self.stats.values()}
@@ -291,6 +304,7 @@ class FileTrajectories:
         self.num_samples = scores.num_samples
         self.test_acc = np.stack([scores.history(r)["test_acc"][:self.num_epochs]
                                   for r in self.runs])
+        self.num_classes = scores.num_classes
 
     def read(self, stat: str, start: int, stop: int) -> np.ndarray:
         return np.stack([self.file.read_stat(r, stat, start, stop) for r in self.runs])
@@ -334,9 +348,12 @@ def compute_scores(traj: Trajectories, names: Sequence[str] | None = None, *,
     # derived scores (ranks, regions) are computed from the values as stored, so that a
     # reader recomputing them from the file gets the file's own answer, ties included
     values = {k: as_stored(v) for k, v in values.items()}
+    context = {"test_error": test_error(traj, opts["early_epochs"]),
+               "num_classes": getattr(traj, "num_classes", 0)}
     for e in entries:
         if e.meta["kind"] == "derived":
-            values[e.name] = as_stored(e.fn(*(values[s] for s in e.meta["sources"])))
+            extra = {k: context[k] for k in e.meta.get("context", ())}
+            values[e.name] = as_stored(e.fn(*(values[s] for s in e.meta["sources"]), **extra))
     out = {}
     for e in entries:
         params = {k: opts[k] for k in e.meta.get("options", ())}
@@ -346,6 +363,15 @@ def compute_scores(traj: Trajectories, names: Sequence[str] | None = None, *,
         out[e.name] = ScoreValues(values[e.name], e.meta["higher_is"], e.meta["description"],
                                   runs.runs, params)
     return out
+
+
+def test_error(traj: Trajectories, epochs: int) -> float:
+    """Mean test error of the runs over their first ``epochs`` epochs (NaN without one)."""
+    acc = getattr(traj, "test_acc", None)
+    if acc is None:
+        return float("nan")
+    acc = np.asarray(acc, dtype=np.float64)[:, :epochs]
+    return float(1 - acc.mean()) if acc.size and np.isfinite(acc).all() else float("nan")
 
 
 def as_stored(values: np.ndarray) -> np.ndarray:

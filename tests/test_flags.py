@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from curator import flags
 from curator.cli import app
-from curator.flags import best_test_epoch, fit_mislabelled, flag_quality
+from curator.flags import best_test_epoch, fit_mislabelled, flag_quality, noise_share
 from curator.store import open_scores
 
 runner = CliRunner()
@@ -86,6 +86,32 @@ def test_bad_score_and_values() -> None:
         fit_mislabelled(np.array([0.5, np.nan] * 10), by="aum")
 
 
+def test_noise_share_from_the_errors() -> None:
+    # test error e = 0.1, 10 classes: a clean sample is wrong 10% of the time, a flipped one
+    # unless the wrong answer is its flipped label (q = 0.1 / 9); 20% flipped gives
+    e, share = 0.1, 0.2
+    q = e / 9
+    train = (1 - share) * e + share * (1 - q)
+    assert noise_share(train, e, 10) == pytest.approx(share)
+    assert noise_share(0.05, 0.1, 10) == 0.0  # fits its labels better than the test set
+    assert noise_share(0.5, float("nan"), 10) is None  # no test split
+    assert noise_share(0.95, 0.9, 10) == 0.0  # a model at chance says nothing
+
+
+def test_the_share_sets_the_prior_and_can_veto() -> None:
+    values, noisy = mixture(6000, 0.2)
+    own = fit_mislabelled(values)
+    assert own.share is None
+    fewer = fit_mislabelled(values, share=0.1)
+    more = fit_mislabelled(values, share=0.3)
+    assert fewer.flagged.sum() < own.flagged.sum() < more.flagged.sum()
+    np.testing.assert_array_equal(fewer.probability > 0, own.probability > 0)
+    assert np.all(np.argsort(fewer.probability, kind="stable")
+                  == np.argsort(own.probability, kind="stable"))  # same ranking
+    veto = fit_mislabelled(values, share=0.0)
+    assert not veto.noise_found and not veto.flagged.any()
+
+
 def test_best_test_epoch() -> None:
     acc = np.array([[0.5, 0.7, 0.8, 0.75, 0.7], [0.5, 0.72, 0.78, 0.76, 0.7]])
     assert best_test_epoch(acc, 5) == 3  # 1-based epoch of the best mean
@@ -135,6 +161,24 @@ def test_clean_run_flags_few(tmp_path: Path) -> None:
     with open_scores(out) as f:
         share = (f.score("mislabel_probability").values >= 0.5).mean()
     assert share < 0.02
+
+
+@pytest.mark.slow
+def test_a_hard_data_set_without_noise_flags_nothing(tmp_path: Path) -> None:
+    """mnist1d, where an MLP stays near 60% test accuracy: most clean labels get a low
+    probability early on, but the training labels are not wrong more often than the test
+    labels, so nothing is flagged and the default prune keeps the count asked."""
+    out = tmp_path / "s.h5"
+    r = runner.invoke(app, ["score", "--data", "mnist1d", "--epochs", "8", "--seeds", "1",
+                            "--device", "cpu", "--quiet", "--out", str(out)])
+    assert r.exit_code == 0, r.output
+    with open_scores(out) as f:
+        early = f.score("early_learnability").values
+        assert (early < 0.5).mean() > 0.3  # hard: a fixed threshold would flag these
+        assert not (f.score("mislabel_probability").values >= 0.5).any()
+    r = runner.invoke(app, ["prune", str(out), "--keep", "0.8"])
+    assert r.exit_code == 0, r.output
+    assert "kept 3200 of 4000" in " ".join(r.stdout.split())
 
 
 @pytest.mark.slow
