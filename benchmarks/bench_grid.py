@@ -1,8 +1,9 @@
 """The standard `curator bench` grid on one data set: clean, budget, 20% and 40% noise.
 
 Strategies: random (baseline), easy-to-hard, hard-to-easy, random-curriculum, importance
-easy-first and hard-first, pruning (stratified, easy, random) at keep 0.7 with the same
-epochs and with the same steps. Each regime gets its own reference run (R seeds x T epochs).
+easy-first and hard-first, pruning (drop-flagged, stratified, easy, random) at keep 0.7 with
+the same epochs and with the same steps. Each regime gets its own reference run (R seeds x T
+epochs).
 Prints hardware and versions, then one Markdown table per data set (mean ± std over seeds,
 difference to random, Welch p-value), and writes the JSON next to --out.
 
@@ -48,7 +49,8 @@ def main() -> None:
                *(Regime(f"noisy {p:g}", cfg.epochs, p) for p in args.noise)]
     grid = make_strategies(orderings=["easy-to-hard", "hard-to-easy", "random-curriculum"],
                            schemes=["easy-first", "hard-first"],
-                           prune=["stratified", "easy", "random"], keeps=[args.keep])
+                           prune=["drop-flagged", "stratified", "easy", "random"],
+                           keeps=[args.keep])
     with tempfile.TemporaryDirectory() as work:
         rows = run_bench(cfg, regimes=regimes, strategies=grid, seeds=args.seeds,
                          work_dir=Path(work), log=lambda m: print(f"  {m}", flush=True))

@@ -288,7 +288,7 @@ def bench(
                        ] = "easy-first,hard-first",
     prune_strategies: Annotated[str, typer.Option(
         "--prune", help="Comma-separated prune strategies ('' for none).")
-    ] = "stratified,easy,random",
+    ] = "drop-flagged,stratified,easy,random",
     keep: Annotated[str, typer.Option(help="Comma-separated keep fractions.")] = "0.7",
     regimes: Annotated[str, typer.Option(
         help="Comma-separated: standard, budget, noisy, or combinations like budget+noisy.")
@@ -548,7 +548,8 @@ def prune(
         help="A fraction in (0, 1] or a count of samples to keep.")] = None,
     by: Annotated[str, typer.Option(help="The score to prune by.")] = "learnability",
     strategy: Annotated[str, typer.Option(
-        help="stratified | easy | hard | random | drop-noisy")] = "stratified",
+        help="drop-flagged | stratified | easy | hard | random | drop-noisy")
+                  ] = "drop-flagged",
     class_balanced: Annotated[bool, typer.Option(
         "--class-balanced", help="Keep each class's share of the data.")] = False,
     name: Annotated[str | None, typer.Option(
@@ -568,8 +569,8 @@ def prune(
 ) -> None:
     """Choose which training samples to keep and store the choice in the file.
 
-    The default drops the samples flagged as mislabelled first, then samples the rest
-    evenly across the score's range. Example: curator prune scores.h5 --keep 0.7
+    The default drops the samples flagged as mislabelled, then keeps a random subset of the
+    rest (never more than the unflagged). Example: curator prune scores.h5 --keep 0.7
     """
     from curator.prune import PruneOptions
     from curator.prune import prune as run_prune

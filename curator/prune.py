@@ -26,7 +26,7 @@ from curator.store import ScoreValues, open_scores
 
 Strategy = Callable[..., np.ndarray]
 STRATEGIES: Registry[Strategy] = Registry("prune strategy")
-DEFAULT_STRATEGY = "stratified"
+DEFAULT_STRATEGY = "drop-flagged"
 
 
 @dataclass(frozen=True)
@@ -65,6 +65,14 @@ def keep_hard(ease: np.ndarray, keep: int, opts: PruneOptions, drop: np.ndarray)
 def keep_random(ease: np.ndarray, keep: int, opts: PruneOptions, drop: np.ndarray
                 ) -> np.ndarray:
     return _rng(opts.seed, 1).choice(len(ease), size=keep, replace=False)
+
+
+@STRATEGIES.register("drop-flagged", description="the default: drop the samples flagged as "
+                     "mislabelled, then keep a uniformly random subset of the rest")
+def keep_random_unflagged(ease: np.ndarray, keep: int, opts: PruneOptions, drop: np.ndarray
+                          ) -> np.ndarray:
+    pool = np.setdiff1d(np.arange(len(ease)), drop)  # plan_selection: keep <= len(pool)
+    return pool[_rng(opts.seed, 1).choice(len(pool), size=keep, replace=False)]
 
 
 @STRATEGIES.register("stratified", description="coverage-centric (CCS, Zheng 2023): drop the "
@@ -148,7 +156,15 @@ def plan_selection(ease: np.ndarray, keep: int, *, strategy: str = DEFAULT_STRAT
     if mislabel is not None:
         m = np.asarray(mislabel, dtype=np.float64)
         flag_order = np.argsort(-m, kind="stable")[: int((m >= FLAG_AT).sum())]
-    if strategy == "stratified":
+    if strategy == "drop-flagged":
+        drop = flag_order
+        params["flags"] = mislabel is not None
+        params["asked"] = keep
+        keep = min(keep, n - len(drop))
+        if keep == 0:
+            raise CuratorError("every sample is flagged as mislabelled",
+                               hint="choose another strategy, e.g. random")
+    elif strategy == "stratified":
         if opts.drop_hardest is None:
             # every flagged sample goes, even when that leaves fewer than ``keep``: keeping
             # flagged samples to reach the count cost accuracy in every measured case
@@ -195,7 +211,8 @@ def plan_selection(ease: np.ndarray, keep: int, *, strategy: str = DEFAULT_STRAT
         parts = []
         unflagged_per_class = np.bincount(labels[~dropped], minlength=int(labels.max()) + 1)
         budgets = class_budgets(labels, keep)
-        if strategy == "drop-noisy" or (strategy == "stratified" and opts.drop_hardest is None):
+        if strategy in ("drop-noisy", "drop-flagged") or (strategy == "stratified"
+                                                           and opts.drop_hardest is None):
             budgets = np.minimum(budgets, unflagged_per_class)
         for c, budget in enumerate(budgets):
             members = np.flatnonzero(labels == c)
@@ -265,7 +282,8 @@ class Selection:
 
 def needs_flags(strategy: str, opts: PruneOptions) -> bool:
     """Whether ``strategy`` with ``opts`` reads the mislabel estimate."""
-    return ((strategy == "stratified" and opts.drop_hardest is None)
+    return (strategy == "drop-flagged"
+            or (strategy == "stratified" and opts.drop_hardest is None)
             or (strategy == "drop-noisy" and opts.threshold is None))
 
 

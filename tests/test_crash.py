@@ -158,7 +158,7 @@ def test_killed_derived_writes_keep_the_file_as_it_was(tmp_path: Path, reference
     # and the same commands then succeed
     assert _curator(["prune", "s.h5", "--keep", "0.5"], tmp_path).returncode == 0
     with open_scores(path) as f:
-        assert f.selection_names() == ["stratified-learnability-0.5"]
+        assert f.selection_names() == ["drop-flagged-learnability-0.5"]
 
 
 def test_a_second_writer_is_refused(tmp_path: Path, reference: dict) -> None:

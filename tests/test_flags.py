@@ -196,6 +196,6 @@ def test_default_prune_after_memorising(tmp_path: Path) -> None:
     r = runner.invoke(app, ["prune", str(out), "--keep", "0.8"])
     assert r.exit_code == 0, r.output
     with open_scores(out) as f:
-        kept = f.selection("stratified-learnability-0.8")
+        kept = f.selection("drop-flagged-learnability-0.8")
     assert noisy[kept].mean() < 0.05  # fewer than 5% flipped labels among those kept
     assert "flagged as mislabelled" in r.stdout

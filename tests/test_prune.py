@@ -57,7 +57,7 @@ def test_drop_noisy_removes_only_flagged() -> None:
         select(EASE, 5, strategy="drop-noisy")
 
 
-def test_default_drops_the_flagged_first_then_covers_the_rest() -> None:
+def test_default_drops_the_flagged_then_keeps_a_random_share() -> None:
     rng = np.random.default_rng(0)
     ease = rng.random(1000)
     mislabel = np.zeros(1000)
@@ -66,19 +66,39 @@ def test_default_drops_the_flagged_first_then_covers_the_rest() -> None:
     plan = plan_selection(ease, 900, mislabel=mislabel)
     # 900 asked, 150 flagged: every flagged sample goes, so 850 are kept, not 900
     np.testing.assert_array_equal(plan.indices, np.setdiff1d(np.arange(1000), flagged))
-    assert plan.params == {"drop_hardest": "auto", "asked": 900, "strata": 50,
-                           "dropped_first": 150}
+    assert plan.params == {"flags": True, "asked": 900}
     plan = plan_selection(ease, 700, mislabel=mislabel)
-    assert not np.isin(flagged, plan.indices).any()  # all 150 go, then CCS over the rest
-    # no flags (clean data): nothing is dropped first
-    assert plan_selection(ease, 700, mislabel=np.zeros(1000)).params["dropped_first"] == 0
+    assert len(plan.indices) == 700 and not np.isin(flagged, plan.indices).any()
+    # no flags (clean data, or a model too weak to tell): exactly the random selection
+    opts = PruneOptions(seed=4)
+    np.testing.assert_array_equal(
+        plan_selection(ease, 700, mislabel=np.zeros(1000), opts=opts).indices,
+        plan_selection(ease, 700, strategy="random", opts=opts).indices)
+    np.testing.assert_array_equal(select(ease, 700, opts=opts),
+                                  select(ease, 700, strategy="random", opts=opts))
     with pytest.raises(CuratorError, match="every sample is flagged"):
         plan_selection(ease, 700, mislabel=np.ones(1000))
-    # class-balanced: the flagged go first inside each class too
+    # class-balanced: the flagged go inside each class too
     labels = np.arange(1000) % 4
     kept = select(ease, 700, labels=labels, class_balanced=True, mislabel=mislabel)
     assert not np.isin(flagged, kept).any()
     assert np.bincount(labels[kept]).tolist() == [175] * 4
+
+
+def test_stratified_auto_drops_the_flagged_then_covers_the_rest() -> None:
+    rng = np.random.default_rng(0)
+    ease = rng.random(1000)
+    mislabel = np.zeros(1000)
+    flagged = rng.choice(1000, 150, replace=False)
+    mislabel[flagged] = 0.9
+    plan = plan_selection(ease, 900, strategy="stratified", mislabel=mislabel)
+    np.testing.assert_array_equal(plan.indices, np.setdiff1d(np.arange(1000), flagged))
+    assert plan.params == {"drop_hardest": "auto", "asked": 900, "strata": 50,
+                           "dropped_first": 150}
+    plan = plan_selection(ease, 700, strategy="stratified", mislabel=mislabel)
+    assert len(plan.indices) == 700 and not np.isin(flagged, plan.indices).any()
+    assert plan_selection(ease, 700, strategy="stratified", mislabel=np.zeros(1000)
+                          ).params["dropped_first"] == 0
 
 
 def test_options_are_never_changed() -> None:
@@ -115,7 +135,7 @@ def test_class_balanced_keeps_each_share_exactly() -> None:
 
 @settings(max_examples=50, deadline=None)
 @given(n=st.integers(1, 300), fraction=st.floats(0.01, 1.0),
-       strategy=st.sampled_from(["easy", "hard", "random", "stratified"]),
+       strategy=st.sampled_from(["easy", "hard", "random", "stratified", "drop-flagged"]),
        seed=st.integers(0, 10**6), balanced=st.booleans(), data=st.data())
 def test_properties(n, fraction, strategy, seed, balanced, data) -> None:
     ease = np.array(data.draw(st.lists(st.floats(0, 1), min_size=n, max_size=n)))
@@ -173,11 +193,11 @@ def test_prune_cli_stores_and_reports(scores_file: Path, tmp_path: Path) -> None
     assert "kept 1006 of 1437" in r.stdout and "per class" in r.stdout
     assert "flipped labels:" in r.stdout and "removed" in r.stdout
     with open_scores(scores_file) as f:
-        name = "stratified-learnability-0.7-balanced"
+        name = "drop-flagged-learnability-0.7-balanced"
         kept = f.selection(name)
         attrs = f.selection_attrs(name)
     assert len(kept) == 1006 and np.all(np.diff(kept) > 0)
-    assert attrs["strategy"] == "stratified" and attrs["class_balanced"]
+    assert attrs["strategy"] == "drop-flagged" and attrs["class_balanced"]
     assert attrs["score"] == "learnability" and attrs["keep"] == 0.7
     np.testing.assert_array_equal(np.loadtxt(out, skiprows=1, dtype=np.int64), kept)
     data = TensorDataset(torch.arange(1437))
