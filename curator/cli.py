@@ -606,14 +606,7 @@ def prune(
                               "samples to reach the count costs accuracy (docs/pruning.md). "
                               "For exactly that count, pass --drop-hardest 0 (or a fraction) "
                               "or another --strategy", highlight=False)
-    table = Table(title="per class", title_justify="left")
-    for col in ("class", "samples", "kept", "share kept"):
-        table.add_column(col, justify="left" if col == "class" else "right")
-    for c, label in enumerate(r.classes):
-        members = r.labels == c
-        table.add_row(label, str(members.sum()), str(kept[members].sum()),
-                      _pct(kept[members].mean() if members.any() else float("nan")))
-    out_console.print(table)
+    out_console.print(_per_class(r.labels, r.classes, kept, "kept", "share kept"))
     ranges = Table(title=f"{by} ({r.score.higher_is} is higher)", title_justify="left")
     for col in ("", "min", "median", "max"):
         ranges.add_column(col, justify="right")
@@ -677,14 +670,7 @@ def flag(
                       f"({_pct(flagged.mean() if n else 0.0)}) with probability >= {FLAG_AT}"
                       f" of a wrong label; expected wrong labels {fit.estimated_share * n:.0f}"
                       f"; stored as score 'mislabel_probability' in {file}", highlight=False)
-    table = Table(title="per class", title_justify="left")
-    for col in ("class", "samples", "flagged", "share"):
-        table.add_column(col, justify="left" if col == "class" else "right")
-    for c, label in enumerate(r.classes):
-        members = r.labels == c
-        table.add_row(label, str(members.sum()), str(flagged[members].sum()),
-                      _pct(flagged[members].mean() if members.any() else float("nan")))
-    out_console.print(table)
+    out_console.print(_per_class(r.labels, r.classes, flagged, "flagged", "share"))
     q = r.quality
     if q is not None:
         out_console.print(f"against the {q.flipped} flipped labels the file records: "
@@ -710,6 +696,19 @@ def export(
     names = [n.strip() for n in scores.split(",") if n.strip()] if scores else None
     path = export_scores(file, fmt=format, scores=names, out=out)
     out_console.print(f"wrote [bold]{path}[/]", highlight=False)
+
+
+def _per_class(labels: np.ndarray, classes: list[str], mask: np.ndarray, count: str,
+               share: str) -> Table:
+    """Samples per class, how many of them ``mask`` marks, and the share."""
+    table = Table(title="per class", title_justify="left")
+    for col in ("class", "samples", count, share):
+        table.add_column(col, justify="left" if col == "class" else "right")
+    for c, label in enumerate(classes):
+        members = labels == c
+        table.add_row(label, str(members.sum()), str(mask[members].sum()),
+                      _pct(mask[members].mean() if members.any() else float("nan")))
+    return table
 
 
 def _pct(x: float) -> str:
