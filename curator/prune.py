@@ -156,48 +156,37 @@ def plan_selection(ease: np.ndarray, keep: int, *, strategy: str = DEFAULT_STRAT
     if mislabel is not None:
         m = np.asarray(mislabel, dtype=np.float64)
         flag_order = np.argsort(-m, kind="stable")[: int((m >= FLAG_AT).sum())]
-    if strategy == "drop-flagged":
-        drop = flag_order
-        params["flags"] = mislabel is not None
-        params["asked"] = keep
-        keep = min(keep, n - len(drop))
-        if keep == 0:
-            raise CuratorError("every sample is flagged as mislabelled",
-                               hint="choose another strategy, e.g. random")
-    elif strategy == "stratified":
-        if opts.drop_hardest is None:
-            # every flagged sample goes, even when that leaves fewer than ``keep``: keeping
-            # flagged samples to reach the count cost accuracy in every measured case
-            # (docs/pruning.md), most of all when the model memorises them
-            drop = flag_order
-            params["drop_hardest"] = "auto"
-            params["asked"] = keep
-            keep = min(keep, n - len(drop))
-            if keep == 0:
-                raise CuratorError("every sample is flagged as mislabelled",
-                                   hint="prune by a fixed share instead: drop_hardest 0.1",
-                                   param="drop_hardest")
-        else:
-            drop = np.argsort(ease, kind="stable")[: int(math.floor(opts.drop_hardest * n))]
-            params["drop_hardest"] = opts.drop_hardest
-        params.update(strata=opts.strata, dropped_first=int(min(len(drop), n - keep)))
-    elif strategy == "drop-noisy":
+    # strategies that never keep a flagged sample, even when that leaves fewer than ``keep``:
+    # keeping flagged samples to reach the count cost accuracy in every measured case
+    # (docs/pruning.md), most of all when the model memorises them
+    capped = strategy in ("drop-flagged", "drop-noisy") or (
+        strategy == "stratified" and opts.drop_hardest is None)
+    drop = flag_order
+    if strategy == "drop-noisy":
         if opts.threshold is not None:
             drop = np.flatnonzero(ease < opts.threshold)
             params["threshold"] = opts.threshold
         elif mislabel is not None:
-            drop = flag_order
             params["threshold"] = "flags"
         else:
             raise CuratorError("drop-noisy needs the mislabel estimate or a threshold",
                                hint="pass threshold (samples at least this easy are kept)",
                                param="threshold")
+        params["flagged"] = int(len(drop))
+    elif strategy == "drop-flagged":
+        params["flags"] = mislabel is not None
+    elif strategy == "stratified":
+        params["drop_hardest"] = "auto" if opts.drop_hardest is None else opts.drop_hardest
+        if opts.drop_hardest is not None:
+            drop = np.argsort(ease, kind="stable")[: int(math.floor(opts.drop_hardest * n))]
+    if capped:
+        params["asked"] = keep
         keep = min(keep, n - len(drop))
         if keep == 0:
-            raise CuratorError("drop-noisy flags every sample")
-        params["flagged"] = int(len(drop))
-    else:
-        drop = flag_order
+            raise CuratorError("every sample is flagged as mislabelled",
+                               hint="choose another strategy, e.g. random")
+    if strategy == "stratified":
+        params.update(strata=opts.strata, dropped_first=int(min(len(drop), n - keep)))
     if not class_balanced:
         picked = fn(ease, keep, opts, drop)
     else:
@@ -211,8 +200,7 @@ def plan_selection(ease: np.ndarray, keep: int, *, strategy: str = DEFAULT_STRAT
         parts = []
         unflagged_per_class = np.bincount(labels[~dropped], minlength=int(labels.max()) + 1)
         budgets = class_budgets(labels, keep)
-        if strategy in ("drop-noisy", "drop-flagged") or (strategy == "stratified"
-                                                           and opts.drop_hardest is None):
+        if capped:
             budgets = np.minimum(budgets, unflagged_per_class)
         for c, budget in enumerate(budgets):
             members = np.flatnonzero(labels == c)
