@@ -7,11 +7,12 @@ it is high. So the estimate reads the trajectories only up to the epoch of best 
 (where memorising starts to cost accuracy; on clean data that is late in training), takes
 each sample's mean probability of its label over those epochs (``early_learnability``), and
 fits a two-component Gaussian mixture to its logit, as DivideMix does to the loss (Li et al.
-2020, "DivideMix", arXiv:2002.07394). The component with the lower mean is the mislabelled
-one *only if* the model, on average, rejects those labels (mean logit below 0, i.e. mean
-probability below 0.5); otherwise nothing looks mislabelled and every probability is 0. A
-sample's probability of being mislabelled is its posterior under that component; it is
-flagged when that is at least :data:`FLAG_AT`.
+2020, "DivideMix", arXiv:2002.07394). The prior of the low component is the share of wrong
+labels implied by the training and test errors of the same epochs (:func:`noise_share`). The
+low component is the mislabelled one *only if* the model, on average, rejects those labels
+(mean logit below 0) and that share is above 0; otherwise every probability is 0. A sample's
+probability of being mislabelled is its posterior under that component; it is flagged when
+that is at least :data:`FLAG_AT`.
 
 Everything here is a pure function of arrays: the CLI, ``curator prune``, ``curator bench``
 and the benchmarks all call it.
@@ -107,6 +108,7 @@ def fit_mislabelled(values: np.ndarray, *, by: str = DEFAULT_BY, seed: int = 0,
     ``share`` (from :func:`noise_share`), when known, is the prior of the low component in
     the posterior, and 0 means nothing is flagged; without it the mixture's own weight is the
     prior."""
+    from scipy.stats import norm
     from sklearn.mixture import GaussianMixture
 
     scale = scale_of(by)
@@ -133,15 +135,10 @@ def fit_mislabelled(values: np.ndarray, *, by: str = DEFAULT_BY, seed: int = 0,
     prob = np.empty(n, dtype=np.float32)
     for start in range(0, n, 1 << 20):  # bounded memory for millions of samples
         block = x[start:start + (1 << 20)]
-        low = prior * _normal_pdf(block, means[0], stds[0])
-        high = (1 - prior) * _normal_pdf(block, means[1], stds[1])
+        low = prior * norm.pdf(block, means[0], stds[0])
+        high = (1 - prior) * norm.pdf(block, means[1], stds[1])
         prob[start:start + len(block)] = low / np.maximum(low + high, 1e-300)
     return MislabelFit(prob, by, means, stds, weights, True, share)  # type: ignore[arg-type]
-
-
-def _normal_pdf(x: np.ndarray, mean: float, std: float) -> np.ndarray:
-    z = (x - mean) / std
-    return np.exp(-0.5 * z * z) / (std * np.sqrt(2 * np.pi))
 
 
 @dataclass(frozen=True)
