@@ -41,7 +41,7 @@ def phase_write(args: argparse.Namespace) -> dict:
 
     from curator import store
     from curator.data import DataBundle, TensorSplit
-    from curator.record import STAT_DTYPES
+    from curator.store import STAT_DTYPES
 
     n, t, classes = args.n, args.epochs, 1000
     rng = np.random.default_rng(0)

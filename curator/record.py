@@ -1,4 +1,5 @@
-"""Per-sample statistics of a batch, and a recorder that scatters them into epoch buffers.
+"""Per-sample statistics of a batch, and the buffer that scatters them into one
+epoch's (S, N) arrays.
 
 For a batch of logits z (B, C) and given labels y (B,):
 
@@ -8,7 +9,7 @@ For a batch of logits z (B, C) and given labels y (B,):
 - ``margin``  z_y - max_{j != y} z_j (AUM's margin, Pleiss et al. 2020);
 - ``el2n``    ||softmax(z) - onehot(y)||_2 (Paul et al. 2021).
 
-The recorder keeps one (S, N) float32 buffer on the training device; batches are processed
+The buffer keeps one (S, N) float32 buffer on the training device; batches are processed
 in chunks (a handful of vectorised kernels and one scatter per chunk), and the buffer is copied
 to the host once per epoch.
 """
@@ -20,14 +21,8 @@ from collections.abc import Callable
 import numpy as np
 import torch
 
-# statistic -> dtype in the HDF5 file (p_true keeps full precision: learnability is its mean)
-STAT_DTYPES: dict[str, np.dtype] = {
-    "p_true": np.dtype("float32"),
-    "correct": np.dtype("bool"),
-    "loss": np.dtype("float16"),
-    "margin": np.dtype("float16"),
-    "el2n": np.dtype("float16"),
-}
+from curator.store import STAT_DTYPES
+
 STATS: tuple[str, ...] = tuple(STAT_DTYPES)
 
 
@@ -47,7 +42,7 @@ def batch_stats(logits: torch.Tensor, labels: torch.Tensor) -> dict[str, torch.T
             "el2n": el2n}
 
 
-class Recorder:
+class StatBuffer:
     """Epoch buffers of every statistic for N samples, kept on ``device``.
 
     ``update`` only keeps a reference to the batch's detached logits; every ``chunk_samples``
@@ -58,9 +53,12 @@ class Recorder:
     """
 
     def __init__(self, num_samples: int, device: torch.device | str, *,
-                 chunk_samples: int = 16384) -> None:
+                 chunk_samples: int = 16384,
+                 check: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None
+                 ) -> None:
         self.num_samples = num_samples
         self.chunk_samples = chunk_samples
+        self.check = check  # (indices, labels) of a chunk -> the labels to score it with
         self.buffer = torch.empty((len(STATS), num_samples), dtype=torch.float32, device=device)
         self._pending: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = []
         self._pending_samples = 0
@@ -84,6 +82,8 @@ class Recorder:
         idx, logits, labels = (torch.cat(t) for t in zip(*self._pending, strict=True))
         self._pending.clear()
         self._pending_samples = 0
+        if self.check is not None:
+            labels = self.check(idx, labels)
         self.scatter(idx, batch_stats(logits, labels))
 
     def scatter(self, indices: torch.Tensor, stats: dict[str, torch.Tensor]) -> None:

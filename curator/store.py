@@ -27,16 +27,17 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import h5py
 import numpy as np
 
 import curator
 from curator import faults
-from curator.data import DataBundle
 from curator.errors import CuratorError, FormatError
-from curator.record import STAT_DTYPES
+
+if TYPE_CHECKING:
+    from curator.data import DataBundle
 
 ENCODING_TYPE = "curator-scores"
 VERSION = "0.1.0"
@@ -49,6 +50,15 @@ LIBVER = ("v110", "v110")  # SWMR needs the 1.10 format; HDF5 >= 1.10 reads it
 TMP_PREFIX = ".new-"  # derived datasets are written under this prefix, then swapped in
 OPEN_RETRY_S = 10.0  # how long a reader waits for a writer's short non-SWMR write
 WRITE_WAIT_S = 60.0  # how long a writer waits for readers that hold the file open
+# statistic -> dtype in the file (p_true keeps full precision: learnability is its mean); the
+# recorder (curator.record) computes these and stores them in these dtypes
+STAT_DTYPES: dict[str, np.dtype] = {
+    "p_true": np.dtype("float32"),
+    "correct": np.dtype("bool"),
+    "loss": np.dtype("float16"),
+    "margin": np.dtype("float16"),
+    "el2n": np.dtype("float16"),
+}
 
 
 def _label_dtype(num_classes: int) -> np.dtype:
@@ -68,28 +78,43 @@ def _json(value: Any) -> str:
 
 
 def create(path: str | Path, bundle: DataBundle, config: dict[str, Any]) -> None:
-    """Write a new file with the data description and no runs (atomically: temp + rename)."""
+    """Write a new file for the data of ``bundle``, with no runs."""
+    noise = ({"label_noise": bundle.label_noise, "noise_seed": bundle.noise_seed,
+              "noise_kind": bundle.noise_kind} if bundle.noisy is not None else None)
+    create_file(path, labels=bundle.labels, num_classes=bundle.num_classes,
+                data=bundle.describe(), fingerprint=bundle.fingerprint, config=config,
+                noisy=bundle.noisy, original_labels=bundle.original_labels, noise=noise)
+
+
+def create_file(path: str | Path, *, labels: np.ndarray, num_classes: int,
+                data: dict[str, Any], fingerprint: str, config: dict[str, Any],
+                noisy: np.ndarray | None = None, original_labels: np.ndarray | None = None,
+                noise: dict[str, Any] | None = None) -> None:
+    """Write a new file with the data description and no runs (atomically: temp + rename).
+
+    ``data`` is the data spec (``data``, ``label_noise``, ``noise_seed``, ...); with ``noisy``
+    (the mask of injected wrong labels) come ``original_labels`` and the ``noise`` attributes.
+    """
     path = Path(path)
     tmp = path.with_name(path.name + ".tmp")
     with h5py.File(tmp, "w", libver=LIBVER) as f:
         f.attrs["encoding-type"] = ENCODING_TYPE
         f.attrs["encoding-version"] = VERSION
         f.attrs["curator-version"] = curator.__version__
-        f.attrs["data"] = _json(bundle.describe())
-        f.attrs["num_samples"] = bundle.num_samples
-        f.attrs["num_classes"] = bundle.num_classes
-        f.attrs["fingerprint"] = bundle.fingerprint
+        f.attrs["data"] = _json(data)
+        f.attrs["num_samples"] = len(labels)
+        f.attrs["num_classes"] = num_classes
+        f.attrs["fingerprint"] = fingerprint
         f.attrs["config"] = _json(config)
         f.attrs["created"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
-        f.create_dataset("labels", data=bundle.labels.astype(_label_dtype(bundle.num_classes)))
-        data = f.create_group("data")
-        if bundle.noisy is not None:
-            data.create_dataset("noisy", data=bundle.noisy)
-            data.create_dataset("original_labels", data=bundle.original_labels.astype(
-                _label_dtype(bundle.num_classes)))
-            data.attrs["label_noise"] = bundle.label_noise
-            data.attrs["noise_seed"] = bundle.noise_seed
-            data.attrs["noise_kind"] = bundle.noise_kind
+        f.create_dataset("labels", data=np.asarray(labels).astype(_label_dtype(num_classes)))
+        group = f.create_group("data")
+        if noisy is not None:
+            group.create_dataset("noisy", data=np.asarray(noisy, dtype=bool))
+            originals = labels if original_labels is None else original_labels
+            group.create_dataset("original_labels", data=np.asarray(originals).astype(
+                _label_dtype(num_classes)))
+            group.attrs.update(noise or {})
         f.create_group("runs")
         f.create_group("scores")
     os.replace(tmp, path)
@@ -327,10 +352,12 @@ def _swap_in(group: h5py.Group, items: dict[str, Callable[[h5py.Group, str], Non
 
 
 def add_run(path: str | Path, name: str, *, seed: int, config: dict[str, Any],
-            epochs: int, record: bool, kind: str = "reference",
+            epochs: int | None, record: bool, kind: str = "reference",
             folds: np.ndarray | None = None, fold: int | None = None) -> None:
     """Add an empty run: statistics (0, N) growing to (epochs, N), per-epoch history (0,).
 
+    ``epochs=None`` (a loop recorded by :class:`curator.Recorder` without a planned length)
+    stores ``epochs = 0`` until :func:`finish_run` sets it to the epochs done.
     A ``holdout`` run also stores the fold of each sample and which ``fold`` it holds out.
     """
     with _open_for_write(Path(path)) as f:
@@ -342,7 +369,7 @@ def add_run(path: str | Path, name: str, *, seed: int, config: dict[str, Any],
             run.create_dataset("folds", data=folds.astype(np.int16), **COMPRESSION)
             run.attrs["fold"] = int(fold if fold is not None else -1)
         run.attrs.update({"model": config["model"], "seed": seed, "probe": config["probe"],
-                          "config": _json(config), "epochs": epochs, "epochs_done": 0,
+                          "config": _json(config), "epochs": epochs or 0, "epochs_done": 0,
                           "complete": False, "wall_time_s": 0.0,
                           "final_train_acc": np.nan, "final_test_acc": np.nan})
         if record:
@@ -352,7 +379,7 @@ def add_run(path: str | Path, name: str, *, seed: int, config: dict[str, Any],
         history = run.create_group("history")
         for key in HISTORY:
             history.create_dataset(key, shape=(0,), maxshape=(epochs,), dtype="float64",
-                                   chunks=(max(1, min(epochs, 1024)),))
+                                   chunks=(max(1, min(epochs or 64, 1024)),))
 
 
 def append_epoch(path: str | Path, name: str, epoch: int, stats: dict[str, np.ndarray] | None,
@@ -418,10 +445,15 @@ def write_run_array(path: str | Path, run: str, key: str, values: np.ndarray,
         _swap_in(f["runs"][run], {key: write})
 
 
-def finish_run(path: str | Path, name: str) -> None:
+def finish_run(path: str | Path, name: str, *, early: bool = False) -> None:
+    """Mark run ``name`` complete. It must have all its planned epochs, unless ``early``
+    (or it has no planned length): then its length becomes the epochs it has."""
     with _open_for_write(Path(path)) as f:
         run = f["runs"][name]
-        if int(run.attrs["epochs_done"]) != int(run.attrs["epochs"]):
+        done = int(run.attrs["epochs_done"])
+        if done and (early or int(run.attrs["epochs"]) == 0):
+            run.attrs["epochs"] = done
+        if done == 0 or done != int(run.attrs["epochs"]):
             raise FormatError(f"run {name!r} has {int(run.attrs['epochs_done'])} of "
                               f"{int(run.attrs['epochs'])} epochs; it is not complete")
         run.attrs["complete"] = True
@@ -488,7 +520,7 @@ class RunInfo:
     model: str
     seed: int
     probe: str
-    epochs: int
+    epochs: int  # planned epochs (0: a recorded loop of no planned length, still open)
     epochs_done: int
     complete: bool
     wall_time_s: float
@@ -583,8 +615,9 @@ class ScoresFile:
                 name=name, kind=_attr(a, "kind", "str", where, default="reference"),
                 model=_attr(a, "model", "str", where), seed=_attr(a, "seed", "int", where),
                 probe=_attr(a, "probe", "str", where),
-                epochs=_attr(a, "epochs", "count", where),
-                epochs_done=min(_committed(run, where), _attr(a, "epochs", "count", where)),
+                epochs=_attr(a, "epochs", "count0", where),
+                epochs_done=min(_committed(run, where),
+                                _attr(a, "epochs", "count0", where) or 1 << 62),
                 complete=_attr(a, "complete", "bool", where),
                 wall_time_s=_attr(a, "wall_time_s", "float", where),
                 final_train_acc=_attr(a, "final_train_acc", "float", where),

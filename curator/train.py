@@ -26,7 +26,7 @@ from curator.config import TrainConfig
 from curator.data import Batch, Split
 from curator.distributed import SINGLE, Context
 from curator.errors import ConfigError, TrainingError
-from curator.record import Recorder
+from curator.record import StatBuffer
 from samplers import make_generator
 
 STREAM_ORDER, STREAM_AUGMENT = 0, 1
@@ -202,7 +202,7 @@ class Trainer:
             self.optimizer, _Schedule(cfg.schedule, total, warmup))
         self.amp_dtype = amp_dtype(cfg.amp, device)
         self.scaler = torch.amp.GradScaler(device.type, enabled=self.amp_dtype == torch.float16)
-        self.recorder = (Recorder(len(train), device) if cfg.probe != "none" else None)
+        self.recorder = (StatBuffer(len(train), device) if cfg.probe != "none" else None)
         self.epochs_done = 0
 
     # ------------------------------------------------------------------------------
@@ -320,7 +320,7 @@ class Trainer:
               ) -> dict[str, np.ndarray]:
         """Statistics from an eval-mode forward pass over ``split`` (or only its samples
         ``indices``; the others stay NaN)."""
-        recorder = self.recorder or Recorder(len(split), self.device)
+        recorder = self.recorder or StatBuffer(len(split), self.device)
         recorder.reset()
         was_training = self.module.training
         self.module.eval()

@@ -24,7 +24,7 @@ import torch
 from samplers._rng import make_generator
 from samplers.base import SAMPLERS, ScoreSampler, fill
 from samplers.pacing import check_pacing, pool_size
-from samplers.scores import as_ease, read_h5
+from samplers.scores import as_ease, check_dataset, read_h5
 
 STREAM_ORDER, STREAM_EPOCH = 101, 102
 UNITS = ("epoch", "step")
@@ -68,11 +68,13 @@ class CurriculumSampler(ScoreSampler):
         raise NotImplementedError
 
     @classmethod
-    def from_h5(cls, path: str | Path, score: str = "learnability", **kwargs: Any
-                ) -> CurriculumSampler:
+    def from_h5(cls, path: str | Path, score: str = "learnability", *, dataset: Any = None,
+                **kwargs: Any) -> CurriculumSampler:
         """Build from ``/scores/<score>`` of a curator scores file (its ``higher_is`` decides
-        what is easy); with ``class_balanced=True`` the labels come from ``/labels``."""
+        what is easy); with ``class_balanced=True`` the labels come from ``/labels``. Pass
+        the ``dataset`` the sampler will index: one of another length is refused."""
         values, higher_is, n = read_h5(path, score)
+        check_dataset(dataset, n, path)
         if kwargs.get("class_balanced") and kwargs.get("labels") is None:
             import h5py
 

@@ -80,3 +80,20 @@ def read_h5(path: str | Path, score: str = "learnability") -> tuple[np.ndarray, 
 
 def _text(value: str | bytes) -> str:
     return value.decode("utf-8", errors="replace") if isinstance(value, bytes) else value
+
+
+def check_dataset(dataset: Any, num_samples: int, path: str | Path) -> None:
+    """Refuse a data set of another length than the scores file's (a sampler would
+    otherwise index it silently misaligned)."""
+    if dataset is None:
+        return
+    try:
+        n = len(dataset)
+    except TypeError:
+        raise ValueError(f"dataset must have a length, but {type(dataset).__name__} has "
+                         "none") from None
+    if n != num_samples:
+        raise ValueError(
+            f"the data set has {n} samples, but {str(path)!r} scores {num_samples}: it was "
+            "made on another training set (curator score trains on a stratified 80% of a data "
+            "set without a test split: curator.training_data(path) rebuilds it)")

@@ -7,7 +7,8 @@ import math
 import numpy as np
 import torch
 
-from curator.record import STAT_DTYPES, Recorder, batch_stats
+from curator.record import StatBuffer, batch_stats
+from curator.store import STAT_DTYPES
 
 
 def test_batch_stats_by_hand() -> None:
@@ -31,7 +32,7 @@ def test_batch_stats_by_hand() -> None:
 
 
 def test_recorder_scatters_by_index_and_marks_unseen() -> None:
-    rec = Recorder(5, "cpu")
+    rec = StatBuffer(5, "cpu")
     logits = torch.tensor([[3.0, 0.0], [0.0, 3.0]])
     rec.update(torch.tensor([4, 1]), logits, torch.tensor([0, 0]))
     out = rec.collect()
@@ -50,7 +51,7 @@ def test_chunked_recording_equals_batch_by_batch() -> None:
     for start in range(0, n, 7):
         idx = order[start:start + 7]
         batches.append((idx, torch.randn(len(idx), 4), torch.randint(0, 4, (len(idx),))))
-    small, large = Recorder(n, "cpu", chunk_samples=1), Recorder(n, "cpu", chunk_samples=10**6)
+    small, large = StatBuffer(n, "cpu", chunk_samples=1), StatBuffer(n, "cpu", chunk_samples=10**6)
     for idx, z, y in batches:
         small.update(idx, z, y)
         large.update(idx, z, y)

@@ -13,8 +13,8 @@ import pytest
 from curator import store
 from curator.data import load_data
 from curator.errors import FormatError
-from curator.record import STAT_DTYPES
 from curator.scores import FileTrajectories, compute_scores
+from curator.store import STAT_DTYPES
 
 DATA = Path(__file__).parent / "data"
 FROZEN = DATA / "scores-v0.1.0.h5"

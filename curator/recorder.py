@@ -1,0 +1,386 @@
+"""Record any training loop into a curator scores file.
+
+    import curator
+    train = curator.with_indices(train_set)      # items become (x, y, index)
+    with curator.Recorder("scores.h5", labels=train_labels, num_classes=10) as rec:
+        for epoch in range(rec.epochs_done, epochs):  # resumes after the last committed epoch
+            for x, y, idx in DataLoader(train, batch_size=128, shuffle=True):
+                logits = model(x)
+                ...
+                rec.update(idx, logits, y)
+            rec.end_epoch(test_acc=evaluate(model))   # appends and commits the epoch
+    # leaving the block normally finishes the run and writes every score
+
+The file is the one ``curator score`` writes (docs/format.md), so every command and sampler
+reads it. :meth:`Recorder.update` keeps a reference to the batch's detached logits; the
+statistics are computed and scattered on the logits' device in chunks, and copied to the host
+once per epoch (as in ``curator score``, :mod:`curator.record`). Under a process group the
+user started (DDP), each rank updates the samples it trained on, :meth:`Recorder.end_epoch`
+merges the ranks' buffers with one all-reduce, and rank 0 alone writes.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Mapping, Sequence
+from contextlib import ExitStack
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import numpy as np
+import torch
+import torch.distributed as dist
+from torch.utils.data import Dataset
+
+from curator import store
+from curator.data import fingerprint
+from curator.distributed import SINGLE, Context
+from curator.errors import CuratorError, FormatError, check_output_dir
+from curator.record import StatBuffer
+
+SOURCE = "curator.Recorder"
+
+
+class IndexedDataset(Dataset):
+    """``dataset`` whose items carry their index: ``(x, y)`` becomes ``(x, y, index)``, any
+    other tuple gets the index appended, and a dict item gets the key ``"index"``."""
+
+    def __init__(self, dataset: Any) -> None:
+        if not hasattr(dataset, "__getitem__") or not hasattr(dataset, "__len__"):
+            raise CuratorError(f"dataset must be a map-style Dataset (with __getitem__ and "
+                               f"__len__), but got {type(dataset).__name__}", param="dataset")
+        self.dataset = dataset
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    def __getitem__(self, index: int) -> Any:
+        item = self.dataset[index]
+        if isinstance(item, Mapping):
+            return {**item, "index": index}
+        if isinstance(item, tuple | list):
+            return (*item, index)
+        return item, index
+
+
+def with_indices(dataset: Any) -> IndexedDataset:
+    """``dataset`` with each item's index, for :meth:`Recorder.update` (see
+    :class:`IndexedDataset`)."""
+    return IndexedDataset(dataset)
+
+
+def _context() -> Context:
+    """This process's place in a process group the user started (one process without)."""
+    if dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1:
+        return Context(rank=dist.get_rank(), world=dist.get_world_size())
+    return SINGLE
+
+
+def _labels_array(labels: Any) -> np.ndarray:
+    if isinstance(labels, torch.Tensor):
+        labels = labels.detach().cpu().numpy()
+    values = np.asarray(labels)
+    if values.ndim != 1 or len(values) == 0 or values.dtype.kind not in "iu":
+        raise CuratorError(f"labels must be a non-empty 1-D integer array (N,), but have shape "
+                           f"{values.shape} and dtype {values.dtype}", param="labels")
+    if values.min() < 0:
+        raise CuratorError(f"labels must be >= 0, but hold {int(values.min())}", param="labels")
+    return values.astype(np.int64)
+
+
+class Recorder:
+    """Records per-sample statistics of a training loop, epoch by epoch, into ``path``.
+
+    ``labels`` (N,) are the training labels in index order; the file is created on first use
+    (``force=True`` replaces an existing one). A file that already has run ``run`` continues
+    it after its last committed epoch (:attr:`epochs_done`); another ``run`` name (e.g. one
+    per seed) adds a run to the same file, and learnability averages over the complete runs.
+    The labels must be the file's (checked by fingerprint).
+
+    ``epochs`` is the planned length (optional): leaving the ``with`` block normally, or
+    :meth:`close`, finishes the run with the epochs it has and computes every score.
+    ``noisy`` (N,) bool marks labels known to be wrong (injected noise) so that ``curator
+    flag`` and ``curator report`` can measure against it; ``config`` (any JSON) is stored with
+    the run; ``model`` and ``data`` name them in ``curator inspect``.
+    """
+
+    def __init__(self, path: str | Path, *, labels: Any, num_classes: int | None = None,
+                 run: str | None = None, seed: int = 0, epochs: int | None = None,
+                 config: Mapping[str, Any] | None = None, model: str = "custom",
+                 data: str = "custom", classes: Sequence[str] | None = None,
+                 sample_shape: Sequence[int] = (), noisy: Any = None,
+                 original_labels: Any = None, force: bool = False,
+                 device: torch.device | str | None = None,
+                 score_options: Mapping[str, int | None] | None = None) -> None:
+        self.path = Path(path)
+        self.labels = _labels_array(labels)
+        n = len(self.labels)
+        top = int(self.labels.max()) + 1
+        self.num_classes = top if num_classes is None else int(num_classes)
+        if self.num_classes < max(top, 2):
+            raise CuratorError(f"num_classes {num_classes} is too small: the labels go up to "
+                               f"{top - 1}, and a classifier needs at least 2 classes",
+                               param="num_classes")
+        if epochs is not None and (not isinstance(epochs, int) or epochs < 1):
+            raise CuratorError(f"epochs must be a positive integer or None, but got {epochs!r}",
+                               param="epochs")
+        self.run = run if run is not None else f"seed-{seed}"
+        self.seed, self.epochs = int(seed), epochs
+        self.score_options = dict(score_options or {})
+        self.ctx = _context()
+        self.closed = False
+        self._buffer: StatBuffer | None = None
+        self._device = None if device is None else torch.device(device)
+        self._labels_dev: torch.Tensor | None = None
+        self._updates = 0
+        self._tick = time.perf_counter()
+        noisy_mask = None
+        if noisy is not None:
+            noisy_mask = np.asarray(noisy.cpu() if isinstance(noisy, torch.Tensor) else noisy,
+                                    dtype=bool)
+            if noisy_mask.shape != (n,):
+                raise CuratorError(f"noisy must have shape ({n},) like the labels, but has "
+                                   f"{noisy_mask.shape}", param="noisy")
+        originals = None if original_labels is None else _labels_array(original_labels)
+        if originals is not None and len(originals) != n:
+            raise CuratorError(f"original_labels has {len(originals)} values for {n} labels",
+                               param="original_labels")
+        shape = tuple(int(d) for d in sample_shape)
+        self.fingerprint = fingerprint(self.labels, shape, self.num_classes)
+        user = dict(config or {})
+        self.file_config = {"source": SOURCE, "model": model, "data": data, "user": user}
+        self._lock = ExitStack()  # rank 0 holds the file's writer lock until close
+        if self.ctx.is_main:
+            check_output_dir(self.path)
+            self._lock.enter_context(store.writer_lock(self.path))
+            try:
+                self._open_file(force, shape, data, classes, noisy_mask, originals)
+            except BaseException:
+                self._lock.close()
+                raise
+        try:
+            self._open_run(epochs)
+        except BaseException:
+            self._lock.close()
+            raise
+
+    def _open_run(self, epochs: int | None) -> None:
+        self.ctx.barrier()  # the file exists before any rank reads it
+        with store.open_scores(self.path) as f:
+            info = next((r for r in f.runs() if r.name == self.run), None)
+        if info is not None and info.complete:
+            raise FormatError(f"run {self.run!r} of {str(self.path)!r} is complete "
+                              f"({info.epochs_done} epochs)",
+                              hint="pass run= (or seed=) for another run, or force=True to "
+                                   "start the file anew")
+        self.epochs_done = 0 if info is None else info.epochs_done
+        self.ctx.barrier()  # every rank has read the file before rank 0 writes it again
+        if self.ctx.is_main:
+            if info is None:
+                store.add_run(self.path, self.run, seed=self.seed,
+                              config={**self.file_config, "probe": "train"},
+                              epochs=epochs, record=True)
+            else:
+                store.truncate_run(self.path, self.run, self.epochs_done)
+
+    def _open_file(self, force: bool, shape: tuple[int, ...], data: str,
+                   classes: Sequence[str] | None, noisy: np.ndarray | None,
+                   originals: np.ndarray | None) -> None:
+        if self.path.exists() and not force:
+            with store.open_scores(self.path) as f:
+                if f.fingerprint != self.fingerprint:
+                    raise FormatError(
+                        f"{str(self.path)!r} was recorded with other labels: its fingerprint "
+                        f"is {f.fingerprint}, these {len(self.labels)} labels (sample shape "
+                        f"{shape}, {self.num_classes} classes) give {self.fingerprint}",
+                        hint="pass the same labels, sample_shape and num_classes, or "
+                             "force=True to replace the file")
+            return
+        if force:
+            self.path.unlink(missing_ok=True)
+        label_noise = float(noisy.mean()) if noisy is not None else 0.0
+        spec = {"data": data, "label_noise": label_noise, "noise_seed": 0,
+                "sample_shape": list(shape), "num_test": 0,
+                "classes": list(classes) if classes is not None
+                else [str(c) for c in range(self.num_classes)]}
+        store.create_file(self.path, labels=self.labels, num_classes=self.num_classes,
+                          data=spec, fingerprint=self.fingerprint, config=self.file_config,
+                          noisy=noisy, original_labels=originals,
+                          noise={"label_noise": label_noise, "noise_seed": 0,
+                                 "noise_kind": "given"} if noisy is not None else None)
+
+    # --- recording -------------------------------------------------------------------
+    def _check_open(self, what: str) -> None:
+        if self.closed:
+            raise CuratorError(f"{what} after close: the recorder of run {self.run!r} of "
+                               f"{str(self.path)!r} is closed",
+                               hint="record another run with a new Recorder")
+
+    def _start(self, device: torch.device) -> StatBuffer:
+        self._device = self._device or device
+        self._labels_dev = torch.from_numpy(self.labels).to(self._device)
+        self._buffer = StatBuffer(len(self.labels), self._device, check=self._check_chunk)
+        return self._buffer
+
+    def update(self, indices: Any, logits: torch.Tensor, labels: Any = None) -> None:
+        """Record a batch: the dataset ``indices`` (B,) of its samples, the ``logits`` (B, C)
+        the model gave them in this training step, and (optional) the ``labels`` (B,) it
+        trained on, which must be the recorder's labels of those samples.
+
+        Cheap: the logits are detached and kept; statistics are computed in chunks, on
+        their device, without synchronising it (index and label checks run once per chunk).
+        """
+        self._check_open("update")
+        if not isinstance(logits, torch.Tensor) or logits.ndim != 2:
+            raise CuratorError(f"logits must be a (B, C) tensor, but got "
+                               f"{_describe(logits)}", param="logits")
+        if logits.shape[1] != self.num_classes:
+            raise CuratorError(f"logits have {logits.shape[1]} classes, but the recorder has "
+                               f"num_classes = {self.num_classes}", param="logits")
+        buffer = self._buffer or self._start(logits.device)
+        idx = torch.as_tensor(indices)
+        if len(logits) == 0:
+            return
+        if idx.ndim != 1 or idx.shape[0] != logits.shape[0] or \
+                idx.dtype in (torch.bool, torch.float16, torch.float32, torch.float64):
+            raise CuratorError(f"indices must be B = {logits.shape[0]} integers (one per row "
+                               f"of the logits), but got {_describe(indices)}",
+                               param="indices")
+        idx = idx.to(self._device, dtype=torch.long, non_blocking=True)
+        if labels is None:
+            y = torch.full_like(idx, -1)  # not given: nothing to check
+        else:
+            y = torch.as_tensor(labels)
+            if y.shape != idx.shape:
+                raise CuratorError(f"labels must have shape ({len(idx)},) like the indices, "
+                                   f"but have {tuple(y.shape)}", param="labels")
+            y = y.to(self._device, dtype=torch.long, non_blocking=True)
+        self._updates += 1
+        buffer.update(idx, logits.to(self._device), y)
+
+    def _check_chunk(self, idx: torch.Tensor, given: torch.Tensor) -> torch.Tensor:
+        """The recorder's labels of a chunk's samples, after checking its indices (and any
+        labels given): one host synchronisation per chunk."""
+        n = len(self.labels)
+        lo, hi = torch.aminmax(idx)
+        lo, hi = int(lo), int(hi)
+        if lo < 0 or hi >= n:
+            bad = lo if lo < 0 else hi
+            raise CuratorError(f"indices must be in 0..{n - 1} (the {n} labels), but got "
+                               f"{bad}", param="indices",
+                               hint="index the training set as the labels are: "
+                                    "curator.with_indices(train_set)")
+        assert self._labels_dev is not None
+        y = self._labels_dev[idx]
+        wrong = (given != y) & (given >= 0)
+        if bool(wrong.any()):
+            i = int(wrong.nonzero()[0, 0])
+            raise CuratorError(
+                f"labels disagree with the recorder's at {int(wrong.sum())} of {len(idx)} "
+                f"samples: sample {int(idx[i])} has label {int(given[i])} in the batch but "
+                f"{int(y[i])} in the recorder's labels", param="labels",
+                hint="pass the labels the loop trains on, in the dataset's index order")
+        return y
+
+    def end_epoch(self, *, test_acc: float = math.nan, test_loss: float = math.nan,
+                  lr: float = math.nan) -> None:
+        """Append the epoch's statistics to the file and commit it (an epoch once committed
+        survives a crash). ``test_acc``/``test_loss`` (optional) are stored in the run's
+        history; curator uses ``test_acc`` to find the epochs before memorisation
+        (``early_learnability``). Under DDP every rank calls it; rank 0 writes."""
+        self._check_open("end_epoch")
+        epoch = self.epochs_done
+        if self.epochs is not None and epoch >= self.epochs:
+            raise CuratorError(f"run {self.run!r} planned {self.epochs} epochs, and epoch "
+                               f"{epoch + 1} is one more", param="epochs",
+                               hint="pass a larger epochs= (or None)")
+        buffer = self._buffer
+        if buffer is None:  # this rank saw no update: it still takes part in the merge
+            buffer = self._start(self._device or torch.device("cpu"))
+        self._updates = 0
+        try:
+            stats = buffer.collect(merge=self.ctx.merge_presented)
+        except BaseException:
+            buffer.reset()  # the epoch is dropped: its next updates start afresh
+            raise
+        presented = ~np.isnan(stats["p_true"])
+        count = int(presented.sum())
+        if count == 0:
+            buffer.reset()
+            raise CuratorError(f"epoch {epoch + 1} of run {self.run!r} had no updates: call "
+                               "update(indices, logits, labels) for each training batch "
+                               "before end_epoch()")
+        if count < len(presented):
+            buffer.reset()
+            missing = np.flatnonzero(~presented)
+            raise CuratorError(
+                f"epoch {epoch + 1} of run {self.run!r} updated {count} of {len(presented)} "
+                f"samples; every sample must be updated once per epoch (never: "
+                f"{', '.join(map(str, missing[:5]))}{', ...' if len(missing) > 5 else ''})",
+                hint="a DataLoader or DistributedSampler with drop_last=True skips the last "
+                     "partial batch: use drop_last=False, or record the subset you train on "
+                     "with its own labels")
+        loss = stats["loss"].astype(np.float64)
+        now = time.perf_counter()
+        metrics = {"train_loss": float(np.mean(loss)),
+                   "train_acc": float(stats["correct"].mean()),
+                   "test_loss": float(test_loss), "test_acc": float(test_acc), "lr": float(lr),
+                   "seconds": now - self._tick}
+        self._tick = now
+        if self.ctx.is_main:
+            store.append_epoch(self.path, self.run, epoch, stats, metrics)
+        self.epochs_done = epoch + 1
+        buffer.reset()
+
+    def close(self, *, finish: bool = True) -> dict[str, store.ScoreValues]:
+        """Stop recording. With ``finish`` (the default) the run is marked complete with the
+        epochs it has, and every score is computed over the file's complete runs and written
+        (returned as well); ``finish=False`` leaves the run open, to be continued by a later
+        Recorder of the same ``path`` and ``run``. An epoch updated but not ended is dropped."""
+        if self.closed:
+            return {}
+        self.closed = True
+        if self._updates:
+            import warnings
+
+            warnings.warn(f"run {self.run!r}: {self._updates} updates after the last "
+                          "end_epoch() were not recorded", stacklevel=2)
+        scores: dict[str, store.ScoreValues] = {}
+        try:
+            if finish and self.epochs_done and self.ctx.is_main:
+                store.finish_run(self.path, self.run, early=True)
+                scores = compute_file_scores(self.path, self.score_options)
+        finally:
+            self._lock.close()
+        self.ctx.barrier()  # the other ranks return once the file is whole
+        return scores
+
+    def __enter__(self) -> Recorder:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        # an exception leaves the run open: a new Recorder continues it
+        self.close(finish=kind is None)
+
+
+def compute_file_scores(path: Path, options: Mapping[str, int | None] | None = None
+                        ) -> dict[str, store.ScoreValues]:
+    """Compute every score from the complete runs of ``path`` and write them (the caller
+    holds the file's writer lock)."""
+    from curator.scores import FileTrajectories, compute_scores
+
+    with store.open_scores(path) as f:
+        scores = compute_scores(FileTrajectories(f), options=options,
+                                holdout=FileTrajectories.holdout_of(f))
+    store.write_scores(path, scores)
+    return scores
+
+
+def _describe(value: Any) -> str:
+    if isinstance(value, torch.Tensor | np.ndarray):
+        return f"a {type(value).__name__} of shape {tuple(value.shape)} and dtype {value.dtype}"
+    return f"{type(value).__name__} {value!r}"[:120]
+

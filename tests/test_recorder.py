@@ -1,0 +1,239 @@
+"""curator.Recorder: your own loop, recorded into the file `curator score` writes."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from torch.utils.data import DataLoader, TensorDataset
+from typer.testing import CliRunner
+
+import curator
+from curator import store
+from curator.cli import app
+from curator.config import TrainConfig
+from curator.errors import CuratorError, FormatError
+from curator.models import build_model
+from curator.reference import load_bundle, score
+from curator.train import Trainer
+from samplers import EasyToHardSampler
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def toy(n: int = 120, c: int = 3, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    g = torch.Generator().manual_seed(seed)
+    y = torch.arange(n) % c
+    x = torch.randn(n, 8, generator=g) + 2 * F.one_hot(y, 8).float()
+    return x, y
+
+
+def train_toy(path: Path, n_epochs: int, *, seed: int = 0, stop_after: int | None = None,
+              **kwargs: object) -> curator.Recorder:
+    """A plain PyTorch loop on a toy problem, recorded; ``stop_after`` raises mid-run."""
+    x, y = toy()
+    data = curator.with_indices(TensorDataset(x, y))
+    torch.manual_seed(seed)
+    model = torch.nn.Linear(8, 3)
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    with curator.Recorder(path, labels=y, num_classes=3, seed=seed, **kwargs) as rec:
+        for epoch in range(rec.epochs_done, n_epochs):
+            if stop_after is not None and epoch == stop_after:
+                raise KeyboardInterrupt
+            loader = DataLoader(data, batch_size=32, shuffle=True,
+                                generator=torch.Generator().manual_seed(seed * 100 + epoch))
+            for xb, yb, idx in loader:
+                logits = model(xb)
+                loss = F.cross_entropy(logits, yb)
+                opt.zero_grad()
+                loss.backward()
+                opt.step()
+                rec.update(idx, logits, yb)
+            rec.end_epoch(test_acc=0.5)
+    return rec
+
+
+def test_with_indices_appends_the_index_to_tuples_and_dicts() -> None:
+    data = curator.with_indices(TensorDataset(torch.arange(4), torch.arange(4) * 2))
+    assert len(data) == 4
+    x, y, i = data[2]
+    assert (int(x), int(y), i) == (2, 4, 2)
+    assert curator.with_indices([{"a": 1}])[0] == {"a": 1, "index": 0}
+    assert curator.with_indices(["s"])[0] == ("s", 0)
+    with pytest.raises(CuratorError, match="map-style"):
+        curator.with_indices(iter([1]))
+
+
+def test_the_same_loop_recorded_gives_the_trajectories_of_curator_score(tmp_path: Path
+                                                                        ) -> None:
+    cfg = TrainConfig(epochs=3, seeds=1, device="cpu")
+    ref = score(cfg, out=tmp_path / "ref.h5")
+    bundle = load_bundle(cfg)
+    torch.manual_seed(cfg.seed)
+    model = build_model(cfg.model, bundle.sample_shape, bundle.num_classes)
+    trainer = Trainer(model, bundle.train, cfg.replace(probe="none"), seed=cfg.seed,
+                      device=torch.device("cpu"), test=bundle.test)
+    with curator.Recorder(tmp_path / "own.h5", labels=bundle.labels,
+                          num_classes=bundle.num_classes, epochs=cfg.epochs) as rec:
+        for epoch in range(cfg.epochs):
+            result = trainer.train_epoch(epoch, on_step=rec.update)
+            rec.end_epoch(test_acc=result.test_acc, test_loss=result.test_loss, lr=result.lr)
+    with store.open_scores(tmp_path / "ref.h5") as a, store.open_scores(tmp_path / "own.h5") as b:
+        for stat in store.STAT_DTYPES:
+            np.testing.assert_array_equal(a.read_stat("seed-0", stat),
+                                          b.read_stat("seed-0", stat), err_msg=stat)
+        np.testing.assert_array_equal(a.history("seed-0")["test_acc"],
+                                      b.history("seed-0")["test_acc"])
+        for name in ref.scores:
+            if name != "prediction_depth":
+                np.testing.assert_array_equal(a.score(name).values, b.score(name).values,
+                                              err_msg=name)
+
+
+def test_every_command_and_sampler_reads_a_recorded_file(tmp_path: Path) -> None:
+    path = tmp_path / "own.h5"
+    x, y = toy()
+    noisy = np.zeros(len(y), bool)
+    noisy[:6] = True
+    for seed in (0, 1):
+        train_toy(path, 4, seed=seed, noisy=noisy)
+    loaded = curator.load(path)
+    assert loaded.runs == ("seed-0", "seed-1")
+    # learnability is Eq. 1: mean p_true over epochs, averaged over the runs
+    with store.open_scores(path) as f:
+        p = np.stack([f.read_stat(r, "p_true") for r in ("seed-0", "seed-1")])
+        assert f.config["source"] == "curator.Recorder"
+    np.testing.assert_allclose(loaded["learnability"].values, p.mean(axis=(0, 1)), rtol=1e-6)
+    assert loaded["learnability"].higher_is == "easier"
+    runner = CliRunner()
+    for args in (["inspect", str(path)], ["flag", str(path)],
+                 ["prune", str(path), "--keep", "0.7"],
+                 ["export", str(path), "--out", str(tmp_path / "s.csv")],
+                 ["compare", str(path), str(path)],
+                 ["report", str(path), "--out", str(tmp_path / "report")]):
+        result = runner.invoke(app, args)
+        assert result.exit_code == 0, (args, result.output)
+    sampler = EasyToHardSampler.from_h5(path, epochs=4, dataset=TensorDataset(x, y))
+    assert len(list(sampler)) == len(y)
+
+
+def test_a_run_cut_short_continues_after_its_last_committed_epoch(tmp_path: Path) -> None:
+    path = tmp_path / "own.h5"
+    with pytest.raises(KeyboardInterrupt):
+        train_toy(path, 5, stop_after=2, epochs=5)
+    with store.open_scores(path) as f:
+        info = f.run("seed-0")
+        assert (info.epochs_done, info.complete) == (2, False)
+        first = f.read_stat("seed-0", "p_true")
+    rec = train_toy(path, 5, epochs=5)
+    with store.open_scores(path) as f:
+        info = f.run("seed-0")
+        assert (info.epochs_done, info.epochs, info.complete) == (5, 5, True)
+        np.testing.assert_array_equal(f.read_stat("seed-0", "p_true")[:2], first)
+        assert "learnability" in f.score_names()
+    assert rec.closed
+    with pytest.raises(FormatError, match="is complete"):
+        train_toy(path, 5)
+
+
+def test_an_open_ended_run_ends_with_the_epochs_it_has(tmp_path: Path) -> None:
+    path = tmp_path / "own.h5"
+    train_toy(path, 3)
+    with store.open_scores(path) as f:
+        info = f.run("seed-0")
+    assert (info.epochs, info.epochs_done, info.complete) == (3, 3, True)
+
+
+def test_other_labels_are_refused_by_fingerprint(tmp_path: Path) -> None:
+    path = tmp_path / "own.h5"
+    train_toy(path, 2)
+    _, y = toy()
+    with pytest.raises(FormatError, match="other labels"):
+        curator.Recorder(path, labels=y.flip(0), num_classes=3, seed=1)
+    curator.Recorder(path, labels=y.flip(0), num_classes=3, force=True).close()
+
+
+@pytest.mark.parametrize(("call", "message"), [
+    (lambda r: r.update(torch.tensor([0, 200]), torch.zeros(2, 3)), "indices must be in 0..119"),
+    (lambda r: r.update(torch.tensor([0, -1]), torch.zeros(2, 3)), "indices must be in 0..119"),
+    (lambda r: r.update(torch.tensor([0, 1]), torch.zeros(2, 4)), "logits have 4 classes"),
+    (lambda r: r.update(torch.tensor([0, 1]), torch.zeros(2)), "logits must be a .B, C."),
+    (lambda r: r.update(torch.tensor([0, 1, 2]), torch.zeros(2, 3)), "indices must be B = 2"),
+    (lambda r: r.update(torch.tensor([0.0, 1.0]), torch.zeros(2, 3)), "indices must be B = 2"),
+    (lambda r: r.update(torch.tensor([0, 1]), torch.zeros(2, 3), torch.tensor([1, 1])),
+     "labels disagree with the recorder's at 1 of 2 samples: sample 0 has label 1"),
+    (lambda r: r.update(torch.tensor([0, 1]), torch.zeros(2, 3), torch.tensor([1])),
+     r"labels must have shape \(2,\)"),
+    (lambda r: r.end_epoch(), "epoch 1 of run 'seed-0' had no updates"),
+])
+def test_bad_updates_are_answered_with_the_value(tmp_path: Path, call, message: str) -> None:
+    _, y = toy()
+    rec = curator.Recorder(tmp_path / "own.h5", labels=y, num_classes=3)
+    with pytest.raises(CuratorError, match=message):
+        call(rec)
+        rec.end_epoch()
+    rec.close()
+
+
+def test_recorder_settings_are_checked(tmp_path: Path) -> None:
+    _, y = toy()
+    with pytest.raises(CuratorError, match="num_classes 2 is too small"):
+        curator.Recorder(tmp_path / "a.h5", labels=y, num_classes=2)
+    with pytest.raises(CuratorError, match="labels must be a non-empty 1-D integer"):
+        curator.Recorder(tmp_path / "a.h5", labels=np.zeros(3))
+    with pytest.raises(CuratorError, match="epochs must be a positive integer"):
+        curator.Recorder(tmp_path / "a.h5", labels=y, epochs=0)
+    with pytest.raises(CuratorError, match=r"noisy must have shape \(120,\)"):
+        curator.Recorder(tmp_path / "a.h5", labels=y, noisy=[True])
+    rec = curator.Recorder(tmp_path / "a.h5", labels=y, epochs=1)
+    rec.update(torch.arange(3), torch.zeros(3, 3))
+    with pytest.raises(CuratorError, match="updated 3 of 120 samples; every sample must be "
+                                           "updated once per epoch .never: 3, 4, 5, 6, 7, ...."):
+        rec.end_epoch()
+    rec.update(torch.arange(120), torch.zeros(120, 3))
+    rec.end_epoch()
+    with pytest.raises(CuratorError, match="planned 1 epochs"):
+        rec.end_epoch()
+    rec.close()
+    with pytest.raises(CuratorError, match="update after close"):
+        rec.update(torch.arange(3), torch.zeros(3, 3))
+
+
+@pytest.mark.slow
+def test_recorder_under_the_users_own_process_group(tmp_path: Path) -> None:
+    """Two gloo ranks, each updating its half of every batch: the file equals one process's."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
+    out = tmp_path / "ddp.h5"
+    proc = subprocess.run(
+        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+         str(ROOT / "tests" / "dist_recorder.py"), str(out)],
+        env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    single = tmp_path / "single.h5"
+    subprocess.run([sys.executable, str(ROOT / "tests" / "dist_recorder.py"), str(single)],
+                   env=env, check=True, capture_output=True, timeout=300)
+    with store.open_scores(out) as a, store.open_scores(single) as b:
+        for stat in store.STAT_DTYPES:
+            np.testing.assert_array_equal(a.read_stat("seed-0", stat),
+                                          b.read_stat("seed-0", stat), err_msg=stat)
+        np.testing.assert_array_equal(a.score("learnability").values,
+                                      b.score("learnability").values)
+    assert json.loads(Path(str(out) + ".ranks").read_text()) == [0, 1]
+
+
+def test_the_plain_pytorch_example_runs(tmp_path: Path) -> None:
+    out = tmp_path / "scores.h5"
+    proc = subprocess.run([sys.executable, str(ROOT / "examples" / "own_loop.py"), "--out",
+                           str(out), "--epochs", "3", "--seeds", "1"],
+                          capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "least learnable samples have a flipped label" in proc.stdout
+    assert "learnability" in curator.load(out)
