@@ -194,7 +194,8 @@ def train(
     root: RootOpt = None, download: DownloadOpt = None,
     num_workers: IntOpt = None,
     sampler: Annotated[str, typer.Option(
-        help="random | easy-to-hard | hard-to-easy | random-curriculum | importance")
+        help="random | easy-to-hard | hard-to-easy | random-curriculum | importance | "
+             "dynamic (skip well-learned samples as training goes; --scores optional)")
     ] = "random",
     scores: Annotated[Path | None, typer.Option(help="Scores file (curator score).")] = None,
     score: Annotated[str, typer.Option(help="Score that orders the samples.")
@@ -215,6 +216,12 @@ def train(
     floor: Annotated[float, typer.Option(help="Importance probability floor (x 1/N).")] = 0.1,
     unbiased: Annotated[bool, typer.Option(
         "--unbiased/--biased", help="Importance: weight losses by 1/(N p).")] = True,
+    skip: Annotated[float, typer.Option(
+        help="Dynamic: share of the samples skipped in each pruning epoch.",
+        show_default=True)] = 0.4,
+    anneal: Annotated[float, typer.Option(
+        help="Dynamic: the last share of the epochs trains on everything.",
+        show_default=True)] = 0.125,
     out: Annotated[Path | None, typer.Option(help="Write the result as JSON.")] = None,
     compile: CompileOpt = None, channels_last: ChannelsLastOpt = None,
     quiet: QuietOpt = False,
@@ -242,7 +249,8 @@ def train(
     plan = TrainPlan(sampler=sampler, scores=None if scores is None else str(scores),
                      score=score, subset=subset, pacing=pacing, start=start,
                      saturation=saturation, unit=unit, class_balanced=class_balanced,
-                     scheme=scheme, temperature=temperature, floor=floor, unbiased=unbiased)
+                     scheme=scheme, temperature=temperature, floor=floor, unbiased=unbiased,
+                     prune=skip, anneal=anneal)
     with _processes(cfg) as (ctx, cfg):
         result = run_train(cfg, plan, ctx=ctx,
                            progress=TrainingProgress(err_console, enabled=not quiet
@@ -251,14 +259,17 @@ def train(
         return
     table = Table(title=f"{sampler} on {result.num_train} samples"
                   + (f" (selection {subset!r})" if subset else ""), title_justify="left")
-    for col in ("epoch", "train loss", "train acc", "test acc", "seconds"):
+    for col in ("epoch", "samples", "train loss", "train acc", "test acc", "seconds"):
         table.add_column(col, justify="right")
     for h in result.history:
-        table.add_row(str(h["epoch"]), f"{h['train_loss']:.4f}", _pct(h["train_acc"]),
-                      _pct(h["test_acc"]), f"{h['seconds']:.2f}")
-    out_console.print(table)
+        table.add_row(str(h["epoch"]), f"{int(h['samples']):,}", f"{h['train_loss']:.4f}",
+                      _pct(h["train_acc"]), _pct(h["test_acc"]), f"{h['seconds']:.2f}")
+    if not quiet:  # -q: only the summary line
+        out_console.print(table)
     out_console.print(f"final test accuracy {_pct(result.final_test_acc)}, best "
-                      f"{_pct(result.best_test_acc)}, {result.wall_s:.1f} s", highlight=False)
+                      f"{_pct(result.best_test_acc)}, {result.wall_s:.1f} s; samples presented "
+                      f"{result.samples_seen:,} ({result.samples_seen / result.samples_full:.0%}"
+                      " of plain shuffling's)", highlight=False)
     if out is not None:
         out.write_text(result.to_json())
         out_console.print(f"wrote {out}", highlight=False)

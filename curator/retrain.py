@@ -35,7 +35,8 @@ from samplers import SAMPLERS, ImportanceSampler
 class TrainPlan:
     """How the second run orders and chooses its data."""
 
-    sampler: str = "random"  # random | easy-to-hard | hard-to-easy | random-curriculum | importance
+    sampler: str = "random"  # random | easy-to-hard | hard-to-easy | random-curriculum |
+    # importance | dynamic
     scores: str | None = None  # a curator scores file (needed unless sampler is random)
     score: str = "learnability"  # the score that orders the samples
     subset: str | None = None  # a selection stored in the scores file (curator prune)
@@ -48,6 +49,9 @@ class TrainPlan:
     temperature: float = 0.25  # importance temperature
     floor: float = 0.1  # importance: every sample keeps at least floor / N probability
     unbiased: bool = True  # importance: weight losses by 1 / (N p_i)
+    prune: float = 0.4  # dynamic: share of the samples skipped in each pruning epoch
+    anneal: float = 0.125  # dynamic: the last share of the epochs trains on everything
+    max_rate: float = 0.7  # dynamic: most a well-learned sample is skipped with
 
 
 @dataclass
@@ -59,6 +63,8 @@ class TrainResult:
     final_test_acc: float
     best_test_acc: float
     wall_s: float
+    samples_seen: int = 0  # samples presented over all epochs (the compute spent)
+    samples_full: int = 0  # what plain shuffling of num_train samples would present
     env: dict[str, str] = field(default_factory=dict)
 
     def to_json(self) -> str:
@@ -72,14 +78,17 @@ def environment(device: torch.device) -> dict[str, str]:
             "cpu": platform.processor() or platform.machine()}
 
 
-def build_sampler(plan: TrainPlan, cfg: TrainConfig, values: np.ndarray, higher_is: str,
-                  labels: np.ndarray, ctx: Context = SINGLE) -> Any:
-    """The registered sampler of ``plan`` over ``values`` (positions 0..len-1), sharded for
-    this rank under DDP."""
+def build_sampler(plan: TrainPlan, cfg: TrainConfig, values: np.ndarray | None,
+                  higher_is: str | None, labels: np.ndarray, ctx: Context = SINGLE) -> Any:
+    """The registered sampler of ``plan`` over ``values`` (positions 0..len-1; None for the
+    dynamic sampler without a prior), sharded for this rank under DDP."""
     cls = SAMPLERS.get(plan.sampler)
-    kwargs: dict[str, Any] = {"higher_is": higher_is, "seed": cfg.seed,
+    kwargs: dict[str, Any] = {"higher_is": higher_is or "easier", "seed": cfg.seed,
                               "num_replicas": ctx.world, "rank": ctx.rank}
-    if plan.sampler == "importance":
+    if plan.sampler == "dynamic":
+        kwargs.update(epochs=cfg.epochs, prune=plan.prune, anneal=plan.anneal,
+                      max_rate=plan.max_rate, num_samples=len(labels))
+    elif plan.sampler == "importance":
         kwargs.update(scheme=plan.scheme, temperature=plan.temperature, floor=plan.floor)
     else:
         kwargs.update(epochs=cfg.epochs, pacing=plan.pacing, start=plan.start,
@@ -105,7 +114,7 @@ def train(cfg: TrainConfig, plan: TrainPlan, *, progress: TrainingProgress | Non
     if plan.sampler not in SAMPLERS:
         raise ConfigError(f"unknown sampler {plan.sampler!r}",
                           hint=SAMPLERS.suggest(plan.sampler))
-    if plan.sampler != "random" and plan.scores is None:
+    if plan.sampler not in ("random", "dynamic") and plan.scores is None:
         raise ConfigError(f"--sampler {plan.sampler} needs --scores FILE",
                           hint="make one with `curator score`")
     if plan.subset is not None and plan.scores is None:
@@ -126,9 +135,9 @@ def train(cfg: TrainConfig, plan: TrainPlan, *, progress: TrainingProgress | Non
     check_setup(cfg, bundle, n_used)
     positions = subset if subset is not None else np.arange(bundle.num_samples)
     sampler, weights = None, None
-    if values is not None:
-        assert higher_is is not None
-        sampler = build_sampler(plan, cfg, values[positions], higher_is,
+    if values is not None or plan.sampler == "dynamic":
+        sampler = build_sampler(plan, cfg, None if values is None else values[positions],
+                                higher_is,
                                 bundle.labels[positions], ctx)
         if isinstance(sampler, ImportanceSampler) and plan.unbiased:
             weights = torch.zeros(bundle.num_samples)
@@ -151,6 +160,9 @@ def train(cfg: TrainConfig, plan: TrainPlan, *, progress: TrainingProgress | Non
             progress.end_epoch(result)
     accs = [r.test_acc for r in history]
     return TrainResult(config=cfg.to_dict(), plan=asdict(plan), num_train=n_used,
-                       history=[{"epoch": r.epoch + 1, **r.metrics()} for r in history],
+                       history=[{"epoch": r.epoch + 1, **r.metrics(), "samples": r.samples}
+                                for r in history],
                        final_test_acc=accs[-1], best_test_acc=float(np.nanmax(accs)),
-                       wall_s=time.perf_counter() - t0, env=environment(device))
+                       wall_s=time.perf_counter() - t0, env=environment(device),
+                       samples_seen=sum(r.samples for r in history),
+                       samples_full=cfg.epochs * n_used)

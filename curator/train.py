@@ -189,6 +189,16 @@ class Trainer:
         self.loss_weights = (None if loss_weights is None
                              else torch.as_tensor(loss_weights, dtype=torch.float32).to(device))
         self.steps_per_epoch = max(1, math.ceil(self.epoch_length / cfg.batch_size))
+        # a sampler whose epochs differ in length (dynamic pruning) tells the schedule each
+        lengths = (sampler.epoch_lengths(cfg.epochs) if hasattr(sampler, "epoch_lengths")
+                   else [self.epoch_length] * cfg.epochs)
+        # a sampler that learns from the losses (dynamic pruning) weights them too
+        self.loss_feedback = callable(getattr(sampler, "update", None))
+        self._position: torch.Tensor | None = None  # dataset index -> position in the subset
+        if self.loss_feedback and self.subset is not None:
+            self._position = torch.full((len(train),), -1, dtype=torch.long)
+            self._position[self.subset] = torch.arange(len(self.subset))
+            self._position = self._position.to(device)
         decay, no_decay = [], []
         for p in self.module.parameters():
             (no_decay if p.dim() <= 1 else decay).append(p)
@@ -196,7 +206,7 @@ class Trainer:
             [{"params": decay, "weight_decay": cfg.weight_decay},
              {"params": no_decay, "weight_decay": 0.0}],
             lr=cfg.lr, momentum=cfg.momentum, nesterov=cfg.nesterov and cfg.momentum > 0)
-        total = cfg.epochs * self.steps_per_epoch
+        total = sum(max(1, math.ceil(n / cfg.batch_size)) for n in lengths)
         warmup = int(round(cfg.warmup_epochs * self.steps_per_epoch))
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(
             self.optimizer, _Schedule(cfg.schedule, total, warmup))
@@ -262,6 +272,10 @@ class Trainer:
                     - cfg.label_smoothing * logp.mean(dim=1)
             if self.loss_weights is not None:
                 per_sample = per_sample * self.loss_weights[idx]
+            if self.loss_feedback:
+                pos = idx if self._position is None else self._position[idx]
+                per_sample = per_sample * self.sampler.batch_weights(pos)  # type: ignore[union-attr]
+                self.sampler.update(pos, nll.detach())  # type: ignore[union-attr]
             loss = per_sample.mean()
             self.optimizer.zero_grad(set_to_none=True)
             self.scaler.scale(loss).backward()

@@ -22,12 +22,14 @@ from samplers.curriculum import (
     HardToEasySampler,
     RandomCurriculumSampler,
 )
+from samplers.dynamic import DynamicPruningSampler
 from samplers.importance import SCHEMES, ImportanceSampler, ShuffleSampler, probabilities
 from samplers.pacing import PACINGS
 from samplers.scores import as_ease, read_h5
 
 __all__ = [
-    "PACINGS", "SAMPLERS", "SCHEMES", "CurriculumSampler", "EasyToHardSampler",
+    "PACINGS", "SAMPLERS", "SCHEMES", "CurriculumSampler", "DynamicPruningSampler",
+    "EasyToHardSampler",
     "HardToEasySampler", "ImportanceSampler", "RandomCurriculumSampler", "ScoreSampler",
     "ShuffleSampler", "as_ease", "derive_seed", "make_generator", "probabilities", "read_h5",
 ]

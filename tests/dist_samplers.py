@@ -7,6 +7,7 @@ import json
 import sys
 
 import numpy as np
+import torch
 import torch.distributed as dist
 
 from samplers import SAMPLERS
@@ -24,6 +25,16 @@ def main(out: str) -> None:
                                         "global": sampler.epoch_indices(2).tolist(),
                                         "replicas": sampler.num_replicas})
         result[name] = shards
+    # dynamic pruning: each rank reports the losses of its own shard of epoch 0; set_epoch(1)
+    # merges them, so both ranks plan the same epoch 1
+    dynamic = SAMPLERS.get("dynamic")(num_samples=101, epochs=4, prune=0.3, seed=3)
+    dynamic.set_epoch(0)
+    mine = torch.tensor(list(dynamic))
+    dynamic.update(mine, torch.from_numpy(scores).float()[mine])
+    dynamic.set_epoch(1)
+    plans: list = [None] * dist.get_world_size()
+    dist.all_gather_object(plans, dynamic.epoch_indices(1).tolist())
+    result["dynamic-merged"] = plans
     if dist.get_rank() == 0:
         with open(out, "w") as f:
             json.dump(result, f)

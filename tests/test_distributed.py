@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from samplers import SAMPLERS
 
@@ -31,11 +32,23 @@ def test_samplers_under_torchrun(tmp_path: Path) -> None:
         a, b = result[name]
         assert a["replicas"] == b["replicas"] == 2, name
         assert a["global"] == b["global"], name  # every rank computes the same order
-        assert len(a["indices"]) == len(b["indices"]) == a["len"] == 51, name
-        padded = (a["global"] * 2)[:102]
+        # every epoch of 101 samples; the dynamic sampler's prunes 40% of them by its prior
+        n = 101 - (40 if name == "dynamic" else 0)
+        per = (n + 1) // 2
+        assert len(a["global"]) == n, name
+        assert len(a["indices"]) == len(b["indices"]) == a["len"] == per, name
+        padded = (a["global"] * 2)[:2 * per]
         assert a["indices"] == padded[0::2] and b["indices"] == padded[1::2], name
     union = set(result["random"][0]["indices"]) | set(result["random"][1]["indices"])
     assert union == set(range(101))
+    # the dynamic sampler's ranks merged their losses: one plan, the single process's
+    a, b = result["dynamic-merged"]
+    single = SAMPLERS.get("dynamic")(num_samples=101, epochs=4, prune=0.3, seed=3)
+    single.set_epoch(0)
+    single.update(torch.arange(101), torch.from_numpy(np.random.default_rng(0).random(101)).float())
+    single.set_epoch(1)
+    assert a == b == single.epoch_indices(1).tolist()
+    assert len(a) == 101 - 30
 
 
 def _torchrun(args: list[str], nproc: int, cwd: Path, timeout: int = 600,

@@ -35,12 +35,16 @@ def test_each_sampler_trains(scores: Path, tmp_path: Path, sampler: str) -> None
     assert r.exit_code == 0, r.output
     result = json.loads(out.read_text())
     assert set(result) == {"config", "plan", "num_train", "history", "final_test_acc",
-                           "best_test_acc", "wall_s", "env"}
+                           "best_test_acc", "wall_s", "env", "samples_seen", "samples_full"}
     assert result["plan"]["sampler"] == sampler
     assert result["config"]["label_noise"] == 0.1  # the file's data, not given again
     assert result["num_train"] == 1437 and len(result["history"]) == 2
     assert set(result["history"][0]) == {"epoch", "train_loss", "train_acc", "test_loss",
-                                         "test_acc", "lr", "seconds"}
+                                         "test_acc", "lr", "seconds", "samples"}
+    assert result["samples_full"] == 2 * 1437
+    # the dynamic sampler skips 40% of the first epoch (its prior: the file's scores)
+    assert result["samples_seen"] == (1437 + 1437 - round(0.4 * 1437) if sampler == "dynamic"
+                                      else 2 * 1437)
     assert 0.15 < result["final_test_acc"] <= 1  # above chance (10 classes)
     assert result["best_test_acc"] >= result["final_test_acc"]
 
