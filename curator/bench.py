@@ -51,9 +51,12 @@ class Strategy:
     prune: str | None = None
     keep: float | None = None
     budget: str = "epochs"  # pruning: "epochs" (same epochs) or "steps" (same steps)
+    samples_of: float | None = None  # random for fewer epochs: the samples of dynamic at this
 
     @property
     def label(self) -> str:
+        if self.samples_of is not None:
+            return f"{self.name} (samples of dynamic skip {self.samples_of:g})"
         if self.prune is None:
             return self.name
         return f"{self.name} keep {self.keep:g} (same {self.budget})"
@@ -83,8 +86,11 @@ def make_regimes(names: Sequence[str], *, epochs: int, budget: float = 0.25,
 
 def make_strategies(*, orderings: Sequence[str] = (), schemes: Sequence[str] = (),
                     prune: Sequence[str] = (), keeps: Sequence[float] = (),
+                    dynamic: Sequence[float] = (),
                     plan: TrainPlan | None = None) -> list[Strategy]:
-    """``random`` first, then the orderings, importance schemes and pruning strategies."""
+    """``random`` first, then the orderings, importance schemes, pruning strategies, and for
+    each dynamic skip share: the dynamic sampler, and random trained for fewer epochs so that
+    it presents as many samples (the fair baseline of a saving)."""
     base = plan or TrainPlan()
     out = [Strategy(BASELINE, replace(base, sampler="random"))]
     for name in orderings:
@@ -106,7 +112,24 @@ def make_strategies(*, orderings: Sequence[str] = (), schemes: Sequence[str] = (
             for budget in ("epochs", "steps"):
                 out.append(Strategy(f"prune {name}", replace(base, sampler="random"), name,
                                     keep, budget))
+    for share in dynamic:
+        if not 0 < share <= base.max_rate:
+            raise ConfigError(f"--dynamic shares must be in (0, {base.max_rate}], but got "
+                              f"{share}")
+        out.append(Strategy(f"dynamic skip {share:g}", replace(base, sampler="dynamic",
+                                                               prune=share)))
+        out.append(Strategy(BASELINE, replace(base, sampler="random"), samples_of=share))
     return out
+
+
+def dynamic_share(plan: TrainPlan, epochs: int, num_samples: int) -> float:
+    """Samples the dynamic sampler of ``plan`` (with a prior) presents over ``epochs``, as a
+    share of plain shuffling's."""
+    from samplers import DynamicPruningSampler
+
+    sampler = DynamicPruningSampler(np.zeros(num_samples), epochs=epochs, prune=plan.prune,
+                                    anneal=plan.anneal, max_rate=plan.max_rate)
+    return sum(sampler.epoch_lengths()) / (epochs * num_samples)
 
 
 def reference_scores(cfg: TrainConfig, bundle: DataBundle, *, scores: Path | None,
@@ -165,6 +188,10 @@ def run_bench(cfg: TrainConfig, *, regimes: Sequence[Regime], strategies: Sequen
                 if strategy.budget == "steps":
                     epochs = max(1, int(round(regime.epochs * bundle.num_samples
                                               / len(indices))))
+            if strategy.samples_of is not None:
+                share = dynamic_share(replace(strategy.plan, prune=strategy.samples_of),
+                                      regime.epochs, bundle.num_samples)
+                epochs = max(1, int(round(regime.epochs * share)))
             log(f"{regime.name}: {strategy.label}, {seeds} seeds x {epochs} epochs")
             for k in range(seeds):
                 run_cfg = data_cfg.replace(seed=cfg.seed + k, epochs=epochs)
@@ -189,6 +216,7 @@ def summarise(rows: list[Row]) -> None:
         group = [r for r in rows if r.regime == regime]
         base = [res.final_test_acc for res in group[0].results]
         target = float(np.mean(base))
+        full = group[0].results[0].samples_full  # what random presents
         for row in group:
             final = np.array([res.final_test_acc for res in row.results])
             best = np.array([res.best_test_acc for res in row.results])
@@ -209,6 +237,8 @@ def summarise(rows: list[Row]) -> None:
                 "epochs_to_random_final": (float(np.mean(reached)) if reached else None),
                 "seeds_reaching_random_final": len(reached),
                 "num_train": row.results[0].num_train,
+                "samples_vs_random": (float(np.mean([res.samples_seen for res in row.results]))
+                                      / full if full else float("nan")),
                 **_curve(row.results),
             }
 
@@ -233,8 +263,8 @@ def fmt_p(p: float) -> str:
 
 def to_markdown(rows: list[Row]) -> str:
     lines = ["| regime | strategy | epochs | final test acc | best test acc | Δ vs random | "
-             "p (Welch) | epochs to random's final | wall s |",
-             "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+             "p (Welch) | epochs to random's final | samples vs random | wall s |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     for r in rows:
         s = r.summary
         reach = ("-" if s["epochs_to_random_final"] is None else
@@ -244,6 +274,6 @@ def to_markdown(rows: list[Row]) -> str:
                      f"{s['test_acc_mean']:.4f} ± {s['test_acc_std']:.4f} | "
                      f"{s['best_acc_mean']:.4f} ± {s['best_acc_std']:.4f} | "
                      f"{s['delta_vs_random']:+.4f} | {fmt_p(s['p_value'])} | {reach} | "
-                     f"{s['wall_s']:.1f} |")
+                     f"{s['samples_vs_random']:.2f} | {s['wall_s']:.1f} |")
     return "\n".join(lines) + "\n"
 

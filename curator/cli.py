@@ -301,6 +301,9 @@ def bench(
         "--prune", help="Comma-separated prune strategies ('' for none).")
     ] = "drop-flagged,stratified,easy,random",
     keep: Annotated[str, typer.Option(help="Comma-separated keep fractions.")] = "0.7",
+    dynamic: Annotated[str, typer.Option(
+        help="Comma-separated skip shares of the dynamic sampler ('' for none); each also "
+             "runs random for fewer epochs with as many samples.")] = "0.4",
     regimes: Annotated[str, typer.Option(
         help="Comma-separated: standard, budget, noisy, or combinations like budget+noisy.")
     ] = "standard,budget,noisy",
@@ -318,7 +321,14 @@ def bench(
     """Compare orderings, importance sampling and pruning with random, over seeds."""
     import json
 
-    from curator.bench import make_regimes, make_strategies, run_bench, to_json, to_markdown
+    from curator.bench import (
+        fmt_p,
+        make_regimes,
+        make_strategies,
+        run_bench,
+        to_json,
+        to_markdown,
+    )
     from curator.retrain import TrainPlan
 
     cfg, _ = _config(config, dict(
@@ -331,10 +341,12 @@ def bench(
             check_output_dir(path)
     try:
         keeps = [float(k) for k in _names(keep)]
+        shares = [float(k) for k in _names(dynamic)]
     except ValueError:
-        raise CuratorError(f"--keep must be comma-separated fractions, but got {keep!r}") from None
+        raise CuratorError(f"--keep and --dynamic must be comma-separated fractions, but got "
+                           f"{keep!r} and {dynamic!r}") from None
     grid = make_strategies(orderings=_names(orderings), schemes=_names(schemes),
-                           prune=_names(prune_strategies), keeps=keeps,
+                           prune=_names(prune_strategies), keeps=keeps, dynamic=shares,
                            plan=TrainPlan(pacing=pacing, start=start, saturation=saturation))
     regime_list = make_regimes(_names(regimes), epochs=cfg.epochs, budget=budget, noise=noise,
                                base_noise=cfg.label_noise)
@@ -346,7 +358,7 @@ def bench(
                       f"{regime.label_noise}, {regime.epochs} epochs, {seeds} seeds",
                       title_justify="left")
         for col in ("strategy", "final test acc", "Δ vs random", "p", "best", "to random",
-                    "s/run"):
+                    "samples", "s/run"):
             table.add_column(col, justify="left" if col == "strategy" else "right")
         for row in (r for r in rows if r.regime == regime):
             s = row.summary
@@ -356,8 +368,8 @@ def bench(
                                            else f" [{s['epochs']} ep]"),
                           f"{s['test_acc_mean']:.4f} ± {s['test_acc_std']:.4f}",
                           f"{s['delta_vs_random']:+.4f}",
-                          "-" if s["p_value"] != s["p_value"] else f"{s['p_value']:.3g}",
-                          f"{s['best_acc_mean']:.4f}", reach, f"{s['wall_s']:.1f}")
+                          fmt_p(s["p_value"]), f"{s['best_acc_mean']:.4f}", reach,
+                          f"{s['samples_vs_random']:.2f}", f"{s['wall_s']:.1f}")
         out_console.print(table, width=max(out_console.width, 132))
     if out is not None:
         out.write_text(json.dumps(to_json(rows, cfg), indent=2, default=str))

@@ -100,7 +100,8 @@ def test_bench_end_to_end(tmp_path: Path) -> None:
     result = json.loads(out.read_text())
     assert result["baseline"] == "random" and "env" in result
     rows = result["results"]
-    assert len(rows) == 2 * 4  # 2 regimes x (random, easy-to-hard, prune x 2 budgets)
+    # 2 regimes x (random, easy-to-hard, prune x 2 budgets, dynamic, random as many samples)
+    assert len(rows) == 2 * 6
     for row in rows:
         assert {"strategy", "keep", "regime", "seeds", "test_acc_mean", "test_acc_std",
                 "delta_vs_random", "p_value", "wall_s"} <= set(row)
@@ -111,6 +112,13 @@ def test_bench_end_to_end(tmp_path: Path) -> None:
                  and row["regime"] == "standard")
     assert steps["epochs"] == 4 and steps["num_train"] == 718  # 2 epochs x 1437 / 718
     assert md.read_text().startswith("| regime | strategy |")
+    by = {(row["regime"], row["strategy"]): row for row in rows}
+    # 2 epochs: the first skips 40% (by the reference scores), the last trains on all
+    assert by["standard", "dynamic skip 0.4"]["samples_vs_random"] == pytest.approx(
+        (1437 - 575 + 1437) / (2 * 1437))
+    assert by["standard", "random (samples of dynamic skip 0.4)"]["epochs"] == 2  # 1.6 -> 2
+    assert by["budget", "dynamic skip 0.4"]["samples_vs_random"] == 1  # 1 epoch: all full
+    assert by["standard", "random"]["samples_vs_random"] == 1
     again = runner.invoke(app, args)
     assert again.exit_code == 0 and "reusing the reference run" in again.stderr
 
