@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import copy
 import statistics
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -27,8 +28,12 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from benchmarks._env import describe, mean_std
-from curator.models import build_model
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:  # run as a script from anywhere
+    sys.path.insert(0, str(ROOT))
+
+from benchmarks._env import describe, mean_std  # noqa: E402
+from curator.models import build_model  # noqa: E402
 
 VARIANTS = ("bare", "curator", "aum")
 

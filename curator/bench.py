@@ -122,12 +122,14 @@ def make_strategies(*, orderings: Sequence[str] = (), schemes: Sequence[str] = (
     return out
 
 
-def dynamic_share(plan: TrainPlan, epochs: int, num_samples: int) -> float:
-    """Samples the dynamic sampler of ``plan`` (with a prior) presents over ``epochs``, as a
-    share of plain shuffling's."""
+def dynamic_share(plan: TrainPlan, epochs: int, num_samples: int, *, prior: bool = True
+                  ) -> float:
+    """Samples the dynamic sampler of ``plan`` presents over ``epochs``, as a share of plain
+    shuffling's (``prior``: it starts from a scores file's ranking)."""
     from samplers import DynamicPruningSampler
 
-    sampler = DynamicPruningSampler(np.zeros(num_samples), epochs=epochs, prune=plan.prune,
+    sampler = DynamicPruningSampler(np.zeros(num_samples) if prior else None,
+                                    num_samples=num_samples, epochs=epochs, prune=plan.prune,
                                     anneal=plan.anneal, max_rate=plan.max_rate)
     return sum(sampler.epoch_lengths()) / (epochs * num_samples)
 

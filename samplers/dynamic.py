@@ -200,7 +200,11 @@ class DynamicPruningSampler(ScoreSampler):
         """The loss weights of a batch's sample indices this epoch (1 / (1 - r) for kept
         well-learned samples, 1 for the rest), on the indices' device."""
         weights = self._current()[1]
-        return weights.to(indices.device)[indices]
+        if weights.device != indices.device:  # once per epoch and device, not per batch
+            weights = weights.to(indices.device)
+            assert self._planned is not None
+            self._planned = (*self._planned[:2], weights, self._planned[3])
+        return weights[indices]
 
     def update(self, indices: torch.Tensor, losses: torch.Tensor) -> None:
         """Tell the sampler the (unweighted) per-sample losses of a batch; they decide the
