@@ -54,11 +54,12 @@ class StatBuffer:
 
     def __init__(self, num_samples: int, device: torch.device | str, *,
                  chunk_samples: int = 16384,
-                 check: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None
+                 check: Callable[[torch.Tensor, torch.Tensor],
+                                 tuple[torch.Tensor, torch.Tensor]] | None = None
                  ) -> None:
         self.num_samples = num_samples
         self.chunk_samples = chunk_samples
-        self.check = check  # (indices, labels) of a chunk -> the labels to score it with
+        self.check = check  # (indices, labels) of a chunk -> the ones to score it with
         self.buffer = torch.empty((len(STATS), num_samples), dtype=torch.float32, device=device)
         self._pending: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = []
         self._pending_samples = 0
@@ -83,7 +84,7 @@ class StatBuffer:
         self._pending.clear()
         self._pending_samples = 0
         if self.check is not None:
-            labels = self.check(idx, labels)
+            idx, labels = self.check(idx, labels)
         self.scatter(idx, batch_stats(logits, labels))
 
     def scatter(self, indices: torch.Tensor, stats: dict[str, torch.Tensor]) -> None:

@@ -22,6 +22,7 @@ merges the ranks' buffers with one all-reduce, and rank 0 alone writes.
 from __future__ import annotations
 
 import math
+import threading
 import time
 from collections.abc import Mapping, Sequence
 from contextlib import ExitStack
@@ -134,8 +135,12 @@ class Recorder:
         self._buffer: StatBuffer | None = None
         self._device = None if device is None else torch.device(device)
         self._labels_dev: torch.Tensor | None = None
+        self._faults: torch.Tensor | None = None  # (bad indices, wrong labels) this epoch
+        self._examples: torch.Tensor | None = None  # first bad index; first wrong (i, y, y')
         self._updates = 0
         self._tick = time.perf_counter()
+        self._writer: threading.Thread | None = None
+        self._write_error: BaseException | None = None
         noisy_mask = None
         if noisy is not None:
             noisy_mask = np.asarray(noisy.cpu() if isinstance(noisy, torch.Tensor) else noisy,
@@ -221,6 +226,8 @@ class Recorder:
     def _start(self, device: torch.device) -> StatBuffer:
         self._device = self._device or device
         self._labels_dev = torch.from_numpy(self.labels).to(self._device)
+        self._faults = torch.zeros(2, dtype=torch.long, device=self._device)
+        self._examples = torch.zeros(4, dtype=torch.long, device=self._device)
         self._buffer = StatBuffer(len(self.labels), self._device, check=self._check_chunk)
         return self._buffer
 
@@ -230,7 +237,8 @@ class Recorder:
         trained on, which must be the recorder's labels of those samples.
 
         Cheap: the logits are detached and kept; statistics are computed in chunks, on
-        their device, without synchronising it (index and label checks run once per chunk).
+        their device, without synchronising it. Bad indices and labels are counted there
+        too, and :meth:`end_epoch` raises for them.
         """
         self._check_open("update")
         if not isinstance(logits, torch.Tensor) or logits.ndim != 2:
@@ -260,34 +268,52 @@ class Recorder:
         self._updates += 1
         buffer.update(idx, logits.to(self._device), y)
 
-    def _check_chunk(self, idx: torch.Tensor, given: torch.Tensor) -> torch.Tensor:
-        """The recorder's labels of a chunk's samples, after checking its indices (and any
-        labels given): one host synchronisation per chunk."""
+    def _check_chunk(self, idx: torch.Tensor, given: torch.Tensor
+                     ) -> tuple[torch.Tensor, torch.Tensor]:
+        """(indices safe to scatter, the recorder's labels) of a chunk. Bad indices and labels
+        that disagree are counted on the device, without synchronising it; ``end_epoch``
+        raises for them (and drops the epoch)."""
         n = len(self.labels)
-        lo, hi = torch.aminmax(idx)
-        lo, hi = int(lo), int(hi)
-        if lo < 0 or hi >= n:
-            bad = lo if lo < 0 else hi
+        assert self._labels_dev is not None and self._faults is not None
+        bad = (idx < 0) | (idx >= n)
+        safe = idx.clamp(0, n - 1)
+        y = self._labels_dev[safe]
+        wrong = (given >= 0) & (given != y) & ~bad
+        first_bad, first_wrong = bad.int().argmax(), wrong.int().argmax()
+        found = torch.stack([bad.sum(), wrong.sum()])
+        example = torch.stack([idx[first_bad], safe[first_wrong], given[first_wrong],
+                               y[first_wrong]])
+        keep = torch.stack([self._faults[0] > 0, self._faults[0] > 0, self._faults[1] > 0,
+                            self._faults[1] > 0])
+        self._examples = torch.where(keep, self._examples, example)
+        self._faults += found
+        return safe, y
+
+    def _raise_faults(self, epoch: int) -> None:
+        """Raise for the bad indices or labels an epoch's updates had (one sync)."""
+        assert self._faults is not None
+        (bad, wrong), example = self._faults.tolist(), self._examples.tolist()
+        self._faults.zero_()
+        n = len(self.labels)
+        if bad:
             raise CuratorError(f"indices must be in 0..{n - 1} (the {n} labels), but got "
-                               f"{bad}", param="indices",
+                               f"{example[0]} ({bad} such in epoch {epoch + 1})",
+                               param="indices",
                                hint="index the training set as the labels are: "
                                     "curator.with_indices(train_set)")
-        assert self._labels_dev is not None
-        y = self._labels_dev[idx]
-        wrong = (given != y) & (given >= 0)
-        if bool(wrong.any()):
-            i = int(wrong.nonzero()[0, 0])
+        if wrong:
             raise CuratorError(
-                f"labels disagree with the recorder's at {int(wrong.sum())} of {len(idx)} "
-                f"samples: sample {int(idx[i])} has label {int(given[i])} in the batch but "
-                f"{int(y[i])} in the recorder's labels", param="labels",
+                f"labels disagree with the recorder's at {wrong} samples of epoch {epoch + 1}:"
+                f" sample {example[1]} has label {example[2]} in the batch but {example[3]} "
+                "in the recorder's labels", param="labels",
                 hint="pass the labels the loop trains on, in the dataset's index order")
-        return y
 
     def end_epoch(self, *, test_acc: float = math.nan, test_loss: float = math.nan,
                   lr: float = math.nan) -> None:
         """Append the epoch's statistics to the file and commit it (an epoch once committed
-        survives a crash). ``test_acc``/``test_loss`` (optional) are stored in the run's
+        survives a crash). The write runs in the background while the next epoch trains;
+        the next ``end_epoch``, :meth:`wait` and :meth:`close` wait for it.
+        ``test_acc``/``test_loss`` (optional) are stored in the run's
         history; curator uses ``test_acc`` to find the epochs before memorisation
         (``early_learnability``). Under DDP every rank calls it; rank 0 writes."""
         self._check_open("end_epoch")
@@ -302,6 +328,7 @@ class Recorder:
         self._updates = 0
         try:
             stats = buffer.collect(merge=self.ctx.merge_presented)
+            self._raise_faults(epoch)
         except BaseException:
             buffer.reset()  # the epoch is dropped: its next updates start afresh
             raise
@@ -329,10 +356,30 @@ class Recorder:
                    "test_loss": float(test_loss), "test_acc": float(test_acc), "lr": float(lr),
                    "seconds": now - self._tick}
         self._tick = now
-        if self.ctx.is_main:
-            store.append_epoch(self.path, self.run, epoch, stats, metrics)
+        if self.ctx.is_main:  # written while the next epoch trains
+            self.wait()
+            self._writer = threading.Thread(target=self._append, args=(epoch, stats, metrics),
+                                            name=f"curator-recorder-{self.run}", daemon=True)
+            self._writer.start()
         self.epochs_done = epoch + 1
         buffer.reset()
+
+    def _append(self, epoch: int, stats: dict[str, np.ndarray],
+                metrics: dict[str, float]) -> None:
+        try:
+            store.append_epoch(self.path, self.run, epoch, stats, metrics)
+        except BaseException as exc:  # raised in the loop's thread by the next wait()
+            self._write_error = exc
+
+    def wait(self) -> None:
+        """Wait until every ended epoch is committed to the file (``end_epoch`` writes in
+        the background while the next epoch trains; ``close`` waits too)."""
+        if self._writer is not None:
+            self._writer.join()
+            self._writer = None
+        if self._write_error is not None:
+            exc, self._write_error = self._write_error, None
+            raise exc
 
     def close(self, *, finish: bool = True) -> dict[str, store.ScoreValues]:
         """Stop recording. With ``finish`` (the default) the run is marked complete with the
@@ -349,6 +396,7 @@ class Recorder:
                           "end_epoch() were not recorded", stacklevel=2)
         scores: dict[str, store.ScoreValues] = {}
         try:
+            self.wait()
             if finish and self.epochs_done and self.ctx.is_main:
                 store.finish_run(self.path, self.run, early=True)
                 scores = compute_file_scores(self.path, self.score_options)

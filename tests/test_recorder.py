@@ -168,7 +168,8 @@ def test_other_labels_are_refused_by_fingerprint(tmp_path: Path) -> None:
     (lambda r: r.update(torch.tensor([0, 1, 2]), torch.zeros(2, 3)), "indices must be B = 2"),
     (lambda r: r.update(torch.tensor([0.0, 1.0]), torch.zeros(2, 3)), "indices must be B = 2"),
     (lambda r: r.update(torch.tensor([0, 1]), torch.zeros(2, 3), torch.tensor([1, 1])),
-     "labels disagree with the recorder's at 1 of 2 samples: sample 0 has label 1"),
+     "labels disagree with the recorder's at 1 samples of epoch 1: sample 0 has label 1 in "
+     "the batch but 0"),
     (lambda r: r.update(torch.tensor([0, 1]), torch.zeros(2, 3), torch.tensor([1])),
      r"labels must have shape \(2,\)"),
     (lambda r: r.end_epoch(), "epoch 1 of run 'seed-0' had no updates"),
