@@ -109,9 +109,6 @@ def _processes(cfg: TrainConfig) -> Iterator[tuple[Any, TrainConfig]]:
         teardown(ctx)
 
 
-DATA_KEYS = ("data", "label_noise", "noise_seed", "noise_kind", "image_size")
-
-
 def _config(config: Path | None, flags: dict[str, Any]) -> tuple[TrainConfig, set[str]]:
     """Defaults < config file < the flags that were given; and the keys counted as given."""
     given = {k: v for k, v in flags.items() if v is not None}
@@ -150,6 +147,9 @@ def score(
         help="Epoch (1-based) of the el2n score; default 10% of T.")] = None,
     easy_epochs: Annotated[int | None, typer.Option(
         help="First epochs counted by easiness; default 20% of T.")] = None,
+    budget: Annotated[float | None, typer.Option(
+        help="Score at this share of the cost: 1 seed x round(B x seeds x epochs) epochs "
+             "(e.g. 0.1; fidelity measured in docs/scores.md).")] = None,
     out: Annotated[Path, typer.Option(help="Scores file to write.")] = Path("scores.h5"),
     resume: Annotated[bool, typer.Option(help="Continue an interrupted file.")] = False,
     force: Annotated[bool, typer.Option(help="Overwrite an existing file.")] = False,
@@ -169,6 +169,13 @@ def score(
         image_size=image_size, num_workers=num_workers, holdout=holdout,
         prediction_depth=prediction_depth, knn_k=knn_k, compile=compile,
         channels_last=channels_last))
+    if budget is not None and not resume:
+        full = cfg
+        cfg = cfg.with_budget(budget)
+        overrides |= {"seeds", "epochs"}
+        if not quiet:
+            err_console.print(f"budget {budget:g}: 1 seed x {cfg.epochs} epochs instead of "
+                              f"{full.seeds} x {full.epochs}", highlight=False)
     with _processes(cfg) as (ctx, cfg):
         progress = TrainingProgress(err_console, enabled=not quiet and ctx.is_main)
         summary = run_score(cfg, out=out, resume=resume, force=force, progress=progress,
@@ -239,11 +246,9 @@ def train(
         download=download,
         num_workers=num_workers, compile=compile, channels_last=channels_last))
     if scores is not None:  # the data the scores were made on, unless given explicitly
-        from curator.store import open_scores
+        from curator.retrain import with_data_of
 
-        with open_scores(scores) as f:
-            stored = f.config
-        cfg = cfg.replace(**{k: stored[k] for k in DATA_KEYS if k not in given and k in stored})
+        cfg = with_data_of(cfg, scores, given=set(given))
     if out is not None:
         check_output_dir(out)
     plan = TrainPlan(sampler=sampler, scores=None if scores is None else str(scores),

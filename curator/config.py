@@ -117,6 +117,21 @@ class TrainConfig:
     def run_seeds(self) -> list[int]:
         return [self.seed + r for r in range(self.seeds)]
 
+    def with_budget(self, budget: float) -> TrainConfig:
+        """The cheap reference run that costs ``budget`` of this one (seeds x epochs): one
+        seed of round(budget x seeds x epochs) epochs (at least 2), with its own schedule.
+        ``budget`` 1 leaves the config as it is. benchmarks/RESULTS.md measures how close
+        its scores come to the full run's (docs/scores.md, "Scoring on a budget")."""
+        if not 0 < budget <= 1:
+            raise ConfigError(f"budget must be in (0, 1], but got {budget}",
+                              hint="e.g. --budget 0.1: a tenth of the full reference run",
+                              param="budget")
+        if budget == 1:
+            return self
+        epochs = max(2, int(round(budget * self.seeds * self.epochs)))
+        return self.replace(seeds=1, epochs=epochs, warmup_epochs=min(self.warmup_epochs,
+                                                                      epochs / 2))
+
 
 def _positive_int(cfg: TrainConfig, name: str) -> None:
     value = getattr(cfg, name)

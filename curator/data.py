@@ -22,6 +22,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from curator.errors import DataError
+from curator.plugins import arrays_of, is_import_path, resolve
 from curator.registry import Registry
 
 Batch = tuple[torch.Tensor, torch.Tensor, torch.Tensor]  # (indices, inputs, labels)
@@ -291,23 +292,56 @@ def parse_spec(spec: str) -> tuple[str, str]:
     return name.strip().lower(), arg
 
 
+def absolute_spec(spec: str) -> str:
+    """``npz:PATH`` / ``imagefolder:DIR`` with the path made absolute (as scores files store
+    it, so that they can be used from another directory); others unchanged."""
+    name, arg = parse_spec(spec)
+    if name in ("npz", "imagefolder") and arg and not Path(arg).expanduser().is_absolute():
+        return f"{name}:{Path(arg).expanduser().resolve()}"
+    return spec
+
+
 def load_data(spec: str = "digits", *, root: str = "data", download: bool = False,
               label_noise: float = 0.0, noise_seed: int = 0, image_size: int = 0,
               noise_kind: str = "symmetric") -> DataBundle:
-    """Load the data set named by ``spec`` (see :data:`DATASETS`), with optional label noise."""
+    """Load the data set named by ``spec`` (see :data:`DATASETS`; ``package.module:function``
+    for your own, see :mod:`curator.plugins`), with optional label noise."""
     name, arg = parse_spec(spec)
+    if name not in DATASETS and is_import_path(spec):
+        _check_noise(label_noise, noise_kind)
+        return _with_noise(spec, _plugin_source(spec), label_noise, noise_seed, noise_kind)
     entry = DATASETS.entry(name)
     if entry.meta.get("needs_arg") and not arg:
         raise DataError(f"data set {name!r} needs a path: {name}:PATH",
                         hint=f"e.g. --data {entry.meta['example']}")
     if not entry.meta.get("needs_arg") and arg:
         raise DataError(f"data set {name!r} takes no path, but got {spec!r}")
+    _check_noise(label_noise, noise_kind)
+    source = entry.fn(arg, LoadOptions(root=root, download=download, image_size=image_size))
+    return _with_noise(spec, source, label_noise, noise_seed, noise_kind)
+
+
+def _check_noise(label_noise: float, noise_kind: str) -> None:
     if not 0 <= label_noise < 1:
         raise DataError(f"label noise must be in [0, 1), but got {label_noise}")
     if noise_kind not in NOISE_KINDS:
         raise DataError(f"noise_kind must be one of {', '.join(NOISE_KINDS)}, but got "
                         f"{noise_kind!r}", param="noise_kind")
-    source = entry.fn(arg, LoadOptions(root=root, download=download, image_size=image_size))
+
+
+def _plugin_source(spec: str) -> Source:
+    arrays = arrays_of(spec, resolve(spec, "data")())
+    as_np = {k: (v.detach().cpu().numpy() if isinstance(v, torch.Tensor) else v)
+             for k, v in arrays.items()}
+    return arrays_to_source(np.asarray(as_np["x"]), np.asarray(as_np["y"]),
+                            None if as_np.get("x_test") is None else np.asarray(as_np["x_test"]),
+                            None if as_np.get("y_test") is None else np.asarray(as_np["y_test"]),
+                            where=f"data {spec!r}", num_classes=as_np.get("num_classes"),
+                            classes=as_np.get("classes"))
+
+
+def _with_noise(spec: str, source: Source, label_noise: float, noise_seed: int,
+                noise_kind: str) -> DataBundle:
     if len(source.train) == 0:
         raise DataError(f"data set {spec!r} has no training samples")
     original = source.train.labels.cpu().numpy().astype(np.int64)

@@ -14,6 +14,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from curator.errors import ModelError
+from curator.plugins import is_import_path, resolve
 from curator.registry import Registry
 
 Builder = Callable[[tuple[int, ...], int], nn.Module]
@@ -25,6 +26,12 @@ def build_model(name: str, sample_shape: tuple[int, ...], num_classes: int) -> n
     """Build the registered model ``name`` for inputs of ``sample_shape`` and ``num_classes``."""
     if num_classes < 2:
         raise ModelError(f"a classifier needs at least 2 classes, but the data have {num_classes}")
+    if name not in MODELS and is_import_path(name):  # your own: package.module:function
+        model = resolve(name, "model")(tuple(sample_shape), num_classes)
+        if not isinstance(model, nn.Module):
+            raise ModelError(f"model {name!r} returned {type(model).__name__}, not an "
+                             "nn.Module", param="model")
+        return model
     return MODELS.get(name)(tuple(sample_shape), num_classes)
 
 
@@ -34,7 +41,11 @@ def list_models() -> list[str]:
 
 def probe_layers(name: str, model: nn.Module) -> list[nn.Module]:
     """The modules after which prediction depth places a k-NN probe, input to output order
-    (the input and the softmax are probes of their own, added by curator.depth)."""
+    (the input and the softmax are probes of their own, added by curator.depth). A model
+    of your own is probed after each ReLU, or else each convolution and linear layer."""
+    if name not in MODELS and is_import_path(name):
+        return (_of_type(nn.ReLU)(model)
+                or _of_type((nn.Conv1d, nn.Conv2d, nn.Linear))(model)[:-1])
     return MODELS.entry(name).meta["probes"](model)
 
 

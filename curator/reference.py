@@ -24,7 +24,7 @@ import torch
 
 from curator import faults, store
 from curator.config import TrainConfig, config_from_dict
-from curator.data import DataBundle, load_data, stratified_folds
+from curator.data import DataBundle, absolute_spec, load_data, stratified_folds
 from curator.depth import prediction_depth
 from curator.distributed import SINGLE, Context
 from curator.errors import (
@@ -144,7 +144,7 @@ def score(cfg: TrainConfig, *, out: str | Path = "scores.h5", resume: bool = Fal
     its fingerprint). ``ctx`` is this process's place under torchrun (``cfg.device`` is
     then this rank's device)."""
     out = Path(out)
-    cfg.validate()
+    cfg = cfg.replace(data=absolute_spec(cfg.data)).validate()
     if resume and force:
         raise ConfigError("--resume and --force contradict each other",
                           hint="--resume continues the file, --force starts it anew")

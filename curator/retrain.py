@@ -13,6 +13,7 @@ import json
 import platform
 import time
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -22,7 +23,7 @@ import curator
 from curator.config import TrainConfig
 from curator.data import DataBundle
 from curator.distributed import SINGLE, Context
-from curator.errors import ConfigError
+from curator.errors import ConfigError, DataError
 from curator.models import build_model
 from curator.progress import TrainingProgress
 from curator.reference import check_setup, load_bundle
@@ -76,6 +77,32 @@ def environment(device: torch.device) -> dict[str, str]:
             "python": platform.python_version(), "device": str(device),
             "gpu": torch.cuda.get_device_name(device) if device.type == "cuda" else "none",
             "cpu": platform.processor() or platform.machine()}
+
+
+DATA_KEYS = ("data", "label_noise", "noise_seed", "noise_kind", "image_size")
+
+
+def with_data_of(cfg: TrainConfig, scores: str | Path, *, given: set[str] = frozenset()
+                 ) -> TrainConfig:
+    """``cfg`` with the data settings that ``scores`` was made with, except those in
+    ``given`` (set explicitly). A data path stored there that no longer exists is an error
+    that says where it came from."""
+    from curator.data import parse_spec
+
+    with open_scores(scores) as f:
+        stored = f.config
+    if stored.get("source") == "curator.Recorder":
+        raise ConfigError(f"{str(scores)!r} was recorded from your own training loop; curator "
+                          "cannot load its data", hint="train with your own loop, using "
+                                                       "the samplers (docs/api.md)")
+    cfg = cfg.replace(**{k: stored[k] for k in DATA_KEYS if k not in given and k in stored})
+    name, arg = parse_spec(cfg.data)
+    if "data" not in given and name in ("npz", "imagefolder") and not Path(arg).exists():
+        raise DataError(f"data {cfg.data!r}, stored in {str(scores)!r}: the path no longer "
+                        "exists", param="data",
+                        hint=f"pass data={name}:NEW_PATH for the same data where it is now "
+                             "(the fingerprint check makes sure it is the same)")
+    return cfg
 
 
 def build_sampler(plan: TrainPlan, cfg: TrainConfig, values: np.ndarray | None,

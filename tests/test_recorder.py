@@ -238,3 +238,26 @@ def test_the_plain_pytorch_example_runs(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "least learnable samples have a flipped label" in proc.stdout
     assert "learnability" in curator.load(out)
+
+
+def test_your_own_model_and_data_by_import_path(tmp_path: Path) -> None:
+    scores = tmp_path / "s.h5"
+    plug = ["--model", "examples.plugins:small_mlp", "--data", "examples.plugins:digits_halves"]
+    r = CliRunner().invoke(app, ["score", *plug, "--epochs", "2", "--seeds", "1", "--quiet",
+                                 "--device", "cpu", "--out", str(scores)])
+    assert r.exit_code == 0, r.output
+    with store.open_scores(scores) as f:
+        assert f.num_samples == 899 and f.config["model"] == "examples.plugins:small_mlp"
+    # the file's config names them: train --scores loads the same data and model again
+    r = CliRunner().invoke(app, ["train", "--scores", str(scores), "--sampler", "easy-to-hard",
+                                 "--epochs", "2", "--quiet", "--device", "cpu",
+                                 "--model", "examples.plugins:small_mlp"])
+    assert r.exit_code == 0, r.output
+    r = CliRunner().invoke(app, ["score", "--model", "examples.plugins:nothing", "--epochs",
+                                 "1", "--device", "cpu", "--out", str(tmp_path / "x.h5")])
+    assert r.exit_code == 1
+    assert "--model 'examples.plugins:nothing': module 'examples.plugins' has no function " \
+           "'nothing'" in r.output
+    r = CliRunner().invoke(app, ["score", "--data", "nosuchmodule:load", "--epochs", "1",
+                                 "--device", "cpu", "--out", str(tmp_path / "x.h5")])
+    assert r.exit_code == 1 and "cannot import 'nosuchmodule'" in r.output

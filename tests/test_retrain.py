@@ -120,3 +120,28 @@ def test_train_errors(scores: Path, args, message) -> None:
     r = runner.invoke(app, ["train", *FAST, *args])
     assert r.exit_code == 1, r.output
     assert message in " ".join(r.stderr.split()) and "Traceback" not in r.output
+
+
+def test_data_paths_are_stored_absolute_and_a_moved_file_is_named(tmp_path: Path,
+                                                                  monkeypatch) -> None:
+    import numpy as np
+
+    monkeypatch.chdir(tmp_path)
+    rng = np.random.default_rng(0)
+    np.savez("d.npz", x=rng.normal(size=(60, 4)).astype(np.float32), y=np.arange(60) % 3)
+    r = runner.invoke(app, ["score", "--data", "npz:d.npz", "--epochs", "1", "--seeds", "1",
+                            "--batch-size", "8", "--quiet", "--device", "cpu"])
+    assert r.exit_code == 0, r.output
+    from curator.store import open_scores
+
+    with open_scores("scores.h5") as f:
+        assert f.config["data"] == f"npz:{tmp_path / 'd.npz'}"
+    Path("d.npz").rename("moved.npz")
+    r = runner.invoke(app, ["train", "--scores", "scores.h5", "--epochs", "1", "--quiet",
+                            "--batch-size", "8", "--device", "cpu"])
+    assert r.exit_code == 1
+    assert f"--data 'npz:{tmp_path / 'd.npz'}', stored in 'scores.h5': the path no longer " \
+           "exists" in " ".join(r.output.split())
+    r = runner.invoke(app, ["train", "--scores", "scores.h5", "--data", "npz:moved.npz",
+                            "--epochs", "1", "--quiet", "--batch-size", "8", "--device", "cpu"])
+    assert r.exit_code == 0, r.output
