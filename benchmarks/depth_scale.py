@@ -18,8 +18,8 @@ import torch
 from benchmarks._env import describe
 from curator.data import TensorSplit
 from curator.depth import prediction_depth
+from curator.loop import amp_dtype, autocast, resolve_device
 from curator.models import build_model, probe_layers
-from curator.train import amp_dtype, autocast, resolve_device
 
 
 def main() -> None:

@@ -48,12 +48,12 @@ from benchmarks._env import describe, mean_std  # noqa: E402
 from curator.config import TrainConfig  # noqa: E402
 from curator.data import load_data  # noqa: E402
 from curator.flags import file_mislabel, flag_quality  # noqa: E402
+from curator.loop import Trainer, resolve_device  # noqa: E402
 from curator.models import build_model  # noqa: E402
-from curator.prune import PruneOptions, plan_selection  # noqa: E402
+from curator.pruning import PruneOptions, plan_selection  # noqa: E402
 from curator.reference import load_bundle, score  # noqa: E402
 from curator.retrain import TrainPlan, train  # noqa: E402
 from curator.store import open_scores  # noqa: E402
-from curator.train import Trainer, resolve_device  # noqa: E402
 
 SELECTIONS = ("default", "easy", "random", "all", "cleanlab")
 

@@ -30,8 +30,8 @@ import torch
 from benchmarks._env import describe, mean_std
 from curator.config import TrainConfig
 from curator.data import load_data
+from curator.loop import Trainer, resolve_device
 from curator.models import build_model
-from curator.train import Trainer, resolve_device
 
 PROBES = ("none", "train", "eval")
 

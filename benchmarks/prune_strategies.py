@@ -24,11 +24,11 @@ from scipy import stats
 from benchmarks._env import describe, mean_std
 from curator.config import TrainConfig
 from curator.flags import file_mislabel
+from curator.loop import Trainer, resolve_device
 from curator.models import build_model
-from curator.prune import STRATEGIES, PruneOptions, plan_selection
+from curator.pruning import STRATEGIES, PruneOptions, plan_selection
 from curator.reference import load_bundle, score
 from curator.store import open_scores
-from curator.train import Trainer, resolve_device
 
 VARIANTS = [("random", {}), ("easy", {}), ("hard", {}), ("drop-noisy", {}),
             ("stratified", {"drop_hardest": 0.0}), ("stratified", {"drop_hardest": 0.1}),

@@ -46,7 +46,7 @@ from benchmarks._env import describe, mean_std  # noqa: E402
 from benchmarks.mislabel_flags import data_spec, welch  # noqa: E402
 from curator.config import TrainConfig  # noqa: E402
 from curator.flags import FLAG_AT, flag_quality  # noqa: E402
-from curator.prune import PruneOptions, plan_selection  # noqa: E402
+from curator.pruning import PruneOptions, plan_selection  # noqa: E402
 from curator.reference import load_bundle, score  # noqa: E402
 from curator.retrain import TrainPlan, train  # noqa: E402
 from curator.scores import ArrayTrajectories, compute_scores  # noqa: E402

@@ -25,12 +25,12 @@ from curator.config import TrainConfig
 from curator.data import DataBundle
 from curator.errors import ConfigError
 from curator.flags import file_mislabel
-from curator.prune import STRATEGIES, PruneOptions, plan_selection
+from curator.loop import resolve_device
+from curator.pruning import STRATEGIES, PruneOptions, plan_selection
 from curator.reference import load_bundle
 from curator.reference import score as reference_score
 from curator.retrain import TrainPlan, TrainResult, environment, train
 from curator.store import open_scores
-from curator.train import resolve_device
 from samplers import SAMPLERS, SCHEMES
 
 BASELINE = "random"

@@ -432,9 +432,9 @@ def scores_depth(
     root: Annotated[str | None, typer.Option(help="Directory of torchvision data.")] = None,
 ) -> None:
     """Compute prediction depth from the final models of a finished file."""
+    from curator.loop import resolve_device
     from curator.reference import load_bundle, score_prediction_depth
     from curator.store import open_scores, write_scores, writer_lock
-    from curator.train import resolve_device
 
     with open_scores(file) as f:
         cfg = config_from_dict(f.config, source=repr(str(file)))
@@ -600,8 +600,8 @@ def prune(
     The default drops the samples flagged as mislabelled, then keeps a random subset of the
     rest (never more than the unflagged). Example: curator prune scores.h5 --keep 0.7
     """
-    from curator.prune import PruneOptions
-    from curator.prune import prune as run_prune
+    from curator.pruning import PruneOptions
+    from curator.pruning import prune as run_prune
 
     if out is not None:
         check_output_dir(out)

@@ -248,7 +248,7 @@ def flag(path: str | Path, *, by: str = DEFAULT_BY, out: str | Path | None = Non
     (``.npy``, ``.txt`` or ``.csv``). Flagging nothing is a normal result on clean data."""
     from curator import store
     from curator.errors import FormatError
-    from curator.prune import export_selection
+    from curator.pruning import export_selection
 
     scale_of(by)
     out = None if out is None else Path(out)

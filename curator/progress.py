@@ -14,7 +14,7 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-from curator.train import EpochResult
+from curator.loop import EpochResult
 
 
 class TrainingProgress:

@@ -1,7 +1,7 @@
 """The reference (scoring) run: R seeds of the one training loop, recorded into a scores file.
 
 ``score(cfg, out=...)`` loads the data, checks the model on one batch, creates the file,
-trains each seed with :class:`~curator.train.Trainer` and appends every finished epoch. After
+trains each seed with :class:`~curator.loop.Trainer` and appends every finished epoch. After
 each epoch the trainer's state is saved beside the file (``<out>.ckpt/<run>.pt``), so
 ``resume=True`` continues an interrupted run to the same scores as an uninterrupted one.
 
@@ -34,11 +34,11 @@ from curator.errors import (
     ModelError,
     check_output_dir,
 )
+from curator.loop import Trainer, amp_dtype, autocast, resolve_device
 from curator.models import build_model, probe_layers
 from curator.progress import TrainingProgress
 from curator.scores import FileTrajectories, compute_scores
 from curator.store import ScoreValues
-from curator.train import Trainer, amp_dtype, autocast, resolve_device
 
 # config keys that may differ when a run is resumed (they do not change the result on a CPU)
 RESUMABLE_CHANGES = ("device", "num_workers", "eval_batch_size", "root", "download")

@@ -2,7 +2,7 @@
 
 ``train(cfg, plan)`` loads the data, checks a scores file against it (fingerprint), builds
 the sampler of ``plan`` from the file's score (over the selection's samples when
-``plan.subset`` names one), and trains with :class:`~curator.train.Trainer`. ``random`` is
+``plan.subset`` names one), and trains with :class:`~curator.loop.Trainer`. ``random`` is
 plain shuffling, exactly the reference run's. Importance sampling weights each sample's loss
 by 1 / (N p_i) unless ``plan.unbiased`` is off.
 """
@@ -24,11 +24,11 @@ from curator.config import TrainConfig
 from curator.data import DataBundle
 from curator.distributed import SINGLE, Context
 from curator.errors import ConfigError, DataError
+from curator.loop import EpochResult, Trainer, resolve_device
 from curator.models import build_model
 from curator.progress import TrainingProgress
 from curator.reference import check_setup, load_bundle
 from curator.store import open_scores
-from curator.train import EpochResult, Trainer, resolve_device
 from samplers import SAMPLERS, ImportanceSampler
 
 

@@ -18,7 +18,7 @@ from typer.testing import CliRunner
 import curator
 from curator.cli import app
 from curator.errors import CuratorError
-from curator.prune import (
+from curator.pruning import (
     STRATEGIES,
     PruneOptions,
     class_budgets,

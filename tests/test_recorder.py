@@ -20,9 +20,9 @@ from curator import store
 from curator.cli import app
 from curator.config import TrainConfig
 from curator.errors import CuratorError, FormatError
+from curator.loop import Trainer
 from curator.models import build_model
 from curator.reference import load_bundle, score
-from curator.train import Trainer
 from samplers import EasyToHardSampler
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from curator import train
+from curator import loop
 from curator.config import TrainConfig
 from curator.reference import checkpoint_dir, score
 from curator.store import open_scores
@@ -17,7 +17,7 @@ CFG = TrainConfig(model="cnn", epochs=4, seeds=2, device="cpu", batch_size=128)
 
 def _interrupt_after(monkeypatch: pytest.MonkeyPatch, calls: int) -> None:
     """Raise KeyboardInterrupt in the middle of the (calls+1)-th epoch, after one batch."""
-    real = train.Trainer.train_epoch
+    real = loop.Trainer.train_epoch
     count = {"n": 0}
 
     def epoch(self, e, *, on_batch=None):
@@ -28,7 +28,7 @@ def _interrupt_after(monkeypatch: pytest.MonkeyPatch, calls: int) -> None:
             return real(self, e, on_batch=stop)
         return real(self, e, on_batch=on_batch)
 
-    monkeypatch.setattr(train.Trainer, "train_epoch", epoch)
+    monkeypatch.setattr(loop.Trainer, "train_epoch", epoch)
 
 
 @pytest.mark.slow

@@ -59,7 +59,7 @@ def test_random_sampler_is_the_reference_shuffle(scores: Path) -> None:
 def test_subset_trains_on_the_selection_only(scores: Path, monkeypatch) -> None:
     assert runner.invoke(app, ["prune", str(scores), "--keep", "300", "--name", "small",
                                "--strategy", "easy"]).exit_code == 0
-    from curator import train as train_mod
+    from curator import loop as train_mod
 
     seen: set[int] = set()
     real = train_mod.Trainer.epoch_order
@@ -83,7 +83,7 @@ def test_subset_trains_on_the_selection_only(scores: Path, monkeypatch) -> None:
 
 
 def test_importance_weights_enter_the_loss(scores: Path, monkeypatch) -> None:
-    from curator import train as train_mod
+    from curator import loop as train_mod
 
     captured = {}
     real_init = train_mod.Trainer.__init__

@@ -9,8 +9,8 @@ import torch
 from curator.config import TrainConfig
 from curator.data import load_data
 from curator.errors import ConfigError, TrainingError
+from curator.loop import Trainer, _Schedule, augment_batch, resolve_device
 from curator.models import build_model
-from curator.train import Trainer, _Schedule, augment_batch, resolve_device
 from samplers import make_generator
 
 CPU = torch.device("cpu")
