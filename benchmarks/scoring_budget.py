@@ -157,7 +157,10 @@ def main() -> None:
                    "wall_s": v.get("wall_s"),
                    "rho_learnability": float(stats.spearmanr(ease, full["learnability"])[0])}
             if mis is not None:
-                row["rho_mislabel"] = float(stats.spearmanr(mis, full["mislabel_probability"])[0])
+                constant = np.ptp(mis) == 0 or np.ptp(full["mislabel_probability"]) == 0
+                row["rho_mislabel"] = (None if constant else  # e.g. nothing flagged at all
+                                       float(stats.spearmanr(mis,
+                                                             full["mislabel_probability"])[0]))
                 q = flag_quality(mis >= FLAG_AT, noisy) if noisy is not None else None
                 row["flags_f1"] = None if q is None else q.f1
                 row["flagged"] = int((mis >= FLAG_AT).sum())
@@ -198,7 +201,7 @@ def print_table(data: str, args: argparse.Namespace, rows: list[dict[str, Any]],
         line = (f"{row['name']:<16} {row['cost']:>6.3f} "
                 f"{'-' if row['wall_s'] is None else format(row['wall_s'], '.1f'):>7} "
                 f"{row['rho_learnability']:>10.3f} "
-                f"{'-' if 'rho_mislabel' not in row else format(row['rho_mislabel'], '.3f'):>13}"
+                f"{'-' if row.get('rho_mislabel') is None else format(row['rho_mislabel'], '.3f'):>13}"
                 f" {f1:>14}")
         if acc is not None:
             diff = np.mean(acc) - np.mean(accs["full"])
