@@ -196,13 +196,14 @@ def print_table(data: str, args: argparse.Namespace, rows: list[dict[str, Any]],
           f"{'vs full':>8} {'p':>6}")
     for row in rows:
         acc = accs.get(row["name"])
+        rho_mis = ("-" if row.get("rho_mislabel") is None
+                   else format(row["rho_mislabel"], ".3f"))
         f1 = ("-" if row.get("flags_f1") is None
               else f"{row['flags_f1']:.3f} ({row['flagged']})")
         line = (f"{row['name']:<16} {row['cost']:>6.3f} "
                 f"{'-' if row['wall_s'] is None else format(row['wall_s'], '.1f'):>7} "
                 f"{row['rho_learnability']:>10.3f} "
-                f"{'-' if row.get('rho_mislabel') is None else format(row['rho_mislabel'], '.3f'):>13}"
-                f" {f1:>14}")
+                f"{rho_mis:>13} {f1:>14}")
         if acc is not None:
             diff = np.mean(acc) - np.mean(accs["full"])
             p = "-" if row["name"] == "full" else f"{welch(acc, accs['full']):.3f}"
