@@ -100,7 +100,9 @@ class Recorder:
     per seed) adds a run to the same file, and learnability averages over the complete runs.
     The labels must be the file's (checked by fingerprint).
 
-    ``epochs`` is the planned length (optional): leaving the ``with`` block normally, or
+    ``start_epoch`` (resuming from a training checkpoint) drops the recorded epochs from
+    that one on, so that the file follows the checkpoint. ``epochs`` is the planned length
+    (optional): leaving the ``with`` block normally, or
     :meth:`close`, finishes the run with the epochs it has and computes every score.
     ``noisy`` (N,) bool marks labels known to be wrong (injected noise) so that ``curator
     flag`` and ``curator report`` can measure against it; ``config`` (any JSON) is stored with
@@ -114,7 +116,8 @@ class Recorder:
                  sample_shape: Sequence[int] = (), noisy: Any = None,
                  original_labels: Any = None, force: bool = False,
                  device: torch.device | str | None = None,
-                 score_options: Mapping[str, int | None] | None = None) -> None:
+                 score_options: Mapping[str, int | None] | None = None,
+                 start_epoch: int | None = None) -> None:
         self.path = Path(path)
         self.labels = _labels_array(labels)
         n = len(self.labels)
@@ -166,27 +169,37 @@ class Recorder:
                 self._lock.close()
                 raise
         try:
-            self._open_run(epochs)
+            self._open_run(epochs, start_epoch)
         except BaseException:
             self._lock.close()
             raise
 
-    def _open_run(self, epochs: int | None) -> None:
+    def _open_run(self, epochs: int | None, start_epoch: int | None) -> None:
         self.ctx.barrier()  # the file exists before any rank reads it
         with store.open_scores(self.path) as f:
             info = next((r for r in f.runs() if r.name == self.run), None)
-        if info is not None and info.complete:
+        if info is not None and info.complete and start_epoch is None:
             raise FormatError(f"run {self.run!r} of {str(self.path)!r} is complete "
                               f"({info.epochs_done} epochs)",
                               hint="pass run= (or seed=) for another run, or force=True to "
                                    "start the file anew")
         self.epochs_done = 0 if info is None else info.epochs_done
+        if start_epoch is not None:  # a training checkpoint from an earlier epoch wins
+            if start_epoch > self.epochs_done:
+                raise FormatError(f"training resumes at epoch {start_epoch + 1}, but run "
+                                  f"{self.run!r} of {str(self.path)!r} has only "
+                                  f"{self.epochs_done} epochs", param="start_epoch",
+                                  hint="resume from an earlier checkpoint, or record another "
+                                       "run")
+            self.epochs_done = start_epoch
         self.ctx.barrier()  # every rank has read the file before rank 0 writes it again
         if self.ctx.is_main:
             if info is None:
                 store.add_run(self.path, self.run, seed=self.seed,
                               config={**self.file_config, "probe": "train"},
                               epochs=epochs, record=True)
+            elif info.complete or (epochs or 0) != info.epochs:  # continued, maybe longer
+                store.reopen_run(self.path, self.run, epochs=epochs, keep=self.epochs_done)
             else:
                 store.truncate_run(self.path, self.run, self.epochs_done)
 

@@ -374,11 +374,11 @@ def add_run(path: str | Path, name: str, *, seed: int, config: dict[str, Any],
                           "final_train_acc": np.nan, "final_test_acc": np.nan})
         if record:
             for stat, dtype in STAT_DTYPES.items():
-                run.create_dataset(stat, shape=(0, n), maxshape=(epochs, n), dtype=dtype,
+                run.create_dataset(stat, shape=(0, n), maxshape=(None, n), dtype=dtype,
                                    chunks=(1, min(n, CHUNK_SAMPLES)), **COMPRESSION)
         history = run.create_group("history")
-        for key in HISTORY:
-            history.create_dataset(key, shape=(0,), maxshape=(epochs,), dtype="float64",
+        for key in HISTORY:  # growable: a finished recorded run may be continued (reopen_run)
+            history.create_dataset(key, shape=(0,), maxshape=(None,), dtype="float64",
                                    chunks=(max(1, min(epochs or 64, 1024)),))
 
 
@@ -431,6 +431,21 @@ def truncate_run(path: str | Path, name: str, epochs: int) -> None:
             run.attrs["final_test_acc"] = float(hist["test_acc"][epochs - 1])
         else:
             run.attrs["wall_time_s"] = 0.0
+
+
+def reopen_run(path: str | Path, name: str, *, epochs: int | None, keep: int) -> None:
+    """Continue run ``name`` (complete or not) after its first ``keep`` epochs, now planned
+    to last ``epochs`` (None: no planned length); a resumed training that trains longer."""
+    with _open_for_write(Path(path)) as f:
+        run = f["runs"][name]
+        for stat in STAT_DTYPES:
+            if stat in run and run[stat].maxshape[0] is not None and epochs is not None \
+                    and run[stat].maxshape[0] < epochs:
+                raise FormatError(f"run {name!r} of {str(path)!r} was created for at most "
+                                  f"{run[stat].maxshape[0]} epochs and cannot grow to "
+                                  f"{epochs}", hint="record the longer training as a new run")
+        run.attrs["epochs"] = epochs or 0
+    truncate_run(path, name, keep)
 
 
 def write_run_array(path: str | Path, run: str, key: str, values: np.ndarray,

@@ -223,3 +223,18 @@ def test_holdout_runs_record_each_sample_once_per_seed(tmp_path: Path) -> None:
     assert_ranks_are_eq2(out)
     r = invoke("score", "--holdout", "1", "--quiet", "--out", tmp_path / "x.h5")
     assert r.exit_code == 1 and "holdout must be 0 (off) or at least 2" in r.stderr
+
+
+def test_score_budget_trains_one_short_seed(tmp_path: Path) -> None:
+    out = tmp_path / "cheap.h5"
+    r = runner.invoke(app, ["score", "--budget", "0.2", "--epochs", "5", "--seeds", "3",
+                            "--device", "cpu", "--out", str(out)])
+    assert r.exit_code == 0, r.output
+    assert "budget 0.2: 1 seed x 3 epochs instead of 3 x 5" in r.stderr
+    with open_scores(out) as f:
+        runs = f.runs()
+        assert [(x.seed, x.epochs_done, x.complete) for x in runs] == [(0, 3, True)]
+        assert f.config["seeds"] == 1 and f.config["epochs"] == 3
+        assert "learnability" in f.score_names()
+    r = runner.invoke(app, ["score", "--budget", "1.5", "--out", str(tmp_path / "x.h5")])
+    assert r.exit_code == 1 and "--budget must be in (0, 1], but got 1.5" in r.output
