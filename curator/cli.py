@@ -12,16 +12,17 @@ import functools
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
-import numpy as np
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from curator.config import TrainConfig, config_from_dict, load_config
+from curator.config import MODEL_NAMES, TrainConfig, config_from_dict, load_config
 from curator.errors import CuratorError, check_output_dir
-from curator.models import list_models
+
+if TYPE_CHECKING:  # numpy is imported where it is used: `curator --help` stays fast
+    import numpy as np
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Score training samples by learnability and use the scores.")
@@ -70,7 +71,7 @@ DataOpt = Annotated[str | None, typer.Option(
     "--data", help="digits | npz:PATH | mnist1d | cifar10 | cifar100 | mnist | fashion-mnist | "
                    "svhn | imagefolder:DIR")]
 ModelOpt = Annotated[str | None, typer.Option(
-    "--model", help=f"One of: {', '.join(list_models())}.")]
+    "--model", help=f"One of: {', '.join(MODEL_NAMES)}; or package.module:function.")]
 EpochsOpt = Annotated[int | None, typer.Option("--epochs", help="Training epochs.")]
 SeedOpt = Annotated[int | None, typer.Option("--seed", help="Training seed (of the first run).")]
 BatchOpt = Annotated[int | None, typer.Option("--batch-size", help="Samples per step.")]
@@ -455,6 +456,8 @@ def inspect(
     bins: Annotated[int, typer.Option(help="Histogram bins.")] = 20,
 ) -> None:
     """Show a file's runs, epochs, accuracies, scores and a histogram of learnability."""
+    import numpy as np
+
     from curator.store import open_scores
 
     if bins < 1:
@@ -600,6 +603,8 @@ def prune(
     The default drops the samples flagged as mislabelled, then keeps a random subset of the
     rest (never more than the unflagged). Example: curator prune scores.h5 --keep 0.7
     """
+    import numpy as np
+
     from curator.pruning import PruneOptions
     from curator.pruning import prune as run_prune
 
@@ -750,6 +755,7 @@ def _num(x: float) -> str:
 def histogram(values: np.ndarray, *, bins: int = 20, width: int = 40,
               title: str = "") -> str:
     """A terminal histogram: one line per bin with its range, a bar and the count."""
+    import numpy as np
     values = np.asarray(values, dtype=np.float64)
     lo, hi = float(values.min()), float(values.max())
     if lo == hi:

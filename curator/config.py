@@ -27,6 +27,11 @@ SWITCHES = ("auto", "on", "off")
 NOISE_KINDS = ("symmetric", "asymmetric")
 
 
+# the registered models (curator.models.MODELS; a test keeps the two equal), named here so
+# that `curator --help` need not import torch
+MODEL_NAMES = ("mlp", "cnn", "resnet20", "resnet18", "vgg16", "mobilenet_v2")
+
+
 @dataclass
 class TrainConfig:
     """Hyperparameters of one training run (the reference run and the second run alike)."""

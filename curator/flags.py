@@ -108,7 +108,6 @@ def fit_mislabelled(values: np.ndarray, *, by: str = DEFAULT_BY, seed: int = 0,
     ``share`` (from :func:`noise_share`), when known, is the prior of the low component in
     the posterior, and 0 means nothing is flagged; without it the mixture's own weight is the
     prior."""
-    from scipy.stats import norm
     from sklearn.mixture import GaussianMixture
 
     scale = scale_of(by)
@@ -132,12 +131,15 @@ def fit_mislabelled(values: np.ndarray, *, by: str = DEFAULT_BY, seed: int = 0,
         # model's answer; or the errors say there are no wrong labels to find
         return MislabelFit(none.probability, by, means, stds, weights, False, share)  # type: ignore[arg-type]
     prior = weights[0] if share is None else share
+    # the mixture's posterior, re-weighted from its own prior to `prior` (Bayes' rule in
+    # log-odds: only the prior odds change)
+    shift = np.log(prior / (1 - prior)) - np.log(weights[0] / weights[1])
     prob = np.empty(n, dtype=np.float32)
     for start in range(0, n, 1 << 20):  # bounded memory for millions of samples
-        block = x[start:start + (1 << 20)]
-        low = prior * norm.pdf(block, means[0], stds[0])
-        high = (1 - prior) * norm.pdf(block, means[1], stds[1])
-        prob[start:start + len(block)] = low / np.maximum(low + high, 1e-300)
+        block = x[start:start + (1 << 20)].reshape(-1, 1)
+        post = np.clip(gmm.predict_proba(block)[:, order], 1e-300, None)
+        log_odds = np.log(post[:, 0]) - np.log(post[:, 1]) + shift
+        prob[start:start + len(block)] = 1 / (1 + np.exp(-np.clip(log_odds, -700, 700)))
     return MislabelFit(prob, by, means, stds, weights, True, share)  # type: ignore[arg-type]
 
 

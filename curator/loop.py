@@ -264,12 +264,11 @@ class Trainer:
                 x = x.contiguous(memory_format=torch.channels_last)
             with self._autocast():
                 logits = model(x)
-            logp = torch.log_softmax(logits.float(), dim=1)
-            nll = -logp.gather(1, y.unsqueeze(1)).squeeze(1)
+            nll = F.cross_entropy(logits.float(), y, reduction="none")  # one fused kernel
             per_sample = nll
-            if cfg.label_smoothing:
-                per_sample = (1 - cfg.label_smoothing) * nll \
-                    - cfg.label_smoothing * logp.mean(dim=1)
+            if cfg.label_smoothing:  # (1 - e) nll + e * mean over classes of -log p
+                per_sample = F.cross_entropy(logits.float(), y, reduction="none",
+                                             label_smoothing=cfg.label_smoothing)
             if self.loss_weights is not None:
                 per_sample = per_sample * self.loss_weights[idx]
             if self.loss_feedback:
@@ -278,9 +277,13 @@ class Trainer:
                 self.sampler.update(pos, nll.detach())  # type: ignore[union-attr]
             loss = per_sample.mean()
             self.optimizer.zero_grad(set_to_none=True)
-            self.scaler.scale(loss).backward()
-            self.scaler.step(self.optimizer)
-            self.scaler.update()
+            if self.scaler.is_enabled():  # fp16 autocast only
+                self.scaler.scale(loss).backward()
+                self.scaler.step(self.optimizer)
+                self.scaler.update()
+            else:
+                loss.backward()
+                self.optimizer.step()
             self.scheduler.step()
             with torch.no_grad():
                 if recorder is not None:

@@ -11,25 +11,39 @@ This package depends on torch, numpy and (to read a scores file) h5py, never on 
 code in :mod:`curator`. Every sampler follows ``DistributedSampler``'s contract
 (``num_replicas``, ``rank``, ``seed``, ``drop_last``, ``set_epoch``) and is registered in
 :data:`SAMPLERS`; pacing functions are in :data:`PACINGS`, weighting schemes in
-:data:`SCHEMES`.
+:data:`SCHEMES`. The names are imported on first use (so that ``samplers._registry`` can be
+used without torch); any of them loads every sampler, which fills the registry.
 """
 
-from samplers._rng import derive_seed, make_generator
-from samplers.base import SAMPLERS, ScoreSampler
-from samplers.curriculum import (
-    CurriculumSampler,
-    EasyToHardSampler,
-    HardToEasySampler,
-    RandomCurriculumSampler,
-)
-from samplers.dynamic import DynamicPruningSampler
-from samplers.importance import SCHEMES, ImportanceSampler, ShuffleSampler, probabilities
-from samplers.pacing import PACINGS
-from samplers.scores import as_ease, read_h5
+from __future__ import annotations
 
-__all__ = [
-    "PACINGS", "SAMPLERS", "SCHEMES", "CurriculumSampler", "DynamicPruningSampler",
-    "EasyToHardSampler",
-    "HardToEasySampler", "ImportanceSampler", "RandomCurriculumSampler", "ScoreSampler",
-    "ShuffleSampler", "as_ease", "derive_seed", "make_generator", "probabilities", "read_h5",
-]
+from importlib import import_module
+from typing import Any
+
+_EXPORTS = {
+    "derive_seed": "samplers._rng", "make_generator": "samplers._rng",
+    "SAMPLERS": "samplers.base", "ScoreSampler": "samplers.base",
+    "CurriculumSampler": "samplers.curriculum", "EasyToHardSampler": "samplers.curriculum",
+    "HardToEasySampler": "samplers.curriculum",
+    "RandomCurriculumSampler": "samplers.curriculum",
+    "DynamicPruningSampler": "samplers.dynamic",
+    "SCHEMES": "samplers.importance", "ImportanceSampler": "samplers.importance",
+    "ShuffleSampler": "samplers.importance", "probabilities": "samplers.importance",
+    "PACINGS": "samplers.pacing",
+    "as_ease": "samplers.scores", "read_h5": "samplers.scores",
+}
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'samplers' has no attribute {name!r}")
+    for module in sorted(set(_EXPORTS.values())):  # all of them: the registry is complete
+        import_module(module)
+    value = getattr(import_module(_EXPORTS[name]), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_EXPORTS})

@@ -40,3 +40,10 @@ def test_unknown_model_suggests() -> None:
     with pytest.raises(ModelError, match="unknown model 'resnet2'") as info:
         build_model("resnet2", (3, 32, 32), 10)
     assert "resnet20" in (info.value.hint or "")
+
+
+def test_the_cli_lists_the_registered_models_without_importing_them() -> None:
+    from curator.config import MODEL_NAMES
+    from curator.models import MODELS
+
+    assert tuple(MODELS.names()) == MODEL_NAMES
