@@ -3,7 +3,7 @@
 Each command runs as a fresh process (as a user types it), ``--repeats`` times; the figure is
 the best run (the machine's noise only ever adds time). The small file is a digits scores
 file made once at the start (1 seed x 2 epochs). ``score``'s fixed cost is the wall time of a
-1-epoch run minus one epoch's marginal cost (a 3-epoch run minus a 1-epoch run, halved).
+1-epoch run less the epoch itself (its seconds as the file records them).
 
     python benchmarks/cli_latency.py --repeats 5
 """
@@ -61,16 +61,25 @@ def main() -> None:
         for label, cmd, goal in rows:
             t = best(cmd, args.repeats)
             print(f"{label:<32} {t:>8.2f} {goal:>6.1f}  {'yes' if t <= goal else 'no'}")
-        score = ["score", "--seeds", "1", "--device", "cpu", "--quiet", "--force"]
-        one = best([*score, "--epochs", "1", "--out", str(Path(tmp) / "a.h5")], args.repeats)
-        three = best([*score, "--epochs", "3", "--out", str(Path(tmp) / "b.h5")],
-                     args.repeats)
-        epoch = (three - one) / 2
-        fixed = one - epoch
-        print(f"{'curator score: fixed cost':<32} {fixed:>8.2f} {2.0:>6.1f}  "
-              f"{'yes' if fixed <= 2.0 else 'no'}   (1 epoch: {one:.2f} s, 3 epochs: "
-              f"{three:.2f} s, one epoch's marginal cost {epoch:.2f} s)")
+        # score's fixed cost: a 1-epoch run's wall time less the epoch itself (its seconds
+        # as the file records them: training, recording and the test pass)
+        from curator.store import open_scores
 
+        fixed, epoch = [], []
+        for k in range(args.repeats):
+            out = str(Path(tmp) / f"one-{k}.h5")
+            start = time.perf_counter()
+            subprocess.run([*CURATOR, "score", "--epochs", "1", "--seeds", "1", "--device",
+                            "cpu", "--quiet", "--out", out], check=True, capture_output=True)
+            total = time.perf_counter() - start
+            with open_scores(out) as f:
+                seconds = f.run("seed-0").wall_time_s
+            fixed.append(total - seconds)
+            epoch.append(seconds)
+        t = min(fixed)
+        print(f"{'curator score: fixed cost':<32} {t:>8.2f} {2.0:>6.1f}  "
+              f"{'yes' if t <= 2.0 else 'no'}   (a 1-epoch run less its epoch, "
+              f"{min(epoch):.2f} s)")
 
 if __name__ == "__main__":
     main()
