@@ -80,7 +80,7 @@ FloatOpt = Annotated[float | None, typer.Option()]
 IntOpt = Annotated[int | None, typer.Option()]
 ScheduleOpt = Annotated[str | None, typer.Option("--schedule", help="cosine | constant | step")]
 AugmentOpt = Annotated[str | None, typer.Option("--augment", help="none | flip | crop-flip")]
-DeviceOpt = Annotated[str | None, typer.Option("--device", help="auto | cpu | cuda | cuda:N")]
+DeviceOpt = Annotated[str | None, typer.Option("--device", help="auto | cpu | cuda | cuda:N | mps")]
 AmpOpt = Annotated[str | None, typer.Option("--amp", help="auto | bf16 | fp16 | off")]
 NoiseOpt = Annotated[float | None, typer.Option(
     "--label-noise", help="Fraction of training labels to flip.")]
