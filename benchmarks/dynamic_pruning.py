@@ -40,14 +40,15 @@ from benchmarks._env import describe, mean_std  # noqa: E402
 from benchmarks.mislabel_flags import data_spec, welch  # noqa: E402
 from curator.bench import dynamic_share  # noqa: E402
 from curator.config import TrainConfig  # noqa: E402
-from curator.reference import load_bundle, score  # noqa: E402
+from curator.data import DataBundle  # noqa: E402
+from curator.reference import score  # noqa: E402
 from curator.retrain import TrainPlan, train  # noqa: E402
 
 
 def bundle_of(cell: dict[str, Any]) -> tuple[TrainConfig, Any]:
     cfg = TrainConfig(data=cell["spec"], model=cell["model"], epochs=cell["epochs"],
                       device=cell["device"], batch_size=cell["batch_size"], seeds=1)
-    return cfg, load_bundle(cfg)
+    return cfg, DataBundle.from_config(cfg)
 
 
 def reference(cell: dict[str, Any]) -> str:

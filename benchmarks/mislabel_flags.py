@@ -46,12 +46,12 @@ if str(ROOT) not in sys.path:  # run as a script from anywhere
 
 from benchmarks._env import describe, mean_std  # noqa: E402
 from curator.config import TrainConfig  # noqa: E402
-from curator.data import load_data  # noqa: E402
+from curator.data import DataBundle, load_data  # noqa: E402
 from curator.flags import file_mislabel, flag_quality  # noqa: E402
 from curator.loop import Trainer, resolve_device  # noqa: E402
 from curator.models import build_model  # noqa: E402
 from curator.pruning import PruneOptions, plan_selection  # noqa: E402
-from curator.reference import load_bundle, score  # noqa: E402
+from curator.reference import score  # noqa: E402
 from curator.retrain import TrainPlan, train  # noqa: E402
 from curator.store import open_scores  # noqa: E402
 
@@ -115,7 +115,7 @@ def run_cell(cell: dict[str, Any]) -> dict[str, Any]:
     cfg = TrainConfig(data=cell["spec"], model=cell["model"], epochs=cell["epochs"],
                       seeds=cell["seeds"], label_noise=rate, noise_kind=kind,
                       device=cell["device"], batch_size=cell["batch_size"])
-    bundle = load_bundle(cfg)
+    bundle = DataBundle.from_config(cfg)
     noisy = bundle.noisy if bundle.noisy is not None else np.zeros(bundle.num_samples, bool)
     out: dict[str, Any] = {k: cell[k] for k in ("data", "noise", "model", "epochs")}
     with tempfile.TemporaryDirectory() as tmp:

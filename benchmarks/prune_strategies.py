@@ -23,11 +23,12 @@ from scipy import stats
 
 from benchmarks._env import describe, mean_std
 from curator.config import TrainConfig
+from curator.data import DataBundle
 from curator.flags import file_mislabel
 from curator.loop import Trainer, resolve_device
 from curator.models import build_model
 from curator.pruning import STRATEGIES, PruneOptions, plan_selection
-from curator.reference import load_bundle, score
+from curator.reference import score
 from curator.store import open_scores
 
 VARIANTS = [("random", {}), ("easy", {}), ("hard", {}), ("drop-noisy", {}),
@@ -67,7 +68,7 @@ def main() -> None:
     for noise in [0.0, *args.noise]:
         cfg = TrainConfig(data=args.data, model=args.model, epochs=args.epochs,
                           seeds=args.seeds, label_noise=noise, device=args.device)
-        bundle = load_bundle(cfg)
+        bundle = DataBundle.from_config(cfg)
         with tempfile.TemporaryDirectory() as tmp:
             score(cfg, out=Path(tmp) / "s.h5")
             with open_scores(Path(tmp) / "s.h5") as f:

@@ -45,9 +45,10 @@ if str(ROOT) not in sys.path:  # run as a script from anywhere
 from benchmarks._env import describe, mean_std  # noqa: E402
 from benchmarks.mislabel_flags import data_spec, welch  # noqa: E402
 from curator.config import TrainConfig  # noqa: E402
+from curator.data import DataBundle  # noqa: E402
 from curator.flags import FLAG_AT, flag_quality  # noqa: E402
 from curator.pruning import PruneOptions, plan_selection  # noqa: E402
-from curator.reference import load_bundle, score  # noqa: E402
+from curator.reference import score  # noqa: E402
 from curator.retrain import TrainPlan, train  # noqa: E402
 from curator.scores import ArrayTrajectories, compute_scores  # noqa: E402
 from curator.store import STAT_DTYPES, open_scores  # noqa: E402
@@ -102,7 +103,7 @@ def retrain(job: tuple[dict[str, Any], str, np.ndarray | None, int]) -> dict[str
     a, name, indices, seed = job
     torch.set_num_threads(a["threads"])
     cfg = base_config(a).replace(seed=seed, seeds=1)
-    r = train(cfg, TrainPlan(), indices=indices, bundle=load_bundle(cfg))
+    r = train(cfg, TrainPlan(), indices=indices, bundle=DataBundle.from_config(cfg))
     return {"name": name, "acc": r.final_test_acc}
 
 
@@ -145,7 +146,7 @@ def main() -> None:
         t = args.epochs
         ks = sorted({1, 2, max(1, t // 10), max(1, t // 5), max(1, t // 2), t})
         variants = runs + prefixes(full["path"], ks)
-        bundle = load_bundle(full_cfg)
+        bundle = DataBundle.from_config(full_cfg)
         noisy = bundle.noisy
         keep = int(round(args.keep * bundle.num_samples))
         selections: dict[str, np.ndarray | None] = {}

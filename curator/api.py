@@ -107,7 +107,7 @@ def training_data(path: str | Path, *, root: str | None = None) -> Dataset:
     data settings and checked against its labels. ``root`` overrides the stored data
     directory."""
     from curator.config import config_from_dict
-    from curator.reference import load_bundle
+    from curator.data import DataBundle
 
     with open_scores(path) as f:
         if f.config.get("source") == "curator.Recorder":
@@ -117,6 +117,6 @@ def training_data(path: str | Path, *, root: str | None = None) -> Dataset:
         cfg = config_from_dict(f.config, source=repr(str(path)))
         if root is not None:
             cfg = cfg.replace(root=root)
-        bundle = load_bundle(cfg)
+        bundle = DataBundle.from_config(cfg)
         f.check_data(bundle)
     return TrainingSplit(bundle.train)

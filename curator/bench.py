@@ -27,7 +27,6 @@ from curator.errors import ConfigError
 from curator.flags import file_mislabel
 from curator.loop import resolve_device
 from curator.pruning import STRATEGIES, PruneOptions, plan_selection
-from curator.reference import load_bundle
 from curator.reference import score as reference_score
 from curator.retrain import TrainPlan, TrainResult, environment, train
 from curator.store import open_scores
@@ -172,7 +171,7 @@ def run_bench(cfg: TrainConfig, *, regimes: Sequence[Regime], strategies: Sequen
     rows: list[Row] = []
     for regime in regimes:
         data_cfg = cfg.replace(label_noise=regime.label_noise)
-        bundle = load_bundle(data_cfg)  # once per regime, for the reference run and all runs
+        bundle = DataBundle.from_config(data_cfg)  # once per regime: reference run and all runs
         path = reference_scores(data_cfg, bundle, scores=scores, work_dir=work_dir, log=log)
         with open_scores(path) as f:
             s = f.score(score)

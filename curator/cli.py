@@ -433,17 +433,9 @@ def scores_depth(
     root: Annotated[str | None, typer.Option(help="Directory of torchvision data.")] = None,
 ) -> None:
     """Compute prediction depth from the final models of a finished file."""
-    from curator.loop import resolve_device
-    from curator.reference import load_bundle, score_prediction_depth
-    from curator.store import open_scores, write_scores, writer_lock
+    from curator.reference import add_prediction_depth
 
-    with open_scores(file) as f:
-        cfg = config_from_dict(f.config, source=repr(str(file)))
-    cfg = cfg.replace(knn_k=k, device=device, **({"root": root} if root else {})).validate()
-    bundle = load_bundle(cfg)
-    with writer_lock(file):
-        result = score_prediction_depth(file, cfg, bundle, resolve_device(device))
-        write_scores(file, {"prediction_depth": result})
+    result = add_prediction_depth(file, k=k, device=device, root=root)
     out_console.print(f"prediction depth of [bold]{file}[/] from {len(result.runs)} runs: "
                       f"mean {result.values.mean():.3f}, max {result.values.max():.3f} "
                       f"(of {len(result.params['probes'])} probes)", highlight=False)

@@ -15,7 +15,7 @@ import zipfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -24,6 +24,9 @@ from torch.utils.data import DataLoader, Dataset
 from curator.errors import DataError
 from curator.plugins import arrays_of, is_import_path, resolve
 from curator.registry import Registry
+
+if TYPE_CHECKING:
+    from curator.config import TrainConfig
 
 Batch = tuple[torch.Tensor, torch.Tensor, torch.Tensor]  # (indices, inputs, labels)
 
@@ -220,6 +223,13 @@ class DataBundle:
     @property
     def fingerprint(self) -> str:
         return fingerprint(self.labels, self.sample_shape, self.num_classes)
+
+    @classmethod
+    def from_config(cls, cfg: TrainConfig) -> DataBundle:
+        """The data of a training config (its data keys), as both runs load it."""
+        return load_data(cfg.data, root=cfg.root, download=cfg.download,
+                         label_noise=cfg.label_noise, noise_seed=cfg.noise_seed,
+                         image_size=cfg.image_size, noise_kind=cfg.noise_kind)
 
     def describe(self) -> dict[str, Any]:
         """The data spec stored in a scores file (enough to load the same data again)."""

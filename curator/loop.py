@@ -23,9 +23,10 @@ from torch import nn
 
 from curator import faults
 from curator.config import TrainConfig
-from curator.data import Batch, Split
+from curator.data import Batch, DataBundle, Split
 from curator.distributed import SINGLE, Context
-from curator.errors import ConfigError, TrainingError
+from curator.errors import ConfigError, ModelError, TrainingError
+from curator.models import build_model
 from curator.record import StatBuffer
 from samplers import make_generator
 
@@ -129,6 +130,31 @@ def augment_batch(x: torch.Tensor, kind: str, generator: torch.Generator) -> tor
         x = padded[torch.arange(b, device=device)[:, None, None], :, rows, cols]
         x = x.permute(0, 3, 1, 2)
     return x
+
+
+def check_setup(cfg: TrainConfig, bundle: DataBundle, num_train: int | None = None) -> None:
+    """Before any training or writing: the batch fits the ``num_train`` samples trained on
+    (default: the whole training split), and the model takes two samples on the CPU (shape
+    errors do not depend on the device)."""
+    n = bundle.num_samples if num_train is None else num_train
+    if cfg.batch_size > n:
+        raise ConfigError(f"batch_size {cfg.batch_size} is larger than the training set "
+                          f"({n} samples)", hint=f"pass --batch-size {min(64, n)} or less")
+    cpu = torch.device("cpu")
+    model = build_model(cfg.model, bundle.sample_shape, bundle.num_classes).eval()
+    order = torch.arange(min(2, len(bundle.train)))
+    _, x, _ = next(iter(bundle.train.batches(order, 2, device=cpu)))
+    try:
+        with torch.no_grad():
+            logits = model(x)
+    except RuntimeError as exc:
+        raise ModelError(f"model {cfg.model!r} cannot take samples of shape "
+                         f"{bundle.sample_shape}: {exc}",
+                         hint="choose another --model (`curator score --help` lists them)"
+                         ) from None
+    if tuple(logits.shape) != (len(order), bundle.num_classes):
+        raise ModelError(f"model {cfg.model!r} returned logits of shape {tuple(logits.shape)}, "
+                         f"expected ({len(order)}, {bundle.num_classes})")
 
 
 class Trainer:

@@ -1,4 +1,9 @@
-"""Rich progress for training: run, epoch, loss, accuracy, samples/s and ETA."""
+"""Progress for training: run, epoch, loss, accuracy, samples/s and ETA.
+
+On a terminal, one rich bar per run; otherwise (a log file, a pipe, a batch job) one plain line
+per finished epoch, as log-friendly tools print. After the first epoch, an estimate of the
+whole command's time when the number of runs is known (:meth:`TrainingProgress.expect`).
+"""
 
 from __future__ import annotations
 
@@ -23,12 +28,17 @@ class TrainingProgress:
     def __init__(self, console: Console | None = None, *, enabled: bool = True) -> None:
         self.console = console or Console(stderr=True)
         self.enabled = enabled
+        self.plain = enabled and not self.console.is_terminal  # one line per epoch
+        self._runs = 0  # runs the command will train (0: unknown)
+        self._estimated = False
+        self._name = ""
+        self._first_epoch = 0
         self._progress = Progress(
             TextColumn("[bold]{task.description}"), BarColumn(bar_width=20),
             TextColumn("epoch {task.fields[epoch]}"), TextColumn("loss {task.fields[loss]}"),
             TextColumn("acc {task.fields[acc]}"), TextColumn("{task.fields[rate]} samples/s"),
             TimeRemainingColumn(),
-            console=self.console, disable=not enabled, transient=False)
+            console=self.console, disable=not enabled or self.plain, transient=False)
         self._task: TaskID | None = None
         self._epochs = 0
         self._t0 = 0.0
@@ -42,9 +52,14 @@ class TrainingProgress:
                  tb: TracebackType | None) -> None:
         self._progress.__exit__(exc_type, exc, tb)
 
+    def expect(self, runs: int) -> None:
+        """The number of runs this command trains (for the estimate after the first epoch)."""
+        self._runs = runs
+
     def start_run(self, name: str, *, epochs: int, first_epoch: int, samples_per_epoch: int
                   ) -> None:
-        self._epochs = epochs
+        self._epochs, self._name = epochs, name
+        self._first_epoch = first_epoch
         self._task = self._progress.add_task(
             name, total=epochs * samples_per_epoch, completed=first_epoch * samples_per_epoch,
             epoch=f"{first_epoch}/{epochs}", loss="-", acc="-", rate="-")
@@ -64,7 +79,27 @@ class TrainingProgress:
             acc += f" test {result.test_acc:.3f}"
         self._progress.update(self._task, epoch=f"{result.epoch + 1}/{self._epochs}",
                               loss=f"{result.train_loss:.4f}", acc=acc, rate=f"{rate:,.0f}")
+        if self.plain:
+            self.console.print(f"{self._name} epoch {result.epoch + 1}/{self._epochs} loss "
+                               f"{result.train_loss:.4f} acc {acc} {rate:,.0f} samples/s "
+                               f"{result.seconds:.1f} s", highlight=False, soft_wrap=True)
+        if self.enabled and self._runs and not self._estimated:
+            self._estimated = True
+            left = self._runs * self._epochs - (self._first_epoch + 1)
+            total = left * result.seconds
+            if total >= 30:  # worth saying
+                self.console.print(f"estimate: about {_duration(total)} more for "
+                                   f"{self._runs} run(s) x {self._epochs} epochs (from the "
+                                   f"first epoch, {result.seconds:.1f} s)", highlight=False)
 
     def log(self, message: str) -> None:
         if self.enabled:
             self.console.print(message)
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 5400:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"

@@ -24,17 +24,16 @@ import torch
 
 from curator import faults, store
 from curator.config import TrainConfig, config_from_dict
-from curator.data import DataBundle, absolute_spec, load_data, stratified_folds
+from curator.data import DataBundle, absolute_spec, stratified_folds
 from curator.depth import prediction_depth
 from curator.distributed import SINGLE, Context
 from curator.errors import (
     ConfigError,
     CuratorError,
     FormatError,
-    ModelError,
     check_output_dir,
 )
-from curator.loop import Trainer, amp_dtype, autocast, resolve_device
+from curator.loop import Trainer, amp_dtype, autocast, check_setup, resolve_device
 from curator.models import build_model, probe_layers
 from curator.progress import TrainingProgress
 from curator.scores import FileTrajectories, compute_scores
@@ -87,37 +86,6 @@ class RunPlan:
         return torch.from_numpy(np.flatnonzero(self.folds == self.fold))
 
 
-def load_bundle(cfg: TrainConfig) -> DataBundle:
-    return load_data(cfg.data, root=cfg.root, download=cfg.download,
-                     label_noise=cfg.label_noise, noise_seed=cfg.noise_seed,
-                     image_size=cfg.image_size, noise_kind=cfg.noise_kind)
-
-
-def check_setup(cfg: TrainConfig, bundle: DataBundle, num_train: int | None = None) -> None:
-    """Before any training or writing: the batch fits the ``num_train`` samples trained on
-    (default: the whole training split), and the model takes two samples on the CPU (shape
-    errors do not depend on the device)."""
-    n = bundle.num_samples if num_train is None else num_train
-    if cfg.batch_size > n:
-        raise ConfigError(f"batch_size {cfg.batch_size} is larger than the training set "
-                          f"({n} samples)", hint=f"pass --batch-size {min(64, n)} or less")
-    cpu = torch.device("cpu")
-    model = build_model(cfg.model, bundle.sample_shape, bundle.num_classes).eval()
-    order = torch.arange(min(2, len(bundle.train)))
-    _, x, _ = next(iter(bundle.train.batches(order, 2, device=cpu)))
-    try:
-        with torch.no_grad():
-            logits = model(x)
-    except RuntimeError as exc:
-        raise ModelError(f"model {cfg.model!r} cannot take samples of shape "
-                         f"{bundle.sample_shape}: {exc}",
-                         hint="choose another --model (`curator score --help` lists them)"
-                         ) from None
-    if tuple(logits.shape) != (len(order), bundle.num_classes):
-        raise ModelError(f"model {cfg.model!r} returned logits of shape {tuple(logits.shape)}, "
-                         f"expected ({len(order)}, {bundle.num_classes})")
-
-
 def _stored_config(path: Path, cfg: TrainConfig, overrides: set[str]) -> TrainConfig:
     """The config a file was started with; explicit flags may change only harmless keys."""
     with store.open_scores(path) as f:
@@ -159,7 +127,7 @@ def score(cfg: TrainConfig, *, out: str | Path = "scores.h5", resume: bool = Fal
                                 "--out for another file")
     check_output_dir(out)
     device = resolve_device(cfg.device)
-    bundle = bundle or load_bundle(cfg)
+    bundle = bundle or DataBundle.from_config(cfg)
     check_setup(cfg, bundle)
     with store.writer_lock(out) if ctx.is_main else nullcontext():
         return _score(cfg, out, resume, force, progress, score_options, bundle, ctx, device)
@@ -180,6 +148,7 @@ def _score(cfg: TrainConfig, out: Path, resume: bool, force: bool,
         store.create(out, bundle, cfg.to_dict())
     ctx.barrier()  # the file exists before any rank reads it
     progress = progress or TrainingProgress(enabled=False)
+    progress.expect(len(cfg.run_seeds) * (1 + cfg.holdout))
     try:
         with progress:
             for seed in cfg.run_seeds:
@@ -254,6 +223,22 @@ def score_prediction_depth(out: Path, cfg: TrainConfig, bundle: DataBundle,
                        "if none) from which all probes agree with the network, mean over runs "
                        "(Baldock 2021)", tuple(r.name for r in runs),
                        {"k": cfg.knn_k, "probes": names})
+
+
+def add_prediction_depth(path: str | Path, *, k: int = 30, device: str = "auto",
+                         root: str | None = None) -> ScoreValues:
+    """Compute prediction depth for a finished file from the final models beside it and
+    store it as the score ``prediction_depth`` (``root`` overrides the stored data
+    directory)."""
+    path = Path(path)
+    with store.open_scores(path) as f:
+        cfg = config_from_dict(f.config, source=repr(str(path)))
+    cfg = cfg.replace(knn_k=k, device=device, **({"root": root} if root else {})).validate()
+    bundle = DataBundle.from_config(cfg)
+    with store.writer_lock(path):
+        result = score_prediction_depth(path, cfg, bundle, resolve_device(device))
+        store.write_scores(path, {"prediction_depth": result})
+    return result
 
 
 def _epochs_written(out: Path) -> int:

@@ -189,11 +189,11 @@ def _image_grids(report: Report, f: ScoresFile, ease: np.ndarray, labels: np.nda
                               "images")
         return
     from curator.config import config_from_dict
-    from curator.reference import load_bundle
+    from curator.data import DataBundle
 
     try:
         cfg = config_from_dict(f.config, source=repr(str(f.path)))
-        bundle = load_bundle(cfg)
+        bundle = DataBundle.from_config(cfg)
         f.check_data(bundle)
     except CuratorError as exc:
         report.skipped.append(f"easiest/hardest images: the data could not be re-loaded "

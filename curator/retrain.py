@@ -24,10 +24,9 @@ from curator.config import TrainConfig
 from curator.data import DataBundle
 from curator.distributed import SINGLE, Context
 from curator.errors import ConfigError, DataError
-from curator.loop import EpochResult, Trainer, resolve_device
+from curator.loop import EpochResult, Trainer, check_setup, resolve_device
 from curator.models import build_model
 from curator.progress import TrainingProgress
-from curator.reference import check_setup, load_bundle
 from curator.store import open_scores
 from samplers import SAMPLERS, ImportanceSampler
 
@@ -147,7 +146,7 @@ def train(cfg: TrainConfig, plan: TrainPlan, *, progress: TrainingProgress | Non
     if plan.subset is not None and plan.scores is None:
         raise ConfigError("--subset needs --scores FILE (the file that holds the selection)")
     device = resolve_device(cfg.device)
-    bundle = bundle or load_bundle(cfg)
+    bundle = bundle or DataBundle.from_config(cfg)
     subset = None if indices is None else np.sort(np.asarray(indices, dtype=np.int64))
     values = higher_is = None
     if plan.scores is not None:

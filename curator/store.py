@@ -35,6 +35,7 @@ import numpy as np
 import curator
 from curator import faults
 from curator.errors import CuratorError, FormatError
+from samplers.scores import TMP_PREFIX  # derived datasets are written under it, then swapped in
 
 if TYPE_CHECKING:
     from curator.data import DataBundle
@@ -47,7 +48,6 @@ HISTORY = ("train_loss", "train_acc", "test_loss", "test_acc", "lr", "seconds")
 CHUNK_SAMPLES = 1 << 16  # samples per chunk of a (T, N) statistic: one epoch row per chunk
 COMPRESSION = {"compression": "gzip", "compression_opts": 4, "shuffle": True}
 LIBVER = ("v110", "v110")  # SWMR needs the 1.10 format; HDF5 >= 1.10 reads it
-TMP_PREFIX = ".new-"  # derived datasets are written under this prefix, then swapped in
 OPEN_RETRY_S = 10.0  # how long a reader waits for a writer's short non-SWMR write
 WRITE_WAIT_S = 60.0  # how long a writer waits for readers that hold the file open
 # statistic -> dtype in the file (p_true keeps full precision: learnability is its mean); the

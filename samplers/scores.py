@@ -10,9 +10,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 
 DIRECTIONS = ("easier", "harder")
+# derived datasets of a curator scores file are written under this prefix and then swapped in
+# (curator.store writes with it; a reader skips names that carry it)
+TMP_PREFIX = ".new-"
 
 
 def as_ease(scores: Any, higher_is: str = "easier", *, num_samples: int | None = None,
@@ -20,7 +22,7 @@ def as_ease(scores: Any, higher_is: str = "easier", *, num_samples: int | None =
     """(N,) float64 ease from an array-like score; ``higher_is`` says which way it points."""
     if higher_is not in DIRECTIONS:
         raise ValueError(f"higher_is must be 'easier' or 'harder', but got {higher_is!r}")
-    if isinstance(scores, torch.Tensor):
+    if hasattr(scores, "detach") and hasattr(scores, "cpu"):  # a torch tensor
         scores = scores.detach().cpu().numpy()
     values = np.asarray(scores)
     if values.dtype.kind not in "iubf":
@@ -60,7 +62,7 @@ def read_h5(path: str | Path, score: str = "learnability") -> tuple[np.ndarray, 
         if not isinstance(kind, str | bytes) or _text(kind) != "curator-scores":
             raise ValueError(f"{str(path)!r} is not a curator scores file")
         group = f.get("scores")
-        names = sorted(n for n in group if not n.startswith(".new-")) \
+        names = sorted(n for n in group if not n.startswith(TMP_PREFIX)) \
             if isinstance(group, h5py.Group) else []
         if score not in names:
             raise ValueError(f"{str(path)!r} has no score {score!r}; it has: "

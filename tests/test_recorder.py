@@ -19,10 +19,11 @@ import curator
 from curator import store
 from curator.cli import app
 from curator.config import TrainConfig
+from curator.data import DataBundle
 from curator.errors import CuratorError, FormatError
 from curator.loop import Trainer
 from curator.models import build_model
-from curator.reference import load_bundle, score
+from curator.reference import score
 from samplers import EasyToHardSampler
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -75,7 +76,7 @@ def test_the_same_loop_recorded_gives_the_trajectories_of_curator_score(tmp_path
                                                                         ) -> None:
     cfg = TrainConfig(epochs=3, seeds=1, device="cpu")
     ref = score(cfg, out=tmp_path / "ref.h5")
-    bundle = load_bundle(cfg)
+    bundle = DataBundle.from_config(cfg)
     torch.manual_seed(cfg.seed)
     model = build_model(cfg.model, bundle.sample_shape, bundle.num_classes)
     trainer = Trainer(model, bundle.train, cfg.replace(probe="none"), seed=cfg.seed,
