@@ -465,14 +465,18 @@ def inspect(
             + (f"\nlabel noise {data['label_noise']} (seed {data['noise_seed']}): "
                f"{int(noisy.sum())} labels flipped" if noisy is not None else ""),
             highlight=False)
-        runs = Table(title="runs", title_justify="left")
-        for col in ("run", "model", "seed", "probe", "epochs", "done", "train acc",
-                    "test acc", "time"):
+        from rich import box
+
+        runs = Table(title="runs (accuracy at the last epoch: train, test)",
+                     title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
+        for col in ("run", "model", "seed", "probe", "epochs", "train", "test",
+                    "time"):  # nothing wraps: run names are never cut at 80 columns
             runs.add_column(col, justify="right" if col not in ("run", "model", "probe")
-                            else "left")
+                            else "left", no_wrap=True)
         for r in f.runs():
-            runs.add_row(r.name, r.model, str(r.seed), r.probe, f"{r.epochs_done}/{r.epochs}",
-                         "yes" if r.complete else "no", _pct(r.final_train_acc),
+            runs.add_row(r.name, r.model, str(r.seed), r.probe,
+                         f"{r.epochs_done}/{r.epochs or '?'}"
+                         + ("" if r.complete else " open"), _pct(r.final_train_acc),
                          _pct(r.final_test_acc), f"{r.wall_time_s:.1f} s")
         out_console.print(runs)
         names = f.score_names()
@@ -555,7 +559,8 @@ def compare(
             table.add_row(name, *("-" if j <= i else cell(i, j) for j in range(len(names))))
         return table
 
-    out_console.print(matrix(f"{score}: Pearson (of ranks)",
+    out_console.print(matrix(f"{score}: Pearson r of the values (and of their ranks, in "
+                             "brackets)",
                              lambda i, j: f"{c.pearson[i, j]:.3f} ({c.rank_pearson[i, j]:.3f})"))
     pct = f"{100 * c.fraction:g}%"
     out_console.print(matrix(f"Jaccard overlap of the easiest {pct} / hardest {pct}",
