@@ -110,6 +110,14 @@ def _processes(cfg: TrainConfig) -> Iterator[tuple[Any, TrainConfig]]:
         teardown(ctx)
 
 
+CONFIG_KEYS = frozenset(f.name for f in dataclasses.fields(TrainConfig))
+
+
+def _config_flags(params: dict[str, Any]) -> dict[str, Any]:
+    """A command's parameters that are TrainConfig keys (its flags, named as the keys)."""
+    return {k: v for k, v in params.items() if k in CONFIG_KEYS}
+
+
 def _config(config: Path | None, flags: dict[str, Any]) -> tuple[TrainConfig, set[str]]:
     """Defaults < config file < the flags that were given; and the keys counted as given."""
     given = {k: v for k, v in flags.items() if v is not None}
@@ -161,15 +169,7 @@ def score(
     from curator.progress import TrainingProgress
     from curator.reference import score as run_score
 
-    cfg, overrides = _config(config, dict(
-        data=data, model=model, epochs=epochs, seeds=seeds, seed=seed, batch_size=batch_size,
-        lr=lr, momentum=momentum, weight_decay=weight_decay, schedule=schedule,
-        warmup_epochs=warmup_epochs, augment=augment, probe=probe, device=device, amp=amp,
-        label_noise=label_noise, noise_seed=noise_seed, noise_kind=noise_kind, root=root,
-        download=download,
-        image_size=image_size, num_workers=num_workers, holdout=holdout,
-        prediction_depth=prediction_depth, knn_k=knn_k, compile=compile,
-        channels_last=channels_last))
+    cfg, overrides = _config(config, _config_flags(locals()))
     if budget is not None and not resume:
         full = cfg
         cfg = cfg.with_budget(budget)
@@ -239,13 +239,7 @@ def train(
     from curator.retrain import TrainPlan
     from curator.retrain import train as run_train
 
-    cfg, given = _config(config, dict(
-        data=data, model=model, epochs=epochs, seed=seed, batch_size=batch_size, lr=lr,
-        momentum=momentum, weight_decay=weight_decay, schedule=schedule,
-        warmup_epochs=warmup_epochs, augment=augment, device=device, amp=amp,
-        label_noise=label_noise, noise_seed=noise_seed, noise_kind=noise_kind, root=root,
-        download=download,
-        num_workers=num_workers, compile=compile, channels_last=channels_last))
+    cfg, given = _config(config, _config_flags(locals()))
     if scores is not None:  # the data the scores were made on, unless given explicitly
         from curator.retrain import with_data_of
 
@@ -337,11 +331,7 @@ def bench(
     )
     from curator.retrain import TrainPlan
 
-    cfg, _ = _config(config, dict(
-        data=data, model=model, epochs=epochs, seed=seed, batch_size=batch_size, lr=lr,
-        augment=augment, device=device, label_noise=label_noise, noise_seed=noise_seed,
-        noise_kind=noise_kind,
-        root=root, download=download, seeds=ref_seeds))
+    cfg, _ = _config(config, {**_config_flags(locals()), "seeds": ref_seeds})
     for path in (out, markdown):
         if path is not None:
             check_output_dir(path)

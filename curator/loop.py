@@ -137,6 +137,9 @@ def check_setup(cfg: TrainConfig, bundle: DataBundle, num_train: int | None = No
     (default: the whole training split), and the model takes two samples on the CPU (shape
     errors do not depend on the device)."""
     n = bundle.num_samples if num_train is None else num_train
+    if bundle.num_classes < 2:  # the data first: no batch size helps one class
+        raise ModelError(f"a classifier needs at least 2 classes, but the data have "
+                         f"{bundle.num_classes}", hint="check --data")
     if cfg.batch_size > n:
         raise ConfigError(f"batch_size {cfg.batch_size} is larger than the training set "
                           f"({n} samples)", hint=f"pass --batch-size {min(64, n)} or less")
