@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from curator.compare import check_same_data
 from curator.errors import CuratorError, FormatError
@@ -206,7 +207,7 @@ def _image_grids(report: Report, f: ScoresFile, ease: np.ndarray, labels: np.nda
     for which, idx in (("easiest", order[: 2 * GRID]), ("hardest", order[::-1][: 2 * GRID])):
         _, x, _ = next(iter(bundle.train.batches(torch.from_numpy(idx.copy()), len(idx),
                                                  device=torch.device("cpu"))))
-        fig, axes = _subplots(2, GRID, figsize=(1.5 * GRID, 3.6))
+        fig, axes = _subplots(2, GRID, figsize=(1.5 * GRID, 4.4))  # room for two title lines
         for ax, i, img in zip(axes.flat, idx, x, strict=True):
             img = img.float().numpy().transpose(1, 2, 0)
             img = (img - img.min()) / max(float(img.max() - img.min()), 1e-8)
@@ -216,7 +217,7 @@ def _image_grids(report: Report, f: ScoresFile, ease: np.ndarray, labels: np.nda
                          fontsize=7)
             ax.axis("off")
         fig.suptitle(f"the {2 * GRID} {which} samples", fontsize=10)
-        fig.tight_layout()
+        fig.tight_layout(h_pad=1.2)
         report.save(fig, f"{which}_images", f"{which} images",
                     f"Seed 001's Figure 1(c): the {2 * GRID} {which} training images by the "
                     "score, each with its given label and its rank (1 = easiest).")
@@ -254,7 +255,7 @@ def _count_histogram(report: Report, values: np.ndarray, name: str, label: str) 
 def _roc(report: Report, values: dict[str, Any], noisy: np.ndarray) -> None:
     from sklearn.metrics import roc_auc_score, roc_curve
 
-    fig, ax = _subplots(figsize=(6, 5.5))
+    fig, ax = _subplots(figsize=(8.5, 5.5))
     rows = []
     for name, s in values.items():
         if name in SKIP_ROC or s.values.dtype.kind not in "fiu":
@@ -265,11 +266,16 @@ def _roc(report: Report, values: dict[str, Any], noisy: np.ndarray) -> None:
         auc = roc_auc_score(noisy, hardness)
         rows.append((auc, name, roc_curve(noisy, hardness)))
     for auc, name, (fpr, tpr, _) in sorted(rows, reverse=True):
-        ax.plot(fpr, tpr, lw=1.2, label=f"{name} ({auc:.3f})")
+        # a score that ranks flipped labels as *easy* (AUROC < 0.5, e.g. variability: a
+        # memorised wrong label varies little) is named as such, not as a detector
+        note = " — ranks them easy" if auc < 0.5 else ""
+        ax.plot(fpr, tpr, lw=1.2, label=f"{name} ({auc:.3f}{note})")
     ax.plot([0, 1], [0, 1], ls=":", color="gray")
     ax.set(xlabel="false positive rate", ylabel="true positive rate",
            title=f"finding the {int(noisy.sum())} flipped labels")
-    ax.legend(fontsize=7, title="score (AUROC)", title_fontsize=7)
+    ax.legend(fontsize=7, title="score (AUROC)", title_fontsize=7, loc="upper left",
+              bbox_to_anchor=(1.02, 1.0), borderaxespad=0)  # beside the curves, not on them
+    fig.tight_layout()
     report.save(fig, "roc_flipped", "ROC: flipped labels",
                 "Each score ranks the samples from hardest; the curve is how many flipped "
                 "labels (true positives) it finds against clean ones (false positives).")
@@ -324,6 +330,7 @@ def _bench(report: Report, data: dict[str, Any]) -> None:
             ax.plot(epochs, mean, lw=1.2, label=r["strategy"])
             ax.fill_between(epochs, mean - std, mean + std, alpha=0.15)
         ax.set(xlabel="epoch", ylabel="test accuracy", title=regime)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # epochs are whole
         ax.legend(fontsize=6)
     fig.tight_layout()
     report.save(fig, "bench_curves", "bench: accuracy per epoch",
