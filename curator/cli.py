@@ -65,31 +65,53 @@ def _main(debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks."
     _state["debug"] = debug
 
 
-# options shared by `score` and `train` (each maps to a TrainConfig key)
+# options shared by `score` and `train` (each maps to a TrainConfig key); they default to
+# None so that a --config file can set them, and their help shows TrainConfig's default
+_DEFAULTS = TrainConfig()
+
+
+def _help(key: str, text: str) -> str:
+    return f"{text} (default {getattr(_DEFAULTS, key)})"
+
+
 ConfigOpt = Annotated[Path | None, typer.Option("--config", help="TOML config; flags override it.")]
-DataOpt = Annotated[str | None, typer.Option(
-    "--data", help="digits | npz:PATH | mnist1d | cifar10 | cifar100 | mnist | fashion-mnist | "
-                   "svhn | imagefolder:DIR")]
-ModelOpt = Annotated[str | None, typer.Option(
-    "--model", help=f"One of: {', '.join(MODEL_NAMES)}; or package.module:function.")]
-EpochsOpt = Annotated[int | None, typer.Option("--epochs", help="Training epochs.")]
-SeedOpt = Annotated[int | None, typer.Option("--seed", help="Training seed (of the first run).")]
-BatchOpt = Annotated[int | None, typer.Option("--batch-size", help="Samples per step.")]
-LrOpt = Annotated[float | None, typer.Option("--lr", help="Peak learning rate.")]
-FloatOpt = Annotated[float | None, typer.Option()]
-IntOpt = Annotated[int | None, typer.Option()]
-ScheduleOpt = Annotated[str | None, typer.Option("--schedule", help="cosine | constant | step")]
-AugmentOpt = Annotated[str | None, typer.Option("--augment", help="none | flip | crop-flip")]
-DeviceOpt = Annotated[str | None, typer.Option("--device", help="auto | cpu | cuda | cuda:N | mps")]
-AmpOpt = Annotated[str | None, typer.Option("--amp", help="auto | bf16 | fp16 | off")]
-NoiseOpt = Annotated[float | None, typer.Option(
-    "--label-noise", help="Fraction of training labels to flip.")]
-NoiseKindOpt = Annotated[str | None, typer.Option(
-    "--noise-kind", help="symmetric (to any other class) | asymmetric (each class to its most "
-                         "confusable one)")]
-RootOpt = Annotated[str | None, typer.Option("--root", help="Directory of torchvision data.")]
+DataOpt = Annotated[str | None, typer.Option("--data", help=_help(
+    "data", "digits | npz:PATH | mnist1d | cifar10 | cifar100 | mnist | fashion-mnist | svhn | "
+            "imagefolder:DIR | package.module:function"))]
+ModelOpt = Annotated[str | None, typer.Option("--model", help=_help(
+    "model", f"One of: {', '.join(MODEL_NAMES)}; or package.module:function."))]
+EpochsOpt = Annotated[int | None, typer.Option("--epochs", help=_help("epochs",
+                                                                      "Training epochs."))]
+SeedOpt = Annotated[int | None, typer.Option("--seed", help=_help(
+    "seed", "Training seed (of the first run)."))]
+BatchOpt = Annotated[int | None, typer.Option("--batch-size", help=_help(
+    "batch_size", "Samples per step."))]
+LrOpt = Annotated[float | None, typer.Option("--lr", help=_help("lr", "Peak learning rate."))]
+MomentumOpt = Annotated[float | None, typer.Option(help=_help("momentum", "SGD momentum."))]
+WeightDecayOpt = Annotated[float | None, typer.Option(help=_help(
+    "weight_decay", "L2 on the weights (not biases and norms)."))]
+WarmupOpt = Annotated[float | None, typer.Option(help=_help(
+    "warmup_epochs", "Linear warm-up, in epochs."))]
+NoiseSeedOpt = Annotated[int | None, typer.Option(help=_help(
+    "noise_seed", "Seed of the label flips."))]
+WorkersOpt = Annotated[int | None, typer.Option(help=_help(
+    "num_workers", "DataLoader workers for file-based data."))]
+ScheduleOpt = Annotated[str | None, typer.Option("--schedule", help=_help(
+    "schedule", "cosine | constant | step"))]
+AugmentOpt = Annotated[str | None, typer.Option("--augment", help=_help(
+    "augment", "none | flip | crop-flip"))]
+DeviceOpt = Annotated[str | None, typer.Option("--device", help=_help(
+    "device", "auto | cpu | cuda | cuda:N | mps"))]
+AmpOpt = Annotated[str | None, typer.Option("--amp", help=_help("amp", "auto | bf16 | fp16 | off"))]
+NoiseOpt = Annotated[float | None, typer.Option("--label-noise", help=_help(
+    "label_noise", "Fraction of training labels to flip."))]
+NoiseKindOpt = Annotated[str | None, typer.Option("--noise-kind", help=_help(
+    "noise_kind", "symmetric (to any other class) | asymmetric (each class to its most "
+                  "confusable one)"))]
+RootOpt = Annotated[str | None, typer.Option("--root", help=_help(
+    "root", "Directory of torchvision data."))]
 DownloadOpt = Annotated[bool | None, typer.Option(
-    "--download/--no-download", help="Let torchvision download the data.")]
+    "--download/--no-download", help=_help("download", "Let torchvision download the data."))]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")]
 CompileOpt = Annotated[bool | None, typer.Option(
     "--compile/--no-compile", help="torch.compile the model (CUDA).")]
@@ -134,21 +156,23 @@ def _config(config: Path | None, flags: dict[str, Any]) -> tuple[TrainConfig, se
 def score(
     config: ConfigOpt = None, data: DataOpt = None, model: ModelOpt = None,
     epochs: EpochsOpt = None,
-    seeds: Annotated[int | None, typer.Option(help="Independent runs R.")] = None,
+    seeds: Annotated[int | None, typer.Option(help=_help("seeds", "Independent runs R."))] = None,
     seed: SeedOpt = None, batch_size: BatchOpt = None, lr: LrOpt = None,
-    momentum: FloatOpt = None, weight_decay: FloatOpt = None, schedule: ScheduleOpt = None,
-    warmup_epochs: FloatOpt = None, augment: AugmentOpt = None,
-    probe: Annotated[str | None, typer.Option(
-        help="train (from the training pass) | eval (extra eval pass) | none")] = None,
+    momentum: MomentumOpt = None, weight_decay: WeightDecayOpt = None,
+    schedule: ScheduleOpt = None, warmup_epochs: WarmupOpt = None, augment: AugmentOpt = None,
+    probe: Annotated[str | None, typer.Option(help=_help(
+        "probe", "train (from the training pass) | eval (extra eval pass) | none"))] = None,
     device: DeviceOpt = None, amp: AmpOpt = None, label_noise: NoiseOpt = None,
-    noise_seed: IntOpt = None, noise_kind: NoiseKindOpt = None,
+    noise_seed: NoiseSeedOpt = None, noise_kind: NoiseKindOpt = None,
     root: RootOpt = None, download: DownloadOpt = None,
-    image_size: Annotated[int | None, typer.Option(help="imagefolder image size.")] = None,
-    num_workers: IntOpt = None,
+    image_size: Annotated[int | None, typer.Option(help=_help(
+        "image_size", "imagefolder image size (0: the first image's)."))] = None,
+    num_workers: WorkersOpt = None,
     prediction_depth: Annotated[bool | None, typer.Option(
         "--prediction-depth/--no-prediction-depth",
         help="k-NN probes on each run's final model (seed 002).")] = None,
-    knn_k: Annotated[int | None, typer.Option(help="Neighbours of the depth probes.")] = None,
+    knn_k: Annotated[int | None, typer.Option(help=_help(
+        "knn_k", "Neighbours of the depth probes."))] = None,
     holdout: Annotated[int | None, typer.Option(
         help="K > 1: also train K models per seed, each without one fold "
              "(held-out scores).")] = None,
@@ -165,7 +189,15 @@ def score(
     compile: CompileOpt = None, channels_last: ChannelsLastOpt = None,
     quiet: QuietOpt = False,
 ) -> None:
-    """Run the reference training run(s) and write per-sample trajectories and scores."""
+    """Run the reference training run(s) and write per-sample trajectories and scores.
+
+    A flag left out takes the --config file's value, else the default shown.
+
+    Examples:
+      curator score
+      curator score --model cnn --label-noise 0.2 --out noisy.h5
+      curator score --budget 0.2     (one seed, a fifth of the cost)
+    """
     from curator.progress import TrainingProgress
     from curator.reference import score as run_score
 
@@ -195,12 +227,12 @@ def score(
 def train(
     config: ConfigOpt = None, data: DataOpt = None, model: ModelOpt = None,
     epochs: EpochsOpt = None, seed: SeedOpt = None, batch_size: BatchOpt = None,
-    lr: LrOpt = None, momentum: FloatOpt = None, weight_decay: FloatOpt = None,
-    schedule: ScheduleOpt = None, warmup_epochs: FloatOpt = None, augment: AugmentOpt = None,
+    lr: LrOpt = None, momentum: MomentumOpt = None, weight_decay: WeightDecayOpt = None,
+    schedule: ScheduleOpt = None, warmup_epochs: WarmupOpt = None, augment: AugmentOpt = None,
     device: DeviceOpt = None, amp: AmpOpt = None, label_noise: NoiseOpt = None,
-    noise_seed: IntOpt = None, noise_kind: NoiseKindOpt = None,
+    noise_seed: NoiseSeedOpt = None, noise_kind: NoiseKindOpt = None,
     root: RootOpt = None, download: DownloadOpt = None,
-    num_workers: IntOpt = None,
+    num_workers: WorkersOpt = None,
     sampler: Annotated[str, typer.Option(
         help="random | easy-to-hard | hard-to-easy | random-curriculum | importance | "
              "dynamic (skip well-learned samples as training goes; --scores optional)")
@@ -234,7 +266,13 @@ def train(
     compile: CompileOpt = None, channels_last: ChannelsLastOpt = None,
     quiet: QuietOpt = False,
 ) -> None:
-    """Train again with a sampler and/or on a pruned selection; report test accuracy."""
+    """Train again with a sampler and/or on a pruned selection; report test accuracy.
+
+    Examples:
+      curator train --scores scores.h5 --sampler easy-to-hard
+      curator train --scores scores.h5 --subset drop-flagged-learnability-0.7
+      curator train --sampler dynamic --skip 0.4
+    """
     from curator.progress import TrainingProgress
     from curator.retrain import TrainPlan
     from curator.retrain import train as run_train
@@ -285,7 +323,7 @@ def bench(
     config: ConfigOpt = None, data: DataOpt = None, model: ModelOpt = None,
     epochs: EpochsOpt = None, seed: SeedOpt = None, batch_size: BatchOpt = None,
     lr: LrOpt = None, augment: AugmentOpt = None, device: DeviceOpt = None,
-    label_noise: NoiseOpt = None, noise_seed: IntOpt = None, noise_kind: NoiseKindOpt = None,
+    label_noise: NoiseOpt = None, noise_seed: NoiseSeedOpt = None, noise_kind: NoiseKindOpt = None,
     root: RootOpt = None,
     download: DownloadOpt = None,
     seeds: Annotated[int, typer.Option(help="Seeds per strategy (>= 2).")] = 3,
@@ -318,7 +356,14 @@ def bench(
     markdown: Annotated[Path | None, typer.Option(help="Write a Markdown table.")] = None,
     quiet: QuietOpt = False,
 ) -> None:
-    """Compare orderings, importance sampling and pruning with random, over seeds."""
+    """Compare orderings, importance sampling and pruning with random, over seeds.
+
+    The default grid trains 3 regimes x 13 strategies x 3 seeds (minutes for digits on a
+    CPU).
+
+    Example:
+      curator bench --seeds 3 --out results.json --markdown results.md
+    """
     import json
 
     from curator.bench import (
@@ -437,7 +482,11 @@ def inspect(
     file: Annotated[Path, typer.Argument(help="A scores file.")],
     bins: Annotated[int, typer.Option(help="Histogram bins.")] = 20,
 ) -> None:
-    """Show a file's runs, epochs, accuracies, scores and a histogram of learnability."""
+    """Show a file's runs, epochs, accuracies, scores and a histogram of learnability.
+
+    Example:
+      curator inspect scores.h5
+    """
     import numpy as np
 
     from curator.store import open_scores
@@ -507,7 +556,11 @@ def report(
     score: Annotated[str, typer.Option(help="The score of the histograms.")
                      ] = "learnability",
 ) -> None:
-    """Draw the scores as PNG figures and one self-contained index.html."""
+    """Draw the scores as PNG figures and one self-contained index.html.
+
+    Example:
+      curator report scores.h5 --compare cnn.h5 --bench results.json --out report
+    """
     from curator.report import make_report
 
     check_output_dir(out / "index.html" if out.is_dir() else out)
@@ -529,7 +582,11 @@ def compare(
     json_out: Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")
                         ] = False,
 ) -> None:
-    """Correlate a score across files (seed 001's Table 1) and overlap the extremes."""
+    """Correlate a score across files (seed 001's Table 1) and overlap the extremes.
+
+    Example:
+      curator compare mlp.h5 cnn.h5 --score learnability
+    """
     import json
 
     from curator.compare import compare_files
@@ -710,7 +767,11 @@ def export(
     out: Annotated[Path | None, typer.Option(help="Output path (default: FILE.csv/.npy).")
                    ] = None,
 ) -> None:
-    """Write the scores, one row per training sample, for pandas, cleanlab or notebooks."""
+    """Write the scores, one row per training sample, for pandas, cleanlab or notebooks.
+
+    Example:
+      curator export scores.h5 --format csv --out scores.csv
+    """
     from curator.export import export_scores
 
     names = [n.strip() for n in scores.split(",") if n.strip()] if scores else None
