@@ -6,6 +6,7 @@ import os
 import platform
 import statistics
 import sys
+from typing import Any
 
 
 def describe() -> str:
@@ -34,3 +35,16 @@ def mean_std(values: list[float]) -> str:
     if len(values) == 1:
         return f"{values[0]:.4g}"
     return f"{statistics.mean(values):.4g} ± {statistics.stdev(values):.2g}"
+
+
+def grid_arguments(parser: Any) -> None:
+    """The options every grid benchmark shares (argparse)."""
+    from pathlib import Path
+
+    parser.add_argument("--train-seeds", type=int, default=3)
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--root", default="data", help="folder of the IDX/torchvision files")
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--jobs", type=int, default=1, help="processes running cells at once")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads per job")
+    parser.add_argument("--out", type=Path, help="write every cell's result as JSON")

@@ -36,7 +36,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # run as a script from anywhere
     sys.path.insert(0, str(ROOT))
 
-from benchmarks._env import describe, mean_std  # noqa: E402
+from benchmarks._env import describe, grid_arguments, mean_std  # noqa: E402
 from benchmarks.mislabel_flags import data_spec, welch  # noqa: E402
 from curator.bench import dynamic_share  # noqa: E402
 from curator.config import TrainConfig  # noqa: E402
@@ -125,13 +125,7 @@ def main() -> None:
     parser.add_argument("--skip", type=float, nargs="+", default=[0.4])
     parser.add_argument("--prior", action="store_true",
                         help="start from a 1-seed reference run's learnability")
-    parser.add_argument("--train-seeds", type=int, default=3)
-    parser.add_argument("--batch-size", type=int, default=64)
-    parser.add_argument("--root", default="data")
-    parser.add_argument("--device", default="cpu")
-    parser.add_argument("--jobs", type=int, default=1)
-    parser.add_argument("--threads", type=int, default=1, help="torch threads per job")
-    parser.add_argument("--out", type=Path, help="write every cell's result as JSON")
+    grid_arguments(parser)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     print(describe(), flush=True)

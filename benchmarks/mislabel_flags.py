@@ -44,7 +44,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # run as a script from anywhere
     sys.path.insert(0, str(ROOT))
 
-from benchmarks._env import describe, mean_std  # noqa: E402
+from benchmarks._env import describe, grid_arguments, mean_std  # noqa: E402
 from curator.config import TrainConfig  # noqa: E402
 from curator.data import DataBundle, load_data  # noqa: E402
 from curator.flags import file_mislabel, flag_quality  # noqa: E402
@@ -193,14 +193,8 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, nargs="+", default=[20, 80],
                         help="short, and long enough that the model memorises")
     parser.add_argument("--seeds", type=int, default=3, help="reference-run seeds")
-    parser.add_argument("--train-seeds", type=int, default=3)
     parser.add_argument("--keep", type=float, default=0.8)
-    parser.add_argument("--batch-size", type=int, default=64)
-    parser.add_argument("--root", default="data")
-    parser.add_argument("--device", default="cpu")
-    parser.add_argument("--jobs", type=int, default=1)
-    parser.add_argument("--threads", type=int, default=1, help="torch threads per job")
-    parser.add_argument("--out", type=Path, help="write every cell's result as JSON")
+    grid_arguments(parser)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     print(describe(), flush=True)

@@ -42,7 +42,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # run as a script from anywhere
     sys.path.insert(0, str(ROOT))
 
-from benchmarks._env import describe, mean_std  # noqa: E402
+from benchmarks._env import describe, grid_arguments, mean_std  # noqa: E402
 from benchmarks.mislabel_flags import data_spec, welch  # noqa: E402
 from curator.config import TrainConfig  # noqa: E402
 from curator.data import DataBundle  # noqa: E402
@@ -117,13 +117,7 @@ def main() -> None:
     parser.add_argument("--noise", type=float, default=0.2)
     parser.add_argument("--budgets", type=float, nargs="+", default=[0.05, 0.1, 0.2, 0.33])
     parser.add_argument("--keep", type=float, default=0.7)
-    parser.add_argument("--train-seeds", type=int, default=3)
-    parser.add_argument("--batch-size", type=int, default=64)
-    parser.add_argument("--root", default="data")
-    parser.add_argument("--device", default="cpu")
-    parser.add_argument("--jobs", type=int, default=1)
-    parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--out", type=Path)
+    grid_arguments(parser)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     print(describe(), flush=True)
