@@ -142,3 +142,14 @@ def test_fingerprint_refuses_other_data(tmp_path: Path, bundle) -> None:
             with pytest.raises(FormatError, match="was scored on other data") as info:
                 f.check_data(other)
             assert "label noise 0.1 and noise seed 0" in (info.value.hint or "")
+
+
+def test_a_score_of_an_unknown_element_encoding_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "s.h5"
+    shutil.copy(DATA / "scores-v0.1.0.h5", path)
+    with h5py.File(path, "a") as f:
+        f["scores/learnability"].attrs["encoding-version"] = "9.0.0"
+    with store.open_scores(path) as f, pytest.raises(FormatError,
+                                                     match="score 'learnability' has encoding "
+                                                           "'curator-score' version '9.0.0'"):
+        f.score("learnability")
