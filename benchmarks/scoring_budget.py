@@ -15,7 +15,9 @@ rho of its learnability (EL2N: its ease) with the full learnability, of its
 ``mislabel_probability`` with the full one, the flags' F1 against the flipped labels, and
 downstream: a fresh model trained ``--train-seeds`` times on the default
 ``curator prune --keep K`` selection made with that file's scores (``drop-flagged``), final
-test accuracy against the full scores' and random's.
+test accuracy against the full scores' and random's; and the easy-to-hard curriculum (linear
+pacing, all the data) ordered by each trained file's learnability, against the full scores'
+curriculum and random order.
 
     python benchmarks/scoring_budget.py --data digits mnist1d --epochs 30 --threads 2
     python benchmarks/scoring_budget.py --data fashion-mnist:20000 --model cnn --proxy mlp \\
@@ -99,11 +101,12 @@ def prefixes(path: str, ks: list[int]) -> list[dict[str, Any]]:
     return out
 
 
-def retrain(job: tuple[dict[str, Any], str, np.ndarray | None, int]) -> dict[str, Any]:
-    a, name, indices, seed = job
+def retrain(job: tuple[dict[str, Any], str, np.ndarray | None, int, TrainPlan]
+            ) -> dict[str, Any]:
+    a, name, indices, seed, plan = job
     torch.set_num_threads(a["threads"])
     cfg = base_config(a).replace(seed=seed, seeds=1)
-    r = train(cfg, TrainPlan(), indices=indices, bundle=DataBundle.from_config(cfg))
+    r = train(cfg, plan, indices=indices, bundle=DataBundle.from_config(cfg))
     return {"name": name, "acc": r.final_test_acc}
 
 
@@ -117,6 +120,8 @@ def main() -> None:
     parser.add_argument("--noise", type=float, default=0.2)
     parser.add_argument("--budgets", type=float, nargs="+", default=[0.05, 0.1, 0.2, 0.33])
     parser.add_argument("--keep", type=float, default=0.7)
+    parser.add_argument("--no-curriculum", dest="curriculum", action="store_false",
+                        help="skip the easy-to-hard curriculum with each file's scores")
     grid_arguments(parser)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
@@ -167,13 +172,30 @@ def main() -> None:
         selections["random"] = plan_selection(np.zeros(bundle.num_samples), keep,
                                               strategy="random",
                                               opts=PruneOptions(seed=0)).indices
-        train_jobs = [(a, name, idx, s) for name, idx in selections.items()
+        train_jobs = [(a, name, idx, s, TrainPlan()) for name, idx in selections.items()
                       for s in range(args.train_seeds)]
+        if args.curriculum:  # easy-to-hard on all the data, ordered by each file's scores
+            files = {r["name"]: r["path"] for r in runs}
+            train_jobs += [(a, f"curriculum {name}", None, s,
+                            TrainPlan(sampler="easy-to-hard", scores=path))
+                           for name, path in files.items() for s in range(args.train_seeds)]
+            train_jobs += [(a, "curriculum none (random order)", None, s, TrainPlan())
+                           for s in range(args.train_seeds)]
         accs: dict[str, list[float]] = {}
         for r in mapper(retrain, train_jobs):
             accs.setdefault(r["name"], []).append(r["acc"])
         report.append({"data": data, "rows": rows, "accs": accs})
         print_table(data, args, rows, accs, full_cfg)
+        if args.curriculum:
+            full_c = accs["curriculum full"]
+            print(f"easy-to-hard curriculum (linear pacing) on all the data, ordered by each "
+                  f"file's learnability; {args.train_seeds} seeds; Δ and p against the full "
+                  "scores' curriculum")
+            for name in [k for k in accs if k.startswith("curriculum")]:
+                acc = accs[name]
+                p = "-" if name == "curriculum full" else f"{welch(acc, full_c):.3f}"
+                print(f"  {name[11:]:<28} {mean_std(acc):>18} "
+                      f"{np.mean(acc) - np.mean(full_c):>+8.4f} {p:>6}", flush=True)
     if pool is not None:
         pool.close()
     if args.out:
