@@ -726,7 +726,9 @@ def flag(
     r = run_flag(file, by=by, out=out)
     fit, flagged = r.fit, r.fit.flagged
     n = len(flagged)
-    share = ("unknown (no test split)" if fit.share is None
+    share = ("unknown (no test accuracy recorded), so the mixture's own weight is the prior: "
+             "it flags too many on clean or briefly trained runs (a recorded loop: pass "
+             "test_acc= to end_epoch)" if fit.share is None
              else f"{_pct(fit.share)} of the labels")
     if fit.noise_found:
         out_console.print(f"mixture on {by}: a component of {_pct(fit.weights[0])} whose "
