@@ -110,7 +110,7 @@ def training_data(path: str | Path, *, root: str | None = None) -> Dataset:
     from curator.data import DataBundle
 
     with open_scores(path) as f:
-        if f.config.get("source") == "curator.Recorder":
+        if f.from_own_loop:
             raise CuratorError(f"{str(path)!r} was recorded from your own training loop; its "
                                "training data is yours (curator.with_indices(train_set))",
                                param="path")

@@ -41,7 +41,7 @@ from curator.distributed import SINGLE, Context
 from curator.errors import CuratorError, FormatError, check_output_dir
 from curator.record import StatBuffer
 
-SOURCE = "curator.Recorder"
+SOURCE = store.RECORDER_SOURCE
 
 
 class IndexedDataset(Dataset):
@@ -408,13 +408,17 @@ class Recorder:
             warnings.warn(f"run {self.run!r}: {self._updates} updates after the last "
                           "end_epoch() were not recorded", stacklevel=2)
         scores: dict[str, store.ScoreValues] = {}
+        finish = finish and bool(self.epochs_done) and self.ctx.is_main
         try:
             self.wait()
-            if finish and self.epochs_done and self.ctx.is_main:
+            if finish:
                 store.finish_run(self.path, self.run, early=True)
-                scores = compute_file_scores(self.path, self.score_options)
         finally:
             self._lock.close()
+        if finish:  # rescore takes the writer lock itself
+            from curator.scores import rescore
+
+            scores = rescore(self.path, options=self.score_options)
         self.ctx.barrier()  # the other ranks return once the file is whole
         return scores
 
@@ -425,19 +429,6 @@ class Recorder:
                  tb: TracebackType | None) -> None:
         # an exception leaves the run open: a new Recorder continues it
         self.close(finish=kind is None)
-
-
-def compute_file_scores(path: Path, options: Mapping[str, int | None] | None = None
-                        ) -> dict[str, store.ScoreValues]:
-    """Compute every score from the complete runs of ``path`` and write them (the caller
-    holds the file's writer lock)."""
-    from curator.scores import FileTrajectories, compute_scores
-
-    with store.open_scores(path) as f:
-        scores = compute_scores(FileTrajectories(f), options=options,
-                                holdout=FileTrajectories.holdout_of(f))
-    store.write_scores(path, scores)
-    return scores
 
 
 def _describe(value: Any) -> str:

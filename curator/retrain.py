@@ -89,8 +89,8 @@ def with_data_of(cfg: TrainConfig, scores: str | Path, *, given: set[str] = froz
     from curator.data import parse_spec
 
     with open_scores(scores) as f:
-        stored = f.config
-    if stored.get("source") == "curator.Recorder":
+        stored, own_loop = f.config, f.from_own_loop
+    if own_loop:
         raise ConfigError(f"{str(scores)!r} was recorded from your own training loop; curator "
                           "cannot load its data", hint="train with your own loop, using "
                                                        "the samplers (docs/api.md)")

@@ -100,13 +100,15 @@ class DynamicPruningSampler(ScoreSampler):
         return (self.skip_count > 0 and epoch < full_from
                 and not (epoch == 0 and self.prior is None))
 
+    def epoch_length_of(self, epoch: int) -> int:
+        """Indices ``epoch`` yields on this rank (known in advance)."""
+        return self._per_rank(self.num_samples_total
+                              - (self.skip_count if self.prunes(epoch) else 0))
+
     def epoch_lengths(self, epochs: int | None = None) -> list[int]:
-        """Indices each epoch yields on this rank (known in advance, for schedules)."""
-        out = []
-        for e in range(self.epochs if epochs is None else epochs):
-            length = self.num_samples_total - (self.skip_count if self.prunes(e) else 0)
-            out.append(self._per_rank(length))
-        return out
+        """Indices each epoch yields on this rank (for learning-rate schedules)."""
+        return [self.epoch_length_of(e) for e in range(self.epochs if epochs is None
+                                                       else epochs)]
 
     def _per_rank(self, length: int) -> int:
         return (length // self.num_replicas if self.drop_last
@@ -173,7 +175,7 @@ class DynamicPruningSampler(ScoreSampler):
         return indices[self.rank: total: self.num_replicas]
 
     def __len__(self) -> int:
-        return self.epoch_lengths(self.epoch + 1)[self.epoch]
+        return self.epoch_length_of(self.epoch)
 
     # --- the loop's side -----------------------------------------------------------------
     def set_epoch(self, epoch: int) -> None:

@@ -29,6 +29,7 @@ from curator.store.spec import (
     ENCODING_TYPE,
     HISTORY,
     LIBVER,
+    RECORDER_SOURCE,
     RUN_ENCODING,
     SCORE_ENCODING,
     STAT_DTYPES,
@@ -53,6 +54,7 @@ from samplers.scores import TMP_PREFIX
 
 __all__ = [
     "CHUNK_SAMPLES", "COMPRESSION", "ENCODING_TYPE", "HISTORY", "LIBVER", "READERS",
+    "RECORDER_SOURCE",
     "RUN_ENCODING", "SCORE_ENCODING", "SCORE_READERS", "STAT_DTYPES", "TMP_PREFIX", "VERSION",
     "RunInfo", "ScoreValues", "ScoresFile", "add_run", "append_epoch", "create", "create_file",
     "ease_of", "finish_run", "open_scores", "recover", "reopen_run", "repair", "truncate_run",

@@ -22,6 +22,7 @@ from curator.store.repair import _left_open, repair
 from curator.store.spec import (
     ENCODING_TYPE,
     HISTORY,
+    RECORDER_SOURCE,
     SCORE_ENCODING,
     STAT_DTYPES,
     RunInfo,
@@ -79,6 +80,12 @@ class ScoresFile:
                               f"outside 0..{self.num_classes - 1} (num_classes = "
                               f"{self.num_classes})", hint="the file is damaged")
         return values
+
+    @property
+    def from_own_loop(self) -> bool:
+        """Whether ``curator.Recorder`` wrote it from a user's loop (its data is the user's:
+        curator cannot load it again)."""
+        return self.config.get("source") == RECORDER_SOURCE
 
     @property
     def noisy(self) -> np.ndarray | None:

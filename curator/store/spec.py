@@ -19,6 +19,8 @@ RUN_ENCODING = ("curator-run", "0.1.0")
 
 
 SCORE_ENCODING = ("curator-score", "0.1.0")
+# config["source"] of a file written by curator.Recorder from a user's own loop
+RECORDER_SOURCE = "curator.Recorder"
 
 
 HISTORY = ("train_loss", "train_acc", "test_loss", "test_acc", "lr", "seconds")
