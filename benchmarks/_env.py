@@ -48,3 +48,24 @@ def grid_arguments(parser: Any) -> None:
     parser.add_argument("--jobs", type=int, default=1, help="processes running cells at once")
     parser.add_argument("--threads", type=int, default=1, help="torch threads per job")
     parser.add_argument("--out", type=Path, help="write every cell's result as JSON")
+
+
+def parse_grid(parser: Any) -> Any:
+    """A grid benchmark's start: the shared options added and parsed, torch's threads set,
+    the hardware and versions printed. Returns the parsed arguments."""
+    import torch
+
+    grid_arguments(parser)
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    print(describe(), flush=True)
+    return args
+
+
+def write_out(args: Any, results: Any) -> None:
+    """With ``--out``, every cell's result and the arguments as JSON."""
+    import json
+
+    if args.out:
+        args.out.write_text(json.dumps({"args": vars(args), "results": results}, indent=1,
+                                       default=str))

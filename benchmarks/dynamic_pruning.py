@@ -36,7 +36,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # run as a script from anywhere
     sys.path.insert(0, str(ROOT))
 
-from benchmarks._env import describe, grid_arguments, mean_std  # noqa: E402
+from benchmarks._env import mean_std, parse_grid, write_out  # noqa: E402
 from benchmarks.mislabel_flags import data_spec, welch  # noqa: E402
 from curator.bench import dynamic_share  # noqa: E402
 from curator.config import TrainConfig  # noqa: E402
@@ -125,10 +125,7 @@ def main() -> None:
     parser.add_argument("--skip", type=float, nargs="+", default=[0.4])
     parser.add_argument("--prior", action="store_true",
                         help="start from a 1-seed reference run's learnability")
-    grid_arguments(parser)
-    args = parser.parse_args()
-    torch.set_num_threads(args.threads)
-    print(describe(), flush=True)
+    args = parse_grid(parser)
     print(f"{args.train_seeds} seeds per strategy; batch {args.batch_size}; skip "
           f"{args.skip}; prior: {'1-seed reference run' if args.prior else 'none'}",
           flush=True)
@@ -157,9 +154,7 @@ def main() -> None:
     print("\nfinal test accuracy, mean ± std over the seeds; Δ and Welch's p against random "
           "at T epochs; samples presented relative to random's")
     print(table(results))
-    if args.out:
-        args.out.write_text(json.dumps({"args": vars(args), "results": results}, indent=1,
-                                       default=str))
+    write_out(args, results)
 
 
 if __name__ == "__main__":

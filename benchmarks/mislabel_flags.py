@@ -2,7 +2,9 @@
 
 Each cell is (data, label noise, model, epochs). In a cell:
 
-1. the reference run: ``curator score``'s loop, R seeds x T epochs, on the noisy labels;
+1. the reference run: ``curator score``'s loop, R seeds x T epochs, on the noisy labels
+   (with ``--holdout K`` also K holdout models per seed, from which the flags take the share
+   of wrong labels);
 2. curator's flags (``curator.flags``, the estimate ``curator flag`` and the default
    ``curator prune`` use): precision, recall and F1 against the flipped labels;
 3. the peer: cleanlab's ``find_label_issues`` on 5-fold out-of-sample ``pred_probs`` of the
@@ -10,7 +12,9 @@ Each cell is (data, label noise, model, epochs). In a cell:
 4. a fresh model is trained (``--train-seeds`` seeds, same epochs) on: the default
    ``curator prune --keep K`` selection, ``--strategy easy`` and ``random`` at the same K, all
    the data, and all the data less cleanlab's issues; final test accuracy on the clean test
-   split, mean ± std, with Welch's t-test against random.
+   split, mean ± std, with Welch's t-test against random (``--selections`` trains on only
+   some of them: the selections are deterministic on a CPU, so a rerun after a change to
+   the flags needs only ``default random``).
 
     pip install cleanlab   # the peer; not a dependency of curator
     python benchmarks/mislabel_flags.py --data digits mnist1d --jobs 1
@@ -44,7 +48,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # run as a script from anywhere
     sys.path.insert(0, str(ROOT))
 
-from benchmarks._env import describe, grid_arguments, mean_std  # noqa: E402
+from benchmarks._env import mean_std, parse_grid, write_out  # noqa: E402
 from curator.config import TrainConfig  # noqa: E402
 from curator.data import DataBundle, load_data  # noqa: E402
 from curator.flags import file_mislabel, flag_quality  # noqa: E402
@@ -114,6 +118,7 @@ def run_cell(cell: dict[str, Any]) -> dict[str, Any]:
     rate, kind = noise_of(cell["noise"])
     cfg = TrainConfig(data=cell["spec"], model=cell["model"], epochs=cell["epochs"],
                       seeds=cell["seeds"], label_noise=rate, noise_kind=kind,
+                      holdout=cell["holdout"],
                       device=cell["device"], batch_size=cell["batch_size"])
     bundle = DataBundle.from_config(cfg)
     noisy = bundle.noisy if bundle.noisy is not None else np.zeros(bundle.num_samples, bool)
@@ -144,6 +149,8 @@ def run_cell(cell: dict[str, Any]) -> dict[str, Any]:
     }
     out["selections"] = {}
     for name, idx in chosen.items():
+        if name not in cell["selections"]:
+            continue
         accs = [train(cfg.replace(seed=s), TrainPlan(), indices=idx, bundle=bundle
                       ).final_test_acc for s in range(cell["train_seeds"])]
         out["selections"][name] = {"acc": accs, "kept": len(idx),
@@ -172,16 +179,19 @@ def table(results: list[dict[str, Any]]) -> str:
             p = "-" if d["flagged"] == 0 else f"{d['precision']:.3f}"
             return f"{p}/{d['recall']:.3f}/{d['f1']:.3f} ({d['flagged']})"
         sel = r["selections"]
-        diff = np.mean(sel["default"]["acc"]) - np.mean(sel["random"]["acc"])
-        p = welch(sel["default"]["acc"], sel["random"]["acc"])
-        kept = sel["default"]["kept"]
-        flipped_kept = sel["default"]["flipped_kept"]
+        accs = " ".join(f"{mean_std(sel[s]['acc']) if s in sel else '-':>15}"
+                        for s in SELECTIONS)
+        versus = f"{'-':>15} {'-':>6}"
+        if "default" in sel and "random" in sel:
+            diff = np.mean(sel["default"]["acc"]) - np.mean(sel["random"]["acc"])
+            versus = f"{diff:>+15.4f} {welch(sel['default']['acc'], sel['random']['acc']):>6.3f}"
+        kept = ""
+        if "default" in sel:
+            flipped_kept = sel["default"]["flipped_kept"]
+            kept = f"{flipped_kept:>5} ({100 * flipped_kept / sel['default']['kept']:.1f}%)"
         lines.append(
             f"{r['data']:<16} {r['noise']:<8} {r['model']:<5} {r['epochs']:>3} | "
-            f"{prf(r['curator']):<25} | {prf(r['cleanlab']):<25} | "
-            + " ".join(f"{mean_std(sel[s]['acc']):>15}" for s in SELECTIONS)
-            + f" | {diff:>+15.4f} {p:>6.3f} "
-            f"{flipped_kept:>5} ({100 * flipped_kept / kept:.1f}%)")
+            f"{prf(r['curator']):<25} | {prf(r['cleanlab']):<25} | {accs} | {versus} {kept}")
     return "\n".join(lines)
 
 
@@ -194,20 +204,25 @@ def main() -> None:
                         help="short, and long enough that the model memorises")
     parser.add_argument("--seeds", type=int, default=3, help="reference-run seeds")
     parser.add_argument("--keep", type=float, default=0.8)
-    grid_arguments(parser)
-    args = parser.parse_args()
-    torch.set_num_threads(args.threads)
-    print(describe(), flush=True)
+    parser.add_argument("--holdout", type=int, default=0,
+                        help="K: the reference run also trains K holdout models per seed, and "
+                             "the flags take the share of wrong labels from them")
+    parser.add_argument("--selections", nargs="+", choices=SELECTIONS, default=list(SELECTIONS),
+                        help="the selections to train on (the others print -)")
+    args = parse_grid(parser)
     import cleanlab
 
-    print(f"cleanlab {cleanlab.__version__}; keep {args.keep}; {args.seeds} reference seeds, "
+    print(f"cleanlab {cleanlab.__version__}; keep {args.keep}; {args.seeds} reference seeds"
+          f"{f' with {args.holdout} holdout runs each' if args.holdout else ''}, "
           f"{args.train_seeds} training seeds per selection; batch {args.batch_size}",
           flush=True)
     cache = Path(tempfile.mkdtemp(prefix="mislabel-flags-"))
     specs = {d: data_spec(d, args.root, cache) for d in args.data}
     cells = [{"data": d, "spec": specs[d], "noise": z, "model": m, "epochs": t,
               "seeds": args.seeds, "train_seeds": args.train_seeds, "keep": args.keep,
-              "device": args.device, "threads": args.threads, "batch_size": args.batch_size}
+              "holdout": args.holdout,
+              "device": args.device, "threads": args.threads, "batch_size": args.batch_size,
+              "selections": args.selections}
              for d, z, m, t in itertools.product(args.data, args.noise, args.models,
                                                  args.epochs)]
     results = []
@@ -228,9 +243,7 @@ def main() -> None:
           f"over {args.train_seeds} seeds; default-random with Welch's p; flipped labels kept "
           "by the default (share of the kept)")
     print(table(results))
-    if args.out:
-        args.out.write_text(json.dumps({"args": vars(args), "results": results}, indent=1,
-                                       default=str))
+    write_out(args, results)
 
 
 if __name__ == "__main__":

@@ -27,7 +27,6 @@ curriculum and random order.
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import multiprocessing as mp
 import sys
@@ -44,7 +43,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # run as a script from anywhere
     sys.path.insert(0, str(ROOT))
 
-from benchmarks._env import describe, grid_arguments, mean_std  # noqa: E402
+from benchmarks._env import mean_std, parse_grid, write_out  # noqa: E402
 from benchmarks.mislabel_flags import data_spec, welch  # noqa: E402
 from curator.config import TrainConfig  # noqa: E402
 from curator.data import DataBundle  # noqa: E402
@@ -122,10 +121,7 @@ def main() -> None:
     parser.add_argument("--keep", type=float, default=0.7)
     parser.add_argument("--no-curriculum", dest="curriculum", action="store_false",
                         help="skip the easy-to-hard curriculum with each file's scores")
-    grid_arguments(parser)
-    args = parser.parse_args()
-    torch.set_num_threads(args.threads)
-    print(describe(), flush=True)
+    args = parse_grid(parser)
     cache = Path(tempfile.mkdtemp(prefix="budget-"))
     pool = mp.get_context("spawn").Pool(args.jobs) if args.jobs > 1 else None
     mapper = pool.map if pool is not None else lambda fn, xs: list(map(fn, xs))
@@ -198,9 +194,7 @@ def main() -> None:
                       f"{np.mean(acc) - np.mean(full_c):>+8.4f} {p:>6}", flush=True)
     if pool is not None:
         pool.close()
-    if args.out:
-        args.out.write_text(json.dumps({"args": vars(args), "results": report}, indent=1,
-                                       default=str))
+    write_out(args, report)
 
 
 def print_table(data: str, args: argparse.Namespace, rows: list[dict[str, Any]],

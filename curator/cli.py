@@ -718,7 +718,7 @@ def flag(
     Flagging nothing is a normal result on clean data. Example: curator flag scores.h5
     --out flagged.csv
     """
-    from curator.flags import FLAG_AT
+    from curator.flags import FLAG_AT, share_basis
     from curator.flags import flag as run_flag
 
     if out is not None:
@@ -735,15 +735,15 @@ def flag(
                           f"labels the model rejects (mean {_num(fit.means[0])}, sd "
                           f"{_num(fit.stds[0])}, logit scale) beside one of "
                           f"{_pct(fit.weights[1])} (mean {_num(fit.means[1])}); wrong labels "
-                          f"implied by the training and test errors before memorising: {share}",
+                          f"implied by {share_basis(fit.share_from)}: {share}",
                           highlight=False)
     elif fit.means[0] >= 0:
         out_console.print(f"mixture on {by}: no component whose labels the model rejects "
                           "(both means at or above 0 on the logit scale): nothing flagged",
                           highlight=False)
     else:
-        out_console.print("the training labels are not wrong more often than the test labels "
-                          "in the epochs before memorising (wrong labels implied: 0): "
+        out_console.print(f"wrong labels implied by {share_basis(fit.share_from)}: 0 (the "
+                          "training labels are not wrong more often than the test labels): "
                           "nothing flagged", highlight=False)
     out_console.print(f"flagged [bold]{int(flagged.sum())}[/] of {n} samples "
                       f"({_pct(flagged.mean() if n else 0.0)}) with probability >= {FLAG_AT}"

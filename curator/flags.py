@@ -54,6 +54,7 @@ class MislabelFit:
     weights: tuple[float, float]
     noise_found: bool  # whether the low component is one whose labels the model rejects
     share: float | None = None  # the noise share from the errors (noise_share), if known
+    share_from: str | None = None  # the runs whose errors gave it: "holdout" or "reference"
 
     @property
     def flagged(self) -> np.ndarray:
@@ -63,6 +64,28 @@ class MislabelFit:
     def estimated_share(self) -> float:
         """Expected share of wrong labels: the mean probability."""
         return float(self.probability.mean()) if len(self.probability) else 0.0
+
+    @property
+    def params(self) -> dict[str, object]:
+        """The fit as the stored score's params (JSON types)."""
+        return {"by": self.by, "means": list(self.means), "stds": list(self.stds),
+                "weights": list(self.weights), "noise_found": self.noise_found,
+                "noise_share": self.share, "noise_share_from": self.share_from}
+
+    @classmethod
+    def from_stored(cls, score: ScoreValues) -> MislabelFit | None:
+        """The fit behind a stored ``mislabel_probability``; None when the file predates the
+        stored params (then the fit is made again)."""
+        p = score.params
+        if not {"by", "means", "stds", "weights", "noise_found"} <= set(p):
+            return None
+        share = p.get("noise_share")
+        return cls(np.asarray(score.values, dtype=np.float32), str(p["by"]),
+                   tuple(float(v) for v in p["means"]),  # type: ignore[arg-type]
+                   tuple(float(v) for v in p["stds"]),  # type: ignore[arg-type]
+                   tuple(float(v) for v in p["weights"]),  # type: ignore[arg-type]
+                   bool(p["noise_found"]), None if share is None else float(share),
+                   p.get("noise_share_from"))  # type: ignore[arg-type]
 
 
 def scale_of(by: str) -> str:
@@ -89,9 +112,12 @@ def noise_share(train_error: float, test_error: float, num_classes: int) -> floa
     sample (``test_error``); on a wrong label it errs unless its wrong answer happens to be
     the wrong label (``q = test_error / (C - 1)`` under uniform flips). So the training error
     measured against the given labels is (1 - s) e + s (1 - q), and s = (train_error - e) /
-    (1 - q - e). It under-counts when the model starts to fit the wrong labels inside the
-    window, or when the wrong labels raise the test error too (flips to one class). None
-    when it cannot be computed (no test split)."""
+    (1 - q - e). Both errors are those of :func:`curator.scores.error_rates`: the test error
+    as the training pass met the model, half an epoch before the end of each epoch. It
+    under-counts when the model starts to fit the wrong labels inside the window, when the
+    wrong labels raise the test error too (flips to one class), or when the model fits its
+    clean training samples better than unseen ones (a generalisation gap). None when it
+    cannot be computed (no test split)."""
     e = float(test_error)
     if not np.isfinite(e) or not np.isfinite(train_error) or num_classes < 2:
         return None
@@ -102,12 +128,13 @@ def noise_share(train_error: float, test_error: float, num_classes: int) -> floa
 
 
 def fit_mislabelled(values: np.ndarray, *, by: str = DEFAULT_BY, seed: int = 0,
-                    share: float | None = None) -> MislabelFit:
+                    share: float | None = None, share_from: str | None = None
+                    ) -> MislabelFit:
     """Fit the two-component mixture to the score ``by``'s ``values`` (higher = easier).
 
     ``share`` (from :func:`noise_share`), when known, is the prior of the low component in
     the posterior, and 0 means nothing is flagged; without it the mixture's own weight is the
-    prior."""
+    prior. ``share_from`` names the runs whose errors gave ``share`` (kept with the fit)."""
     from sklearn.mixture import GaussianMixture
 
     scale = scale_of(by)
@@ -129,7 +156,8 @@ def fit_mislabelled(values: np.ndarray, *, by: str = DEFAULT_BY, seed: int = 0,
     weights = tuple(float(w) for w in gmm.weights_[order])
     if means[0] >= 0 or share == 0:  # the low component's labels are, on average, the
         # model's answer; or the errors say there are no wrong labels to find
-        return MislabelFit(none.probability, by, means, stds, weights, False, share)  # type: ignore[arg-type]
+        return MislabelFit(none.probability, by, means, stds, weights, False,  # type: ignore[arg-type]
+                           share, share_from)
     prior = weights[0] if share is None else share
     # the mixture's posterior, re-weighted from its own prior to `prior` (Bayes' rule in
     # log-odds: only the prior odds change)
@@ -140,7 +168,7 @@ def fit_mislabelled(values: np.ndarray, *, by: str = DEFAULT_BY, seed: int = 0,
         post = np.clip(gmm.predict_proba(block)[:, order], 1e-300, None)
         log_odds = np.log(post[:, 0]) - np.log(post[:, 1]) + shift
         prob[start:start + len(block)] = 1 / (1 + np.exp(-np.clip(log_odds, -700, 700)))
-    return MislabelFit(prob, by, means, stds, weights, True, share)  # type: ignore[arg-type]
+    return MislabelFit(prob, by, means, stds, weights, True, share, share_from)  # type: ignore[arg-type]
 
 
 @dataclass(frozen=True)
@@ -197,20 +225,26 @@ def file_mislabel(f: ScoresFile) -> np.ndarray | None:
         "mislabel_probability"].values
 
 
-def file_noise_share(f: ScoresFile) -> float | None:
-    """:func:`noise_share` of an open file's complete reference runs (None without them or
-    without a test split)."""
-    from curator.scores import FileTrajectories, compute_scores, test_error
+def share_basis(source: str | None) -> str:
+    """Which errors gave the noise share (``MislabelFit.share_from``), for messages."""
+    if source == "holdout":
+        return "the held-out and test errors of the holdout runs"
+    return "the training and test errors before memorising"
+
+
+def file_noise_share(f: ScoresFile) -> tuple[float | None, str | None]:
+    """:func:`noise_share` of an open file and the runs that gave it: the holdout runs when
+    the file has them, else the reference runs' early epochs
+    (:func:`curator.scores.noise_errors`); (None, None) without them or a test split."""
+    from curator.scores import FileTrajectories, noise_errors
 
     try:
         traj = FileTrajectories(f)
     except CuratorError:
-        return None
-    if "correct" not in f.runs()[0].stats:
-        return None
-    hits = compute_scores(traj, ["early_hit_rate"])["early_hit_rate"]
-    error = test_error(traj, hits.params["early_epochs"])
-    return noise_share(1 - float(np.mean(hits.values)), error, f.num_classes)
+        return None, None
+    errors = noise_errors(traj, FileTrajectories.holdout_of(f),
+                          best_test_epoch(traj.test_acc, traj.num_epochs))
+    return noise_share(errors.train, errors.test, f.num_classes), errors.source
 
 
 def score_for_flags(f: ScoresFile, by: str) -> tuple[ScoreValues, bool]:
@@ -247,7 +281,10 @@ class FlagReport:
 def flag(path: str | Path, *, by: str = DEFAULT_BY, out: str | Path | None = None) -> FlagReport:
     """Estimate which labels in the scores file ``path`` are wrong, store the probabilities
     as the score ``mislabel_probability`` and, with ``out``, write the flagged indices
-    (``.npy``, ``.txt`` or ``.csv``). Flagging nothing is a normal result on clean data."""
+    (``.npy``, ``.txt`` or ``.csv``). Flagging nothing is a normal result on clean data.
+
+    The estimate ``curator score`` stored is read back when it was made from ``by`` (no new
+    fit, the file is not written); otherwise the mixture is fitted and stored."""
     from curator import store
     from curator.errors import FormatError
     from curator.pruning import export_selection
@@ -260,24 +297,28 @@ def flag(path: str | Path, *, by: str = DEFAULT_BY, out: str | Path | None = Non
         if not f.score_names():
             raise FormatError(f"{str(path)!r} has no scores yet",
                               hint="finish the reference run with `curator score --resume`")
-        score, stored = score_for_flags(f, by)
-        share = file_noise_share(f)
+        fit = (MislabelFit.from_stored(f.score("mislabel_probability"))
+               if "mislabel_probability" in f.score_names() else None)
+        if fit is None or fit.by != by:
+            fit = None
+            score, stored = score_for_flags(f, by)
+            share, share_from = file_noise_share(f)
         labels, noisy = f.labels, f.noisy
         classes = list(f.data_spec.get("classes") or [])
-    fit = fit_mislabelled(score.ease, by=by, share=share)
-    params = {"by": by, "means": list(fit.means), "stds": list(fit.stds),
-              "weights": list(fit.weights), "noise_found": fit.noise_found,
-              "noise_share": share}
-    scores = {"mislabel_probability": store.ScoreValues(
-        fit.probability, "harder",
-        f"probability that the label is wrong: posterior of the low component of a "
-        f"two-component mixture on {by} (docs/flags.md)", score.runs, params)}
-    if not stored and by == DEFAULT_BY:
-        scores[by] = score
+    scores = {}
+    if fit is None:
+        fit = fit_mislabelled(score.ease, by=by, share=share, share_from=share_from)
+        scores["mislabel_probability"] = store.ScoreValues(
+            fit.probability, "harder",
+            f"probability that the label is wrong: posterior of the low component of a "
+            f"two-component mixture on {by} (docs/flags.md)", score.runs, fit.params)
+        if not stored and by == DEFAULT_BY:
+            scores[by] = score
     written = None
     if out is not None:  # written before the score is stored: a failure leaves the file as it was
         written = export_selection(np.flatnonzero(fit.flagged), out)
-    with store.writer_lock(path):
-        store.write_scores(path, scores)
+    if scores:
+        with store.writer_lock(path):
+            store.write_scores(path, scores)
     return FlagReport(fit, labels, classes if len(classes) == int(labels.max()) + 1 else
                       [str(c) for c in range(int(labels.max()) + 1)], noisy, written)

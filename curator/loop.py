@@ -219,8 +219,10 @@ class Trainer:
                              else torch.as_tensor(loss_weights, dtype=torch.float32).to(device))
         self.steps_per_epoch = max(1, math.ceil(self.epoch_length / cfg.batch_size))
         # a sampler whose epochs differ in length (dynamic pruning) tells the schedule each
-        lengths = (sampler.epoch_lengths(cfg.epochs) if hasattr(sampler, "epoch_lengths")
-                   else [self.epoch_length] * cfg.epochs)
+        self.epoch_lengths = (sampler.epoch_lengths(cfg.epochs)
+                              if hasattr(sampler, "epoch_lengths")
+                              else [self.epoch_length] * cfg.epochs)
+        lengths = self.epoch_lengths
         # a sampler that learns from the losses (dynamic pruning) weights them too
         self.loss_feedback = callable(getattr(sampler, "update", None))
         self._position: torch.Tensor | None = None  # dataset index -> position in the subset

@@ -8,6 +8,7 @@ whole command's time when the number of runs is known (:meth:`TrainingProgress.e
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from types import TracebackType
 
 from rich.console import Console
@@ -30,6 +31,7 @@ class TrainingProgress:
         self.enabled = enabled
         self.plain = enabled and not self.console.is_terminal  # one line per epoch
         self._runs = 0  # runs the command will train (0: unknown)
+        self._left = 0  # epochs they have left
         self._estimated = False
         self._name = ""
         self._first_epoch = 0
@@ -52,16 +54,19 @@ class TrainingProgress:
                  tb: TracebackType | None) -> None:
         self._progress.__exit__(exc_type, exc, tb)
 
-    def expect(self, runs: int) -> None:
-        """The number of runs this command trains (for the estimate after the first epoch)."""
-        self._runs = runs
+    def expect(self, epochs: int, runs: int) -> None:
+        """The epochs this command has left to train, in how many runs (for the estimate
+        after the first epoch; a resumed command counts only what is left)."""
+        self._left, self._runs = epochs, runs
 
-    def start_run(self, name: str, *, epochs: int, first_epoch: int, samples_per_epoch: int
-                  ) -> None:
+    def start_run(self, name: str, *, first_epoch: int, epoch_lengths: Sequence[int]) -> None:
+        """A run of ``len(epoch_lengths)`` epochs presenting that many samples each (they
+        differ under dynamic pruning), resumed after ``first_epoch`` finished ones."""
+        epochs = len(epoch_lengths)
         self._epochs, self._name = epochs, name
         self._first_epoch = first_epoch
         self._task = self._progress.add_task(
-            name, total=epochs * samples_per_epoch, completed=first_epoch * samples_per_epoch,
+            name, total=sum(epoch_lengths), completed=sum(epoch_lengths[:first_epoch]),
             epoch=f"{first_epoch}/{epochs}", loss="-", acc="-", rate="-")
         self._t0, self._samples = time.perf_counter(), 0
 
@@ -85,11 +90,10 @@ class TrainingProgress:
                                f"{result.seconds:.1f} s", highlight=False, soft_wrap=True)
         if self.enabled and self._runs and not self._estimated:
             self._estimated = True
-            left = self._runs * self._epochs - (self._first_epoch + 1)
-            total = left * result.seconds
+            total = (self._left - 1) * result.seconds
             if total >= 30:  # worth saying
                 self.console.print(f"estimate: about {_duration(total)} more for "
-                                   f"{self._runs} run(s) x {self._epochs} epochs (from the "
+                                   f"{self._left - 1} epochs in {self._runs} run(s) (from the "
                                    f"first epoch, {result.seconds:.1f} s)", highlight=False)
 
     def log(self, message: str) -> None:

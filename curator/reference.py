@@ -148,7 +148,12 @@ def _score(cfg: TrainConfig, out: Path, resume: bool, force: bool,
         store.create(out, bundle, cfg.to_dict())
     ctx.barrier()  # the file exists before any rank reads it
     progress = progress or TrainingProgress(enabled=False)
-    progress.expect(len(cfg.run_seeds) * (1 + cfg.holdout))
+    with store.open_scores(out) as f:  # a resumed command has only the rest to train
+        done = {r.name: min(r.epochs_done, cfg.epochs) for r in f.runs()}
+    names = [run_name(s) for s in cfg.run_seeds] + [
+        holdout_name(s, k) for s in cfg.run_seeds for k in range(cfg.holdout)]
+    left = [cfg.epochs - done.get(name, 0) for name in names]
+    progress.expect(sum(left), sum(1 for n in left if n))
     try:
         with progress:
             for seed in cfg.run_seeds:
@@ -284,8 +289,7 @@ def _train_run(out: Path, bundle: DataBundle, cfg: TrainConfig, plan: RunPlan,
             progress.log(f"[yellow]{name}: no usable checkpoint; restarting it from epoch 1")
         if ctx.is_main:
             store.truncate_run(out, name, start)
-    progress.start_run(name, epochs=cfg.epochs, first_epoch=start,
-                       samples_per_epoch=trainer.epoch_length)
+    progress.start_run(name, first_epoch=start, epoch_lengths=trainer.epoch_lengths)
     if ctx.is_main:
         ckpt.parent.mkdir(exist_ok=True)
     for epoch in range(start, cfg.epochs):

@@ -178,8 +178,8 @@ def train(cfg: TrainConfig, plan: TrainPlan, *, progress: TrainingProgress | Non
     history: list[EpochResult] = []
     t0 = time.perf_counter()
     with progress:
-        progress.start_run(f"{plan.sampler}", epochs=cfg.epochs, first_epoch=0,
-                           samples_per_epoch=trainer.epoch_length)
+        progress.start_run(f"{plan.sampler}", first_epoch=0,
+                           epoch_lengths=trainer.epoch_lengths)
         for epoch in range(cfg.epochs):
             result = trainer.train_epoch(epoch, on_batch=progress.advance)
             history.append(result)

@@ -3,7 +3,8 @@
 A *per-sample* score reduces the (R runs, T epochs, B samples) block of the statistics it
 needs to (B,) values; the engine reads the file in column blocks so memory stays bounded by
 ``R * T * block`` values of one statistic, whatever N. A *derived* score is computed from
-another score's (N,) values (e.g. the rank of Eq. 2).
+another score's (N,) values (e.g. the rank of Eq. 2); one that fits a model to them returns
+``(values, params)``, and the params are stored with the score.
 
 docs/scores.md states each formula and its source (papers by title and arXiv id).
 """
@@ -14,7 +15,7 @@ import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 import numpy as np
 
@@ -194,18 +195,21 @@ def early_hit_rate(correct: np.ndarray, *, early_epochs: int) -> np.ndarray:
     return correct[:, :early_epochs].mean(axis=(0, 1), dtype=np.float64)
 
 
-@derived("mislabel_probability", sources=("early_learnability", "early_hit_rate"),
-         higher_is="harder", context=("test_error", "num_classes"),
+@derived("mislabel_probability", sources=("early_learnability",),
+         higher_is="harder", context=("errors", "num_classes"),
          description="probability that the label is wrong: posterior of the low component of "
                      "a two-component mixture on logit(early_learnability), its prior the "
                      "share of wrong labels estimated from the training and test error of "
                      "the same epochs; 0 when no labels look wrong (docs/flags.md)")
-def mislabel_probability(early: np.ndarray, hits: np.ndarray, *, test_error: float,
-                         num_classes: int) -> np.ndarray:
+def mislabel_probability(early: np.ndarray, *, errors: NoiseErrors, num_classes: int
+                         ) -> tuple[np.ndarray, dict[str, object]]:
+    """The probabilities, and the fit as the score's params (``curator flag`` reads them back
+    instead of fitting again). ``errors``: :func:`noise_errors`."""
     from curator.flags import fit_mislabelled, noise_share
 
-    share = noise_share(1 - float(np.mean(hits)), test_error, num_classes)
-    return fit_mislabelled(early, by="early_learnability", share=share).probability
+    share = noise_share(errors.train, errors.test, num_classes)
+    fit = fit_mislabelled(early, by="early_learnability", share=share, share_from=errors.source)
+    return fit.probability, fit.params
 
 
 @per_sample("heldout_learnability", needs=("p_true",), higher_is="easier", runs="holdout",
@@ -261,12 +265,14 @@ class Trajectories(Protocol):
 @dataclass
 class ArrayTrajectories:
     """In-memory trajectories: ``stats[name]`` has shape (R, T, N); ``test_acc`` (R, T), when
-    given, is each run's test accuracy per epoch."""
+    given, is each run's test accuracy per epoch, and ``train_acc`` its accuracy during the
+    training pass (default: the mean of ``stats["correct"]``)."""
 
     stats: Mapping[str, np.ndarray]
     runs: tuple[str, ...] = ()
     test_acc: np.ndarray | None = None
     num_classes: int = 0  # 0: unknown
+    train_acc: np.ndarray | None = None  # (R, T); None: the mean of stats["correct"]
 
     def __post_init__(self) -> None:
         shapes = {np.shape(v) for v in self.stats.values()}
@@ -302,8 +308,9 @@ class FileTrajectories:
         self.runs = tuple(r.name for r in complete)
         self.num_epochs = epochs.pop()
         self.num_samples = scores.num_samples
-        self.test_acc = np.stack([scores.history(r)["test_acc"][:self.num_epochs]
-                                  for r in self.runs])
+        history = [scores.history(r) for r in self.runs]
+        self.test_acc = np.stack([h["test_acc"][:self.num_epochs] for h in history])
+        self.train_acc = np.stack([h["train_acc"][:self.num_epochs] for h in history])
         self.num_classes = scores.num_classes
 
     def read(self, stat: str, start: int, stop: int) -> np.ndarray:
@@ -341,6 +348,7 @@ def compute_scores(traj: Trajectories, names: Sequence[str] | None = None, *,
             raise CuratorError(f"{key} must be in 1..{traj.num_epochs} (the recorded epochs), "
                                f"but got {value}")
     values: dict[str, np.ndarray] = {}
+    fitted: dict[str, dict[str, object]] = {}  # params a derived score returned with its values
     for kind, source in sources.items():
         per = [e for e in entries if e.meta["kind"] == "per_sample" and e.meta["runs"] == kind]
         if per and source is not None:
@@ -348,15 +356,18 @@ def compute_scores(traj: Trajectories, names: Sequence[str] | None = None, *,
     # derived scores (ranks, regions) are computed from the values as stored, so that a
     # reader recomputing them from the file gets the file's own answer, ties included
     values = {k: as_stored(v) for k, v in values.items()}
-    context = {"test_error": test_error(traj, opts["early_epochs"]),
+    context = {"errors": noise_errors(traj, holdout, opts["early_epochs"]),
                "num_classes": getattr(traj, "num_classes", 0)}
     for e in entries:
         if e.meta["kind"] == "derived":
             extra = {k: context[k] for k in e.meta.get("context", ())}
-            values[e.name] = as_stored(e.fn(*(values[s] for s in e.meta["sources"]), **extra))
+            result = e.fn(*(values[s] for s in e.meta["sources"]), **extra)
+            if isinstance(result, tuple):  # (values, params of how they were made)
+                result, fitted[e.name] = result
+            values[e.name] = as_stored(result)
     out = {}
     for e in entries:
-        params = {k: opts[k] for k in e.meta.get("options", ())}
+        params = {k: opts[k] for k in e.meta.get("options", ())} | fitted.get(e.name, {})
         if "labels" in e.meta:
             params["labels"] = list(e.meta["labels"])
         runs = sources[e.meta.get("runs", "reference")] or traj
@@ -365,13 +376,79 @@ def compute_scores(traj: Trajectories, names: Sequence[str] | None = None, *,
     return out
 
 
-def test_error(traj: Trajectories, epochs: int) -> float:
-    """Mean test error of the runs over their first ``epochs`` epochs (NaN without one)."""
+def error_rates(traj: Trajectories, epochs: int) -> tuple[float, float]:
+    """The training error against the given labels and the test error that
+    :func:`curator.flags.noise_share` compares, over the first ``epochs`` epochs but the
+    first one (the first alone when ``epochs`` is 1); NaNs without a test split.
+
+    An epoch's training hits are counted while the model trains, so they are compared with
+    the model half an epoch earlier: the mean of the test errors after the epoch before and
+    after this one. The errors after the epochs alone are lower while the model still
+    improves fast, and made a short run on clean data look as if some labels were wrong. The
+    first epoch is left out because the model changes most inside it (from chance to its
+    first accuracy), where the mean of the two ends is furthest from what the training pass
+    met."""
     acc = getattr(traj, "test_acc", None)
     if acc is None:
-        return float("nan")
+        return float("nan"), float("nan")
     acc = np.asarray(acc, dtype=np.float64)[:, :epochs]
-    return float(1 - acc.mean()) if acc.size and np.isfinite(acc).all() else float("nan")
+    train = getattr(traj, "train_acc", None)
+    if train is None:  # in-memory trajectories: from the recorded hits
+        train = traj.read("correct", 0, traj.num_samples).mean(axis=2, dtype=np.float64)
+    train = np.asarray(train, dtype=np.float64)[:, :epochs]
+    if not acc.size or not np.isfinite(acc).all() or not np.isfinite(train).all():
+        return float("nan"), float("nan")
+    error = 1 - acc
+    classes = max(2, int(getattr(traj, "num_classes", 0) or 2))
+    before = np.concatenate([np.full((len(error), 1), 1 - 1 / classes), error[:, :-1]], axis=1)
+    during = (before + error) / 2
+    first = 1 if error.shape[1] > 1 else 0
+    return float(1 - train[:, first:].mean()), float(during[:, first:].mean())
+
+
+def heldout_error_rates(traj: Trajectories) -> tuple[float, float]:
+    """The error on the held-out samples (against their given labels) and the test error of
+    the same models, over the holdout runs' epochs (NaNs without a test split).
+
+    A holdout run predicts its held-out fold and the test split after the same epoch, with
+    a model that never trained on either: no generalisation gap and no memorising separates
+    the two errors, only the wrong labels. Samples a run did not hold out are NaN in
+    ``p_true``; the columns are read in blocks, so memory does not grow with N."""
+    acc = getattr(traj, "test_acc", None)
+    if acc is None or not np.isfinite(acc).all():
+        return float("nan"), float("nan")
+    runs, epochs = np.shape(acc)
+    wrong = np.zeros((runs, epochs))
+    held = np.zeros(runs)
+    block = max(1, BLOCK_BYTES // (5 * max(1, runs * epochs)))
+    for start in range(0, traj.num_samples, block):
+        stop = min(traj.num_samples, start + block)
+        mask = ~np.isnan(traj.read("p_true", start, stop)[:, 0])  # (R, B): held out
+        correct = traj.read("correct", start, stop).astype(bool)
+        wrong += (~correct & mask[:, None, :]).sum(axis=2)
+        held += mask.sum(axis=1)
+    if not held.all():
+        return float("nan"), float("nan")
+    return float((wrong / held[:, None]).mean()), float(1 - np.asarray(acc).mean())
+
+
+class NoiseErrors(NamedTuple):
+    """The two errors :func:`curator.flags.noise_share` compares, and which runs gave them."""
+
+    train: float  # error against the given labels
+    test: float
+    source: str  # "holdout" or "reference"
+
+
+def noise_errors(traj: Trajectories, holdout: Trajectories | None, epochs: int) -> NoiseErrors:
+    """From the holdout runs when there are (:func:`heldout_error_rates`: no generalisation
+    gap, no memorising), else from the reference runs' first ``epochs`` epochs
+    (:func:`error_rates`)."""
+    if holdout is not None:
+        held = heldout_error_rates(holdout)
+        if np.isfinite(held).all():
+            return NoiseErrors(*held, "holdout")
+    return NoiseErrors(*error_rates(traj, epochs), "reference")
 
 
 def as_stored(values: np.ndarray) -> np.ndarray:

@@ -120,14 +120,96 @@ def test_best_test_epoch() -> None:
     assert best_test_epoch(np.array([[0.9]]), 1) == 1
 
 
+def test_error_rates_meet_the_model_half_an_epoch_earlier() -> None:
+    """The training pass of epoch t is compared with the mean of the test errors after
+    epochs t-1 and t (chance before the first), over the epochs after the first."""
+    from curator.scores import ArrayTrajectories, error_rates
+
+    n = 1000
+    correct = np.zeros((1, 3, n), np.uint8)
+    for t, acc in enumerate((0.5, 0.8, 0.9)):
+        correct[0, t, :int(acc * n)] = 1
+    traj = ArrayTrajectories({"correct": correct}, test_acc=np.array([[0.7, 0.9, 0.92]]),
+                             num_classes=10)
+    train, test = error_rates(traj, 3)
+    assert train == pytest.approx((0.2 + 0.1) / 2)
+    assert test == pytest.approx(((0.3 + 0.1) / 2 + (0.1 + 0.08) / 2) / 2)
+    train, test = error_rates(traj, 1)  # one epoch: only it, from chance (0.9) to 0.3
+    assert train == pytest.approx(0.5) and test == pytest.approx((0.9 + 0.3) / 2)
+    # recorded training accuracies are used as they are
+    traj.train_acc = np.array([[0.5, 0.7, 0.7]])
+    assert error_rates(traj, 3)[0] == pytest.approx(0.3)
+    assert np.isnan(error_rates(ArrayTrajectories({"correct": correct}), 3)[1])
+
+
+def test_heldout_errors_are_read_where_each_run_held_out() -> None:
+    from curator.scores import ArrayTrajectories, heldout_error_rates
+
+    p_true = np.full((2, 2, 6), np.nan, np.float32)
+    p_true[0, :, :3] = 0.5  # run 0 held out samples 0-2, run 1 samples 3-5
+    p_true[1, :, 3:] = 0.5
+    correct = np.zeros((2, 2, 6), bool)
+    correct[0, :, 0] = True  # run 0: 1 of 3 right in both epochs (errors 2/3)
+    correct[1, 0, 3:] = True  # run 1: all right, then none (errors 0 and 1)
+    correct[0, :, 3:] = True  # not held out by run 0: not counted
+    traj = ArrayTrajectories({"p_true": p_true, "correct": correct},
+                             test_acc=np.array([[0.8, 0.9], [0.7, 0.6]]), num_classes=3)
+    held, test = heldout_error_rates(traj)
+    assert held == pytest.approx((2 / 3 + 2 / 3 + 0 + 1) / 4)
+    assert test == pytest.approx(1 - 0.75)
+
+
+def test_with_holdout_runs_the_share_comes_from_them(tmp_path: Path) -> None:
+    """Held-out and test errors of the same models differ by the wrong labels alone."""
+    out = tmp_path / "s.h5"
+    r = runner.invoke(app, ["score", "--label-noise", "0.2", "--holdout", "3", "--epochs", "4",
+                            "--seeds", "1", "--device", "cpu", "--quiet", "--out", str(out)])
+    assert r.exit_code == 0, r.output
+    with open_scores(out) as f:
+        s, noisy = f.score("mislabel_probability"), f.noisy
+    assert s.params["noise_share_from"] == "holdout"
+    assert 0.1 < s.params["noise_share"] < 0.3  # 20% flipped
+    assert flag_quality(s.values >= 0.5, noisy).f1 > 0.8
+    r = runner.invoke(app, ["flag", str(out), "--by", "heldout_learnability"])
+    assert r.exit_code == 0, r.output
+    assert "held-out and test errors" in " ".join(r.stdout.split())
+    with open_scores(out) as f:
+        s = f.score("mislabel_probability")
+    assert s.params["by"] == "heldout_learnability"
+    assert s.params["noise_share_from"] == "holdout"
+    assert flag_quality(s.values >= 0.5, noisy).f1 > 0.7
+
+
+def test_a_short_clean_run_flags_nothing(tmp_path: Path) -> None:
+    """Four epochs on clean digits: the training pass errs more than the test pass after each
+    epoch only because the model improves inside the epoch; compared with the model half an
+    epoch earlier, no labels look wrong (compared with the errors after the epochs, the same
+    run with 3 seeds implied 9% wrong labels)."""
+    out = tmp_path / "s.h5"
+    r = runner.invoke(app, ["score", "--epochs", "4", "--seeds", "1", "--device", "cpu",
+                            "--quiet", "--out", str(out)])
+    assert r.exit_code == 0, r.output
+    with open_scores(out) as f:
+        s = f.score("mislabel_probability")
+    assert s.params["noise_share"] == 0 and not (s.values >= 0.5).any()
+
+
 @pytest.mark.slow
-def test_flag_end_to_end(tmp_path: Path) -> None:
+def test_flag_end_to_end(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     out = tmp_path / "s.h5"
     r = runner.invoke(app, ["score", "--label-noise", "0.2", "--epochs", "10", "--seeds", "2",
                             "--device", "cpu", "--quiet", "--out", str(out)])
     assert r.exit_code == 0, r.output
+    with open_scores(out) as f:
+        scored = f.score("mislabel_probability")
     csv = tmp_path / "flagged.csv"
+
+    def no_refit(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the fit `curator score` stored is read back, not made again")
+
+    monkeypatch.setattr(flags, "fit_mislabelled", no_refit)
     r = runner.invoke(app, ["flag", str(out), "--out", str(csv)])
+    monkeypatch.undo()
     assert r.exit_code == 0, r.output
     text = " ".join(r.stdout.split())
     assert "flagged" in text and "per class" in text and "precision" in text
@@ -135,6 +217,8 @@ def test_flag_end_to_end(tmp_path: Path) -> None:
         s = f.score("mislabel_probability")
         noisy = f.noisy
         assert s.higher_is == "harder" and s.params["by"] == "early_learnability"
+        np.testing.assert_array_equal(s.values, scored.values)
+        assert s.params == scored.params and len(s.params["means"]) == 2
         early = f.score("early_learnability")
         assert 1 <= early.params["early_epochs"] <= 10
     flagged = np.loadtxt(csv, skiprows=1, dtype=np.int64, ndmin=1)
