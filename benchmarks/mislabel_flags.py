@@ -3,10 +3,10 @@
 Each cell is (data, label noise, model, epochs). In a cell:
 
 1. the reference run: ``curator score``'s loop, R seeds x T epochs, on the noisy labels
-   (with ``--holdout K`` also K holdout models per seed, from which the flags take the share
-   of wrong labels);
+   (with ``--holdout K`` also K holdout models per seed);
 2. curator's flags (``curator.flags``, the estimate ``curator flag`` and the default
-   ``curator prune`` use): precision, recall and F1 against the flipped labels;
+   ``curator prune`` use; ``--by SCORE`` as ``curator flag --by``): precision, recall and F1
+   against the flipped labels;
 3. the peer: cleanlab's ``find_label_issues`` on 5-fold out-of-sample ``pred_probs`` of the
    same model trained for the same epochs by the same loop;
 4. a fresh model is trained (``--train-seeds`` seeds, same epochs) on: the default
@@ -51,7 +51,7 @@ if str(ROOT) not in sys.path:  # run as a script from anywhere
 from benchmarks._env import mean_std, parse_grid, write_out  # noqa: E402
 from curator.config import TrainConfig  # noqa: E402
 from curator.data import DataBundle, load_data  # noqa: E402
-from curator.flags import file_mislabel, flag_quality  # noqa: E402
+from curator.flags import DEFAULT_BY, file_mislabel, flag, flag_quality  # noqa: E402
 from curator.loop import Trainer, resolve_device  # noqa: E402
 from curator.models import build_model  # noqa: E402
 from curator.pruning import PruneOptions, plan_selection  # noqa: E402
@@ -126,6 +126,8 @@ def run_cell(cell: dict[str, Any]) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "s.h5"
         score(cfg, out=path, bundle=bundle)
+        if cell["by"] != DEFAULT_BY:  # as `curator flag --by`: stored, and what prune drops
+            flag(path, by=cell["by"])
         with open_scores(path) as f:
             mislabel = file_mislabel(f)
             ease = f.score("learnability").ease
@@ -205,22 +207,25 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=3, help="reference-run seeds")
     parser.add_argument("--keep", type=float, default=0.8)
     parser.add_argument("--holdout", type=int, default=0,
-                        help="K: the reference run also trains K holdout models per seed, and "
-                             "the flags take the share of wrong labels from them")
+                        help="K: the reference run also trains K holdout models per seed")
+    parser.add_argument("--by", default=DEFAULT_BY,
+                        help="the score the flags are fitted on, as `curator flag --by` "
+                             "(heldout_learnability needs --holdout)")
     parser.add_argument("--selections", nargs="+", choices=SELECTIONS, default=list(SELECTIONS),
                         help="the selections to train on (the others print -)")
     args = parse_grid(parser)
     import cleanlab
 
     print(f"cleanlab {cleanlab.__version__}; keep {args.keep}; {args.seeds} reference seeds"
-          f"{f' with {args.holdout} holdout runs each' if args.holdout else ''}, "
+          f"{f' with {args.holdout} holdout runs each' if args.holdout else ''}; flags by "
+          f"{args.by}, "
           f"{args.train_seeds} training seeds per selection; batch {args.batch_size}",
           flush=True)
     cache = Path(tempfile.mkdtemp(prefix="mislabel-flags-"))
     specs = {d: data_spec(d, args.root, cache) for d in args.data}
     cells = [{"data": d, "spec": specs[d], "noise": z, "model": m, "epochs": t,
               "seeds": args.seeds, "train_seeds": args.train_seeds, "keep": args.keep,
-              "holdout": args.holdout,
+              "holdout": args.holdout, "by": args.by,
               "device": args.device, "threads": args.threads, "batch_size": args.batch_size,
               "selections": args.selections}
              for d, z, m, t in itertools.product(args.data, args.noise, args.models,

@@ -232,19 +232,22 @@ def share_basis(source: str | None) -> str:
     return "the training and test errors before memorising"
 
 
-def file_noise_share(f: ScoresFile) -> tuple[float | None, str | None]:
-    """:func:`noise_share` of an open file and the runs that gave it: the holdout runs when
-    the file has them, else the reference runs' early epochs
-    (:func:`curator.scores.noise_errors`); (None, None) without them or a test split."""
-    from curator.scores import FileTrajectories, noise_errors
+def file_noise_share(f: ScoresFile, by: str = DEFAULT_BY) -> tuple[float | None, str | None]:
+    """:func:`noise_share` of an open file for the score ``by``, and the runs that gave it:
+    the errors of the runs the score is computed from — the holdout runs' held-out and test
+    errors for ``heldout_learnability`` (:func:`curator.scores.heldout_error_rates`), else
+    the reference runs' early epochs (:func:`curator.scores.error_rates`). (None, None)
+    without those runs or a test split."""
+    from curator.scores import SCORES, FileTrajectories, error_rates, heldout_error_rates
 
+    kind = SCORES.entry(by).meta.get("runs", "reference")
     try:
-        traj = FileTrajectories(f)
+        traj = FileTrajectories(f, kind=kind)
     except CuratorError:
         return None, None
-    errors = noise_errors(traj, FileTrajectories.holdout_of(f),
-                          best_test_epoch(traj.test_acc, traj.num_epochs))
-    return noise_share(errors.train, errors.test, f.num_classes), errors.source
+    errors = (heldout_error_rates(traj) if kind == "holdout" else
+              error_rates(traj, best_test_epoch(traj.test_acc, traj.num_epochs)))
+    return noise_share(*errors, f.num_classes), kind
 
 
 def score_for_flags(f: ScoresFile, by: str) -> tuple[ScoreValues, bool]:
@@ -302,7 +305,7 @@ def flag(path: str | Path, *, by: str = DEFAULT_BY, out: str | Path | None = Non
         if fit is None or fit.by != by:
             fit = None
             score, stored = score_for_flags(f, by)
-            share, share_from = file_noise_share(f)
+            share, share_from = file_noise_share(f, by)
         labels, noisy = f.labels, f.noisy
         classes = list(f.data_spec.get("classes") or [])
     scores = {}

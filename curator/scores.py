@@ -15,7 +15,7 @@ import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import NamedTuple, Protocol
+from typing import Protocol
 
 import numpy as np
 
@@ -201,14 +201,14 @@ def early_hit_rate(correct: np.ndarray, *, early_epochs: int) -> np.ndarray:
                      "a two-component mixture on logit(early_learnability), its prior the "
                      "share of wrong labels estimated from the training and test error of "
                      "the same epochs; 0 when no labels look wrong (docs/flags.md)")
-def mislabel_probability(early: np.ndarray, *, errors: NoiseErrors, num_classes: int
+def mislabel_probability(early: np.ndarray, *, errors: tuple[float, float], num_classes: int
                          ) -> tuple[np.ndarray, dict[str, object]]:
     """The probabilities, and the fit as the score's params (``curator flag`` reads them back
-    instead of fitting again). ``errors``: :func:`noise_errors`."""
+    instead of fitting again). ``errors``: :func:`error_rates` of the early epochs."""
     from curator.flags import fit_mislabelled, noise_share
 
-    share = noise_share(errors.train, errors.test, num_classes)
-    fit = fit_mislabelled(early, by="early_learnability", share=share, share_from=errors.source)
+    share = noise_share(*errors, num_classes)
+    fit = fit_mislabelled(early, by="early_learnability", share=share, share_from="reference")
     return fit.probability, fit.params
 
 
@@ -356,7 +356,7 @@ def compute_scores(traj: Trajectories, names: Sequence[str] | None = None, *,
     # derived scores (ranks, regions) are computed from the values as stored, so that a
     # reader recomputing them from the file gets the file's own answer, ties included
     values = {k: as_stored(v) for k, v in values.items()}
-    context = {"errors": noise_errors(traj, holdout, opts["early_epochs"]),
+    context = {"errors": error_rates(traj, opts["early_epochs"]),
                "num_classes": getattr(traj, "num_classes", 0)}
     for e in entries:
         if e.meta["kind"] == "derived":
@@ -430,25 +430,6 @@ def heldout_error_rates(traj: Trajectories) -> tuple[float, float]:
     if not held.all():
         return float("nan"), float("nan")
     return float((wrong / held[:, None]).mean()), float(1 - np.asarray(acc).mean())
-
-
-class NoiseErrors(NamedTuple):
-    """The two errors :func:`curator.flags.noise_share` compares, and which runs gave them."""
-
-    train: float  # error against the given labels
-    test: float
-    source: str  # "holdout" or "reference"
-
-
-def noise_errors(traj: Trajectories, holdout: Trajectories | None, epochs: int) -> NoiseErrors:
-    """From the holdout runs when there are (:func:`heldout_error_rates`: no generalisation
-    gap, no memorising), else from the reference runs' first ``epochs`` epochs
-    (:func:`error_rates`)."""
-    if holdout is not None:
-        held = heldout_error_rates(holdout)
-        if np.isfinite(held).all():
-            return NoiseErrors(*held, "holdout")
-    return NoiseErrors(*error_rates(traj, epochs), "reference")
 
 
 def as_stored(values: np.ndarray) -> np.ndarray:

@@ -159,16 +159,17 @@ def test_heldout_errors_are_read_where_each_run_held_out() -> None:
     assert test == pytest.approx(1 - 0.75)
 
 
-def test_with_holdout_runs_the_share_comes_from_them(tmp_path: Path) -> None:
-    """Held-out and test errors of the same models differ by the wrong labels alone."""
+def test_flags_by_heldout_learnability_take_the_share_from_the_holdout_runs(
+        tmp_path: Path) -> None:
+    """Held-out and test errors of the same models differ by the wrong labels alone; the
+    default estimate keeps the reference runs' errors."""
     out = tmp_path / "s.h5"
     r = runner.invoke(app, ["score", "--label-noise", "0.2", "--holdout", "3", "--epochs", "4",
                             "--seeds", "1", "--device", "cpu", "--quiet", "--out", str(out)])
     assert r.exit_code == 0, r.output
     with open_scores(out) as f:
         s, noisy = f.score("mislabel_probability"), f.noisy
-    assert s.params["noise_share_from"] == "holdout"
-    assert 0.1 < s.params["noise_share"] < 0.3  # 20% flipped
+    assert s.params["noise_share_from"] == "reference"
     assert flag_quality(s.values >= 0.5, noisy).f1 > 0.8
     r = runner.invoke(app, ["flag", str(out), "--by", "heldout_learnability"])
     assert r.exit_code == 0, r.output
@@ -177,6 +178,7 @@ def test_with_holdout_runs_the_share_comes_from_them(tmp_path: Path) -> None:
         s = f.score("mislabel_probability")
     assert s.params["by"] == "heldout_learnability"
     assert s.params["noise_share_from"] == "holdout"
+    assert 0.1 < s.params["noise_share"] < 0.3  # 20% flipped
     assert flag_quality(s.values >= 0.5, noisy).f1 > 0.7
 
 
