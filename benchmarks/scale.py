@@ -9,7 +9,11 @@ Three phases, each in its own process so that each peak memory (max RSS) is its 
 - ``score``: every registered score computed from the file (:func:`curator.scores.rescore`,
   which reads column blocks) and written back;
 - ``sampler``: an :class:`~samplers.EasyToHardSampler` built from the file and one epoch's
-  order drawn (then the list one rank of 8 iterates).
+  order drawn (then the list one rank of 8 iterates);
+- ``flags``: the default mislabel estimate (:func:`curator.flags.estimate_mislabelled`):
+  mixtures on the file's ``early_aum``, one per class (1,000 classes), and one on its
+  ``early_learnability``, with a share of 0.2 (the synthetic runs' constant errors imply 0,
+  which would skip the fits).
 
 The trajectories are synthetic but shaped like real ones: each sample has a difficulty, and
 its true-label probability rises over the epochs at a rate set by it, with noise.
@@ -101,7 +105,21 @@ def phase_sampler(args: argparse.Namespace) -> dict:
             "peak_rss_mib": _peak_mib()}
 
 
-PHASES = {"write": phase_write, "score": phase_score, "sampler": phase_sampler}
+def phase_flags(args: argparse.Namespace) -> dict:
+    from curator.flags import estimate_mislabelled
+    from curator.store import open_scores
+
+    with open_scores(args.dir / "scale.h5") as f:
+        margin, labels = f.score("early_aum").values, f.labels
+        probability = f.score("early_learnability").values
+    t0 = time.perf_counter()
+    fit = estimate_mislabelled(margin, probability, labels, share=0.2)
+    return {"seconds": time.perf_counter() - t0, "classes": int(labels.max()) + 1,
+            "flagged": int(fit.flagged.sum()), "peak_rss_mib": _peak_mib()}
+
+
+PHASES = {"write": phase_write, "score": phase_score, "sampler": phase_sampler,
+          "flags": phase_flags}
 
 
 def main() -> None:
@@ -121,13 +139,13 @@ def main() -> None:
 
     print(describe())
     results = {}
-    for name in ("write", "score", "sampler"):
+    for name in ("write", "score", "sampler", "flags"):
         cmd = [sys.executable, __file__, "--phase", name, "--n", str(args.n), "--epochs",
                str(args.epochs), "--dir", str(args.dir)]
         proc = subprocess.run(cmd, capture_output=True, text=True, check=True,
                               env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"})
         results[name] = json.loads(proc.stdout.strip().splitlines()[-1])
-    w, s, m = results["write"], results["score"], results["sampler"]
+    w, s, m, g = results["write"], results["score"], results["sampler"], results["flags"]
     n, t = args.n, args.epochs
     print(f"\nscale: N = {n:,} samples x T = {t} epochs, one run, 5 statistics")
     ws = w["epoch_write_s"]
@@ -144,6 +162,9 @@ def main() -> None:
     print(f"EasyToHardSampler.from_h5: {m['build_s']:.3f} s; one epoch's list for rank 0 of 8: "
           f"{m['epoch_s']:.3f} s ({m['rank_samples']:,} indices); peak RSS "
           f"{m['peak_rss_mib']:,.0f} MiB")
+    print(f"mislabel estimate, a mixture per class ({g['classes']:,}) and one over all: "
+          f"{g['seconds']:.1f} s, "
+          f"{g['flagged']:,} flagged; peak RSS {g['peak_rss_mib']:,.0f} MiB")
     if args.out:
         args.out.write_text(json.dumps(results, indent=2))
 

@@ -706,9 +706,11 @@ def prune(
 def flag(
     file: Annotated[Path, typer.Argument(help="A scores file.")],
     by: Annotated[str, typer.Option(
-        help="The score the estimate reads: early_learnability, or another probability of "
-             "the label (learnability, heldout_learnability, ...) or aum.")
-                  ] = "early_learnability",
+        help="The default estimate early_aum+early_learnability (the margin before "
+             "memorising within each class, and the probability of the label over all "
+             "samples), or one score, fitted over all samples: a probability of the label "
+             "(early_learnability, learnability, heldout_learnability, ...), aum or "
+             "early_aum.")] = "early_aum+early_learnability",
     out: Annotated[Path | None, typer.Option(
         help="Also write the flagged indices (.npy, .txt or .csv).")] = None,
 ) -> None:
@@ -718,7 +720,7 @@ def flag(
     Flagging nothing is a normal result on clean data. Example: curator flag scores.h5
     --out flagged.csv
     """
-    from curator.flags import FLAG_AT, share_basis
+    from curator.flags import FLAG_AT, scale_of, share_basis
     from curator.flags import flag as run_flag
 
     if out is not None:
@@ -730,21 +732,25 @@ def flag(
              "it flags too many on clean or briefly trained runs (a recorded loop: pass "
              "test_acc= to end_epoch)" if fit.share is None
              else f"{_pct(fit.share)} of the labels")
-    if fit.noise_found:
-        out_console.print(f"mixture on {by}: a component of {_pct(fit.weights[0])} whose "
-                          f"labels the model rejects (mean {_num(fit.means[0])}, sd "
-                          f"{_num(fit.stds[0])}, logit scale) beside one of "
-                          f"{_pct(fit.weights[1])} (mean {_num(fit.means[1])}); wrong labels "
-                          f"implied by {share_basis(fit.share_from)}: {share}",
-                          highlight=False)
-    elif fit.means[0] >= 0:
-        out_console.print(f"mixture on {by}: no component whose labels the model rejects "
-                          "(both means at or above 0 on the logit scale): nothing flagged",
-                          highlight=False)
-    else:
+    if fit.share == 0:
         out_console.print(f"wrong labels implied by {share_basis(fit.share_from)}: 0 (the "
                           "training labels are not wrong more often than the test labels): "
                           "nothing flagged", highlight=False)
+    else:
+        out_console.print(f"wrong labels implied by {share_basis(fit.share_from)}: {share}",
+                          highlight=False)
+        for m in fit.mixtures:
+            unit = "logit" if scale_of(m.by) == "probability" else "margin"
+            where = "one per class; over all samples" if m.per_class else "all samples"
+            verdict = (f"a component of {_pct(m.weights[0])} whose labels the model rejects "
+                       f"(mean {_num(m.means[0])}, sd {_num(m.stds[0])}, {unit}) beside one "
+                       f"of {_pct(m.weights[1])} (mean {_num(m.means[1])})" if m.noise_found
+                       else f"no component whose labels the model rejects (low means at or "
+                            f"above 0, {unit}): nothing flagged")
+            out_console.print(f"mixture on {m.by} ({where}): {verdict}", highlight=False)
+        if len(fit.mixtures) > 1:
+            out_console.print("a label is flagged when every mixture rejects it",
+                              highlight=False)
     out_console.print(f"flagged [bold]{int(flagged.sum())}[/] of {n} samples "
                       f"({_pct(flagged.mean() if n else 0.0)}) with probability >= {FLAG_AT}"
                       f" of a wrong label; expected wrong labels {fit.estimated_share * n:.0f}"

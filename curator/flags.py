@@ -1,18 +1,28 @@
 """Which labels are wrong: a threshold-free estimate from the training dynamics.
 
 A model fits the clean samples of a class first and memorises the mislabelled ones later
-(the "early learning" of noisy-label training). Before it memorises, the probability it
-gives a mislabelled sample's label is low — the sample looks like another class — and after,
-it is high. So the estimate reads the trajectories only up to the epoch of best test accuracy
-(where memorising starts to cost accuracy; on clean data that is late in training), takes
-each sample's mean probability of its label over those epochs (``early_learnability``), and
-fits a two-component Gaussian mixture to its logit, as DivideMix does to the loss (Li et al.
-2020, "DivideMix", arXiv:2002.07394). The prior of the low component is the share of wrong
-labels implied by the training and test errors of the same epochs (:func:`noise_share`). The
-low component is the mislabelled one *only if* the model, on average, rejects those labels
-(mean logit below 0) and that share is above 0; otherwise every probability is 0. A sample's
-probability of being mislabelled is its posterior under that component; it is flagged when
-that is at least :data:`FLAG_AT`.
+(the "early learning" of noisy-label training). Before it memorises, a mislabelled sample
+looks like another class: the model's logit for its label is below its logit for some other
+class (a negative margin) and the probability of its label is low; after, both are high. So
+the estimate reads the trajectories only up to the epoch of best test accuracy (where
+memorising starts to cost accuracy; on clean data that is late in training) and asks two
+questions of each sample (:func:`estimate_mislabelled`):
+
+- within its class: is its mean margin over those epochs (``early_aum``, the area under the
+  margin of Pleiss et al. 2020, "Identifying Mislabeled Data using the Area Under the Margin
+  Ranking", arXiv:2001.10528, before memorising) in the low component of a two-component
+  Gaussian mixture fitted to its class, as DivideMix fits one to the loss (Li et al. 2020,
+  "DivideMix", arXiv:2002.07394) and confident learning sets a threshold per class?
+- among all samples: is the logit of its mean probability of the label over those epochs
+  (``early_learnability``) in the low component of a mixture fitted to all samples?
+
+The prior of each low component is the share of wrong labels implied by the training and
+test errors of the same epochs (:func:`noise_share`). A mixture's low component is taken for
+wrong labels *only if* the model, on average, rejects them (mean below 0), and only if that
+share is above 0. A sample's probability of being mislabelled is the smaller of its two
+posteriors; it is flagged when that is at least :data:`FLAG_AT`. Each question alone flags
+clean samples the other keeps — an atypical member of an easy class, a member of a hard
+class —; a wrong label fails both.
 
 Everything here is a pure function of arrays: the CLI, ``curator prune``, ``curator bench``
 and the benchmarks all call it.
@@ -20,6 +30,7 @@ and the benchmarks all call it.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -33,28 +44,67 @@ if TYPE_CHECKING:
 
 FLAG_AT = 0.5  # flagged: probability of being mislabelled at least this
 FIT_SAMPLES = 200_000  # the mixture is fitted on at most this many samples (then applied to all)
+MIN_CLASS = 50  # a class with fewer samples takes the mixture fitted to all the samples
 CLIP = 1e-4  # probabilities are clipped to [CLIP, 1 - CLIP] before the logit
 # scores the mixture can run on, and how each is made comparable to the level 0 ("the model
 # rejects the label"): probabilities of the label through the logit, margins as they are
-SCALES = {"early_learnability": "probability", "learnability": "probability",
-          "confidence": "probability", "heldout_learnability": "probability",
-          "hit_rate": "probability", "correctness": "probability", "easiness": "probability",
-          "aum": "margin"}
-DEFAULT_BY = "early_learnability"
+SCALES = {"early_aum": "margin", "aum": "margin", "early_learnability": "probability",
+          "learnability": "probability", "confidence": "probability",
+          "heldout_learnability": "probability", "hit_rate": "probability",
+          "correctness": "probability", "easiness": "probability"}
+# the default estimate: the margin before memorising, one mixture per class, and the
+# probability of the label before memorising, one mixture over all samples; a label is
+# flagged only when both reject it (docs/flags.md)
+DEFAULT_PARTS = (("early_aum", True), ("early_learnability", False))  # (score, per class)
+DEFAULT_BY = "+".join(score for score, _ in DEFAULT_PARTS)
+
+
+@dataclass(frozen=True)
+class Mixture:
+    """One fitted two-component mixture (or one per class) and whether it found wrong labels.
+    ``means``, ``stds``, ``weights``: the mixture over all samples, on the score's scale,
+    low component first (with ``per_class``, the classes' own mixtures are not kept)."""
+
+    by: str  # the score it was fitted on
+    means: tuple[float, float]
+    stds: tuple[float, float]
+    weights: tuple[float, float]
+    noise_found: bool  # whether a low component was taken for wrong labels
+    per_class: bool = False
+
+    @property
+    def params(self) -> dict[str, object]:
+        return {"by": self.by, "means": list(self.means), "stds": list(self.stds),
+                "weights": list(self.weights), "noise_found": self.noise_found,
+                "per_class": self.per_class}
+
+    @classmethod
+    def from_params(cls, p: dict[str, object]) -> Mixture:
+        return cls(str(p["by"]), tuple(float(v) for v in p["means"]),  # type: ignore[arg-type, attr-defined]
+                   tuple(float(v) for v in p["stds"]),  # type: ignore[arg-type, attr-defined]
+                   tuple(float(v) for v in p["weights"]),  # type: ignore[arg-type, attr-defined]
+                   bool(p["noise_found"]), bool(p.get("per_class", False)))
 
 
 @dataclass(frozen=True)
 class MislabelFit:
-    """The mixture and what it says about every sample."""
+    """The mixtures and what they say about every sample: a label's probability of being
+    wrong is the smallest of the mixtures' posteriors, so it is flagged only when every
+    mixture flags it."""
 
     probability: np.ndarray  # (N,) float32: probability that the label is wrong
-    by: str  # the score it was fitted on
-    means: tuple[float, float]  # component means (transformed units), low first
-    stds: tuple[float, float]
-    weights: tuple[float, float]
-    noise_found: bool  # whether the low component is one whose labels the model rejects
+    mixtures: tuple[Mixture, ...]
     share: float | None = None  # the noise share from the errors (noise_share), if known
     share_from: str | None = None  # the runs whose errors gave it: "holdout" or "reference"
+
+    @property
+    def by(self) -> str:
+        """The scores the mixtures were fitted on, joined by "+"."""
+        return "+".join(m.by for m in self.mixtures)
+
+    @property
+    def noise_found(self) -> bool:
+        return all(m.noise_found for m in self.mixtures)
 
     @property
     def flagged(self) -> np.ndarray:
@@ -68,31 +118,57 @@ class MislabelFit:
     @property
     def params(self) -> dict[str, object]:
         """The fit as the stored score's params (JSON types)."""
-        return {"by": self.by, "means": list(self.means), "stds": list(self.stds),
-                "weights": list(self.weights), "noise_found": self.noise_found,
-                "noise_share": self.share, "noise_share_from": self.share_from}
+        return {"by": self.by, "mixtures": [m.params for m in self.mixtures],
+                "noise_found": self.noise_found, "noise_share": self.share,
+                "noise_share_from": self.share_from}
 
     @classmethod
     def from_stored(cls, score: ScoreValues) -> MislabelFit | None:
         """The fit behind a stored ``mislabel_probability``; None when the file predates the
         stored params (then the fit is made again)."""
         p = score.params
-        if not {"by", "means", "stds", "weights", "noise_found"} <= set(p):
+        if "mixtures" in p:
+            mixtures = tuple(Mixture.from_params(m) for m in p["mixtures"])  # type: ignore[attr-defined]
+        elif {"by", "means", "stds", "weights", "noise_found"} <= set(p):  # one, as 0.1 stored it
+            mixtures = (Mixture.from_params(p),)
+        else:
             return None
         share = p.get("noise_share")
-        return cls(np.asarray(score.values, dtype=np.float32), str(p["by"]),
-                   tuple(float(v) for v in p["means"]),  # type: ignore[arg-type]
-                   tuple(float(v) for v in p["stds"]),  # type: ignore[arg-type]
-                   tuple(float(v) for v in p["weights"]),  # type: ignore[arg-type]
-                   bool(p["noise_found"]), None if share is None else float(share),
+        return cls(np.asarray(score.values, dtype=np.float32), mixtures,
+                   None if share is None else float(share),  # type: ignore[arg-type]
                    p.get("noise_share_from"))  # type: ignore[arg-type]
+
+
+def combined(fits: Sequence[MislabelFit]) -> MislabelFit:
+    """Fits of the same samples combined: each probability the smallest of theirs."""
+    first = fits[0]
+    return MislabelFit(np.minimum.reduce([f.probability for f in fits]),
+                       tuple(m for f in fits for m in f.mixtures), first.share,
+                       first.share_from)
+
+
+def estimate_mislabelled(early_aum: np.ndarray, early_learnability: np.ndarray,
+                         labels: np.ndarray | None, *, share: float | None,
+                         share_from: str | None = "reference", seed: int = 0) -> MislabelFit:
+    """The default estimate (:data:`DEFAULT_PARTS`): a mixture per class on the margin
+    before memorising and one over all samples on the probability of the label before
+    memorising, both with the prior ``share``; a label is flagged when both reject it.
+
+    Within its class, an atypical but clean sample of an easy class looks rejected, and over
+    all samples a clean sample of a hard class does; a wrong label looks rejected both ways."""
+    values = {"early_aum": early_aum, "early_learnability": early_learnability}
+    return combined([fit_mislabelled(values[score], by=score, seed=seed, share=share,
+                                     share_from=share_from,
+                                     labels=labels if per_class else None)
+                     for score, per_class in DEFAULT_PARTS])
 
 
 def scale_of(by: str) -> str:
     if by not in SCALES:
         raise CuratorError(f"by {by!r} is not a score mislabels can be estimated from: the "
                            "estimate needs a probability of the label or a margin",
-                           hint=f"use one of {', '.join(SCALES)}", param="by")
+                           hint=f"use {DEFAULT_BY} (the default) or one of {', '.join(SCALES)}",
+                           param="by")
     return SCALES[by]
 
 
@@ -127,48 +203,96 @@ def noise_share(train_error: float, test_error: float, num_classes: int) -> floa
     return float(np.clip((train_error - e) / (1 - q - e), 0.0, 0.99))
 
 
-def fit_mislabelled(values: np.ndarray, *, by: str = DEFAULT_BY, seed: int = 0,
-                    share: float | None = None, share_from: str | None = None
-                    ) -> MislabelFit:
-    """Fit the two-component mixture to the score ``by``'s ``values`` (higher = easier).
-
-    ``share`` (from :func:`noise_share`), when known, is the prior of the low component in
-    the posterior, and 0 means nothing is flagged; without it the mixture's own weight is the
-    prior. ``share_from`` names the runs whose errors gave ``share`` (kept with the fit)."""
+def _mixture(x: np.ndarray, seed: int) -> tuple[object, np.ndarray]:
+    """A two-component mixture fitted to ``x`` (at most :data:`FIT_SAMPLES` of them, drawn
+    at random), and the order of its components, low mean first."""
     from sklearn.mixture import GaussianMixture
 
+    rng = np.random.default_rng(seed)
+    sample = x if len(x) <= FIT_SAMPLES else x[rng.choice(len(x), FIT_SAMPLES, replace=False)]
+    gmm = GaussianMixture(2, n_init=2, random_state=seed, reg_covar=1e-6)
+    gmm.fit(sample.reshape(-1, 1))
+    return gmm, np.argsort(gmm.means_.ravel())
+
+
+def _posterior(gmm: object, order: np.ndarray, x: np.ndarray, prior: float | None
+               ) -> np.ndarray:
+    """Each value's posterior under the low component, re-weighted from the mixture's own
+    prior to ``prior`` (Bayes' rule in log-odds: only the prior odds change)."""
+    weights = gmm.weights_[order]  # type: ignore[attr-defined]
+    shift = 0.0 if prior is None else (np.log(prior / (1 - prior))
+                                       - np.log(weights[0] / weights[1]))
+    prob = np.empty(len(x), dtype=np.float32)
+    for start in range(0, len(x), 1 << 20):  # bounded memory for millions of samples
+        block = x[start:start + (1 << 20)].reshape(-1, 1)
+        post = np.clip(gmm.predict_proba(block)[:, order], 1e-300, None)  # type: ignore[attr-defined]
+        log_odds = np.log(post[:, 0]) - np.log(post[:, 1]) + shift
+        prob[start:start + len(block)] = 1 / (1 + np.exp(-np.clip(log_odds, -700, 700)))
+    return prob
+
+
+def _summary(gmm: object, order: np.ndarray) -> tuple[tuple[float, float], ...]:
+    """(means, stds, weights) of a fitted mixture, low component first."""
+    means = gmm.means_.ravel()[order]  # type: ignore[attr-defined]
+    stds = np.sqrt(gmm.covariances_.ravel())[order]  # type: ignore[attr-defined]
+    weights = gmm.weights_[order]  # type: ignore[attr-defined]
+    return tuple((float(a), float(b)) for a, b in (means, stds, weights))
+
+
+def fit_mislabelled(values: np.ndarray, *, by: str, seed: int = 0,
+                    share: float | None = None, share_from: str | None = None,
+                    labels: np.ndarray | None = None) -> MislabelFit:
+    """Fit the two-component mixture to the score ``by``'s ``values`` (higher = easier).
+
+    With ``labels`` (the given label of each value), one mixture is fitted per class, so a
+    class that is hard as a whole is not taken for wrong labels; a class with fewer than
+    :data:`MIN_CLASS` samples takes the mixture fitted to all of them, whose summary the fit
+    keeps either way. ``share`` (from :func:`noise_share`), when known, is the prior of the
+    low component in every posterior, and 0 means nothing is flagged; without it each
+    mixture's own weight is the prior. A mixture flags nothing when its low component's mean
+    is at or above 0 (the model, on average, gives those samples their label).
+    ``share_from`` names the runs whose errors gave ``share`` (kept with the fit)."""
     scale = scale_of(by)
     x = transform(values, scale)
     n = len(x)
     if not np.isfinite(x).all():
         raise CuratorError(f"values of score {by!r}: {int((~np.isfinite(x)).sum())} are not "
                            "finite", param="values")
-    none = MislabelFit(np.zeros(n, np.float32), by, (0.0, 0.0), (0.0, 0.0), (1.0, 0.0), False)
+    if labels is not None and len(labels) != n:
+        raise CuratorError(f"labels has {len(labels)} entries for {n} values", param="labels")
+    zeros = np.zeros(n, np.float32)
+    per_class = labels is not None
     if n < 10 or np.ptp(x) < 1e-9:  # nothing to separate
-        return none
-    rng = np.random.default_rng(seed)
-    sample = x if n <= FIT_SAMPLES else x[rng.choice(n, FIT_SAMPLES, replace=False)]
-    gmm = GaussianMixture(2, n_init=2, random_state=seed, reg_covar=1e-6)
-    gmm.fit(sample.reshape(-1, 1))
-    order = np.argsort(gmm.means_.ravel())
-    means = tuple(float(m) for m in gmm.means_.ravel()[order])
-    stds = tuple(float(s) for s in np.sqrt(gmm.covariances_.ravel())[order])
-    weights = tuple(float(w) for w in gmm.weights_[order])
-    if means[0] >= 0 or share == 0:  # the low component's labels are, on average, the
-        # model's answer; or the errors say there are no wrong labels to find
-        return MislabelFit(none.probability, by, means, stds, weights, False,  # type: ignore[arg-type]
+        return MislabelFit(zeros, (Mixture(by, (0.0, 0.0), (0.0, 0.0), (1.0, 0.0), False,
+                                           per_class),), share, share_from)
+    gmm, order = _mixture(x, seed)
+    means, stds, weights = _summary(gmm, order)
+    if share == 0:  # the errors say there are no wrong labels to find
+        return MislabelFit(zeros, (Mixture(by, means, stds, weights, False, per_class),),
                            share, share_from)
-    prior = weights[0] if share is None else share
-    # the mixture's posterior, re-weighted from its own prior to `prior` (Bayes' rule in
-    # log-odds: only the prior odds change)
-    shift = np.log(prior / (1 - prior)) - np.log(weights[0] / weights[1])
-    prob = np.empty(n, dtype=np.float32)
-    for start in range(0, n, 1 << 20):  # bounded memory for millions of samples
-        block = x[start:start + (1 << 20)].reshape(-1, 1)
-        post = np.clip(gmm.predict_proba(block)[:, order], 1e-300, None)
-        log_odds = np.log(post[:, 0]) - np.log(post[:, 1]) + shift
-        prob[start:start + len(block)] = 1 / (1 + np.exp(-np.clip(log_odds, -700, 700)))
-    return MislabelFit(prob, by, means, stds, weights, True, share, share_from)  # type: ignore[arg-type]
+    prob = zeros
+    groups: list[tuple[np.ndarray | slice, object, np.ndarray]] = []
+    if labels is None:
+        groups.append((slice(None), gmm, order))
+    else:
+        labels = np.asarray(labels)
+        classes, counts = np.unique(labels, return_counts=True)
+        pooled = [c for c, k in zip(classes, counts, strict=True) if k < MIN_CLASS]
+        if pooled:
+            groups.append((np.flatnonzero(np.isin(labels, pooled)), gmm, order))
+        for c in classes[counts >= MIN_CLASS]:
+            at = np.flatnonzero(labels == c)
+            if np.ptp(x[at]) < 1e-9:
+                continue
+            groups.append((at, *_mixture(x[at], seed)))
+    found = False
+    for at, mixture, low_first in groups:
+        if mixture.means_.ravel()[low_first[0]] >= 0:  # type: ignore[attr-defined]
+            continue  # the low component's labels are, on average, the model's answer
+        found = True
+        prob[at] = _posterior(mixture, low_first, x[at], share)
+    return MislabelFit(prob, (Mixture(by, means, stds, weights, found, per_class),), share,
+                       share_from)
 
 
 @dataclass(frozen=True)
@@ -199,8 +323,8 @@ def flag_quality(flagged: np.ndarray, noisy: np.ndarray) -> FlagQuality:
 
 
 def best_test_epoch(test_acc: np.ndarray | None, num_epochs: int) -> int:
-    """Epochs read by ``early_learnability``: up to the (1-based) epoch of best mean test
-    accuracy over the runs; without test accuracies, the first ceil(T/5)."""
+    """Epochs read by ``early_aum`` and ``early_learnability``: up to the (1-based) epoch of
+    best mean test accuracy over the runs; without test accuracies, the first ceil(T/5)."""
     fallback = max(1, -(-num_epochs // 5))
     if test_acc is None:
         return fallback
@@ -240,7 +364,7 @@ def file_noise_share(f: ScoresFile, by: str = DEFAULT_BY) -> tuple[float | None,
     without those runs or a test split."""
     from curator.scores import SCORES, FileTrajectories, error_rates, heldout_error_rates
 
-    kind = SCORES.entry(by).meta.get("runs", "reference")
+    kind = "reference" if by == DEFAULT_BY else SCORES.entry(by).meta.get("runs", "reference")
     try:
         traj = FileTrajectories(f, kind=kind)
     except CuratorError:
@@ -252,7 +376,7 @@ def file_noise_share(f: ScoresFile, by: str = DEFAULT_BY) -> tuple[float | None,
 
 def score_for_flags(f: ScoresFile, by: str) -> tuple[ScoreValues, bool]:
     """The score ``by`` of an open file and whether it is stored; a score the file does not
-    store (``early_learnability`` of an older file) is computed from the trajectories."""
+    store (``early_aum`` of an older file) is computed from the trajectories."""
     from curator.scores import SCORES, FileTrajectories, compute_scores
 
     scale_of(by)
@@ -286,37 +410,45 @@ def flag(path: str | Path, *, by: str = DEFAULT_BY, out: str | Path | None = Non
     as the score ``mislabel_probability`` and, with ``out``, write the flagged indices
     (``.npy``, ``.txt`` or ``.csv``). Flagging nothing is a normal result on clean data.
 
-    The estimate ``curator score`` stored is read back when it was made from ``by`` (no new
-    fit, the file is not written); otherwise the mixture is fitted and stored."""
+    ``by``: :data:`DEFAULT_BY`, the default estimate (:func:`estimate_mislabelled`), or one
+    score (:data:`SCALES`), whose mixture over all samples is then the estimate. The estimate
+    ``curator score`` stored is read back when it was made from ``by`` (no new fit, the file
+    is not written); otherwise it is made and stored."""
     from curator import store
     from curator.errors import FormatError
     from curator.pruning import export_selection
+    from curator.scores import FileTrajectories, compute_scores
 
-    scale_of(by)
+    if by != DEFAULT_BY:
+        scale_of(by)
     out = None if out is None else Path(out)
     if out is not None and out.suffix not in (".npy", ".txt", ".csv"):
         raise CuratorError(f"out {str(out)!r} must end in .npy, .txt or .csv", param="out")
+    scores: dict[str, ScoreValues] = {}
     with store.open_scores(path) as f:
         if not f.score_names():
             raise FormatError(f"{str(path)!r} has no scores yet",
                               hint="finish the reference run with `curator score --resume`")
         fit = (MislabelFit.from_stored(f.score("mislabel_probability"))
                if "mislabel_probability" in f.score_names() else None)
-        if fit is None or fit.by != by:
+        if fit is not None and fit.by != by:
             fit = None
-            score, stored = score_for_flags(f, by)
+        if fit is None and by == DEFAULT_BY:  # the registered score, with its sources
+            scores = compute_scores(FileTrajectories(f), ["mislabel_probability"])
+            scores = {k: v for k, v in scores.items()
+                      if k == "mislabel_probability" or k not in f.score_names()}
+            fit = MislabelFit.from_stored(scores["mislabel_probability"])
+        elif fit is None:
+            score, _ = score_for_flags(f, by)
             share, share_from = file_noise_share(f, by)
+            fit = fit_mislabelled(score.ease, by=by, share=share, share_from=share_from)
+            scores["mislabel_probability"] = store.ScoreValues(
+                fit.probability, "harder",
+                f"probability that the label is wrong: posterior of the low component of a "
+                f"two-component mixture on {by} (docs/flags.md)", score.runs, fit.params)
         labels, noisy = f.labels, f.noisy
         classes = list(f.data_spec.get("classes") or [])
-    scores = {}
-    if fit is None:
-        fit = fit_mislabelled(score.ease, by=by, share=share, share_from=share_from)
-        scores["mislabel_probability"] = store.ScoreValues(
-            fit.probability, "harder",
-            f"probability that the label is wrong: posterior of the low component of a "
-            f"two-component mixture on {by} (docs/flags.md)", score.runs, fit.params)
-        if not stored and by == DEFAULT_BY:
-            scores[by] = score
+    assert fit is not None
     written = None
     if out is not None:  # written before the score is stored: a failure leaves the file as it was
         written = export_selection(np.flatnonzero(fit.flagged), out)

@@ -328,7 +328,7 @@ class Recorder:
         the next ``end_epoch``, :meth:`wait` and :meth:`close` wait for it.
         ``test_acc``/``test_loss`` (optional) are stored in the run's
         history; curator uses ``test_acc`` to find the epochs before memorisation
-        (``early_learnability``). Under DDP every rank calls it; rank 0 writes."""
+        (``early_aum``, ``early_learnability``). Under DDP every rank calls it; rank 0 writes."""
         self._check_open("end_epoch")
         epoch = self.epochs_done
         if self.epochs is not None and epoch >= self.epochs:

@@ -195,20 +195,30 @@ def early_hit_rate(correct: np.ndarray, *, early_epochs: int) -> np.ndarray:
     return correct[:, :early_epochs].mean(axis=(0, 1), dtype=np.float64)
 
 
-@derived("mislabel_probability", sources=("early_learnability",),
-         higher_is="harder", context=("errors", "num_classes"),
-         description="probability that the label is wrong: posterior of the low component of "
-                     "a two-component mixture on logit(early_learnability), its prior the "
+@per_sample("early_aum", needs=("margin",), higher_is="easier", options=("early_epochs",),
+            description="area under the margin z_y - max_{j != y} z_j over the epochs up to "
+                        "the best test accuracy (before memorising), mean over runs")
+def early_aum(margin: np.ndarray, *, early_epochs: int) -> np.ndarray:
+    return margin[:, :early_epochs].mean(axis=(0, 1), dtype=np.float64)
+
+
+@derived("mislabel_probability", sources=("early_aum", "early_learnability"),
+         higher_is="harder", context=("errors", "num_classes", "labels"),
+         description="probability that the label is wrong: the smaller posterior of the low "
+                     "components of two two-component mixtures, one per class on early_aum "
+                     "and one over all samples on logit(early_learnability), their prior the "
                      "share of wrong labels estimated from the training and test error of "
                      "the same epochs; 0 when no labels look wrong (docs/flags.md)")
-def mislabel_probability(early: np.ndarray, *, errors: tuple[float, float], num_classes: int
-                         ) -> tuple[np.ndarray, dict[str, object]]:
+def mislabel_probability(early_aum: np.ndarray, early: np.ndarray, *,
+                         errors: tuple[float, float], num_classes: int,
+                         labels: np.ndarray | None) -> tuple[np.ndarray, dict[str, object]]:
     """The probabilities, and the fit as the score's params (``curator flag`` reads them back
-    instead of fitting again). ``errors``: :func:`error_rates` of the early epochs."""
-    from curator.flags import fit_mislabelled, noise_share
+    instead of fitting again). ``errors``: :func:`error_rates` of the early epochs;
+    ``labels``: the given labels (None: the margin's mixture too is one over all samples)."""
+    from curator.flags import estimate_mislabelled, noise_share
 
-    share = noise_share(*errors, num_classes)
-    fit = fit_mislabelled(early, by="early_learnability", share=share, share_from="reference")
+    fit = estimate_mislabelled(early_aum, early, labels,
+                               share=noise_share(*errors, num_classes))
     return fit.probability, fit.params
 
 
@@ -273,6 +283,7 @@ class ArrayTrajectories:
     test_acc: np.ndarray | None = None
     num_classes: int = 0  # 0: unknown
     train_acc: np.ndarray | None = None  # (R, T); None: the mean of stats["correct"]
+    labels: np.ndarray | None = None  # (N,) the given labels; None: unknown
 
     def __post_init__(self) -> None:
         shapes = {np.shape(v) for v in self.stats.values()}
@@ -312,6 +323,7 @@ class FileTrajectories:
         self.test_acc = np.stack([h["test_acc"][:self.num_epochs] for h in history])
         self.train_acc = np.stack([h["train_acc"][:self.num_epochs] for h in history])
         self.num_classes = scores.num_classes
+        self.labels = scores.labels
 
     def read(self, stat: str, start: int, stop: int) -> np.ndarray:
         return np.stack([self.file.read_stat(r, stat, start, stop) for r in self.runs])
@@ -357,7 +369,8 @@ def compute_scores(traj: Trajectories, names: Sequence[str] | None = None, *,
     # reader recomputing them from the file gets the file's own answer, ties included
     values = {k: as_stored(v) for k, v in values.items()}
     context = {"errors": error_rates(traj, opts["early_epochs"]),
-               "num_classes": getattr(traj, "num_classes", 0)}
+               "num_classes": getattr(traj, "num_classes", 0),
+               "labels": getattr(traj, "labels", None)}
     for e in entries:
         if e.meta["kind"] == "derived":
             extra = {k: context[k] for k in e.meta.get("context", ())}

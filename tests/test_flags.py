@@ -11,6 +11,7 @@ from typer.testing import CliRunner
 
 from curator import flags
 from curator.cli import app
+from curator.errors import CuratorError
 from curator.flags import best_test_epoch, fit_mislabelled, flag_quality, noise_share
 from curator.store import open_scores
 
@@ -32,8 +33,8 @@ def mixture(n: int, share: float, seed: int = 0) -> tuple[np.ndarray, np.ndarray
 @pytest.mark.parametrize("share", [0.1, 0.2, 0.4])
 def test_the_estimate_finds_the_noisy_share(share: float) -> None:
     values, noisy = mixture(6000, share)
-    fit = fit_mislabelled(values)
-    assert fit.noise_found and fit.means[0] < 0 < fit.means[1]
+    fit = fit_mislabelled(values, by="early_learnability")
+    assert fit.noise_found and fit.mixtures[0].means[0] < 0 < fit.mixtures[0].means[1]
     # it errs towards flagging: the clean-but-hard tail (mean 0.5) shares the low component
     # a little, so the flagged share is the true one or up to 5 points above it
     assert -0.01 < fit.flagged.mean() - noisy.mean() < 0.05
@@ -46,15 +47,15 @@ def test_the_estimate_finds_the_noisy_share(share: float) -> None:
 
 def test_clean_data_flags_nothing() -> None:
     values, _ = mixture(6000, 0.0)  # easy and clean-but-hard samples only
-    fit = fit_mislabelled(values)
-    assert not fit.noise_found and fit.means[0] >= 0
+    fit = fit_mislabelled(values, by="early_learnability")
+    assert not fit.noise_found and fit.mixtures[0].means[0] >= 0
     assert not fit.flagged.any() and fit.estimated_share == 0
 
 
 def test_degenerate_inputs_flag_nothing() -> None:
-    assert not fit_mislabelled(np.full(100, 0.3)).flagged.any()  # nothing to separate
-    assert not fit_mislabelled(np.array([0.1, 0.9])).flagged.any()  # too few to fit
-    assert len(fit_mislabelled(np.zeros(0)).probability) == 0
+    assert not fit_mislabelled(np.full(100, 0.3), by="aum").flagged.any()  # nothing to separate
+    assert not fit_mislabelled(np.array([0.1, 0.9]), by="aum").flagged.any()  # too few to fit
+    assert len(fit_mislabelled(np.zeros(0), by="aum").probability) == 0
 
 
 def test_margins_use_zero_as_the_level() -> None:
@@ -66,19 +67,99 @@ def test_margins_use_zero_as_the_level() -> None:
     assert not fit_mislabelled(aum + 10, by="aum").noise_found  # every margin positive
 
 
+def test_one_mixture_per_class() -> None:
+    """One class easy, one hard as a whole, 20% wrong labels in each (margins): the pooled
+    mixture splits the classes, not the labels, and flags nothing; one per class finds them."""
+    rng = np.random.default_rng(0)
+    n = 6000
+    labels = rng.integers(0, 2, n)
+    noisy = rng.random(n) < 0.2
+    clean = np.where(labels == 0, rng.normal(5, 1, n), rng.normal(1.5, 1, n))
+    wrong = np.where(labels == 0, rng.normal(-1.5, 1, n), rng.normal(-3, 1, n))
+    margins = np.where(noisy, wrong, clean)
+    pooled = fit_mislabelled(margins, by="aum", share=0.2)
+    assert not pooled.flagged.any() and not pooled.mixtures[0].per_class
+    fit = fit_mislabelled(margins, by="aum", share=0.2, labels=labels)
+    assert fit.noise_found and fit.params["mixtures"][0]["per_class"] is True
+    q = flag_quality(fit.flagged, noisy)
+    assert q.precision > 0.95 and q.recall > 0.95, q
+    for c in (0, 1):  # each class's wrong labels found
+        at = labels == c
+        assert flag_quality(fit.flagged[at], noisy[at]).f1 > 0.95
+    # a class too small for a mixture of its own (20 < MIN_CLASS) takes the pooled one
+    aum = np.where(noisy, rng.normal(-2, 1, n), rng.normal(3, 1.5, n))
+    few = np.r_[np.zeros(n - 20, np.int64), np.ones(20, np.int64)]
+    pooled = fit_mislabelled(aum, by="aum", share=0.2)
+    assert pooled.noise_found
+    small = fit_mislabelled(aum, by="aum", share=0.2, labels=few).probability[-20:]
+    np.testing.assert_array_equal(small, pooled.probability[-20:])
+    with pytest.raises(CuratorError, match="labels has 3 entries"):
+        fit_mislabelled(margins, by="aum", labels=labels[:3])
+
+
+def test_the_default_estimate_flags_what_both_views_reject() -> None:
+    """Within its class, an atypical clean sample of an easy class looks rejected; over all
+    samples, a clean sample of a hard class does; a wrong label looks rejected both ways."""
+    rng = np.random.default_rng(0)
+    n = 8000
+    labels = rng.integers(0, 2, n)
+    noisy = rng.random(n) < 0.2
+    atypical = ~noisy & (labels == 0) & (rng.random(n) < 0.15)
+    clean = np.where(labels == 0, np.where(atypical, rng.normal(1.0, 0.7, n),
+                                           rng.normal(3.5, 0.8, n)), rng.normal(1.2, 1, n))
+    margin = np.where(noisy, rng.normal(-2.5, 1, n), clean)
+    prob = 1 / (1 + np.exp(-(margin + rng.normal(0, 0.3, n))))  # the probability, noisier
+    within = fit_mislabelled(margin, by="early_aum", share=0.2, labels=labels)
+    overall = fit_mislabelled(prob, by="early_learnability", share=0.2)
+    fit = flags.estimate_mislabelled(margin, prob, labels, share=0.2)
+    assert fit.by == flags.DEFAULT_BY and len(fit.mixtures) == 2 and fit.noise_found
+    np.testing.assert_array_equal(fit.probability,
+                                  np.minimum(within.probability, overall.probability))
+
+    def wrongly(f: flags.MislabelFit, where: np.ndarray) -> int:
+        return int((f.flagged & ~noisy & where).sum())
+
+    hard = labels == 1
+    assert wrongly(fit, atypical) < wrongly(within, atypical) / 3  # the overall view vetoes
+    assert wrongly(fit, hard) < wrongly(overall, hard) / 3  # the class view vetoes
+    q = flag_quality(fit.flagged, noisy)
+    assert q.precision > max(flag_quality(f.flagged, noisy).precision
+                             for f in (within, overall))
+    assert q.recall > 0.95 and q.f1 > 0.95, q
+    # no wrong labels by the errors: nothing, whatever the mixtures say
+    assert not flags.estimate_mislabelled(margin, prob, labels, share=0.0).flagged.any()
+
+
+def test_stored_fits_read_back_old_and_new() -> None:
+    from curator.store import ScoreValues
+
+    values, _ = mixture(2000, 0.2)
+    fit = flags.estimate_mislabelled(values * 4 - 2, values, None, share=0.2)
+    stored = ScoreValues(fit.probability, "harder", "", ("seed-0",), fit.params)
+    back = flags.MislabelFit.from_stored(stored)
+    assert back is not None and back.mixtures == fit.mixtures and back.by == fit.by
+    assert back.share == 0.2 and back.share_from == "reference"
+    # one mixture's params at the top level, as files stored them before `mixtures`
+    old = {"by": "early_learnability", "means": [-1.0, 2.0], "stds": [1.0, 0.5],
+           "weights": [0.2, 0.8], "noise_found": True, "noise_share": 0.2,
+           "noise_share_from": "reference"}
+    back = flags.MislabelFit.from_stored(ScoreValues(fit.probability, "harder", "", (), old))
+    assert back is not None and back.by == "early_learnability" and back.noise_found
+    assert back.mixtures[0].means == (-1.0, 2.0) and not back.mixtures[0].per_class
+    assert flags.MislabelFit.from_stored(ScoreValues(fit.probability, "harder", "", ())) is None
+
+
 def test_fitted_on_a_subsample_for_large_n(monkeypatch: pytest.MonkeyPatch) -> None:
     values, noisy = mixture(20_000, 0.2)
-    full = fit_mislabelled(values)
+    full = fit_mislabelled(values, by="early_learnability")
     monkeypatch.setattr(flags, "FIT_SAMPLES", 2_000)
-    sampled = fit_mislabelled(values)
+    sampled = fit_mislabelled(values, by="early_learnability")
     assert len(sampled.probability) == 20_000  # applied to every sample
     assert abs(sampled.flagged.mean() - full.flagged.mean()) < 0.02
     assert flag_quality(sampled.flagged, noisy).f1 > 0.85
 
 
 def test_bad_score_and_values() -> None:
-    from curator.errors import CuratorError
-
     with pytest.raises(CuratorError, match="'el2n' is not a score") as info:
         fit_mislabelled(np.zeros(10), by="el2n")
     assert info.value.param == "by"
@@ -100,15 +181,15 @@ def test_noise_share_from_the_errors() -> None:
 
 def test_the_share_sets_the_prior_and_can_veto() -> None:
     values, noisy = mixture(6000, 0.2)
-    own = fit_mislabelled(values)
+    own = fit_mislabelled(values, by="early_learnability")
     assert own.share is None
-    fewer = fit_mislabelled(values, share=0.1)
-    more = fit_mislabelled(values, share=0.3)
+    fewer = fit_mislabelled(values, by="early_learnability", share=0.1)
+    more = fit_mislabelled(values, by="early_learnability", share=0.3)
     assert fewer.flagged.sum() < own.flagged.sum() < more.flagged.sum()
     np.testing.assert_array_equal(fewer.probability > 0, own.probability > 0)
     assert np.all(np.argsort(fewer.probability, kind="stable")
                   == np.argsort(own.probability, kind="stable"))  # same ranking
-    veto = fit_mislabelled(values, share=0.0)
+    veto = fit_mislabelled(values, by="early_learnability", share=0.0)
     assert not veto.noise_found and not veto.flagged.any()
 
 
@@ -218,9 +299,9 @@ def test_flag_end_to_end(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Non
     with open_scores(out) as f:
         s = f.score("mislabel_probability")
         noisy = f.noisy
-        assert s.higher_is == "harder" and s.params["by"] == "early_learnability"
+        assert s.higher_is == "harder" and s.params["by"] == flags.DEFAULT_BY
         np.testing.assert_array_equal(s.values, scored.values)
-        assert s.params == scored.params and len(s.params["means"]) == 2
+        assert s.params == scored.params and len(s.params["mixtures"]) == 2
         early = f.score("early_learnability")
         assert 1 <= early.params["early_epochs"] <= 10
     flagged = np.loadtxt(csv, skiprows=1, dtype=np.int64, ndmin=1)

@@ -154,6 +154,9 @@ def test_aum_el2n_variability_by_hand() -> None:
     p = np.array([[[0.0, 0.5], [1.0, 0.5]], [[0.5, 0.2], [0.5, 0.4]]])
     s = compute_scores(full(p, margin=margin, el2n=el2n), options={"el2n_epoch": 2})
     np.testing.assert_allclose(s["aum"].values, [2.0, -1.0])
+    early = compute_scores(full(p, margin=margin), ["early_aum"], options={"early_epochs": 1})
+    np.testing.assert_allclose(early["early_aum"].values, [1.0, 0.0])  # epoch 1, over runs
+    assert early["early_aum"].params == {"early_epochs": 1}
     np.testing.assert_allclose(s["el2n"].values, [0.2, 1.1])  # epoch 2, mean over runs
     # std over epochs per run: s0: 0.5, 0.0; s1: 0.0, 0.1
     np.testing.assert_allclose(s["variability"].values, [0.25, 0.05], rtol=1e-6)
