@@ -741,7 +741,7 @@ def flag(
                           highlight=False)
         for m in fit.mixtures:
             unit = "logit" if scale_of(m.by) == "probability" else "margin"
-            where = "one per class; over all samples" if m.per_class else "all samples"
+            where = "one per class; shown: all samples pooled" if m.per_class else "all samples"
             verdict = (f"a component of {_pct(m.weights[0])} whose labels the model rejects "
                        f"(mean {_num(m.means[0])}, sd {_num(m.stds[0])}, {unit}) beside one "
                        f"of {_pct(m.weights[1])} (mean {_num(m.means[1])})" if m.noise_found
