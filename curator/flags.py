@@ -129,8 +129,8 @@ class MislabelFit:
         p = score.params
         if "mixtures" in p:
             mixtures = tuple(Mixture.from_params(m) for m in p["mixtures"])  # type: ignore[attr-defined]
-        elif {"by", "means", "stds", "weights", "noise_found"} <= set(p):  # one, as 0.1 stored it
-            mixtures = (Mixture.from_params(p),)
+        elif {"by", "means", "stds", "weights", "noise_found"} <= set(p):
+            mixtures = (Mixture.from_params(p),)  # one, as files before `mixtures` held it
         else:
             return None
         share = p.get("noise_share")
@@ -275,16 +275,16 @@ def fit_mislabelled(values: np.ndarray, *, by: str, seed: int = 0,
     if labels is None:
         groups.append((slice(None), gmm, order))
     else:
-        labels = np.asarray(labels)
-        classes, counts = np.unique(labels, return_counts=True)
-        pooled = [c for c, k in zip(classes, counts, strict=True) if k < MIN_CLASS]
-        if pooled:
-            groups.append((np.flatnonzero(np.isin(labels, pooled)), gmm, order))
-        for c in classes[counts >= MIN_CLASS]:
-            at = np.flatnonzero(labels == c)
-            if np.ptp(x[at]) < 1e-9:
-                continue
-            groups.append((at, *_mixture(x[at], seed)))
+        # the samples of each class from one sort (not one scan of all labels per class)
+        by_class = np.argsort(labels, kind="stable")
+        classes, counts = np.unique(np.asarray(labels), return_counts=True)
+        members = np.split(by_class, np.cumsum(counts)[:-1])
+        small = [at for at, k in zip(members, counts, strict=True) if k < MIN_CLASS]
+        if small:
+            groups.append((np.concatenate(small), gmm, order))
+        for at, k in zip(members, counts, strict=True):
+            if k >= MIN_CLASS and np.ptp(x[at]) >= 1e-9:
+                groups.append((at, *_mixture(x[at], seed)))
     found = False
     for at, mixture, low_first in groups:
         if mixture.means_.ravel()[low_first[0]] >= 0:  # type: ignore[attr-defined]

@@ -11,6 +11,7 @@ docs/scores.md states each formula and its source (papers by title and arXiv id)
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -323,7 +324,11 @@ class FileTrajectories:
         self.test_acc = np.stack([h["test_acc"][:self.num_epochs] for h in history])
         self.train_acc = np.stack([h["train_acc"][:self.num_epochs] for h in history])
         self.num_classes = scores.num_classes
-        self.labels = scores.labels
+
+    @functools.cached_property
+    def labels(self) -> np.ndarray:
+        """The given labels, read when a score first needs them."""
+        return self.file.labels
 
     def read(self, stat: str, start: int, stop: int) -> np.ndarray:
         return np.stack([self.file.read_stat(r, stat, start, stop) for r in self.runs])

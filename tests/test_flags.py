@@ -130,6 +130,14 @@ def test_the_default_estimate_flags_what_both_views_reject() -> None:
     assert not flags.estimate_mislabelled(margin, prob, labels, share=0.0).flagged.any()
 
 
+def test_the_cli_default_is_the_default_estimate() -> None:
+    import inspect
+
+    from curator import cli
+
+    assert inspect.signature(cli.flag).parameters["by"].default == flags.DEFAULT_BY
+
+
 def test_stored_fits_read_back_old_and_new() -> None:
     from curator.store import ScoreValues
 
