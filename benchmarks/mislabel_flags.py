@@ -5,8 +5,8 @@ Each cell is (data, label noise, model, epochs). In a cell:
 1. the reference run: ``curator score``'s loop, R seeds x T epochs, on the noisy labels
    (with ``--holdout K`` also K holdout models per seed);
 2. curator's flags (``curator.flags``, the estimate ``curator flag`` and the default
-   ``curator prune`` use; ``--by SCORE`` as ``curator flag --by``): precision, recall and F1
-   against the flipped labels;
+   ``curator prune`` use; ``--by SCORE`` as ``curator flag --by``): the share of wrong labels
+   behind them, precision, recall and F1 against the flipped labels;
 3. the peer: cleanlab's ``find_label_issues`` on 5-fold out-of-sample ``pred_probs`` of the
    same model trained for the same epochs by the same loop;
 4. a fresh model is trained (``--train-seeds`` seeds, same epochs) on: the default
@@ -130,15 +130,19 @@ def run_cell(cell: dict[str, Any]) -> dict[str, Any]:
             flag(path, by=cell["by"])
         with open_scores(path) as f:
             mislabel = file_mislabel(f)
+            fit = f.score("mislabel_probability").params
             ease = f.score("learnability").ease
             early = f.score("early_learnability").params["early_epochs"]
     assert mislabel is not None
     ours = mislabel >= 0.5
-    out["curator"] = {**quality(ours, noisy), "early_epochs": early}
-    probs = oos_probabilities(cfg.replace(seed=0), bundle)
-    issues = find_label_issues(bundle.labels, probs, n_jobs=1)  # cells are the parallelism
-    out["cleanlab"] = {**quality(issues, noisy),
-                       "oos_acc_given": float((probs.argmax(1) == bundle.labels).mean())}
+    out["curator"] = {**quality(ours, noisy), "early_epochs": early,
+                      "share": fit.get("noise_share"), "share_from": fit.get("noise_share_from")}
+    issues = np.zeros(bundle.num_samples, bool)
+    if cell["cleanlab"]:
+        probs = oos_probabilities(cfg.replace(seed=0), bundle)
+        issues = find_label_issues(bundle.labels, probs, n_jobs=1)  # cells are the parallelism
+        out["cleanlab"] = {**quality(issues, noisy),
+                           "oos_acc_given": float((probs.argmax(1) == bundle.labels).mean())}
     n = bundle.num_samples
     keep = int(round(cell["keep"] * n))
     chosen = {
@@ -151,7 +155,7 @@ def run_cell(cell: dict[str, Any]) -> dict[str, Any]:
     }
     out["selections"] = {}
     for name, idx in chosen.items():
-        if name not in cell["selections"]:
+        if name not in cell["selections"] or (name == "cleanlab" and not cell["cleanlab"]):
             continue
         accs = [train(cfg.replace(seed=s), TrainPlan(), indices=idx, bundle=bundle
                       ).final_test_acc for s in range(cell["train_seeds"])]
@@ -170,12 +174,15 @@ def welch(a: list[float], b: list[float]) -> float:
 
 
 def table(results: list[dict[str, Any]]) -> str:
-    head = (f"{'data':<16} {'noise':<8} {'model':<5} {'T':>3} | {'curator P/R/F1 (n)':<25} | "
+    head = (f"{'data':<16} {'noise':<8} {'model':<5} {'T':>3} | {'share':>5} | "
+            f"{'curator P/R/F1 (n)':<25} | "
             f"{'cleanlab P/R/F1 (n)':<25} | " + " ".join(f"{s:>15}" for s in SELECTIONS)
             + f" | {'default-random':>15} {'p':>6} {'flipped kept':>13}")
     lines = [head, "-" * len(head)]
     for r in results:
-        def prf(d: dict[str, float], flipped: int = r["flipped"]) -> str:
+        def prf(d: dict[str, float] | None, flipped: int = r["flipped"]) -> str:
+            if d is None:  # the peer was not run
+                return "-"
             if not flipped:  # clean data: only the count of flags means something
                 return f"-/-/- ({d['flagged']})"
             p = "-" if d["flagged"] == 0 else f"{d['precision']:.3f}"
@@ -191,9 +198,12 @@ def table(results: list[dict[str, Any]]) -> str:
         if "default" in sel:
             flipped_kept = sel["default"]["flipped_kept"]
             kept = f"{flipped_kept:>5} ({100 * flipped_kept / sel['default']['kept']:.1f}%)"
+        share = r["curator"].get("share")
+        share = "-" if share is None else f"{share:.3f}"
         lines.append(
-            f"{r['data']:<16} {r['noise']:<8} {r['model']:<5} {r['epochs']:>3} | "
-            f"{prf(r['curator']):<25} | {prf(r['cleanlab']):<25} | {accs} | {versus} {kept}")
+            f"{r['data']:<16} {r['noise']:<8} {r['model']:<5} {r['epochs']:>3} | {share:>5} | "
+            f"{prf(r['curator']):<25} | {prf(r.get('cleanlab')):<25} | {accs} | {versus} "
+            f"{kept}")
     return "\n".join(lines)
 
 
@@ -213,10 +223,14 @@ def main() -> None:
                              "(heldout_learnability needs --holdout)")
     parser.add_argument("--selections", nargs="+", choices=SELECTIONS, default=list(SELECTIONS),
                         help="the selections to train on (the others print -)")
+    parser.add_argument("--no-cleanlab", dest="cleanlab", action="store_false",
+                        help="skip the peer (its 5-fold runs are deterministic on a CPU, so "
+                             "a rerun after a change to the flags may reuse its figures)")
     args = parse_grid(parser)
     import cleanlab
 
-    print(f"cleanlab {cleanlab.__version__}; keep {args.keep}; {args.seeds} reference seeds"
+    print(f"cleanlab {cleanlab.__version__}{'' if args.cleanlab else ' (not run)'}; "
+          f"keep {args.keep}; {args.seeds} reference seeds"
           f"{f' with {args.holdout} holdout runs each' if args.holdout else ''}; flags by "
           f"{args.by}, "
           f"{args.train_seeds} training seeds per selection; batch {args.batch_size}",
@@ -225,7 +239,7 @@ def main() -> None:
     specs = {d: data_spec(d, args.root, cache) for d in args.data}
     cells = [{"data": d, "spec": specs[d], "noise": z, "model": m, "epochs": t,
               "seeds": args.seeds, "train_seeds": args.train_seeds, "keep": args.keep,
-              "holdout": args.holdout, "by": args.by,
+              "holdout": args.holdout, "by": args.by, "cleanlab": args.cleanlab,
               "device": args.device, "threads": args.threads, "batch_size": args.batch_size,
               "selections": args.selections}
              for d, z, m, t in itertools.product(args.data, args.noise, args.models,
@@ -243,7 +257,8 @@ def main() -> None:
             results.append(r)
     order = {(c["data"], c["noise"], c["model"], c["epochs"]): i for i, c in enumerate(cells)}
     results.sort(key=lambda r: order[(r["data"], r["noise"], r["model"], r["epochs"])])
-    print("\nflags: precision/recall/F1 against the flipped labels (flags); test accuracy after "
+    print("\nshare: the share of wrong labels the flags' prior was set to; "
+          "flags: precision/recall/F1 against the flipped labels (flags); test accuracy after "
           f"training on each selection (keep {args.keep} for default/easy/random), mean ± std "
           f"over {args.train_seeds} seeds; default-random with Welch's p; flipped labels kept "
           "by the default (share of the kept)")

@@ -16,8 +16,10 @@ questions of each sample (:func:`estimate_mislabelled`):
 - among all samples: is the logit of its mean probability of the label over those epochs
   (``early_learnability``) in the low component of a mixture fitted to all samples?
 
-The prior of each low component is the share of wrong labels implied by the training and
-test errors of the same epochs (:func:`noise_share`). A mixture's low component is taken for
+The prior of each low component is the share of wrong labels implied by the first epoch's
+predictions, each made before the model trained on the sample, against the test accuracy of
+the same steps (:func:`first_epoch_share`; runs without those checks: the training and test
+errors before memorising, :func:`noise_share`). A mixture's low component is taken for
 wrong labels *only if* the model, on average, rejects them (mean below 0), and only if that
 share is above 0. A sample's probability of being mislabelled is the smaller of its two
 posteriors; it is flagged when that is at least :data:`FLAG_AT`. Each question alone flags
@@ -95,7 +97,9 @@ class MislabelFit:
     probability: np.ndarray  # (N,) float32: probability that the label is wrong
     mixtures: tuple[Mixture, ...]
     share: float | None = None  # the noise share from the errors (noise_share), if known
-    share_from: str | None = None  # the runs whose errors gave it: "holdout" or "reference"
+    # what gave it: "first-epoch" (the reference runs' first-epoch checks), "reference"
+    # (their errors before memorising) or "holdout" (the holdout runs' errors)
+    share_from: str | None = None
 
     @property
     def by(self) -> str:
@@ -181,8 +185,42 @@ def transform(values: np.ndarray, scale: str) -> np.ndarray:
     return v
 
 
+def first_epoch_share(checks: np.ndarray, num_classes: int) -> float | None:
+    """The share of wrong training labels that the first epoch's checks imply.
+
+    ``checks``: rows (samples, hits, test accuracy before, after) of stretches of the first
+    epoch's steps (``/runs/<run>/first_epoch``, any number of runs stacked; columns
+    :data:`curator.store.spec.FIRST_EPOCH_COLUMNS`). In the first epoch every sample is
+    predicted before the model has trained on it, so a clean sample is predicted as its
+    label about as often as a test sample at the same moment, ``a`` (the mean of the test
+    accuracies before and after the stretch): there is no generalisation gap and nothing is
+    memorised yet. A wrong label is predicted with chance ``q = (1 - a) / (C - 1)`` (uniform
+    flips). So each stretch's hit rate is ``o = a - s (a - q)``, and ``s`` is the
+    least-squares slope of ``a - o`` on ``a - q`` over the stretches, each weighted by its
+    samples: early stretches, where the model is still near chance and says little about
+    the labels, weigh little. It under-counts flips to one confusable class (the model
+    sometimes agrees with them). None without checks; 0 when the model never rises above
+    chance in the first epoch."""
+    rows = np.asarray(checks, dtype=np.float64).reshape(-1, 4)
+    if num_classes < 2 or not len(rows) or not np.isfinite(rows).all():
+        return None
+    n, hits, before, after = rows.T
+    keep = n > 0
+    if not keep.any():
+        return None
+    n, hits, a = n[keep], hits[keep], ((before + after) / 2)[keep]
+    signal = a - (1 - a) / (num_classes - 1)  # a - q: what a wrong label costs in hits
+    weight = float((n * signal ** 2).sum())
+    if weight <= 1e-12 or (signal <= 0).all():
+        return 0.0
+    slope = float((n * signal * (a - hits / n)).sum()) / weight
+    return float(np.clip(slope, 0.0, 0.99))
+
+
 def noise_share(train_error: float, test_error: float, num_classes: int) -> float | None:
-    """The share of wrong training labels that the errors of the same epochs imply.
+    """The share of wrong training labels that the errors of the same epochs imply: the
+    estimate for runs without first-epoch checks (:func:`first_epoch_share`), e.g. a file
+    recorded in the user's own loop.
 
     Before memorising, the model errs on a clean training sample about as often as on a test
     sample (``test_error``); on a wrong label it errs unless its wrong answer happens to be
@@ -192,8 +230,8 @@ def noise_share(train_error: float, test_error: float, num_classes: int) -> floa
     as the training pass met the model, half an epoch before the end of each epoch. It
     under-counts when the model starts to fit the wrong labels inside the window, when the
     wrong labels raise the test error too (flips to one class), or when the model fits its
-    clean training samples better than unseen ones (a generalisation gap). None when it
-    cannot be computed (no test split)."""
+    clean training samples better than unseen ones (a generalisation gap: a weak model on
+    mnist1d implies 0 for 20% flipped). None when it cannot be computed (no test split)."""
     e = float(test_error)
     if not np.isfinite(e) or not np.isfinite(train_error) or num_classes < 2:
         return None
@@ -247,11 +285,11 @@ def fit_mislabelled(values: np.ndarray, *, by: str, seed: int = 0,
     With ``labels`` (the given label of each value), one mixture is fitted per class, so a
     class that is hard as a whole is not taken for wrong labels; a class with fewer than
     :data:`MIN_CLASS` samples takes the mixture fitted to all of them, whose summary the fit
-    keeps either way. ``share`` (from :func:`noise_share`), when known, is the prior of the
-    low component in every posterior, and 0 means nothing is flagged; without it each
-    mixture's own weight is the prior. A mixture flags nothing when its low component's mean
-    is at or above 0 (the model, on average, gives those samples their label).
-    ``share_from`` names the runs whose errors gave ``share`` (kept with the fit)."""
+    keeps either way. ``share`` (:func:`first_epoch_share` or :func:`noise_share`), when
+    known, is the prior of the low component in every posterior, and 0 means nothing is
+    flagged; without it each mixture's own weight is the prior. A mixture flags nothing when
+    its low component's mean is at or above 0 (the model, on average, gives those samples
+    their label). ``share_from`` names what gave ``share`` (kept with the fit)."""
     scale = scale_of(by)
     x = transform(values, scale)
     n = len(x)
@@ -353,25 +391,32 @@ def share_basis(source: str | None) -> str:
     """Which errors gave the noise share (``MislabelFit.share_from``), for messages."""
     if source == "holdout":
         return "the held-out and test errors of the holdout runs"
+    if source == "first-epoch":
+        return "the first epoch's predictions against the test accuracy"
     return "the training and test errors before memorising"
 
 
 def file_noise_share(f: ScoresFile, by: str = DEFAULT_BY) -> tuple[float | None, str | None]:
-    """:func:`noise_share` of an open file for the score ``by``, and the runs that gave it:
-    the errors of the runs the score is computed from — the holdout runs' held-out and test
-    errors for ``heldout_learnability`` (:func:`curator.scores.heldout_error_rates`), else
-    the reference runs' early epochs (:func:`curator.scores.error_rates`). (None, None)
-    without those runs or a test split."""
-    from curator.scores import SCORES, FileTrajectories, error_rates, heldout_error_rates
+    """The noise share of an open file for the score ``by``, and what gave it, from the runs
+    the score is computed from: the holdout runs' held-out and test errors for
+    ``heldout_learnability`` (:func:`curator.scores.heldout_error_rates`), else the
+    reference runs (:func:`curator.scores.reference_noise_share`). (None, None) without
+    those runs or a test split."""
+    from curator.scores import (
+        SCORES,
+        FileTrajectories,
+        heldout_error_rates,
+        reference_noise_share,
+    )
 
     kind = "reference" if by == DEFAULT_BY else SCORES.entry(by).meta.get("runs", "reference")
     try:
         traj = FileTrajectories(f, kind=kind)
     except CuratorError:
         return None, None
-    errors = (heldout_error_rates(traj) if kind == "holdout" else
-              error_rates(traj, best_test_epoch(traj.test_acc, traj.num_epochs)))
-    return noise_share(*errors, f.num_classes), kind
+    if kind == "holdout":
+        return noise_share(*heldout_error_rates(traj), f.num_classes), kind
+    return reference_noise_share(traj, best_test_epoch(traj.test_acc, traj.num_epochs))
 
 
 def score_for_flags(f: ScoresFile, by: str) -> tuple[ScoreValues, bool]:

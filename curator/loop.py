@@ -30,7 +30,9 @@ from curator.models import build_model
 from curator.record import StatBuffer
 from samplers import make_generator
 
-STREAM_ORDER, STREAM_AUGMENT = 0, 1
+STREAM_ORDER, STREAM_AUGMENT, STREAM_CHECKS = 0, 1, 2
+FIRST_EPOCH_CHECKS = 10  # test evaluations inside the first epoch of a reference run
+CHECK_TEST_SAMPLES = 10_000  # each on at most this many test samples (a fixed random subset)
 
 
 class EpochSampler(Protocol):
@@ -54,6 +56,10 @@ class EpochResult:
     seconds: float  # wall time of the epoch, recording and test evaluation included
     samples: int  # samples presented
     stats: dict[str, np.ndarray] | None = field(default=None, repr=False)
+    # the first epoch's checks (Trainer's ``first_epoch_checks``): (K, 4) rows of samples
+    # trained on in a stretch of the epoch, how many of them were predicted as their label
+    # before the step that trained on them, test accuracy before and after the stretch
+    checks: np.ndarray | None = field(default=None, repr=False)
 
     def metrics(self) -> dict[str, float]:
         return {"train_loss": self.train_loss, "train_acc": self.train_acc,
@@ -169,6 +175,11 @@ class Trainer:
     ``cfg.probe`` decides where per-sample statistics come from (``train``: the training
     forward pass itself; ``eval``: an extra eval-mode pass over the training split after the
     epoch; ``none``: nothing is recorded).
+    ``first_epoch_checks`` K > 0 (with a test split): the first epoch is cut into K stretches
+    of steps and the test accuracy is measured after each (on at most
+    :data:`CHECK_TEST_SAMPLES` test samples), so that the first epoch's predictions, each made
+    before the model trained on that sample, can be compared with the test accuracy of the
+    same moments (:func:`curator.flags.first_epoch_share`; ``EpochResult.checks``).
 
     Under ``torchrun`` (``ctx.world > 1``) the model is wrapped in DistributedDataParallel,
     each rank trains on its shard of the epoch (``batch_size`` samples per rank and step),
@@ -181,7 +192,8 @@ class Trainer:
                  device: torch.device, test: Split | None = None,
                  sampler: EpochSampler | None = None, subset: torch.Tensor | None = None,
                  probe_indices: torch.Tensor | None = None,
-                 loss_weights: torch.Tensor | None = None, ctx: Context = SINGLE) -> None:
+                 loss_weights: torch.Tensor | None = None, ctx: Context = SINGLE,
+                 first_epoch_checks: int = 0) -> None:
         if cfg.augment != "none" and len(train.sample_shape) != 3:
             raise ConfigError(f"augment {cfg.augment!r} needs images (C, H, W), but samples "
                               f"have shape {train.sample_shape}", hint="use --augment none")
@@ -244,6 +256,7 @@ class Trainer:
         self.amp_dtype = amp_dtype(cfg.amp, device)
         self.scaler = torch.amp.GradScaler(device.type, enabled=self.amp_dtype == torch.float16)
         self.recorder = (StatBuffer(len(train), device) if cfg.probe != "none" else None)
+        self.first_epoch_checks = first_epoch_checks if test is not None else 0
         self.epochs_done = 0
 
     # ------------------------------------------------------------------------------
@@ -287,6 +300,8 @@ class Trainer:
         correct_sum = torch.zeros((), dtype=torch.int64, device=self.device)
         seen = 0
         order = self.epoch_order(epoch)
+        checks = (_FirstEpochChecks(self, math.ceil(len(order) / cfg.batch_size))
+                  if epoch == 0 and self.first_epoch_checks else None)
         for idx, x, y in self.train_split.batches(order, cfg.batch_size, device=self.device,
                                                   num_workers=cfg.num_workers):
             if aug_gen is not None:
@@ -324,6 +339,8 @@ class Trainer:
                 loss_sum += nll.detach().sum()
                 correct_sum += (logits.argmax(dim=1) == y).sum()
             seen += len(idx)
+            if checks is not None:
+                checks.after_step(seen, correct_sum)
             faults.point("batch")
             if on_batch is not None:
                 on_batch(len(idx))
@@ -350,7 +367,8 @@ class Trainer:
                            train_acc=correct_total / max(seen, 1),
                            test_loss=test_loss, test_acc=test_acc,
                            lr=self.optimizer.param_groups[0]["lr"],
-                           seconds=time.perf_counter() - start, samples=seen, stats=stats_out)
+                           seconds=time.perf_counter() - start, samples=seen, stats=stats_out,
+                           checks=None if checks is None else checks.rows(self.ctx))
 
     def _eval_batches(self, split: Split, indices: torch.Tensor | None = None
                       ) -> Iterable[Batch]:
@@ -403,19 +421,21 @@ class Trainer:
         return out if out is not None else np.zeros((0, 0), dtype=np.float32)
 
     @torch.no_grad()
-    def evaluate(self, split: Split) -> tuple[float, float]:
-        """Mean cross-entropy and accuracy on ``split`` in eval mode."""
+    def evaluate(self, split: Split, indices: torch.Tensor | None = None
+                 ) -> tuple[float, float]:
+        """Mean cross-entropy and accuracy on ``split`` (or its samples ``indices``) in eval
+        mode."""
         was_training = self.module.training
         self.module.eval()
         sums = torch.zeros(2, dtype=torch.float64, device=self.device)  # loss, correct
-        for _, x, y in self._eval_batches(split):
+        for _, x, y in self._eval_batches(split, indices):
             with self._autocast():
                 logits = self.eval_model(x).float()
             sums[0] += F.cross_entropy(logits, y, reduction="sum")
             sums[1] += (logits.argmax(dim=1) == y).sum()
         self.module.train(was_training)
         loss_sum, correct = self.ctx.sum(sums).tolist()
-        n = max(len(split), 1)
+        n = max(len(split) if indices is None else len(indices), 1)
         return loss_sum / n, correct / n
 
     # ------------------------------------------------------------------------------
@@ -437,3 +457,44 @@ class Trainer:
         if "rng_cuda" in state and self.device.type == "cuda":
             torch.cuda.set_rng_state(state["rng_cuda"], self.device)
 
+
+
+class _FirstEpochChecks:
+    """The first epoch cut into ``trainer.first_epoch_checks`` stretches of steps: how many
+    samples each stretch trained on, how many of them the model predicted as their label
+    (before the step that trained on them: in the first epoch no sample has been seen
+    before), and the test accuracy before and after the stretch. On every rank at the same
+    steps (the test evaluation is collective under DDP); the counts are summed over ranks."""
+
+    def __init__(self, trainer: Trainer, steps: int) -> None:
+        self.trainer = trainer
+        k = max(1, min(trainer.first_epoch_checks, steps))
+        self.marks = {max(1, round(steps * (i + 1) / k)) for i in range(k)}
+        test = trainer.test_split
+        assert test is not None
+        self.subset = None
+        if len(test) > CHECK_TEST_SAMPLES:  # the same subset at every check of the run
+            gen = make_generator(trainer.seed, 0, STREAM_CHECKS)
+            self.subset = torch.randperm(len(test), generator=gen)[:CHECK_TEST_SAMPLES]
+        self.step = 0
+        self.last = (0, 0)  # samples and hits at the previous mark
+        self.before = self._test_acc()
+        self.found: list[list[float]] = []
+
+    def _test_acc(self) -> float:
+        assert self.trainer.test_split is not None
+        return self.trainer.evaluate(self.trainer.test_split, self.subset)[1]
+
+    def after_step(self, seen: int, correct: torch.Tensor) -> None:
+        self.step += 1
+        if self.step not in self.marks:
+            return
+        hits = int(correct.item())
+        after = self._test_acc()
+        self.found.append([seen - self.last[0], hits - self.last[1], self.before, after])
+        self.last, self.before = (seen, hits), after
+
+    def rows(self, ctx: Context) -> np.ndarray:
+        rows = torch.tensor(self.found, dtype=torch.float64, device=self.trainer.device)
+        counts = ctx.sum(rows[:, :2].contiguous())  # test accuracies are global already
+        return torch.cat([counts, rows[:, 2:]], dim=1).cpu().numpy()

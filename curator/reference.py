@@ -33,11 +33,18 @@ from curator.errors import (
     FormatError,
     check_output_dir,
 )
-from curator.loop import Trainer, amp_dtype, autocast, check_setup, resolve_device
+from curator.loop import (
+    FIRST_EPOCH_CHECKS,
+    Trainer,
+    amp_dtype,
+    autocast,
+    check_setup,
+    resolve_device,
+)
 from curator.models import build_model, probe_layers
 from curator.progress import TrainingProgress
 from curator.scores import FileTrajectories, compute_scores
-from curator.store import ScoreValues
+from curator.store import FIRST_EPOCH_COLUMNS, ScoreValues
 
 # config keys that may differ when a run is resumed (they do not change the result on a CPU)
 RESUMABLE_CHANGES = ("device", "num_workers", "eval_batch_size", "root", "download")
@@ -271,7 +278,8 @@ def _train_run(out: Path, bundle: DataBundle, cfg: TrainConfig, plan: RunPlan,
     model = build_model(cfg.model, bundle.sample_shape, bundle.num_classes)
     trainer = Trainer(model, bundle.train, run_cfg, seed=plan.seed, device=device,
                       test=bundle.test, subset=plan.train_indices,
-                      probe_indices=plan.heldout_indices, ctx=ctx)
+                      probe_indices=plan.heldout_indices, ctx=ctx,
+                      first_epoch_checks=FIRST_EPOCH_CHECKS if plan.kind == "reference" else 0)
     ckpt = checkpoint_dir(out) / f"{name}.pt"
     start = 0
     if info is None:
@@ -295,6 +303,9 @@ def _train_run(out: Path, bundle: DataBundle, cfg: TrainConfig, plan: RunPlan,
     for epoch in range(start, cfg.epochs):
         result = trainer.train_epoch(epoch, on_batch=progress.advance)
         if ctx.is_main:
+            if result.checks is not None:  # before the epoch is committed: read only after it
+                store.write_run_array(out, name, "first_epoch", result.checks,
+                                      columns=list(FIRST_EPOCH_COLUMNS))
             store.append_epoch(out, name, epoch, result.stats, result.metrics())
             faults.point("written")
             _save_atomic(trainer.state_dict(), ckpt)

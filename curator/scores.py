@@ -204,22 +204,23 @@ def early_aum(margin: np.ndarray, *, early_epochs: int) -> np.ndarray:
 
 
 @derived("mislabel_probability", sources=("early_aum", "early_learnability"),
-         higher_is="harder", context=("errors", "num_classes", "labels"),
+         higher_is="harder", context=("share", "labels"),
          description="probability that the label is wrong: the smaller posterior of the low "
                      "components of two two-component mixtures, one per class on early_aum "
                      "and one over all samples on logit(early_learnability), their prior the "
-                     "share of wrong labels estimated from the training and test error of "
-                     "the same epochs; 0 when no labels look wrong (docs/flags.md)")
+                     "share of wrong labels estimated from the first epoch's predictions "
+                     "against the test accuracy of the same steps (or, without those, from "
+                     "the training and test error before memorising); 0 when no labels look "
+                     "wrong (docs/flags.md)")
 def mislabel_probability(early_aum: np.ndarray, early: np.ndarray, *,
-                         errors: tuple[float, float], num_classes: int,
-                         labels: np.ndarray | None) -> tuple[np.ndarray, dict[str, object]]:
+                         share: tuple[float | None, str], labels: np.ndarray | None
+                         ) -> tuple[np.ndarray, dict[str, object]]:
     """The probabilities, and the fit as the score's params (``curator flag`` reads them back
-    instead of fitting again). ``errors``: :func:`error_rates` of the early epochs;
+    instead of fitting again). ``share``: :func:`reference_noise_share` and its source;
     ``labels``: the given labels (None: the margin's mixture too is one over all samples)."""
-    from curator.flags import estimate_mislabelled, noise_share
+    from curator.flags import estimate_mislabelled
 
-    fit = estimate_mislabelled(early_aum, early, labels,
-                               share=noise_share(*errors, num_classes))
+    fit = estimate_mislabelled(early_aum, early, labels, share=share[0], share_from=share[1])
     return fit.probability, fit.params
 
 
@@ -285,6 +286,7 @@ class ArrayTrajectories:
     num_classes: int = 0  # 0: unknown
     train_acc: np.ndarray | None = None  # (R, T); None: the mean of stats["correct"]
     labels: np.ndarray | None = None  # (N,) the given labels; None: unknown
+    first_epoch: np.ndarray | None = None  # (R, K, 4) first-epoch checks; None: not made
 
     def __post_init__(self) -> None:
         shapes = {np.shape(v) for v in self.stats.values()}
@@ -330,6 +332,15 @@ class FileTrajectories:
         """The given labels, read when a score first needs them."""
         return self.file.labels
 
+    @functools.cached_property
+    def first_epoch(self) -> np.ndarray | None:
+        """(R, K, 4) the runs' first-epoch checks; None unless every run has them with the
+        same K (runs recorded in the user's own loop have none)."""
+        rows = [self.file.first_epoch(r) for r in self.runs]
+        if any(r is None for r in rows) or len({r.shape for r in rows}) != 1:  # type: ignore[union-attr]
+            return None
+        return np.stack(rows)  # type: ignore[arg-type]
+
     def read(self, stat: str, start: int, stop: int) -> np.ndarray:
         return np.stack([self.file.read_stat(r, stat, start, stop) for r in self.runs])
 
@@ -373,8 +384,7 @@ def compute_scores(traj: Trajectories, names: Sequence[str] | None = None, *,
     # derived scores (ranks, regions) are computed from the values as stored, so that a
     # reader recomputing them from the file gets the file's own answer, ties included
     values = {k: as_stored(v) for k, v in values.items()}
-    context = {"errors": error_rates(traj, opts["early_epochs"]),
-               "num_classes": getattr(traj, "num_classes", 0),
+    context = {"share": reference_noise_share(traj, opts["early_epochs"]),
                "labels": getattr(traj, "labels", None)}
     for e in entries:
         if e.meta["kind"] == "derived":
@@ -392,6 +402,21 @@ def compute_scores(traj: Trajectories, names: Sequence[str] | None = None, *,
         out[e.name] = ScoreValues(values[e.name], e.meta["higher_is"], e.meta["description"],
                                   runs.runs, params)
     return out
+
+
+def reference_noise_share(traj: Trajectories, epochs: int) -> tuple[float | None, str]:
+    """The share of wrong labels the reference runs imply, and what it came from: their
+    first-epoch checks when every run has them (``"first-epoch"``,
+    :func:`curator.flags.first_epoch_share`), else their training and test errors over the
+    first ``epochs`` epochs (``"reference"``, :func:`curator.flags.noise_share`). None
+    without a test split."""
+    from curator.flags import first_epoch_share, noise_share
+
+    classes = int(getattr(traj, "num_classes", 0) or 0)
+    checks = getattr(traj, "first_epoch", None)
+    if checks is not None:
+        return first_epoch_share(checks, classes), "first-epoch"
+    return noise_share(*error_rates(traj, epochs), classes), "reference"
 
 
 def error_rates(traj: Trajectories, epochs: int) -> tuple[float, float]:

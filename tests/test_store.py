@@ -62,6 +62,29 @@ def test_layout(tmp_path: Path, bundle) -> None:
         assert run["history/test_acc"].shape == (3,)
 
 
+def test_first_epoch_checks_are_read_once_the_first_epoch_is_committed(tmp_path: Path,
+                                                                      bundle) -> None:
+    path = tmp_path / "s.h5"
+    store.create(path, bundle, {"model": "mlp", "probe": "train"})
+    store.add_run(path, "seed-0", seed=0, config={"model": "mlp", "probe": "train"}, epochs=2,
+                  record=True)
+    rows = np.array([[700.0, 300.0, 0.1, 0.5], [737.0, 500.0, 0.5, 0.7]])
+    store.write_run_array(path, "seed-0", "first_epoch", rows,
+                          columns=list(store.FIRST_EPOCH_COLUMNS))
+    with store.open_scores(path) as f:
+        assert f.first_epoch("seed-0") is None  # written, but epoch 1 is not committed yet
+    p = np.full(bundle.num_samples, 0.5, np.float32)
+    store.append_epoch(path, "seed-0", 0, {"p_true": p, "correct": p > 0, "loss": p,
+                                           "margin": p, "el2n": p},
+                       {"train_loss": 1.0, "train_acc": 0.5, "test_loss": 1.0,
+                        "test_acc": 0.7, "lr": 0.1, "seconds": 1.0})
+    with store.open_scores(path) as f:
+        np.testing.assert_array_equal(f.first_epoch("seed-0"), rows)
+    store.write_run_array(path, "seed-0", "first_epoch", rows[:, :3])
+    with store.open_scores(path) as f, pytest.raises(FormatError, match="first_epoch"):
+        f.first_epoch("seed-0")
+
+
 def test_only_the_next_epoch_can_be_written(tmp_path: Path, bundle) -> None:
     path = tmp_path / "s.h5"
     _write(path, bundle, epochs=3)

@@ -21,11 +21,12 @@ def digits():
     return load_data("digits")
 
 
-def _trainer(digits, **cfg) -> Trainer:
+def _trainer(digits, checks: int = 0, **cfg) -> Trainer:
     config = TrainConfig(**cfg)
     torch.manual_seed(config.seed)
     model = build_model(config.model, digits.sample_shape, digits.num_classes)
-    return Trainer(model, digits.train, config, seed=config.seed, device=CPU, test=digits.test)
+    return Trainer(model, digits.train, config, seed=config.seed, device=CPU, test=digits.test,
+                   first_epoch_checks=checks)
 
 
 def test_same_seed_same_result_on_cpu(digits) -> None:
@@ -34,6 +35,24 @@ def test_same_seed_same_result_on_cpu(digits) -> None:
     rb = [b.train_epoch(e) for e in range(2)]
     assert [r.train_loss for r in ra] == [r.train_loss for r in rb]
     np.testing.assert_array_equal(ra[-1].stats["p_true"], rb[-1].stats["p_true"])
+
+
+def test_first_epoch_checks_count_every_sample_and_do_not_change_training(digits) -> None:
+    plain, checked = _trainer(digits, epochs=2), _trainer(digits, checks=5, epochs=2)
+    first = checked.train_epoch(0)
+    assert plain.train_epoch(0).train_loss == first.train_loss  # evaluation does not train
+    rows = first.checks
+    assert rows is not None and rows.shape == (5, 4)
+    samples, hits, before, after = rows.T
+    assert samples.sum() == digits.num_samples  # each sample once, before it was trained on
+    assert hits.sum() == pytest.approx(first.train_acc * digits.num_samples)
+    np.testing.assert_array_equal(before[1:], after[:-1])  # the stretches follow each other
+    assert after[-1] == pytest.approx(first.test_acc)  # the last check is the epoch's end
+    second = checked.train_epoch(1)
+    assert second.checks is None  # the first epoch only
+    assert plain.train_epoch(1).train_loss == second.train_loss
+    for a, b in zip(plain.module.parameters(), checked.module.parameters(), strict=True):
+        torch.testing.assert_close(a, b, rtol=0, atol=0)
 
 
 def test_probes_record_every_sample_and_do_not_change_training(digits) -> None:

@@ -27,6 +27,7 @@ from curator.store.spec import (
     CHUNK_SAMPLES,
     COMPRESSION,
     ENCODING_TYPE,
+    FIRST_EPOCH_COLUMNS,
     HISTORY,
     LIBVER,
     RECORDER_SOURCE,
@@ -53,8 +54,8 @@ from curator.store.write import (
 from samplers.scores import TMP_PREFIX
 
 __all__ = [
-    "CHUNK_SAMPLES", "COMPRESSION", "ENCODING_TYPE", "HISTORY", "LIBVER", "READERS",
-    "RECORDER_SOURCE",
+    "CHUNK_SAMPLES", "COMPRESSION", "ENCODING_TYPE", "FIRST_EPOCH_COLUMNS", "HISTORY", "LIBVER",
+    "READERS", "RECORDER_SOURCE",
     "RUN_ENCODING", "SCORE_ENCODING", "SCORE_READERS", "STAT_DTYPES", "TMP_PREFIX", "VERSION",
     "RunInfo", "ScoreValues", "ScoresFile", "add_run", "append_epoch", "create", "create_file",
     "ease_of", "finish_run", "open_scores", "recover", "reopen_run", "repair", "truncate_run",

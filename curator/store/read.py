@@ -21,6 +21,7 @@ from curator.store.lock import writer_lock
 from curator.store.repair import _left_open, repair
 from curator.store.spec import (
     ENCODING_TYPE,
+    FIRST_EPOCH_COLUMNS,
     HISTORY,
     RECORDER_SOURCE,
     SCORE_ENCODING,
@@ -148,6 +149,20 @@ class ScoresFile:
         info = self.run(name)
         hist = self._f["runs"][name]["history"]
         return {k: hist[k][: info.epochs_done] for k in HISTORY}
+
+    def first_epoch(self, name: str) -> np.ndarray | None:
+        """The first-epoch checks of run ``name`` ((K, 4), columns
+        :data:`~curator.store.spec.FIRST_EPOCH_COLUMNS`), or None when the run has none or
+        has not finished its first epoch."""
+        run = self._f["runs"][name]
+        if "first_epoch" not in run or self.run(name).epochs_done < 1:
+            return None
+        rows = np.asarray(run["first_epoch"][()], dtype=np.float64)
+        if rows.ndim != 2 or rows.shape[1] != len(FIRST_EPOCH_COLUMNS) or not len(rows):
+            raise FormatError(f"{str(self.path)!r}: run {name!r} has a first_epoch of shape "
+                              f"{rows.shape}, expected (K, {len(FIRST_EPOCH_COLUMNS)})",
+                              hint="the file is damaged")
+        return rows
 
     def read_stat(self, run: str, stat: str, start: int = 0, stop: int | None = None
                   ) -> np.ndarray:
