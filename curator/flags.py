@@ -48,6 +48,7 @@ FLAG_AT = 0.5  # flagged: probability of being mislabelled at least this
 FIT_SAMPLES = 200_000  # the mixture is fitted on at most this many samples (then applied to all)
 MIN_CLASS = 50  # a class with fewer samples takes the mixture fitted to all the samples
 CLIP = 1e-4  # probabilities are clipped to [CLIP, 1 - CLIP] before the logit
+SHARE_Z = 2.0  # the first epoch's share counts when at least this many standard errors above 0
 # scores the mixture can run on, and how each is made comparable to the level 0 ("the model
 # rejects the label"): probabilities of the label through the logit, margins as they are
 SCALES = {"early_aum": "margin", "aum": "margin", "early_learnability": "probability",
@@ -188,33 +189,41 @@ def transform(values: np.ndarray, scale: str) -> np.ndarray:
 def first_epoch_share(checks: np.ndarray, num_classes: int) -> float | None:
     """The share of wrong training labels that the first epoch's checks imply.
 
-    ``checks``: rows (samples, hits, test accuracy before, after) of stretches of the first
-    epoch's steps (``/runs/<run>/first_epoch``, any number of runs stacked; columns
-    :data:`curator.store.spec.FIRST_EPOCH_COLUMNS`). In the first epoch every sample is
-    predicted before the model has trained on it, so a clean sample is predicted as its
+    ``checks``: rows (samples, hits, test accuracy before, after, test samples) of stretches
+    of the first epoch's steps (``/runs/<run>/first_epoch``, any number of runs stacked;
+    columns :data:`curator.store.spec.FIRST_EPOCH_COLUMNS`). In the first epoch every sample
+    is predicted before the model has trained on it, so a clean sample is predicted as its
     label about as often as a test sample at the same moment, ``a`` (the mean of the test
     accuracies before and after the stretch): there is no generalisation gap and nothing is
     memorised yet. A wrong label is predicted with chance ``q = (1 - a) / (C - 1)`` (uniform
     flips). So each stretch's hit rate is ``o = a - s (a - q)``, and ``s`` is the
     least-squares slope of ``a - o`` on ``a - q`` over the stretches, each weighted by its
     samples: early stretches, where the model is still near chance and says little about
-    the labels, weigh little. It under-counts flips to one confusable class (the model
-    sometimes agrees with them). None without checks; 0 when the model never rises above
-    chance in the first epoch."""
-    rows = np.asarray(checks, dtype=np.float64).reshape(-1, 4)
+    the labels, weigh little. The share is 0 unless it is at least :data:`SHARE_Z` standard
+    errors above 0, from the binomial noise of the hits and of the test accuracies: on small
+    data a clean run's hits scatter by a few per cent. It under-counts flips to one
+    confusable class (the model sometimes agrees with them). None without checks; 0 when the
+    model never rises above chance in the first epoch."""
+    rows = np.asarray(checks, dtype=np.float64).reshape(-1, 5)
     if num_classes < 2 or not len(rows) or not np.isfinite(rows).all():
         return None
-    n, hits, before, after = rows.T
-    keep = n > 0
+    n, hits, before, after, m = rows.T
+    keep = (n > 0) & (m > 0)
     if not keep.any():
         return None
-    n, hits, a = n[keep], hits[keep], ((before + after) / 2)[keep]
+    n, hits, m, a = n[keep], hits[keep], m[keep], ((before + after) / 2)[keep]
+    o = hits / n
     signal = a - (1 - a) / (num_classes - 1)  # a - q: what a wrong label costs in hits
     weight = float((n * signal ** 2).sum())
     if weight <= 1e-12 or (signal <= 0).all():
         return 0.0
-    slope = float((n * signal * (a - hits / n)).sum()) / weight
-    return float(np.clip(slope, 0.0, 0.99))
+    slope = float((n * signal * (a - o)).sum()) / weight
+    # each stretch's a - o is off by the binomial noise of its hits and of the test accuracy
+    noise = o * (1 - o) / n + a * (1 - a) / m
+    se = float(np.sqrt(((n * signal) ** 2 * noise).sum())) / weight
+    if slope < SHARE_Z * se:  # not told apart from no wrong labels at all
+        return 0.0
+    return float(min(slope, 0.99))
 
 
 def noise_share(train_error: float, test_error: float, num_classes: int) -> float | None:

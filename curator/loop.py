@@ -56,9 +56,10 @@ class EpochResult:
     seconds: float  # wall time of the epoch, recording and test evaluation included
     samples: int  # samples presented
     stats: dict[str, np.ndarray] | None = field(default=None, repr=False)
-    # the first epoch's checks (Trainer's ``first_epoch_checks``): (K, 4) rows of samples
+    # the first epoch's checks (Trainer's ``first_epoch_checks``): (K, 5) rows of samples
     # trained on in a stretch of the epoch, how many of them were predicted as their label
-    # before the step that trained on them, test accuracy before and after the stretch
+    # before the step that trained on them, test accuracy before and after the stretch, and
+    # the number of test samples it was measured on
     checks: np.ndarray | None = field(default=None, repr=False)
 
     def metrics(self) -> dict[str, float]:
@@ -476,6 +477,7 @@ class _FirstEpochChecks:
         if len(test) > CHECK_TEST_SAMPLES:  # the same subset at every check of the run
             gen = make_generator(trainer.seed, 0, STREAM_CHECKS)
             self.subset = torch.randperm(len(test), generator=gen)[:CHECK_TEST_SAMPLES]
+        self.test_samples = float(len(test) if self.subset is None else len(self.subset))
         self.step = 0
         self.last = (0, 0)  # samples and hits at the previous mark
         self.before = self._test_acc()
@@ -491,10 +493,11 @@ class _FirstEpochChecks:
             return
         hits = int(correct.item())
         after = self._test_acc()
-        self.found.append([seen - self.last[0], hits - self.last[1], self.before, after])
+        self.found.append([seen - self.last[0], hits - self.last[1], self.before, after,
+                           self.test_samples])
         self.last, self.before = (seen, hits), after
 
     def rows(self, ctx: Context) -> np.ndarray:
         rows = torch.tensor(self.found, dtype=torch.float64, device=self.trainer.device)
-        counts = ctx.sum(rows[:, :2].contiguous())  # test accuracies are global already
+        counts = ctx.sum(rows[:, :2].contiguous())  # test figures are global already
         return torch.cat([counts, rows[:, 2:]], dim=1).cpu().numpy()

@@ -68,7 +68,7 @@ def test_first_epoch_checks_are_read_once_the_first_epoch_is_committed(tmp_path:
     store.create(path, bundle, {"model": "mlp", "probe": "train"})
     store.add_run(path, "seed-0", seed=0, config={"model": "mlp", "probe": "train"}, epochs=2,
                   record=True)
-    rows = np.array([[700.0, 300.0, 0.1, 0.5], [737.0, 500.0, 0.5, 0.7]])
+    rows = np.array([[700.0, 300.0, 0.1, 0.5, 360.0], [737.0, 500.0, 0.5, 0.7, 360.0]])
     store.write_run_array(path, "seed-0", "first_epoch", rows,
                           columns=list(store.FIRST_EPOCH_COLUMNS))
     with store.open_scores(path) as f:
@@ -80,7 +80,7 @@ def test_first_epoch_checks_are_read_once_the_first_epoch_is_committed(tmp_path:
                         "test_acc": 0.7, "lr": 0.1, "seconds": 1.0})
     with store.open_scores(path) as f:
         np.testing.assert_array_equal(f.first_epoch("seed-0"), rows)
-    store.write_run_array(path, "seed-0", "first_epoch", rows[:, :3])
+    store.write_run_array(path, "seed-0", "first_epoch", rows[:, :4])
     with store.open_scores(path) as f, pytest.raises(FormatError, match="first_epoch"):
         f.first_epoch("seed-0")
 

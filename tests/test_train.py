@@ -42,8 +42,9 @@ def test_first_epoch_checks_count_every_sample_and_do_not_change_training(digits
     first = checked.train_epoch(0)
     assert plain.train_epoch(0).train_loss == first.train_loss  # evaluation does not train
     rows = first.checks
-    assert rows is not None and rows.shape == (5, 4)
-    samples, hits, before, after = rows.T
+    assert rows is not None and rows.shape == (5, 5)
+    samples, hits, before, after, tested = rows.T
+    assert (tested == len(digits.test)).all()
     assert samples.sum() == digits.num_samples  # each sample once, before it was trained on
     assert hits.sum() == pytest.approx(first.train_acc * digits.num_samples)
     np.testing.assert_array_equal(before[1:], after[:-1])  # the stretches follow each other

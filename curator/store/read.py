@@ -151,7 +151,7 @@ class ScoresFile:
         return {k: hist[k][: info.epochs_done] for k in HISTORY}
 
     def first_epoch(self, name: str) -> np.ndarray | None:
-        """The first-epoch checks of run ``name`` ((K, 4), columns
+        """The first-epoch checks of run ``name`` ((K, 5), columns
         :data:`~curator.store.spec.FIRST_EPOCH_COLUMNS`), or None when the run has none or
         has not finished its first epoch."""
         run = self._f["runs"][name]

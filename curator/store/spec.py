@@ -28,8 +28,9 @@ HISTORY = ("train_loss", "train_acc", "test_loss", "test_acc", "lr", "seconds")
 
 # /runs/<name>/first_epoch: one row per stretch of the first epoch's steps (curator.loop's
 # first-epoch checks): samples trained on, of which predicted as their label before the step
-# that trained on them, test accuracy before and after the stretch
-FIRST_EPOCH_COLUMNS = ("samples", "hits", "test_acc_before", "test_acc_after")
+# that trained on them, test accuracy before and after the stretch, test samples it was
+# measured on
+FIRST_EPOCH_COLUMNS = ("samples", "hits", "test_acc_before", "test_acc_after", "test_samples")
 
 
 CHUNK_SAMPLES = 1 << 16  # samples per chunk of a (T, N) statistic: one epoch row per chunk
