@@ -16,10 +16,11 @@ questions of each sample (:func:`estimate_mislabelled`):
 - among all samples: is the logit of its mean probability of the label over those epochs
   (``early_learnability``) in the low component of a mixture fitted to all samples?
 
-The prior of each low component is the share of wrong labels implied by the first epoch's
-predictions, each made before the model trained on the sample, against the test accuracy of
-the same steps (:func:`first_epoch_share`; runs without those checks: the training and test
-errors before memorising, :func:`noise_share`). A mixture's low component is taken for
+The prior of each low component is the share of wrong labels: the larger of the share the
+first epoch's predictions imply, each made before the model trained on the sample, against
+the test accuracy of the same steps (:func:`first_epoch_share`), and the share the training
+and test errors before memorising imply (:func:`noise_share`; runs without first-epoch
+checks have only this one). A mixture's low component is taken for
 wrong labels *only if* the model, on average, rejects them (mean below 0), and only if that
 share is above 0. A sample's probability of being mislabelled is the smaller of its two
 posteriors; it is flagged when that is at least :data:`FLAG_AT`. Each question alone flags

@@ -209,9 +209,9 @@ def early_aum(margin: np.ndarray, *, early_epochs: int) -> np.ndarray:
                      "components of two two-component mixtures, one per class on early_aum "
                      "and one over all samples on logit(early_learnability), their prior the "
                      "share of wrong labels estimated from the first epoch's predictions "
-                     "against the test accuracy of the same steps (or, without those, from "
-                     "the training and test error before memorising); 0 when no labels look "
-                     "wrong (docs/flags.md)")
+                     "against the test accuracy of the same steps or from the training and "
+                     "test error before memorising, whichever is larger; 0 when no labels "
+                     "look wrong (docs/flags.md)")
 def mislabel_probability(early_aum: np.ndarray, early: np.ndarray, *,
                          share: tuple[float | None, str], labels: np.ndarray | None
                          ) -> tuple[np.ndarray, dict[str, object]]:
@@ -405,18 +405,24 @@ def compute_scores(traj: Trajectories, names: Sequence[str] | None = None, *,
 
 
 def reference_noise_share(traj: Trajectories, epochs: int) -> tuple[float | None, str]:
-    """The share of wrong labels the reference runs imply, and what it came from: their
-    first-epoch checks when every run has them (``"first-epoch"``,
-    :func:`curator.flags.first_epoch_share`), else their training and test errors over the
-    first ``epochs`` epochs (``"reference"``, :func:`curator.flags.noise_share`). None
-    without a test split."""
+    """The share of wrong labels the reference runs imply, and what gave it: the larger of
+    the share from their first-epoch checks (``"first-epoch"``,
+    :func:`curator.flags.first_epoch_share`) and the share from their training and test
+    errors over the first ``epochs`` epochs (``"reference"``,
+    :func:`curator.flags.noise_share`); the errors alone for runs without checks. Each
+    under-counts for its own reasons — the errors where the model fits its clean training
+    samples better than unseen ones, the checks where batch norm's running statistics lag
+    the weights in the first epoch and the test accuracy is measured low —, so the larger is
+    taken. None without a test split."""
     from curator.flags import first_epoch_share, noise_share
 
     classes = int(getattr(traj, "num_classes", 0) or 0)
+    errors = noise_share(*error_rates(traj, epochs), classes)
     checks = getattr(traj, "first_epoch", None)
-    if checks is not None:
-        return first_epoch_share(checks, classes), "first-epoch"
-    return noise_share(*error_rates(traj, epochs), classes), "reference"
+    first = None if checks is None else first_epoch_share(checks, classes)
+    if first is not None and (errors is None or first >= errors):
+        return first, "first-epoch"
+    return errors, "reference"
 
 
 def error_rates(traj: Trajectories, epochs: int) -> tuple[float, float]:
