@@ -98,7 +98,7 @@ class MislabelFit:
 
     probability: np.ndarray  # (N,) float32: probability that the label is wrong
     mixtures: tuple[Mixture, ...]
-    share: float | None = None  # the noise share from the errors (noise_share), if known
+    share: float | None = None  # the share of wrong labels that was the prior, if known
     # what gave it: "first-epoch" (the reference runs' first-epoch checks), "reference"
     # (their errors before memorising) or "holdout" (the holdout runs' errors)
     share_from: str | None = None
@@ -228,9 +228,9 @@ def first_epoch_share(checks: np.ndarray, num_classes: int) -> float | None:
 
 
 def noise_share(train_error: float, test_error: float, num_classes: int) -> float | None:
-    """The share of wrong training labels that the errors of the same epochs imply: the
-    estimate for runs without first-epoch checks (:func:`first_epoch_share`), e.g. a file
-    recorded in the user's own loop.
+    """The share of wrong training labels that the errors of the same epochs imply: beside
+    :func:`first_epoch_share` (the larger is taken), and alone for runs without first-epoch
+    checks, e.g. a file recorded in the user's own loop.
 
     Before memorising, the model errs on a clean training sample about as often as on a test
     sample (``test_error``); on a wrong label it errs unless its wrong answer happens to be

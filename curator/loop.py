@@ -459,7 +459,6 @@ class Trainer:
             torch.cuda.set_rng_state(state["rng_cuda"], self.device)
 
 
-
 class _FirstEpochChecks:
     """The first epoch cut into ``trainer.first_epoch_checks`` stretches of steps: how many
     samples each stretch trained on, how many of them the model predicted as their label

@@ -384,11 +384,12 @@ def compute_scores(traj: Trajectories, names: Sequence[str] | None = None, *,
     # derived scores (ranks, regions) are computed from the values as stored, so that a
     # reader recomputing them from the file gets the file's own answer, ties included
     values = {k: as_stored(v) for k, v in values.items()}
-    context = {"share": reference_noise_share(traj, opts["early_epochs"]),
-               "labels": getattr(traj, "labels", None)}
+    # what a derived score may ask for besides its sources, made only when one asks
+    context = {"share": lambda: reference_noise_share(traj, opts["early_epochs"]),
+               "labels": lambda: getattr(traj, "labels", None)}
     for e in entries:
         if e.meta["kind"] == "derived":
-            extra = {k: context[k] for k in e.meta.get("context", ())}
+            extra = {k: context[k]() for k in e.meta.get("context", ())}
             result = e.fn(*(values[s] for s in e.meta["sources"]), **extra)
             if isinstance(result, tuple):  # (values, params of how they were made)
                 result, fitted[e.name] = result
