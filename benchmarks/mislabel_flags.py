@@ -134,7 +134,7 @@ def run_cell(cell: dict[str, Any]) -> dict[str, Any]:
             ease = f.score("learnability").ease
             early = f.score("early_learnability").params["early_epochs"]
     assert mislabel is not None
-    ours = mislabel >= 0.5
+    ours = mislabel.flagged
     out["curator"] = {**quality(ours, noisy), "early_epochs": early,
                       "share": fit.get("noise_share"), "share_from": fit.get("noise_share_from")}
     issues = np.zeros(bundle.num_samples, bool)

@@ -644,8 +644,10 @@ def prune(
 ) -> None:
     """Choose which training samples to keep and store the choice in the file.
 
-    The default drops the samples flagged as mislabelled, then keeps a random subset of the
-    rest (never more than the unflagged). Example: curator prune scores.h5 --keep 0.7
+    The default drops the samples flagged as mislabelled, then, while more must go, the
+    suspected ones (the evidence points to a wrong label, not enough to flag), most likely
+    first, then keeps a random subset of the rest (never more than the unflagged). Example:
+    curator prune scores.h5 --keep 0.7
     """
     import numpy as np
 
@@ -676,6 +678,10 @@ def prune(
     if r.flagged is not None:
         out_console.print(f"{r.flagged} samples flagged as mislabelled (`curator flag`): "
                           "none of them kept", highlight=False)
+        suspects = sel.params.get("suspected_dropped")
+        if suspects:
+            out_console.print(f"then {suspects} suspected of a wrong label dropped, most "
+                              "likely first (docs/pruning.md)", highlight=False)
         asked = sel.params.get("asked")
         if asked is not None and asked > len(sel.indices):
             out_console.print(f"[bold]note:[/] --keep asked for {asked}, but only "

@@ -117,6 +117,13 @@ class MislabelFit:
         return self.probability >= FLAG_AT
 
     @property
+    def suspected(self) -> np.ndarray:
+        """The samples not flagged whose every mixture's evidence (likelihood ratio) still
+        points to a wrong label: probability at least the prior :attr:`share`, below
+        :data:`FLAG_AT` (none when the share is unknown or 0)."""
+        return suspected(self.probability, self.share)
+
+    @property
     def estimated_share(self) -> float:
         """Expected share of wrong labels: the mean probability."""
         return float(self.probability.mean()) if len(self.probability) else 0.0
@@ -143,6 +150,22 @@ class MislabelFit:
         return cls(np.asarray(score.values, dtype=np.float32), mixtures,
                    None if share is None else float(share),  # type: ignore[arg-type]
                    p.get("noise_share_from"))  # type: ignore[arg-type]
+
+
+def suspected(probability: np.ndarray, share: float | None) -> np.ndarray:
+    """(N,) bool: the samples below :data:`FLAG_AT` whose probability of a wrong label is at
+    least ``share``, the prior it was computed with. A posterior at or above its prior means
+    the evidence (the likelihood ratio of the low component) points to a wrong label; with
+    the smallest of several posteriors, every one of them does. Such a sample is more likely
+    wrong than a sample drawn at random, so the default pruning drops these, most likely
+    first, after the flagged ones (:func:`curator.pruning.plan_selection`). None when
+    ``share`` is unknown or 0, or when nothing is flagged: a share the probabilities do not
+    confirm in a single sample is no evidence that the low components hold wrong labels
+    rather than hard ones."""
+    p = np.asarray(probability)
+    if share is None or share <= 0 or not (p >= FLAG_AT).any():
+        return np.zeros(len(p), dtype=bool)
+    return (p >= share) & (p < FLAG_AT)
 
 
 def combined(fits: Sequence[MislabelFit]) -> MislabelFit:
@@ -383,18 +406,24 @@ def best_test_epoch(test_acc: np.ndarray | None, num_epochs: int) -> int:
     return int(np.argmax(acc.mean(axis=0))) + 1
 
 
-def file_mislabel(f: ScoresFile) -> np.ndarray | None:
-    """The stored ``mislabel_probability`` of an open scores file, computed from its
-    trajectories when it was scored before that score existed; None when it has no complete
-    reference run with recorded probabilities."""
+def file_mislabel(f: ScoresFile) -> MislabelFit | None:
+    """The stored ``mislabel_probability`` of an open scores file and the fit behind it,
+    computed from its trajectories when it was scored before that score existed; None when
+    it has no complete reference run with recorded probabilities. A score stored before its
+    params were (no prior known) comes back with ``share`` None."""
     from curator.scores import FileTrajectories, compute_scores
 
     if "mislabel_probability" in f.score_names():
-        return f.score("mislabel_probability").values
-    if not any(r.complete and r.kind == "reference" and "p_true" in r.stats for r in f.runs()):
+        score = f.score("mislabel_probability")
+    elif not any(r.complete and r.kind == "reference" and "p_true" in r.stats
+                 for r in f.runs()):
         return None
-    return compute_scores(FileTrajectories(f), ["mislabel_probability"])[
-        "mislabel_probability"].values
+    else:
+        score = compute_scores(FileTrajectories(f), ["mislabel_probability"])[
+            "mislabel_probability"]
+    fit = MislabelFit.from_stored(score)
+    return fit if fit is not None else MislabelFit(
+        np.asarray(score.values, dtype=np.float32), ())
 
 
 def share_basis(source: str | None) -> str:

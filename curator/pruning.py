@@ -15,7 +15,7 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -23,6 +23,9 @@ from curator import store
 from curator.errors import CuratorError, FormatError
 from curator.registry import Registry
 from curator.store import ScoreValues, open_scores
+
+if TYPE_CHECKING:
+    from curator.flags import MislabelFit
 
 Strategy = Callable[..., np.ndarray]
 STRATEGIES: Registry[Strategy] = Registry("prune strategy")
@@ -68,10 +71,13 @@ def keep_random(ease: np.ndarray, keep: int, opts: PruneOptions, drop: np.ndarra
 
 
 @STRATEGIES.register("drop-flagged", description="the default: drop the samples flagged as "
-                     "mislabelled, then keep a uniformly random subset of the rest")
+                     "mislabelled, then the suspected ones while more must go, then keep a "
+                     "uniformly random subset of the rest")
 def keep_random_unflagged(ease: np.ndarray, keep: int, opts: PruneOptions, drop: np.ndarray
                           ) -> np.ndarray:
-    pool = np.setdiff1d(np.arange(len(ease)), drop)  # plan_selection: keep <= len(pool)
+    # ``drop``: the flagged samples (plan_selection: keep <= N - their count), then the
+    # suspected ones, each most likely wrong first; as many go as keep leaves room for
+    pool = np.setdiff1d(np.arange(len(ease)), drop[: len(ease) - keep])
     return pool[_rng(opts.seed, 1).choice(len(pool), size=keep, replace=False)]
 
 
@@ -127,16 +133,21 @@ class Plan:
 
 def plan_selection(ease: np.ndarray, keep: int, *, strategy: str = DEFAULT_STRATEGY,
                    labels: np.ndarray | None = None, class_balanced: bool = False,
-                   mislabel: np.ndarray | None = None,
+                   mislabel: np.ndarray | MislabelFit | None = None,
                    opts: PruneOptions = PruneOptions()) -> Plan:
     """Choose ``keep`` samples by ``ease`` (higher = easier) with ``strategy``.
 
-    ``mislabel`` (N,) is each sample's probability of a wrong label (curator.flags); the
-    samples at or above :data:`curator.flags.FLAG_AT` are the *flagged* ones, dropped first
-    by ``stratified`` with ``drop_hardest=None`` and the only ones ``drop-noisy`` drops
-    unless ``threshold`` is set. ``drop-noisy`` keeps at most the unflagged samples.
+    ``mislabel`` is the estimate of which labels are wrong (:class:`curator.flags.MislabelFit`,
+    as :func:`curator.flags.file_mislabel` reads it), or just each sample's probability of a
+    wrong label, (N,). The samples at or above :data:`curator.flags.FLAG_AT` are the
+    *flagged* ones: ``drop-flagged`` (the default) and ``stratified`` with
+    ``drop_hardest=None`` drop them first and keep at most the unflagged samples;
+    ``drop-noisy`` drops only them unless ``threshold`` is set. ``drop-flagged`` then drops
+    the *suspected* samples (:func:`curator.flags.suspected`; only with a fit, whose prior
+    it needs), most likely wrong first, while more must go, and keeps a random subset of the
+    rest.
     """
-    from curator.flags import FLAG_AT
+    from curator.flags import FLAG_AT, MislabelFit, suspected
 
     fn = STRATEGIES.get(strategy)
     ease = np.asarray(ease, dtype=np.float64)
@@ -148,14 +159,19 @@ def plan_selection(ease: np.ndarray, keep: int, *, strategy: str = DEFAULT_STRAT
     if opts.drop_hardest is not None and not 0 <= opts.drop_hardest < 1:
         raise CuratorError(f"drop_hardest must be in [0, 1), but got {opts.drop_hardest}",
                            param="drop_hardest")
-    if mislabel is not None and len(mislabel) != n:
-        raise CuratorError(f"mislabel has {len(mislabel)} values for {n} samples",
-                           param="mislabel")
+    fit = mislabel if isinstance(mislabel, MislabelFit) else None
+    m = None if mislabel is None else np.asarray(
+        mislabel if fit is None else fit.probability, dtype=np.float64)
+    if m is not None and len(m) != n:
+        raise CuratorError(f"mislabel has {len(m)} values for {n} samples", param="mislabel")
     params: dict[str, Any] = {}
     flag_order = np.zeros(0, dtype=np.int64)  # flagged samples, most likely mislabelled first
-    if mislabel is not None:
-        m = np.asarray(mislabel, dtype=np.float64)
-        flag_order = np.argsort(-m, kind="stable")[: int((m >= FLAG_AT).sum())]
+    suspect_order = flag_order  # then the suspected ones (drop-flagged)
+    if m is not None:
+        order = np.argsort(-m, kind="stable")
+        flag_order = order[: int((m >= FLAG_AT).sum())]
+        if fit is not None:
+            suspect_order = order[suspected(m, fit.share)[order]]
     # strategies that never keep a flagged sample, even when that leaves fewer than ``keep``:
     # keeping flagged samples to reach the count cost accuracy in every measured case
     # (docs/pruning.md), most of all when the model memorises them
@@ -179,9 +195,12 @@ def plan_selection(ease: np.ndarray, keep: int, *, strategy: str = DEFAULT_STRAT
         params["drop_hardest"] = "auto" if opts.drop_hardest is None else opts.drop_hardest
         if opts.drop_hardest is not None:
             drop = np.argsort(ease, kind="stable")[: int(math.floor(opts.drop_hardest * n))]
+    never = drop  # what the capped strategies never keep
+    if strategy == "drop-flagged":
+        drop = np.concatenate([drop, suspect_order])
     if capped:
         params["asked"] = keep
-        keep = min(keep, n - len(drop))
+        keep = min(keep, n - len(never))
         if keep == 0:
             raise CuratorError("every sample is flagged as mislabelled",
                                hint="choose another strategy, e.g. random")
@@ -198,7 +217,9 @@ def plan_selection(ease: np.ndarray, keep: int, *, strategy: str = DEFAULT_STRAT
         rank = np.empty(n, dtype=np.int64)  # position of each sample in the drop order
         rank[drop] = np.arange(len(drop))
         parts = []
-        unflagged_per_class = np.bincount(labels[~dropped], minlength=int(labels.max()) + 1)
+        kept_ok = np.ones(n, dtype=bool)
+        kept_ok[never] = False
+        unflagged_per_class = np.bincount(labels[kept_ok], minlength=int(labels.max()) + 1)
         budgets = class_budgets(labels, keep)
         if capped:
             budgets = np.minimum(budgets, unflagged_per_class)
@@ -210,6 +231,9 @@ def plan_selection(ease: np.ndarray, keep: int, *, strategy: str = DEFAULT_STRAT
                 local = local[np.argsort(rank[members[local]], kind="stable")]
                 parts.append(members[fn(ease[members], int(budget), sub, local)])
         picked = np.concatenate(parts) if parts else np.zeros(0, np.int64)
+    if strategy == "drop-flagged":
+        params["suspected_dropped"] = int(len(suspect_order)
+                                          - np.isin(suspect_order, picked).sum())
     return Plan(np.sort(np.asarray(picked, dtype=np.int64)), params)
 
 
@@ -301,7 +325,7 @@ def prune(path: str | Path, *, keep: str | float | int, by: str = "learnability"
     """Choose the samples to keep from the scores in ``path`` (:func:`plan_selection`) and
     store the selection there; with ``out``, also write the kept indices (``.npy``,
     ``.txt`` or ``.csv``). ``keep`` is a fraction in (0, 1] or a count."""
-    from curator.flags import FLAG_AT, file_mislabel
+    from curator.flags import file_mislabel
 
     STRATEGIES.get(strategy)
     out = None if out is None else Path(out)
@@ -341,7 +365,7 @@ def prune(path: str | Path, *, keep: str | float | int, by: str = "learnability"
     n_classes = int(labels.max()) + 1
     return Pruned(selection, s, labels, classes if len(classes) == n_classes
                   else [str(c) for c in range(n_classes)], noisy,
-                  None if mislabel is None else int((mislabel >= FLAG_AT).sum()), out)
+                  None if mislabel is None else int(mislabel.flagged.sum()), out)
 
 
 def default_name(strategy: str, by: str, keep: str | float | int, balanced: bool) -> str:

@@ -18,6 +18,7 @@ from typer.testing import CliRunner
 import curator
 from curator.cli import app
 from curator.errors import CuratorError
+from curator.flags import MislabelFit
 from curator.pruning import (
     STRATEGIES,
     PruneOptions,
@@ -66,7 +67,7 @@ def test_default_drops_the_flagged_then_keeps_a_random_share() -> None:
     plan = plan_selection(ease, 900, mislabel=mislabel)
     # 900 asked, 150 flagged: every flagged sample goes, so 850 are kept, not 900
     np.testing.assert_array_equal(plan.indices, np.setdiff1d(np.arange(1000), flagged))
-    assert plan.params == {"flags": True, "asked": 900}
+    assert plan.params == {"flags": True, "asked": 900, "suspected_dropped": 0}
     plan = plan_selection(ease, 700, mislabel=mislabel)
     assert len(plan.indices) == 700 and not np.isin(flagged, plan.indices).any()
     # no flags (clean data, or a model too weak to tell): exactly the random selection
@@ -83,6 +84,55 @@ def test_default_drops_the_flagged_then_keeps_a_random_share() -> None:
     kept = select(ease, 700, labels=labels, class_balanced=True, mislabel=mislabel)
     assert not np.isin(flagged, kept).any()
     assert np.bincount(labels[kept]).tolist() == [175] * 4
+
+
+def test_default_drops_the_suspected_next_most_likely_first() -> None:
+    rng = np.random.default_rng(1)
+    n = 1000
+    ease = rng.random(n)
+    prob = rng.uniform(0, 0.1, n)  # below the prior: the evidence says the label is right
+    order = rng.permutation(n)
+    flagged, suspect = order[:100], order[100:300]
+    prob[flagged] = rng.uniform(0.5, 1.0, 100)
+    prob[suspect] = rng.uniform(0.1, 0.5, 200)  # at or above the prior, below FLAG_AT
+    fit = MislabelFit(prob.astype(np.float32), (), share=0.1)
+    np.testing.assert_array_equal(np.flatnonzero(fit.suspected), np.sort(suspect))
+    # 200 must go: the flagged 100, then the 100 most likely wrong of the suspected
+    plan = plan_selection(ease, 800, mislabel=fit)
+    likeliest = suspect[np.argsort(-fit.probability[suspect], kind="stable")]
+    np.testing.assert_array_equal(
+        plan.indices, np.setdiff1d(np.arange(n), np.concatenate([flagged, likeliest[:100]])))
+    assert plan.params == {"flags": True, "asked": 800, "suspected_dropped": 100}
+    # 400 must go: all flagged and suspected, then 100 at random from the rest
+    plan = plan_selection(ease, 600, mislabel=fit)
+    assert len(plan.indices) == 600 and not np.isin(order[:300], plan.indices).any()
+    assert plan.params["suspected_dropped"] == 200
+    # 50 must go, fewer than the flagged: the flagged still all go (keep is capped)
+    assert len(plan_selection(ease, 950, mislabel=fit).indices) == 900
+    # the probabilities alone carry no prior: the flagged, then random
+    bare = plan_selection(ease, 800, mislabel=prob)
+    assert bare.params["suspected_dropped"] == 0
+    assert np.isin(suspect, bare.indices).sum() > 150
+    # a share of 0 or unknown, or one no sample's probability confirms: nothing is suspected
+    unconfirmed = np.minimum(prob, 0.49).astype(np.float32)
+    for share, values in ((0.0, prob), (None, prob), (0.1, unconfirmed)):
+        none = MislabelFit(values.astype(np.float32), (), share=share)
+        assert not none.suspected.any()
+        np.testing.assert_array_equal(  # the flagged, then random
+            plan_selection(ease, 800, mislabel=none).indices,
+            plan_selection(ease, 800, mislabel=none.probability).indices)
+    np.testing.assert_array_equal(plan_selection(ease, 800, mislabel=none).indices,
+                                  plan_selection(ease, 800, strategy="random").indices)
+    # class-balanced: inside each class the suspected go before the random share
+    labels = np.arange(n) % 4
+    kept = select(ease, 800, labels=labels, class_balanced=True, mislabel=fit)
+    assert np.bincount(labels[kept]).tolist() == [200] * 4
+    assert not np.isin(flagged, kept).any()
+    for c in range(4):
+        mine = likeliest[labels[likeliest] == c]
+        gone = ~np.isin(mine, kept)
+        assert gone.sum() == 50 - (labels[flagged] == c).sum()  # 50 drops a class
+        assert gone[: gone.sum()].all()  # the most likely wrong of its suspected
 
 
 def test_stratified_auto_drops_the_flagged_then_covers_the_rest() -> None:
