@@ -145,8 +145,10 @@ def run_cell(cell: dict[str, Any]) -> dict[str, Any]:
                            "oos_acc_given": float((probs.argmax(1) == bundle.labels).mean())}
     n = bundle.num_samples
     keep = int(round(cell["keep"] * n))
+    default = plan_selection(ease, keep, mislabel=mislabel)
+    out["curator"]["suspected_dropped"] = default.params.get("suspected_dropped", 0)
     chosen = {
-        "default": plan_selection(ease, keep, mislabel=mislabel).indices,
+        "default": default.indices,
         "easy": plan_selection(ease, keep, strategy="easy").indices,
         "random": plan_selection(ease, keep, strategy="random",
                                  opts=PruneOptions(seed=0)).indices,
@@ -177,7 +179,7 @@ def table(results: list[dict[str, Any]]) -> str:
     head = (f"{'data':<16} {'noise':<8} {'model':<5} {'T':>3} | {'share':>5} | "
             f"{'curator P/R/F1 (n)':<25} | "
             f"{'cleanlab P/R/F1 (n)':<25} | " + " ".join(f"{s:>15}" for s in SELECTIONS)
-            + f" | {'default-random':>15} {'p':>6} {'flipped kept':>13}")
+            + f" | {'default-random':>15} {'p':>6} {'flipped kept':>13} {'suspected':>9}")
     lines = [head, "-" * len(head)]
     for r in results:
         def prf(d: dict[str, float] | None, flipped: int = r["flipped"]) -> str:
@@ -200,10 +202,11 @@ def table(results: list[dict[str, Any]]) -> str:
             kept = f"{flipped_kept:>5} ({100 * flipped_kept / sel['default']['kept']:.1f}%)"
         share = r["curator"].get("share")
         share = "-" if share is None else f"{share:.3f}"
+        suspects = r["curator"].get("suspected_dropped", "-")
         lines.append(
             f"{r['data']:<16} {r['noise']:<8} {r['model']:<5} {r['epochs']:>3} | {share:>5} | "
             f"{prf(r['curator']):<25} | {prf(r.get('cleanlab')):<25} | {accs} | {versus} "
-            f"{kept}")
+            f"{kept:>13} {suspects:>9}")
     return "\n".join(lines)
 
 
@@ -261,7 +264,8 @@ def main() -> None:
           "flags: precision/recall/F1 against the flipped labels (flags); test accuracy after "
           f"training on each selection (keep {args.keep} for default/easy/random), mean ± std "
           f"over {args.train_seeds} seeds; default-random with Welch's p; flipped labels kept "
-          "by the default (share of the kept)")
+          "by the default (share of the kept); suspected: samples the default dropped after "
+          "the flagged ones (docs/flags.md, step 5)")
     print(table(results))
     write_out(args, results)
 
