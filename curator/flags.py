@@ -253,7 +253,7 @@ def first_epoch_share(checks: np.ndarray, num_classes: int) -> float | None:
 def noise_share(train_error: float, test_error: float, num_classes: int) -> float | None:
     """The share of wrong training labels that the errors of the same epochs imply: beside
     :func:`first_epoch_share` (the larger is taken), and alone for runs without first-epoch
-    checks, e.g. a file recorded in the user's own loop.
+    checks, e.g. a file recorded in the user's own loop without ``Recorder.check``.
 
     Before memorising, the model errs on a clean training sample about as often as on a test
     sample (``test_error``); on a wrong label it errs unless its wrong answer happens to be

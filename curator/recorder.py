@@ -11,6 +11,11 @@
             rec.end_epoch(test_acc=evaluate(model))   # appends and commits the epoch
     # leaving the block normally finishes the run and writes every score
 
+Optionally, :meth:`Recorder.check` the test accuracy at a few points of the first epoch
+(before its first update, then e.g. every tenth of its steps and after its last): the share
+of wrong labels behind the mislabel flags is then counted from the first epoch as well
+(docs/flags.md, step 3), as ``curator score`` does.
+
 The file is the one ``curator score`` writes (docs/format.md), so every command and sampler
 reads it. :meth:`Recorder.update` keeps a reference to the batch's detached logits; the
 statistics are computed and scattered on the logits' device in chunks, and copied to the host
@@ -141,6 +146,10 @@ class Recorder:
         self._faults: torch.Tensor | None = None  # (bad indices, wrong labels) this epoch
         self._examples: torch.Tensor | None = None  # first bad index; first wrong (i, y, y')
         self._updates = 0
+        # first-epoch checks (check()): (test accuracy, test samples) at each, and the
+        # stretch between checks in which each sample was updated (NaN: in none)
+        self._checks: list[tuple[float, int]] = []
+        self._stretch: torch.Tensor | None = None
         self._tick = time.perf_counter()
         self._writer: threading.Thread | None = None
         self._write_error: BaseException | None = None
@@ -279,7 +288,68 @@ class Recorder:
                                    f"but have {tuple(y.shape)}", param="labels")
             y = y.to(self._device, dtype=torch.long, non_blocking=True)
         self._updates += 1
+        if self._checks:  # first epoch, checked: which stretch the samples were updated in
+            n = len(self.labels)
+            if self._stretch is None:
+                self._stretch = torch.full((n,), math.nan, device=self._device)
+            self._stretch[idx.clamp(0, n - 1)] = float(len(self._checks) - 1)
         buffer.update(idx, logits.to(self._device), y)
+
+    def check(self, test_acc: float, *, test_samples: int) -> None:
+        """A first-epoch check: the accuracy ``test_acc`` of the model as it is now on
+        ``test_samples`` held-out samples (the test split, in eval mode). Call it while the
+        run's first epoch trains: before its first update, then at a few points (ten, as
+        ``curator score`` does: every tenth of the epoch's steps) and after its last update.
+        In the first epoch each sample is predicted before the model trains on it, so the
+        hits between two checks against the test accuracy at both ends count the wrong
+        labels (docs/flags.md, step 3); :meth:`end_epoch` stores the stretches between
+        consecutive checks as the run's ``first_epoch`` (docs/format.md). Optional: without
+        checks the share comes from the training and test errors alone. Under DDP every rank
+        calls it at the same steps with the same accuracy (rank 0's is stored)."""
+        self._check_open("check")
+        if self.epochs_done:
+            raise CuratorError(f"check() measures the first epoch, but run {self.run!r} is in "
+                               f"epoch {self.epochs_done + 1}", param="test_acc",
+                               hint="call it only while epoch 1 trains (if epoch == 0: ...)")
+        acc = float(test_acc)
+        if not 0 <= acc <= 1:  # NaN too
+            raise CuratorError(f"test_acc must be an accuracy in [0, 1], but got {test_acc!r}",
+                               param="test_acc")
+        if isinstance(test_samples, bool) or not isinstance(test_samples, int | np.integer) \
+                or test_samples < 1:
+            raise CuratorError(f"test_samples must be a positive integer (the samples "
+                               f"test_acc was measured on), but got {test_samples!r}",
+                               param="test_samples")
+        self._checks.append((acc, int(test_samples)))
+
+    def _first_epoch_rows(self, correct: np.ndarray) -> np.ndarray | None:
+        """The first epoch's checks as (K, 5) rows (``FIRST_EPOCH_COLUMNS``): per stretch
+        between consecutive checks, its samples, their hits, the test accuracy at both ends
+        and the test samples; None without a complete stretch. Under DDP the ranks first
+        agree on the number of checks (one all-reduce), then merge the stretches."""
+        count = len(self._checks)
+        if self.ctx.active:
+            agree = self.ctx.max(torch.tensor([count, -count], dtype=torch.float32,
+                                              device=self._device or torch.device("cpu")))
+            if agree[0] != -agree[1]:
+                raise CuratorError(f"the ranks made {int(-agree[1])} to {int(agree[0])} "
+                                   "first-epoch checks", param="test_acc",
+                                   hint="call check() on every rank at the same steps")
+        if count < 2:
+            return None
+        n = len(self.labels)
+        stretch = self._stretch if self._stretch is not None else torch.full((n,), math.nan)
+        ids = self.ctx.merge_presented(stretch).cpu().numpy()
+        within = ~np.isnan(ids) & (ids < count - 1)  # after the last check: no end to it
+        at = ids[within].astype(np.int64)
+        samples = np.bincount(at, minlength=count - 1).astype(np.float64)
+        hits = np.bincount(at, weights=correct[within].astype(np.float64),
+                           minlength=count - 1)
+        acc, tests = (np.asarray(v, dtype=np.float64) for v in zip(*self._checks, strict=True))
+        rows = np.column_stack([samples, hits, acc[:-1], acc[1:],
+                                np.minimum(tests[:-1], tests[1:])])
+        rows = rows[samples > 0]  # two checks with no update between them measure nothing
+        return rows if len(rows) else None
 
     def _check_chunk(self, idx: torch.Tensor, given: torch.Tensor
                      ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -339,11 +409,15 @@ class Recorder:
         if buffer is None:  # this rank saw no update: it still takes part in the merge
             buffer = self._start(self._device or torch.device("cpu"))
         self._updates = 0
+        checks = None
         try:
             stats = buffer.collect(merge=self.ctx.merge_presented)
             self._raise_faults(epoch)
+            if epoch == 0:
+                checks = self._first_epoch_rows(stats["correct"])
         except BaseException:
             buffer.reset()  # the epoch is dropped: its next updates start afresh
+            self._checks, self._stretch = [], None
             raise
         presented = ~np.isnan(stats["p_true"])
         count = int(presented.sum())
@@ -371,15 +445,20 @@ class Recorder:
         self._tick = now
         if self.ctx.is_main:  # written while the next epoch trains
             self.wait()
-            self._writer = threading.Thread(target=self._append, args=(epoch, stats, metrics),
+            self._writer = threading.Thread(target=self._append,
+                                            args=(epoch, stats, metrics, checks),
                                             name=f"curator-recorder-{self.run}", daemon=True)
             self._writer.start()
         self.epochs_done = epoch + 1
+        self._checks, self._stretch = [], None
         buffer.reset()
 
-    def _append(self, epoch: int, stats: dict[str, np.ndarray],
-                metrics: dict[str, float]) -> None:
+    def _append(self, epoch: int, stats: dict[str, np.ndarray], metrics: dict[str, float],
+                checks: np.ndarray | None) -> None:
         try:
+            if checks is not None:  # before the epoch is committed: read only after it
+                store.write_run_array(self.path, self.run, "first_epoch", checks,
+                                      columns=list(store.FIRST_EPOCH_COLUMNS))
             store.append_epoch(self.path, self.run, epoch, stats, metrics)
         except BaseException as exc:  # raised in the loop's thread by the next wait()
             self._write_error = exc

@@ -335,7 +335,8 @@ class FileTrajectories:
     @functools.cached_property
     def first_epoch(self) -> np.ndarray | None:
         """(R, K, 4) the runs' first-epoch checks; None unless every run has them with the
-        same K (runs recorded in the user's own loop have none)."""
+        same K (runs recorded in the user's own loop have none unless it called
+        ``Recorder.check``)."""
         rows = [self.file.first_epoch(r) for r in self.runs]
         if any(r is None for r in rows) or len({r.shape for r in rows}) != 1:  # type: ignore[union-attr]
             return None

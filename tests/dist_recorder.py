@@ -1,6 +1,7 @@
 """Run under torchrun (tests/test_recorder.py), or alone for the single-process reference:
 every rank trains the same model on the same full batches, and records only its own half of
-each batch (rows rank::world) into one curator.Recorder; rank 0 writes ``out``."""
+each batch (rows rank::world) into one curator.Recorder, with a first-epoch check before
+the first batch and after each; rank 0 writes ``out``."""
 
 from __future__ import annotations
 
@@ -29,7 +30,9 @@ def main(out: str) -> None:
     with curator.Recorder(out, labels=y, num_classes=3, epochs=3) as rec:
         for epoch in range(3):
             order = torch.randperm(90, generator=torch.Generator().manual_seed(epoch))
-            for idx in order.split(30):
+            if epoch == 0:
+                rec.check(0.3, test_samples=100)
+            for step, idx in enumerate(order.split(30)):
                 logits = model(x[idx])
                 loss = F.cross_entropy(logits, y[idx])
                 opt.zero_grad()
@@ -37,6 +40,8 @@ def main(out: str) -> None:
                 opt.step()
                 mine = slice(rank, None, world)
                 rec.update(idx[mine], logits[mine], y[idx][mine])
+                if epoch == 0:
+                    rec.check(0.4 + 0.1 * step, test_samples=100)
             rec.end_epoch()
     if world > 1:
         ranks: list = [None] * world

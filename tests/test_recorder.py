@@ -98,6 +98,86 @@ def test_the_same_loop_recorded_gives_the_trajectories_of_curator_score(tmp_path
                                               err_msg=name)
 
 
+def test_first_epoch_checks_in_your_own_loop_are_those_of_curator_score(tmp_path: Path
+                                                                         ) -> None:
+    """check() at the steps where `curator score` checks, with the same test accuracies:
+    the stored first_epoch rows are the loop's own, and the flags' share is counted from
+    them."""
+    cfg = TrainConfig(epochs=2, seeds=1, device="cpu", label_noise=0.2)
+    bundle = DataBundle.from_config(cfg)
+    torch.manual_seed(cfg.seed)
+    model = build_model(cfg.model, bundle.sample_shape, bundle.num_classes)
+    trainer = Trainer(model, bundle.train, cfg.replace(probe="none"), seed=cfg.seed,
+                      device=torch.device("cpu"), test=bundle.test, first_epoch_checks=10)
+    steps = trainer.steps_per_epoch
+    marks = {max(1, round(steps * (i + 1) / 10)) for i in range(10)}
+    n_test = len(bundle.test)
+    path = tmp_path / "own.h5"
+    with curator.Recorder(path, labels=bundle.labels, num_classes=bundle.num_classes,
+                          epochs=2, noisy=bundle.noisy) as rec:
+        step = 0
+
+        def on_step(idx: torch.Tensor, logits: torch.Tensor, y: torch.Tensor) -> None:
+            nonlocal step
+            rec.update(idx, logits, y)
+            step += 1
+            if step in marks:
+                rec.check(trainer.evaluate(trainer.test_split)[1], test_samples=n_test)
+
+        rec.check(trainer.evaluate(trainer.test_split)[1], test_samples=n_test)
+        first = trainer.train_epoch(0, on_step=on_step)
+        rec.end_epoch(test_acc=first.test_acc)
+        with pytest.raises(CuratorError, match="measures the first epoch, but run 'seed-0' is "
+                                               "in epoch 2"):
+            rec.check(0.5, test_samples=n_test)
+        rec.end_epoch(test_acc=trainer.train_epoch(1, on_step=rec.update).test_acc)
+    assert first.checks is not None and first.checks.shape == (10, 5)
+    with store.open_scores(path) as f:
+        np.testing.assert_array_equal(f.first_epoch("seed-0"), first.checks)
+        params = f.score("mislabel_probability").params
+        assert params["noise_share_from"] == "first-epoch" and params["noise_share"] > 0.1
+
+
+def test_first_epoch_checks_need_a_stretch_and_good_values(tmp_path: Path) -> None:
+    x, y = toy()
+    with curator.Recorder(tmp_path / "a.h5", labels=y, num_classes=3) as rec:
+        for bad, message in ((1.5, "test_acc must be an accuracy in .0, 1., but got 1.5"),
+                             (float("nan"), "test_acc must be an accuracy"),
+                             ("x", None)):
+            with pytest.raises((CuratorError, ValueError), match=message):
+                rec.check(bad, test_samples=10)  # type: ignore[arg-type]
+        for bad in (0, 2.5, True):
+            with pytest.raises(CuratorError, match="test_samples must be a positive integer"):
+                rec.check(0.5, test_samples=bad)  # type: ignore[arg-type]
+        rec.check(0.4, test_samples=10)  # one check and no second: no stretch to store
+        rec.update(torch.arange(120), torch.zeros(120, 3))
+        rec.end_epoch(test_acc=0.5)
+        rec.wait()  # the epoch is written in the background
+        with store.open_scores(tmp_path / "a.h5") as f:
+            assert f.first_epoch("seed-0") is None
+    # updates before the first check and after the last belong to no stretch; two checks
+    # with no update between them measure nothing
+    with curator.Recorder(tmp_path / "b.h5", labels=y, num_classes=3) as rec:
+        logits = F.one_hot(y, 3).float()  # every label predicted
+        rec.update(torch.arange(0, 30), logits[:30])
+        rec.check(0.2, test_samples=50)
+        rec.check(0.25, test_samples=50)
+        rec.update(torch.arange(30, 90), logits[30:90])
+        rec.check(0.5, test_samples=40)
+        rec.update(torch.arange(90, 120), logits[90:])
+        rec.end_epoch(test_acc=0.5)
+        rec.wait()
+        with store.open_scores(tmp_path / "b.h5") as f:
+            np.testing.assert_array_equal(f.first_epoch("seed-0"),
+                                          [[60, 60, 0.25, 0.5, 40]])
+    # a restart from epoch 1 drops the checks of the first epoch with it
+    with curator.Recorder(tmp_path / "b.h5", labels=y, num_classes=3, start_epoch=0) as rec:
+        rec.update(torch.arange(120), torch.zeros(120, 3))
+        rec.end_epoch(test_acc=0.5)
+    with store.open_scores(tmp_path / "b.h5") as f:
+        assert f.first_epoch("seed-0") is None
+
+
 def test_every_command_and_sampler_reads_a_recorded_file(tmp_path: Path) -> None:
     path = tmp_path / "own.h5"
     x, y = toy()
@@ -231,6 +311,11 @@ def test_recorder_under_the_users_own_process_group(tmp_path: Path) -> None:
                                           b.read_stat("seed-0", stat), err_msg=stat)
         np.testing.assert_array_equal(a.score("learnability").values,
                                       b.score("learnability").values)
+        checks = a.first_epoch("seed-0")  # the ranks' stretches merged: every sample once
+        np.testing.assert_array_equal(checks, b.first_epoch("seed-0"))
+        assert checks[:, 0].tolist() == [30, 30, 30]
+        np.testing.assert_allclose(checks[:, 2:], [[0.3, 0.4, 100], [0.4, 0.5, 100],
+                                                   [0.5, 0.6, 100]])
     assert json.loads(Path(str(out) + ".ranks").read_text()) == [0, 1]
 
 

@@ -211,6 +211,8 @@ def truncate_run(path: str | Path, name: str, epochs: int) -> None:
             run.attrs["final_test_acc"] = float(hist["test_acc"][epochs - 1])
         else:
             run.attrs["wall_time_s"] = 0.0
+            if "first_epoch" in run:  # the first epoch's checks go with it
+                del run["first_epoch"]
 
 
 def reopen_run(path: str | Path, name: str, *, epochs: int | None, keep: int) -> None:
