@@ -47,12 +47,6 @@ class Context:
             dist.all_reduce(tensor, op=dist.ReduceOp.SUM)
         return tensor
 
-    def max(self, tensor: torch.Tensor) -> torch.Tensor:
-        """All-reduce ``tensor`` in place by maximum (a no-op for one process)."""
-        if self.active:
-            dist.all_reduce(tensor, op=dist.ReduceOp.MAX)
-        return tensor
-
     def merge_presented(self, buffer: torch.Tensor) -> torch.Tensor:
         """Combine per-rank epoch buffers in which samples a rank did not present are NaN.
 

@@ -288,7 +288,7 @@ class Recorder:
                                    f"but have {tuple(y.shape)}", param="labels")
             y = y.to(self._device, dtype=torch.long, non_blocking=True)
         self._updates += 1
-        if self._checks:  # first epoch, checked: which stretch the samples were updated in
+        if self._checks and self.ctx.is_main:  # first epoch, checked: the stretch of each
             n = len(self.labels)
             if self._stretch is None:
                 self._stretch = torch.full((n,), math.nan, device=self._device)
@@ -304,8 +304,9 @@ class Recorder:
         hits between two checks against the test accuracy at both ends count the wrong
         labels (docs/flags.md, step 3); :meth:`end_epoch` stores the stretches between
         consecutive checks as the run's ``first_epoch`` (docs/format.md). Optional: without
-        checks the share comes from the training and test errors alone. Under DDP every rank
-        calls it at the same steps with the same accuracy (rank 0's is stored)."""
+        checks the share comes from the training and test errors alone. Under DDP the checks
+        count rank 0's samples (its shard of every batch, a random part of the epoch: no
+        collective is added); the other ranks' calls are accepted and not used."""
         self._check_open("check")
         if self.epochs_done:
             raise CuratorError(f"check() measures the first epoch, but run {self.run!r} is in "
@@ -325,21 +326,12 @@ class Recorder:
     def _first_epoch_rows(self, correct: np.ndarray) -> np.ndarray | None:
         """The first epoch's checks as (K, 5) rows (``FIRST_EPOCH_COLUMNS``): per stretch
         between consecutive checks, its samples, their hits, the test accuracy at both ends
-        and the test samples; None without a complete stretch. Under DDP the ranks first
-        agree on the number of checks (one all-reduce), then merge the stretches."""
+        and the test samples; None without a complete stretch (or on ranks but 0, which
+        write nothing)."""
         count = len(self._checks)
-        if self.ctx.active:
-            agree = self.ctx.max(torch.tensor([count, -count], dtype=torch.float32,
-                                              device=self._device or torch.device("cpu")))
-            if agree[0] != -agree[1]:
-                raise CuratorError(f"the ranks made {int(-agree[1])} to {int(agree[0])} "
-                                   "first-epoch checks", param="test_acc",
-                                   hint="call check() on every rank at the same steps")
-        if count < 2:
+        if count < 2 or self._stretch is None:
             return None
-        n = len(self.labels)
-        stretch = self._stretch if self._stretch is not None else torch.full((n,), math.nan)
-        ids = self.ctx.merge_presented(stretch).cpu().numpy()
+        ids = self._stretch.cpu().numpy()
         within = ~np.isnan(ids) & (ids < count - 1)  # after the last check: no end to it
         at = ids[within].astype(np.int64)
         samples = np.bincount(at, minlength=count - 1).astype(np.float64)

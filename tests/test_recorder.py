@@ -311,11 +311,17 @@ def test_recorder_under_the_users_own_process_group(tmp_path: Path) -> None:
                                           b.read_stat("seed-0", stat), err_msg=stat)
         np.testing.assert_array_equal(a.score("learnability").values,
                                       b.score("learnability").values)
-        checks = a.first_epoch("seed-0")  # the ranks' stretches merged: every sample once
-        np.testing.assert_array_equal(checks, b.first_epoch("seed-0"))
-        assert checks[:, 0].tolist() == [30, 30, 30]
-        np.testing.assert_allclose(checks[:, 2:], [[0.3, 0.4, 100], [0.4, 0.5, 100],
-                                                   [0.5, 0.6, 100]])
+        # first-epoch checks: one process counts every sample; under DDP, rank 0's shard
+        # (its half of every batch), with no collective added
+        tests = [[0.3, 0.4, 100], [0.4, 0.5, 100], [0.5, 0.6, 100]]
+        single_checks, ddp_checks = b.first_epoch("seed-0"), a.first_epoch("seed-0")
+        order = torch.randperm(90, generator=torch.Generator().manual_seed(0))
+        correct = b.read_stat("seed-0", "correct")[0].astype(np.float64)
+        for checks, rows in ((single_checks, order.split(30)),
+                             (ddp_checks, [batch[0::2] for batch in order.split(30)])):
+            assert checks[:, 0].tolist() == [len(r) for r in rows]
+            assert checks[:, 1].tolist() == [correct[r.numpy()].sum() for r in rows]
+            np.testing.assert_allclose(checks[:, 2:], tests)
     assert json.loads(Path(str(out) + ".ranks").read_text()) == [0, 1]
 
 
