@@ -47,7 +47,7 @@ from benchmarks._env import mean_std, parse_grid, write_out  # noqa: E402
 from benchmarks.mislabel_flags import data_spec, welch  # noqa: E402
 from curator.config import TrainConfig  # noqa: E402
 from curator.data import DataBundle  # noqa: E402
-from curator.flags import FLAG_AT, flag_quality  # noqa: E402
+from curator.flags import FLAG_AT, MislabelFit, flag_quality  # noqa: E402
 from curator.pruning import PruneOptions, plan_selection  # noqa: E402
 from curator.reference import score  # noqa: E402
 from curator.retrain import TrainPlan, train  # noqa: E402
@@ -72,8 +72,9 @@ def run_score(job: tuple[dict[str, Any], str, TrainConfig]) -> dict[str, Any]:
     score(cfg, out=path, force=True)
     with open_scores(path) as f:
         values = {n: f.score(n).values for n in NAMES}
+        prior = f.score("mislabel_probability").params.get("noise_share")
     return {"name": name, "path": str(path), "wall_s": time.perf_counter() - t0,
-            "epochs": cfg.epochs * cfg.seeds, **values}
+            "epochs": cfg.epochs * cfg.seeds, "prior": prior, **values}
 
 
 def prefixes(path: str, ks: list[int]) -> list[dict[str, Any]]:
@@ -90,6 +91,7 @@ def prefixes(path: str, ks: list[int]) -> list[dict[str, Any]]:
                                  test_acc=test_acc[:, :k], num_classes=num_classes)
         values = compute_scores(traj, NAMES)
         out.append({"name": f"prefix {k}", "epochs": k,
+                    "prior": values["mislabel_probability"].params.get("noise_share"),
                     **{n: values[n].values for n in NAMES}})
     e = max(1, math.ceil(t / 10))
     traj = ArrayTrajectories({s: v[:, :e] for s, v in stats_.items()},
@@ -162,8 +164,9 @@ def main() -> None:
                 row["flagged"] = int((mis >= FLAG_AT).sum())
                 if v["name"] in ("full", "prefix 1") or v["name"].startswith(("budget",
                                                                               "proxy")):
+                    fit = MislabelFit(mis, (), share=v.get("prior"))  # as prune reads it
                     selections[v["name"]] = plan_selection(
-                        ease, keep, mislabel=mis, opts=PruneOptions(seed=0)).indices
+                        ease, keep, mislabel=fit, opts=PruneOptions(seed=0)).indices
             rows.append(row)
         selections["random"] = plan_selection(np.zeros(bundle.num_samples), keep,
                                               strategy="random",
