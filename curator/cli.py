@@ -762,6 +762,11 @@ def flag(
                       f"({_pct(flagged.mean() if n else 0.0)}) with probability >= {FLAG_AT}"
                       f" of a wrong label; expected wrong labels {fit.estimated_share * n:.0f}"
                       f"; stored as score 'mislabel_probability' in {file}", highlight=False)
+    suspects = int(fit.suspected.sum())
+    if suspects:
+        out_console.print(f"{suspects} more suspected (the evidence points to a wrong label, "
+                          f"the probability below {FLAG_AT}): the default `curator prune` "
+                          "drops them next, most likely first", highlight=False)
     out_console.print(_per_class(r.labels, r.classes, flagged, "flagged", "share"))
     q = r.quality
     if q is not None:

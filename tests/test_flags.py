@@ -3,6 +3,7 @@ default pruning on a run long enough to memorise its flipped labels."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -377,6 +378,8 @@ def test_flag_end_to_end(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Non
     assert q.f1 > 0.8, q
     f1 = float(text.split("F1 ")[1].split()[0])
     assert abs(f1 - q.f1) < 1e-3
+    suspects = int(flags.suspected(s.values, s.params["noise_share"]).sum())
+    assert (f"{suspects} more suspected" in text) == (suspects > 0)
     # another score through --by, stored with its name in the params
     r = runner.invoke(app, ["flag", str(out), "--by", "aum"])
     assert r.exit_code == 0, r.output
@@ -431,5 +434,8 @@ def test_default_prune_after_memorising(tmp_path: Path) -> None:
     assert r.exit_code == 0, r.output
     with open_scores(out) as f:
         kept = f.selection("drop-flagged-learnability-0.8")
+        params = json.loads(f.selection_attrs("drop-flagged-learnability-0.8")["params"])
     assert noisy[kept].mean() < 0.05  # fewer than 5% flipped labels among those kept
     assert "flagged as mislabelled" in r.stdout
+    dropped = params["suspected_dropped"]  # after the flagged, while more had to go
+    assert (f"then {dropped} suspected" in " ".join(r.stdout.split())) == (dropped > 0)
