@@ -413,6 +413,8 @@ class Recorder:
             raise
         presented = ~np.isnan(stats["p_true"])
         count = int(presented.sum())
+        if count < len(presented):  # refused below: the epoch, and its checks, are dropped
+            self._checks, self._stretch = [], None
         if count == 0:
             buffer.reset()
             raise CuratorError(f"epoch {epoch + 1} of run {self.run!r} had no updates: call "
