@@ -120,7 +120,7 @@ class MislabelFit:
     def suspected(self) -> np.ndarray:
         """The samples not flagged whose every mixture's evidence (likelihood ratio) still
         points to a wrong label: probability at least the prior :attr:`share`, below
-        :data:`FLAG_AT` (none when the share is unknown or 0)."""
+        :data:`FLAG_AT` (:func:`suspected`)."""
         return suspected(self.probability, self.share)
 
     @property
