@@ -761,7 +761,15 @@ def flag(
     out_console.print(f"flagged [bold]{int(flagged.sum())}[/] of {n} samples "
                       f"({_pct(flagged.mean() if n else 0.0)}) with probability >= {FLAG_AT}"
                       f" of a wrong label; expected wrong labels {fit.estimated_share * n:.0f}"
-                      f"; stored as score 'mislabel_probability' in {file}", highlight=False)
+                      + (f"; stored as score 'mislabel_probability' in {file}" if r.stored
+                         else f"; read from the score 'mislabel_probability' that {file} "
+                              "stores (no new fit)"), highlight=False)
+    if not flagged.any() and r.test_acc is not None:
+        out_console.print(f"nothing flagged is only as good as the model: the reference runs "
+                          f"reached a test accuracy of {_num(r.test_acc)} at best, and a model "
+                          "that learns the data better can tell wrong labels from hard "
+                          "samples where this one cannot (score with it; its selection "
+                          "trains any model: docs/flags.md)", highlight=False)
     suspects = int(fit.suspected.sum())
     if suspects:
         out_console.print(f"{suspects} more suspected (the evidence points to a wrong label, "

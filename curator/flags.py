@@ -426,6 +426,19 @@ def file_mislabel(f: ScoresFile) -> MislabelFit | None:
         np.asarray(score.values, dtype=np.float32), ())
 
 
+def best_test_accuracy(f: ScoresFile) -> float | None:
+    """The best test accuracy of an open file's reference runs (their mean, epoch by epoch):
+    what the model behind the flags could learn. None without complete runs or with an epoch
+    whose test accuracy was not recorded."""
+    from curator.scores import FileTrajectories
+
+    try:
+        acc = np.asarray(FileTrajectories(f).test_acc, dtype=np.float64)
+    except CuratorError:
+        return None
+    return float(acc.mean(axis=0).max()) if acc.size and np.isfinite(acc).all() else None
+
+
 def share_basis(source: str | None) -> str:
     """Which errors gave the noise share (``MislabelFit.share_from``), for messages."""
     if source == "holdout":
@@ -479,6 +492,9 @@ class FlagReport:
     classes: list[str]
     noisy: np.ndarray | None  # (N,) the injected flips, when the file records them
     out: Path | None  # where the flagged indices were written
+    stored: bool = True  # False when the fit was read back from the file (nothing written)
+    # the reference runs' best mean test accuracy over the epochs (None: none recorded)
+    test_acc: float | None = None
 
     @property
     def flagged_indices(self) -> np.ndarray:
@@ -532,6 +548,7 @@ def flag(path: str | Path, *, by: str = DEFAULT_BY, out: str | Path | None = Non
                 f"two-component mixture on {by} (docs/flags.md)", score.runs, fit.params)
         labels, noisy = f.labels, f.noisy
         classes = list(f.data_spec.get("classes") or [])
+        test_acc = best_test_accuracy(f)
     assert fit is not None
     written = None
     if out is not None:  # written before the score is stored: a failure leaves the file as it was
@@ -540,4 +557,5 @@ def flag(path: str | Path, *, by: str = DEFAULT_BY, out: str | Path | None = Non
         with store.writer_lock(path):
             store.write_scores(path, scores)
     return FlagReport(fit, labels, classes if len(classes) == int(labels.max()) + 1 else
-                      [str(c) for c in range(int(labels.max()) + 1)], noisy, written)
+                      [str(c) for c in range(int(labels.max()) + 1)], noisy, written,
+                      stored=bool(scores), test_acc=test_acc)

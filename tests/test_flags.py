@@ -364,6 +364,7 @@ def test_flag_end_to_end(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Non
     assert r.exit_code == 0, r.output
     text = " ".join(r.stdout.split())
     assert "flagged" in text and "per class" in text and "precision" in text
+    assert "read from the score 'mislabel_probability'" in text and "stored as" not in text
     with open_scores(out) as f:
         s = f.score("mislabel_probability")
         noisy = f.noisy
@@ -383,6 +384,7 @@ def test_flag_end_to_end(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Non
     # another score through --by, stored with its name in the params
     r = runner.invoke(app, ["flag", str(out), "--by", "aum"])
     assert r.exit_code == 0, r.output
+    assert "stored as score 'mislabel_probability'" in " ".join(r.stdout.split())
     with open_scores(out) as f:
         assert f.score("mislabel_probability").params["by"] == "aum"
 
@@ -416,6 +418,14 @@ def test_a_hard_data_set_without_noise_flags_nothing(tmp_path: Path) -> None:
     r = runner.invoke(app, ["prune", str(out), "--keep", "0.8"])
     assert r.exit_code == 0, r.output
     assert "kept 3200 of 4000" in " ".join(r.stdout.split())
+    # `flag` says what the empty result rests on: the test accuracy the model reached
+    with open_scores(out) as f:
+        best = float(f.history("seed-0")["test_acc"].max())
+    r = runner.invoke(app, ["flag", str(out)])
+    assert r.exit_code == 0, r.output
+    text = " ".join(r.stdout.split())
+    assert "flagged 0 of 4000" in text
+    assert f"reached a test accuracy of {best:.4g} at best" in text
 
 
 @pytest.mark.slow
