@@ -9,6 +9,8 @@ Each cell is (data, label noise, model, epochs). In a cell:
    behind them, precision, recall and F1 against the flipped labels;
 3. the peer: cleanlab's ``find_label_issues`` on 5-fold out-of-sample ``pred_probs`` of the
    same model trained for the same epochs by the same loop;
+   (with ``--score-model M``, steps 1 to 3 train M instead: the scores of a model that
+   learns the data better, pruning for the cell's model, which step 4 trains);
 4. a fresh model is trained (``--train-seeds`` seeds, same epochs) on: the default
    ``curator prune --keep K`` selection, ``--strategy easy`` and ``random`` at the same K, all
    the data, and all the data less cleanlab's issues; final test accuracy on the clean test
@@ -120,12 +122,14 @@ def run_cell(cell: dict[str, Any]) -> dict[str, Any]:
                       seeds=cell["seeds"], label_noise=rate, noise_kind=kind,
                       holdout=cell["holdout"],
                       device=cell["device"], batch_size=cell["batch_size"])
+    ref_cfg = cfg.replace(model=cell["score_model"] or cfg.model)  # scores, flags, cleanlab
     bundle = DataBundle.from_config(cfg)
     noisy = bundle.noisy if bundle.noisy is not None else np.zeros(bundle.num_samples, bool)
-    out: dict[str, Any] = {k: cell[k] for k in ("data", "noise", "model", "epochs")}
+    out: dict[str, Any] = {k: cell[k] for k in ("data", "noise", "model", "epochs",
+                                                "score_model")}
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "s.h5"
-        score(cfg, out=path, bundle=bundle)
+        score(ref_cfg, out=path, bundle=bundle)
         if cell["by"] != DEFAULT_BY:  # as `curator flag --by`: stored, and what prune drops
             flag(path, by=cell["by"])
         with open_scores(path) as f:
@@ -139,7 +143,7 @@ def run_cell(cell: dict[str, Any]) -> dict[str, Any]:
                       "share": fit.get("noise_share"), "share_from": fit.get("noise_share_from")}
     issues = np.zeros(bundle.num_samples, bool)
     if cell["cleanlab"]:
-        probs = oos_probabilities(cfg.replace(seed=0), bundle)
+        probs = oos_probabilities(ref_cfg.replace(seed=0), bundle)
         issues = find_label_issues(bundle.labels, probs, n_jobs=1)  # cells are the parallelism
         out["cleanlab"] = {**quality(issues, noisy),
                            "oos_acc_given": float((probs.argmax(1) == bundle.labels).mean())}
@@ -176,7 +180,7 @@ def welch(a: list[float], b: list[float]) -> float:
 
 
 def table(results: list[dict[str, Any]]) -> str:
-    head = (f"{'data':<16} {'noise':<8} {'model':<5} {'T':>3} | {'share':>5} | "
+    head = (f"{'data':<16} {'noise':<8} {'model':<7} {'T':>3} | {'share':>5} | "
             f"{'curator P/R/F1 (n)':<25} | "
             f"{'cleanlab P/R/F1 (n)':<25} | " + " ".join(f"{s:>15}" for s in SELECTIONS)
             + f" | {'default-random':>15} {'p':>6} {'flipped kept':>13} {'suspected':>9}")
@@ -203,8 +207,9 @@ def table(results: list[dict[str, Any]]) -> str:
         share = r["curator"].get("share")
         share = "-" if share is None else f"{share:.3f}"
         suspects = r["curator"].get("suspected_dropped", "-")
+        model = (r["model"] if not r.get("score_model") else f"{r['score_model']}>{r['model']}")
         lines.append(
-            f"{r['data']:<16} {r['noise']:<8} {r['model']:<5} {r['epochs']:>3} | {share:>5} | "
+            f"{r['data']:<16} {r['noise']:<8} {model:<7} {r['epochs']:>3} | {share:>5} | "
             f"{prf(r['curator']):<25} | {prf(r.get('cleanlab')):<25} | {accs} | {versus} "
             f"{kept:>13} {suspects:>9}")
     return "\n".join(lines)
@@ -226,6 +231,10 @@ def main() -> None:
                              "(heldout_learnability needs --holdout)")
     parser.add_argument("--selections", nargs="+", choices=SELECTIONS, default=list(SELECTIONS),
                         help="the selections to train on (the others print -)")
+    parser.add_argument("--score-model",
+                        help="train this model for the scores, the flags and cleanlab's "
+                             "probabilities; the selections still train --models (the "
+                             "table's model column then reads SCORE>MODEL)")
     parser.add_argument("--no-cleanlab", dest="cleanlab", action="store_false",
                         help="skip the peer (its 5-fold runs are deterministic on a CPU, so "
                              "a rerun after a change to the flags may reuse its figures)")
@@ -243,6 +252,7 @@ def main() -> None:
     cells = [{"data": d, "spec": specs[d], "noise": z, "model": m, "epochs": t,
               "seeds": args.seeds, "train_seeds": args.train_seeds, "keep": args.keep,
               "holdout": args.holdout, "by": args.by, "cleanlab": args.cleanlab,
+              "score_model": args.score_model,
               "device": args.device, "threads": args.threads, "batch_size": args.batch_size,
               "selections": args.selections}
              for d, z, m, t in itertools.product(args.data, args.noise, args.models,
@@ -261,7 +271,9 @@ def main() -> None:
     order = {(c["data"], c["noise"], c["model"], c["epochs"]): i for i, c in enumerate(cells)}
     results.sort(key=lambda r: order[(r["data"], r["noise"], r["model"], r["epochs"])])
     print("\nshare: the share of wrong labels the flags' prior was set to; "
-          "flags: precision/recall/F1 against the flipped labels (flags); test accuracy after "
+          "flags: precision/recall/F1 against the flipped labels (flags; flagging every "
+          "sample scores F1 2r/(1+r) with r the flipped share: 0.333 at 20%, 0.571 at 40%); "
+          "test accuracy after "
           f"training on each selection (keep {args.keep} for default/easy/random), mean ± std "
           f"over {args.train_seeds} seeds; default-random with Welch's p; flipped labels kept "
           "by the default (share of the kept); suspected: samples the default dropped after "

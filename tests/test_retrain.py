@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 from curator.cli import app
 from curator.config import TrainConfig
 from curator.retrain import TrainPlan, train
+from curator.store import open_scores
 from samplers import SAMPLERS
 
 FROZEN = Path(__file__).parent / "data" / "scores-v0.1.0.h5"  # digits, label noise 0.1
@@ -75,11 +76,27 @@ def test_subset_trains_on_the_selection_only(scores: Path, monkeypatch) -> None:
         result = train(TrainConfig(epochs=1, label_noise=0.1, device="cpu"),
                        TrainPlan(sampler=sampler, scores=str(scores), subset="small"))
         assert result.num_train == 300
-        from curator.store import open_scores
-
         with open_scores(scores) as f:
             kept = set(f.selection("small").tolist())
         assert seen <= kept and len(seen) >= 30, sampler  # a curriculum starts at 10%
+
+
+def test_a_selection_trains_another_model(scores: Path, tmp_path: Path) -> None:
+    """Scores from one model (the frozen file's MLP) prune for another: the data settings
+    come from the file, the model from the command (docs/flags.md: score with a model that
+    learns the data, train any model on its selection)."""
+    with open_scores(scores) as f:
+        scored_with = f.config["model"]
+    assert runner.invoke(app, ["prune", str(scores), "--keep", "300", "--name", "small"]
+                         ).exit_code == 0
+    out = tmp_path / "r.json"
+    r = runner.invoke(app, ["train", "--epochs", "1", "--quiet", "--device", "cpu",
+                            "--scores", str(scores), "--subset", "small", "--model", "cnn",
+                            "--out", str(out)])
+    assert r.exit_code == 0, r.output
+    result = json.loads(out.read_text())
+    assert scored_with == "mlp" and result["config"]["model"] == "cnn"
+    assert result["num_train"] == 300 and result["config"]["label_noise"] == 0.1
 
 
 def test_importance_weights_enter_the_loss(scores: Path, monkeypatch) -> None:
