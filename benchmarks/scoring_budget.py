@@ -85,10 +85,12 @@ def prefixes(path: str, ks: list[int]) -> list[dict[str, Any]]:
         stats_ = {s: f.read_stat(run.name, s)[None] for s in STAT_DTYPES}
         test_acc = f.history(run.name)["test_acc"][None]
         num_classes = f.num_classes
+        tests = int(f.data_spec.get("num_test") or 0) or None  # sets the early window
         t = run.epochs_done
     for k in ks:
         traj = ArrayTrajectories({s: v[:, :k] for s, v in stats_.items()},
-                                 test_acc=test_acc[:, :k], num_classes=num_classes)
+                                 test_acc=test_acc[:, :k], num_classes=num_classes,
+                                 test_samples=tests)
         values = compute_scores(traj, NAMES)
         out.append({"name": f"prefix {k}", "epochs": k,
                     "prior": values["mislabel_probability"].params.get("noise_share"),

@@ -4,8 +4,9 @@ A model fits the clean samples of a class first and memorises the mislabelled on
 (the "early learning" of noisy-label training). Before it memorises, a mislabelled sample
 looks like another class: the model's logit for its label is below its logit for some other
 class (a negative margin) and the probability of its label is low; after, both are high. So
-the estimate reads the trajectories only up to the epoch of best test accuracy (where
-memorising starts to cost accuracy; on clean data that is late in training) and asks two
+the estimate reads the trajectories only up to the first epoch whose test accuracy is level
+with the best (where memorising starts to cost accuracy, or stops gaining it; on clean data
+that is late in training: :func:`early_window`) and asks two
 questions of each sample (:func:`estimate_mislabelled`):
 
 - within its class: is its mean margin over those epochs (``early_aum``, the area under the
@@ -50,6 +51,9 @@ FIT_SAMPLES = 200_000  # the mixture is fitted on at most this many samples (the
 MIN_CLASS = 50  # a class with fewer samples takes the mixture fitted to all the samples
 CLIP = 1e-4  # probabilities are clipped to [CLIP, 1 - CLIP] before the logit
 SHARE_Z = 2.0  # the first epoch's share counts when at least this many standard errors above 0
+# the early window ends at the first epoch within this many standard errors of the best test
+# accuracy: the one-standard-error rule of model selection, with the epochs as the complexity
+WINDOW_Z = 1.0
 # scores the mixture can run on, and how each is made comparable to the level 0 ("the model
 # rejects the label"): probabilities of the label through the logit, margins as they are
 SCALES = {"early_aum": "margin", "aum": "margin", "early_learnability": "probability",
@@ -393,9 +397,18 @@ def flag_quality(flagged: np.ndarray, noisy: np.ndarray) -> FlagQuality:
     return FlagQuality(int(flagged.sum()), int(noisy.sum()), int((flagged & noisy).sum()))
 
 
-def best_test_epoch(test_acc: np.ndarray | None, num_epochs: int) -> int:
-    """Epochs read by ``early_aum`` and ``early_learnability``: up to the (1-based) epoch of
-    best mean test accuracy over the runs; without test accuracies, the first ceil(T/5)."""
+def early_window(test_acc: np.ndarray | None, num_epochs: int,
+                 test_samples: int | None = None) -> int:
+    """Epochs read by ``early_aum`` and ``early_learnability`` (the window before memorising):
+    up to the first (1-based) epoch whose mean test accuracy over the runs is level with the
+    best one: within one standard error sqrt(a (1 - a) / m) of the best accuracy a, the
+    sampling error of an accuracy measured on ``test_samples`` = m test samples (the
+    one-standard-error rule of model selection — Breiman et al. 1984, "Classification and
+    Regression Trees"; Hastie, Tibshirani, Friedman, "The Elements of Statistical
+    Learning", section 7.10 —, with the epochs trained as the complexity). A model that
+    creeps up for tens of epochs after that (a weak one, whose test accuracy memorising does
+    not lower) memorises wrong labels in them. Without ``test_samples``, the epoch of the
+    best mean; without test accuracies, the first ceil(T/5)."""
     fallback = max(1, -(-num_epochs // 5))
     if test_acc is None:
         return fallback
@@ -403,7 +416,12 @@ def best_test_epoch(test_acc: np.ndarray | None, num_epochs: int) -> int:
     acc = acc[:, :num_epochs]
     if acc.size == 0 or not np.isfinite(acc).all():
         return fallback
-    return int(np.argmax(acc.mean(axis=0))) + 1
+    mean = acc.mean(axis=0)
+    best = float(mean.max())
+    level = best
+    if test_samples:
+        level = best - WINDOW_Z * float(np.sqrt(best * (1 - best) / test_samples))
+    return int(np.argmax(mean >= level)) + 1  # the first epoch at the level
 
 
 def file_mislabel(f: ScoresFile) -> MislabelFit | None:
@@ -468,7 +486,8 @@ def file_noise_share(f: ScoresFile, by: str = DEFAULT_BY) -> tuple[float | None,
         return None, None
     if kind == "holdout":
         return noise_share(*heldout_error_rates(traj), f.num_classes), kind
-    return reference_noise_share(traj, best_test_epoch(traj.test_acc, traj.num_epochs))
+    return reference_noise_share(traj, early_window(traj.test_acc, traj.num_epochs,
+                                                     traj.test_samples))
 
 
 def score_for_flags(f: ScoresFile, by: str) -> tuple[ScoreValues, bool]:

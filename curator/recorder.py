@@ -111,7 +111,11 @@ class Recorder:
     :meth:`close`, finishes the run with the epochs it has and computes every score.
     ``noisy`` (N,) bool marks labels known to be wrong (injected noise) so that ``curator
     flag`` and ``curator report`` can measure against it; ``config`` (any JSON) is stored with
-    the run; ``model`` and ``data`` name them in ``curator inspect``.
+    the run; ``model`` and ``data`` name them in ``curator inspect``. ``test_samples`` is the
+    size of the test split behind :meth:`end_epoch`'s ``test_acc``: the window before
+    memorising then ends at the first epoch whose accuracy a test split of that size cannot
+    tell from the best, as in ``curator score`` (docs/flags.md, step 1); without it, at the
+    best epoch.
     """
 
     def __init__(self, path: str | Path, *, labels: Any, num_classes: int | None = None,
@@ -122,7 +126,7 @@ class Recorder:
                  original_labels: Any = None, force: bool = False,
                  device: torch.device | str | None = None,
                  score_options: Mapping[str, int | None] | None = None,
-                 start_epoch: int | None = None) -> None:
+                 start_epoch: int | None = None, test_samples: int | None = None) -> None:
         self.path = Path(path)
         self.labels = _labels_array(labels)
         n = len(self.labels)
@@ -135,6 +139,12 @@ class Recorder:
         if epochs is not None and (not isinstance(epochs, int) or epochs < 1):
             raise CuratorError(f"epochs must be a positive integer or None, but got {epochs!r}",
                                param="epochs")
+        if test_samples is not None and (isinstance(test_samples, bool) or not isinstance(
+                test_samples, int | np.integer) or test_samples < 1):
+            raise CuratorError(f"test_samples must be a positive integer (the size of the test "
+                               f"split behind test_acc) or None, but got {test_samples!r}",
+                               param="test_samples")
+        self.test_samples = None if test_samples is None else int(test_samples)
         self.run = run if run is not None else f"seed-{seed}"
         self.seed, self.epochs = int(seed), epochs
         self.score_options = dict(score_options or {})
@@ -229,7 +239,7 @@ class Recorder:
             self.path.unlink(missing_ok=True)
         label_noise = float(noisy.mean()) if noisy is not None else 0.0
         spec = {"data": data, "label_noise": label_noise, "noise_seed": 0,
-                "sample_shape": list(shape), "num_test": 0,
+                "sample_shape": list(shape), "num_test": self.test_samples or 0,
                 "classes": list(classes) if classes is not None
                 else [str(c) for c in range(self.num_classes)]}
         store.create_file(self.path, labels=self.labels, num_classes=self.num_classes,

@@ -248,15 +248,18 @@ def _mean_recorded(values: np.ndarray) -> np.ndarray:
     return np.where(seen, v, 0.0).sum(axis=(0, 1)) / count
 
 
-def default_options(num_epochs: int, test_acc: np.ndarray | None = None) -> dict[str, int]:
+def default_options(num_epochs: int, test_acc: np.ndarray | None = None,
+                    test_samples: int | None = None) -> dict[str, int]:
     """EL2N at 10% of training (epoch 20 of 200, as Paul et al.), easiness over the first
-    20% of the epochs (at least one each), early learnability up to the epoch of best mean
-    test accuracy (``test_acc``: (R, T) of the runs; without it, the first 20%)."""
-    from curator.flags import best_test_epoch
+    20% of the epochs (at least one each), early learnability up to the first epoch whose
+    mean test accuracy is level with the best (``test_acc``: (R, T) of the runs, measured on
+    ``test_samples`` samples: :func:`curator.flags.early_window`; without it, the first
+    20%)."""
+    from curator.flags import early_window
 
     return {"el2n_epoch": max(1, round(num_epochs / 10)),
             "easy_epochs": max(1, math.ceil(num_epochs / 5)),
-            "early_epochs": best_test_epoch(test_acc, num_epochs)}
+            "early_epochs": early_window(test_acc, num_epochs, test_samples)}
 
 
 # --------------------------------------------------------------------------------------
@@ -286,7 +289,8 @@ class ArrayTrajectories:
     num_classes: int = 0  # 0: unknown
     train_acc: np.ndarray | None = None  # (R, T); None: the mean of stats["correct"]
     labels: np.ndarray | None = None  # (N,) the given labels; None: unknown
-    first_epoch: np.ndarray | None = None  # (R, K, 4) first-epoch checks; None: not made
+    first_epoch: np.ndarray | None = None  # (R, K, 5) first-epoch checks; None: not made
+    test_samples: int | None = None  # the test samples behind test_acc; None: unknown
 
     def __post_init__(self) -> None:
         shapes = {np.shape(v) for v in self.stats.values()}
@@ -326,6 +330,9 @@ class FileTrajectories:
         self.test_acc = np.stack([h["test_acc"][:self.num_epochs] for h in history])
         self.train_acc = np.stack([h["train_acc"][:self.num_epochs] for h in history])
         self.num_classes = scores.num_classes
+        # the test split behind test_acc (0 when the file does not say: a recorded loop
+        # that was not told)
+        self.test_samples: int | None = int(scores.data_spec.get("num_test") or 0) or None
 
     @functools.cached_property
     def labels(self) -> np.ndarray:
@@ -334,7 +341,7 @@ class FileTrajectories:
 
     @functools.cached_property
     def first_epoch(self) -> np.ndarray | None:
-        """(R, K, 4) the runs' first-epoch checks; None unless every run has them with the
+        """(R, K, 5) the runs' first-epoch checks; None unless every run has them with the
         same K (runs recorded in the user's own loop have none unless it called
         ``Recorder.check``)."""
         rows = [self.file.first_epoch(r) for r in self.runs]
@@ -370,7 +377,8 @@ def compute_scores(traj: Trajectories, names: Sequence[str] | None = None, *,
         if e.meta["kind"] == "per_sample" and sources[e.meta["runs"]] is None:
             raise CuratorError(f"score {e.name!r} needs {e.meta['runs']} runs, and there are "
                                "none", hint="score with --holdout K")
-    opts = default_options(traj.num_epochs, getattr(traj, "test_acc", None))
+    opts = default_options(traj.num_epochs, getattr(traj, "test_acc", None),
+                           getattr(traj, "test_samples", None))
     opts.update({k: v for k, v in (options or {}).items() if v is not None})
     for key, value in opts.items():
         if not 1 <= value <= traj.num_epochs:

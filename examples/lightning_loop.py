@@ -52,7 +52,7 @@ def main(out: str, epochs: int, resume: str | None, ckpt_dir: str) -> None:
     trainer = lightning.Trainer(
         max_epochs=epochs, accelerator="cpu", logger=False, enable_progress_bar=False,
         enable_model_summary=False, default_root_dir=ckpt_dir,
-        callbacks=[CuratorCallback(out, labels=y_train, num_classes=10),
+        callbacks=[CuratorCallback(out, labels=y_train, num_classes=10, test_samples=len(val)),
                    lightning.pytorch.callbacks.ModelCheckpoint(dirpath=ckpt_dir,
                                                                 save_last=True)])
     trainer.fit(Digits(), DataLoader(train, batch_size=64, shuffle=True),

@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 from curator import flags
 from curator.cli import app
 from curator.errors import CuratorError
-from curator.flags import best_test_epoch, fit_mislabelled, flag_quality, noise_share
+from curator.flags import early_window, fit_mislabelled, flag_quality, noise_share
 from curator.store import open_scores
 
 runner = CliRunner()
@@ -244,12 +244,20 @@ def test_the_share_sets_the_prior_and_can_veto() -> None:
     assert not veto.noise_found and not veto.flagged.any()
 
 
-def test_best_test_epoch() -> None:
+def test_early_window() -> None:
     acc = np.array([[0.5, 0.7, 0.8, 0.75, 0.7], [0.5, 0.72, 0.78, 0.76, 0.7]])
-    assert best_test_epoch(acc, 5) == 3  # 1-based epoch of the best mean
-    assert best_test_epoch(None, 30) == 6  # no test split: the first ceil(T/5)
-    assert best_test_epoch(np.full((2, 10), np.nan), 10) == 2
-    assert best_test_epoch(np.array([[0.9]]), 1) == 1
+    assert early_window(acc, 5) == 3  # 1-based epoch of the best mean
+    assert early_window(None, 30) == 6  # no test split: the first ceil(T/5)
+    assert early_window(np.full((2, 10), np.nan), 10) == 2
+    assert early_window(np.array([[0.9]]), 1) == 1
+    assert early_window(acc, 5, test_samples=360) == 3  # 0.71 is 3.7 SE below 0.79
+    # a weak model creeping up after its plateau (mnist1d's MLP): the window ends at the
+    # first epoch within one standard error of the best for a test split of m samples
+    creep = np.array([[0.30, 0.43, 0.50, 0.52, 0.53, 0.533, 0.536, 0.54, 0.542]])
+    assert early_window(creep, 9) == 9  # the best epoch, without the test split's size
+    # SE = sqrt(0.542 * 0.458 / m): 0.0158 with 1,000 test samples, 0.0050 with 10,000
+    assert early_window(creep, 9, test_samples=1000) == 5  # level 0.5262
+    assert early_window(creep, 9, test_samples=10_000) == 8  # level 0.5370
 
 
 def test_error_rates_meet_the_model_half_an_epoch_earlier() -> None:

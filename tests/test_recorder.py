@@ -81,12 +81,16 @@ def test_the_same_loop_recorded_gives_the_trajectories_of_curator_score(tmp_path
     model = build_model(cfg.model, bundle.sample_shape, bundle.num_classes)
     trainer = Trainer(model, bundle.train, cfg.replace(probe="none"), seed=cfg.seed,
                       device=torch.device("cpu"), test=bundle.test)
+    # test_samples: the test split behind test_acc, which sets the early window as it does
+    # for curator score (docs/flags.md, step 1)
     with curator.Recorder(tmp_path / "own.h5", labels=bundle.labels,
-                          num_classes=bundle.num_classes, epochs=cfg.epochs) as rec:
+                          num_classes=bundle.num_classes, epochs=cfg.epochs,
+                          test_samples=len(bundle.test)) as rec:
         for epoch in range(cfg.epochs):
             result = trainer.train_epoch(epoch, on_step=rec.update)
             rec.end_epoch(test_acc=result.test_acc, test_loss=result.test_loss, lr=result.lr)
     with store.open_scores(tmp_path / "ref.h5") as a, store.open_scores(tmp_path / "own.h5") as b:
+        assert a.data_spec["num_test"] == b.data_spec["num_test"] == 360
         for stat in store.STAT_DTYPES:
             np.testing.assert_array_equal(a.read_stat("seed-0", stat),
                                           b.read_stat("seed-0", stat), err_msg=stat)
@@ -274,6 +278,9 @@ def test_recorder_settings_are_checked(tmp_path: Path) -> None:
         curator.Recorder(tmp_path / "a.h5", labels=y, epochs=0)
     with pytest.raises(CuratorError, match=r"noisy must have shape \(120,\)"):
         curator.Recorder(tmp_path / "a.h5", labels=y, noisy=[True])
+    for bad in (0, 2.5, True):
+        with pytest.raises(CuratorError, match="test_samples must be a positive integer"):
+            curator.Recorder(tmp_path / "a.h5", labels=y, test_samples=bad)
     rec = curator.Recorder(tmp_path / "a.h5", labels=y, epochs=1)
     rec.update(torch.arange(3), torch.zeros(3, 3))
     with pytest.raises(CuratorError, match="updated 3 of 120 samples; every sample must be "
