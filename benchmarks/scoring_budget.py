@@ -85,7 +85,7 @@ def prefixes(path: str, ks: list[int]) -> list[dict[str, Any]]:
         stats_ = {s: f.read_stat(run.name, s)[None] for s in STAT_DTYPES}
         test_acc = f.history(run.name)["test_acc"][None]
         num_classes = f.num_classes
-        tests = int(f.data_spec.get("num_test") or 0) or None  # sets the early window
+        tests = f.test_samples  # sets the early window
         t = run.epochs_done
     for k in ks:
         traj = ArrayTrajectories({s: v[:, :k] for s, v in stats_.items()},

@@ -96,6 +96,15 @@ def _labels_array(labels: Any) -> np.ndarray:
     return values.astype(np.int64)
 
 
+def _test_samples(value: Any, what: str) -> int:
+    """``value`` as a count of test samples; a CuratorError naming ``test_samples`` (and
+    ``what`` it counts) unless it is a positive integer."""
+    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
+        raise CuratorError(f"test_samples must be a positive integer ({what}), but got "
+                           f"{value!r}", param="test_samples")
+    return int(value)
+
+
 class Recorder:
     """Records per-sample statistics of a training loop, epoch by epoch, into ``path``.
 
@@ -139,12 +148,8 @@ class Recorder:
         if epochs is not None and (not isinstance(epochs, int) or epochs < 1):
             raise CuratorError(f"epochs must be a positive integer or None, but got {epochs!r}",
                                param="epochs")
-        if test_samples is not None and (isinstance(test_samples, bool) or not isinstance(
-                test_samples, int | np.integer) or test_samples < 1):
-            raise CuratorError(f"test_samples must be a positive integer (the size of the test "
-                               f"split behind test_acc) or None, but got {test_samples!r}",
-                               param="test_samples")
-        self.test_samples = None if test_samples is None else int(test_samples)
+        self.test_samples = None if test_samples is None else _test_samples(
+            test_samples, "the size of the test split behind test_acc, or None")
         self.run = run if run is not None else f"seed-{seed}"
         self.seed, self.epochs = int(seed), epochs
         self.score_options = dict(score_options or {})
@@ -326,12 +331,8 @@ class Recorder:
         if not 0 <= acc <= 1:  # NaN too
             raise CuratorError(f"test_acc must be an accuracy in [0, 1], but got {test_acc!r}",
                                param="test_acc")
-        if isinstance(test_samples, bool) or not isinstance(test_samples, int | np.integer) \
-                or test_samples < 1:
-            raise CuratorError(f"test_samples must be a positive integer (the samples "
-                               f"test_acc was measured on), but got {test_samples!r}",
-                               param="test_samples")
-        self._checks.append((acc, int(test_samples)))
+        self._checks.append((acc, _test_samples(test_samples,
+                                                "the samples test_acc was measured on")))
 
     def _first_epoch_rows(self, correct: np.ndarray) -> np.ndarray | None:
         """The first epoch's checks as (K, 5) rows (``FIRST_EPOCH_COLUMNS``): per stretch

@@ -330,9 +330,7 @@ class FileTrajectories:
         self.test_acc = np.stack([h["test_acc"][:self.num_epochs] for h in history])
         self.train_acc = np.stack([h["train_acc"][:self.num_epochs] for h in history])
         self.num_classes = scores.num_classes
-        # the test split behind test_acc (0 when the file does not say: a recorded loop
-        # that was not told)
-        self.test_samples: int | None = int(scores.data_spec.get("num_test") or 0) or None
+        self.test_samples = scores.test_samples  # behind test_acc; None: not known
 
     @functools.cached_property
     def labels(self) -> np.ndarray:

@@ -69,6 +69,12 @@ class ScoresFile:
     def labels(self) -> np.ndarray:
         return self._labels("labels")
 
+    @property
+    def test_samples(self) -> int | None:
+        """The test samples behind each epoch's ``test_acc`` (the data spec's ``num_test``);
+        None when the file does not say (a loop recorded without ``test_samples=``)."""
+        return int(self.data_spec.get("num_test") or 0) or None
+
     def _labels(self, key: str) -> np.ndarray:
         values = self._f[key][()]
         if values.dtype.kind not in "iu":
