@@ -26,8 +26,9 @@ Each cell is (data, label noise, model, epochs). In a cell:
 ``--noise`` cells: ``none``, ``sym0.2`` (20% flipped to any other class), ``asym0.2`` (20%
 flipped, each class to its most confusable one). ``fashion-mnist:N`` is a fixed stratified
 subset of N training images (the test split stays whole). Cells run in ``--jobs`` processes
-of ``--threads`` torch threads each; each cell's result is printed as one JSON line as soon
-as it is done, and the table at the end.
+of ``--threads`` torch threads each; each cell's stages are reported on stderr with the
+seconds since the cell began, its result is printed as one JSON line as soon as it is done,
+and the table at the end.
 """
 
 from __future__ import annotations
@@ -117,6 +118,12 @@ def run_cell(cell: dict[str, Any]) -> dict[str, Any]:
     from cleanlab.filter import find_label_issues
 
     t0 = time.perf_counter()
+    where = " ".join(str(cell[k]) for k in ("data", "noise", "model", "epochs"))
+
+    def progress(stage: str) -> None:  # a cell can take an hour on a CPU: say where it is
+        print(f"[{where}] {stage} ({time.perf_counter() - t0:.0f} s)", file=sys.stderr,
+              flush=True)
+
     rate, kind = noise_of(cell["noise"])
     cfg = TrainConfig(data=cell["spec"], model=cell["model"], epochs=cell["epochs"],
                       seeds=cell["seeds"], label_noise=rate, noise_kind=kind,
@@ -130,6 +137,7 @@ def run_cell(cell: dict[str, Any]) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "s.h5"
         score(ref_cfg, out=path, bundle=bundle)
+        progress("reference run done")
         if cell["by"] != DEFAULT_BY:  # as `curator flag --by`: stored, and what prune drops
             flag(path, by=cell["by"])
         with open_scores(path) as f:
@@ -145,6 +153,7 @@ def run_cell(cell: dict[str, Any]) -> dict[str, Any]:
     if cell["cleanlab"]:
         probs = oos_probabilities(ref_cfg.replace(seed=0), bundle)
         issues = find_label_issues(bundle.labels, probs, n_jobs=1)  # cells are the parallelism
+        progress("cleanlab's 5-fold probabilities done")
         out["cleanlab"] = {**quality(issues, noisy),
                            "oos_acc_given": float((probs.argmax(1) == bundle.labels).mean())}
     n = bundle.num_samples
@@ -167,6 +176,7 @@ def run_cell(cell: dict[str, Any]) -> dict[str, Any]:
                       ).final_test_acc for s in range(cell["train_seeds"])]
         out["selections"][name] = {"acc": accs, "kept": len(idx),
                                    "flipped_kept": int(noisy[idx].sum())}
+        progress(f"selection {name} trained")
     out["flipped"] = int(noisy.sum())
     out["n"] = n
     out["seconds"] = time.perf_counter() - t0

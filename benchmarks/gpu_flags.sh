@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# The mislabel-flag grid's cells a 2-core CPU cannot afford (issue 13): Fashion-MNIST 20,000
+# with the CNN (528 training samples/s on that CPU: ~1.5 h a cell), on one CUDA GPU.
+# 1. 15 epochs, every noise kind, every selection and cleanlab;
+# 2. 60 epochs (the CNN memorises), 20% symmetric and asymmetric noise, cleanlab and the
+#    default, easy and random selections.
+# Run from the repository root: bash benchmarks/gpu_flags.sh
+# Needs cleanlab (a wheel in .whl/ when there is no index) and the gzipped IDX files in
+# FMNIST_ROOT (default .fmnist/, ignored by git: copy them from `dpkg -L
+# dataset-fashion-mnist` and carry the folder to the device machine). Each step has its own
+# time limit (T_SHORT, T_LONG, seconds); every cell's JSON line and stage lands in
+# ${OUT:-gpu-out}/ as it finishes, so a step cut short keeps the cells it finished.
+# DEVICE (default cuda), JOBS and THREADS change where and how wide it runs.
+set -uo pipefail
+export PYTHONUNBUFFERED=1 PYTHONPATH="${PYTHONPATH:-}:$PWD"
+out=${OUT:-gpu-out}; mkdir -p "$out"
+root=${FMNIST_ROOT:-.fmnist} device=${DEVICE:-cuda} jobs=${JOBS:-4} threads=${THREADS:-3}
+if [ ! -e "$root/train-images-idx3-ubyte.gz" ] && [ ! -e "$root/train-images-idx3-ubyte" ]; then
+  echo "Error: no Fashion-MNIST IDX files in $root" >&2
+  echo "Hint: cp /usr/share/datasets/fashion-mnist/*.gz $root/ (apt-get install dataset-fashion-mnist), or set FMNIST_ROOT" >&2
+  exit 2
+fi
+python3 -c "import cleanlab" 2>/dev/null || pip install -q cleanlab 2>/dev/null \
+  || pip install -q --no-index --find-links .whl cleanlab
+command -v nvidia-smi >/dev/null && nvidia-smi --query-gpu=name,memory.total --format=csv \
+  | tee "$out/gpu.txt"
+grid=(python3 benchmarks/mislabel_flags.py --data fashion-mnist:20000 --root "$root"
+      --models cnn --batch-size 256 --device "$device" --threads "$threads")
+timeout "${T_SHORT:-360}" "${grid[@]}" --epochs 15 --noise none sym0.2 sym0.4 asym0.2 \
+  --jobs "$jobs" --out "$out/flags_fmnist_cnn15.json" 2>&1 | tee "$out/flags_fmnist_cnn15.txt"
+timeout "${T_LONG:-420}" "${grid[@]}" --epochs 60 --noise sym0.2 asym0.2 \
+  --selections default easy random --jobs 2 --out "$out/flags_fmnist_cnn60.json" 2>&1 \
+  | tee "$out/flags_fmnist_cnn60.txt"
