@@ -14,9 +14,11 @@ Each cell is (data, label noise, model, epochs). In a cell:
 4. a fresh model is trained (``--train-seeds`` seeds, same epochs) on: the default
    ``curator prune --keep K`` selection, ``--strategy easy`` and ``random`` at the same K, all
    the data, and all the data less cleanlab's issues; final test accuracy on the clean test
-   split, mean ± std, with Welch's t-test against random (``--selections`` trains on only
-   some of them: the selections are deterministic on a CPU, so a rerun after a change to
-   the flags needs only ``default random``).
+   split, mean ± std, with Welch's t-test against random. The default and random
+   selections draw at random: each training seed trains on its own draw (``--draws one``:
+   seed 0's draw for every seed, as the grid's rows before 2026-12-02). ``--selections``
+   trains on only some of them: the selections are deterministic on a CPU, so a rerun after
+   a change to the flags needs only ``default random``.
 
     pip install cleanlab   # the peer; not a dependency of curator
     python benchmarks/mislabel_flags.py --data digits mnist1d --jobs 1
@@ -158,24 +160,36 @@ def run_cell(cell: dict[str, Any]) -> dict[str, Any]:
                            "oos_acc_given": float((probs.argmax(1) == bundle.labels).mean())}
     n = bundle.num_samples
     keep = int(round(cell["keep"] * n))
-    default = plan_selection(ease, keep, mislabel=mislabel)
-    out["curator"]["suspected_dropped"] = default.params.get("suspected_dropped", 0)
+    seeds = range(cell["train_seeds"])
+    # default and random draw at random; each training seed trains on its own draw, so that
+    # Welch's p counts the selection's variance too (--draws one: seed 0's draw for every seed)
+    draw = (lambda s: s) if cell["draws"] == "per-seed" else (lambda s: 0)
+    plans = {s: plan_selection(ease, keep, mislabel=mislabel, opts=PruneOptions(seed=draw(s)))
+             for s in seeds}
+    out["curator"]["suspected_dropped"] = plans[0].params.get("suspected_dropped", 0)
+    easy = plan_selection(ease, keep, strategy="easy").indices
     chosen = {
-        "default": default.indices,
-        "easy": plan_selection(ease, keep, strategy="easy").indices,
-        "random": plan_selection(ease, keep, strategy="random",
-                                 opts=PruneOptions(seed=0)).indices,
-        "all": np.arange(n),
-        "cleanlab": np.flatnonzero(~issues),
+        "default": lambda s: plans[s].indices,
+        "easy": lambda s: easy,
+        "random": lambda s: plan_selection(ease, keep, strategy="random",
+                                           opts=PruneOptions(seed=draw(s))).indices,
+        "all": lambda s: np.arange(n),
+        "cleanlab": lambda s: np.flatnonzero(~issues),
     }
     out["selections"] = {}
-    for name, idx in chosen.items():
+    for name, pick in chosen.items():
         if name not in cell["selections"] or (name == "cleanlab" and not cell["cleanlab"]):
             continue
-        accs = [train(cfg.replace(seed=s), TrainPlan(), indices=idx, bundle=bundle
-                      ).final_test_acc for s in range(cell["train_seeds"])]
-        out["selections"][name] = {"acc": accs, "kept": len(idx),
-                                   "flipped_kept": int(noisy[idx].sum())}
+        accs, kept, flipped = [], [], []
+        for s in seeds:
+            idx = pick(s)
+            accs.append(train(cfg.replace(seed=s), TrainPlan(), indices=idx, bundle=bundle
+                              ).final_test_acc)
+            kept.append(len(idx))
+            flipped.append(int(noisy[idx].sum()))
+        out["selections"][name] = {"acc": accs, "kept": int(np.mean(kept)),
+                                   "flipped_kept": float(np.mean(flipped)),
+                                   "flipped_kept_draws": flipped}
         progress(f"selection {name} trained")
     out["flipped"] = int(noisy.sum())
     out["n"] = n
@@ -212,8 +226,8 @@ def table(results: list[dict[str, Any]]) -> str:
             versus = f"{diff:>+15.4f} {welch(sel['default']['acc'], sel['random']['acc']):>6.3f}"
         kept = ""
         if "default" in sel:
-            flipped_kept = sel["default"]["flipped_kept"]
-            kept = f"{flipped_kept:>5} ({100 * flipped_kept / sel['default']['kept']:.1f}%)"
+            flipped_kept = sel["default"]["flipped_kept"]  # the mean over the draws
+            kept = f"{flipped_kept:>5.0f} ({100 * flipped_kept / sel['default']['kept']:.1f}%)"
         share = r["curator"].get("share")
         share = "-" if share is None else f"{share:.3f}"
         suspects = r["curator"].get("suspected_dropped", "-")
@@ -248,6 +262,10 @@ def main() -> None:
     parser.add_argument("--no-cleanlab", dest="cleanlab", action="store_false",
                         help="skip the peer (its 5-fold runs are deterministic on a CPU, so "
                              "a rerun after a change to the flags may reuse its figures)")
+    parser.add_argument("--draws", choices=("per-seed", "one"), default="per-seed",
+                        help="the default's and random's random draws: one per training seed "
+                             "(Welch's p then counts their variance), or seed 0's for every "
+                             "seed (the grid's rows before 2026-12-02)")
     args = parse_grid(parser)
     import cleanlab
 
@@ -255,14 +273,16 @@ def main() -> None:
           f"keep {args.keep}; {args.seeds} reference seeds"
           f"{f' with {args.holdout} holdout runs each' if args.holdout else ''}; flags by "
           f"{args.by}, "
-          f"{args.train_seeds} training seeds per selection; batch {args.batch_size}",
+          f"{args.train_seeds} training seeds per selection (default and random: "
+          f"{'a draw per seed' if args.draws == 'per-seed' else 'one draw'}); "
+          f"batch {args.batch_size}",
           flush=True)
     cache = Path(tempfile.mkdtemp(prefix="mislabel-flags-"))
     specs = {d: data_spec(d, args.root, cache) for d in args.data}
     cells = [{"data": d, "spec": specs[d], "noise": z, "model": m, "epochs": t,
               "seeds": args.seeds, "train_seeds": args.train_seeds, "keep": args.keep,
               "holdout": args.holdout, "by": args.by, "cleanlab": args.cleanlab,
-              "score_model": args.score_model,
+              "score_model": args.score_model, "draws": args.draws,
               "device": args.device, "threads": args.threads, "batch_size": args.batch_size,
               "selections": args.selections}
              for d, z, m, t in itertools.product(args.data, args.noise, args.models,
@@ -286,8 +306,8 @@ def main() -> None:
           "test accuracy after "
           f"training on each selection (keep {args.keep} for default/easy/random), mean ± std "
           f"over {args.train_seeds} seeds; default-random with Welch's p; flipped labels kept "
-          "by the default (share of the kept); suspected: samples the default dropped after "
-          "the flagged ones (docs/flags.md, step 5)")
+          "by the default (mean over its draws; share of the kept); suspected: samples the "
+          "default dropped after the flagged ones (docs/flags.md, step 5)")
     print(table(results))
     write_out(args, results)
 

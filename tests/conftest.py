@@ -1,9 +1,17 @@
 from __future__ import annotations
 
+import os
+
 import pytest
 import torch
 
-torch.set_num_threads(min(2, torch.get_num_threads()))
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    # pytest -n N: N workers share the cores; one torch thread each, and for the curator
+    # and torchrun processes the tests start (spinning threads slow each other many-fold)
+    torch.set_num_threads(1)
+    os.environ["OMP_NUM_THREADS"] = "1"
+else:
+    torch.set_num_threads(min(2, torch.get_num_threads()))
 
 
 @pytest.fixture
