@@ -23,7 +23,10 @@ def describe() -> str:
     except (OSError, StopIteration):
         pass
     lines = [
-        f"cpu: {cpu}, {os.cpu_count()} cores, torch threads {torch.get_num_threads()}",
+        # the kernels torch picked for this CPU (AVX2, AVX512, ...): a CPU run repeats on one
+        # machine, but other kernels may round otherwise
+        f"cpu: {cpu}, {os.cpu_count()} cores, {torch.backends.cpu.get_cpu_capability()} "
+        f"kernels, torch threads {torch.get_num_threads()}",
         f"gpu: {torch.cuda.get_device_name(0) if torch.cuda.is_available() else 'none'}",
         f"python {sys.version.split()[0]}, torch {torch.__version__}, numpy {np.__version__}, "
         f"h5py {h5py.__version__}, curator {curator.__version__}",
