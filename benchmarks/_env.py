@@ -12,6 +12,8 @@ from typing import Any
 def describe() -> str:
     import h5py
     import numpy as np
+    import scipy
+    import sklearn
     import torch
 
     import curator
@@ -29,7 +31,8 @@ def describe() -> str:
         f"kernels, torch threads {torch.get_num_threads()}",
         f"gpu: {torch.cuda.get_device_name(0) if torch.cuda.is_available() else 'none'}",
         f"python {sys.version.split()[0]}, torch {torch.__version__}, numpy {np.__version__}, "
-        f"h5py {h5py.__version__}, curator {curator.__version__}",
+        f"h5py {h5py.__version__}, scipy {scipy.__version__}, scikit-learn "
+        f"{sklearn.__version__}, curator {curator.__version__}",
     ]
     return "\n".join(lines)
 
