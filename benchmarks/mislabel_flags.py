@@ -23,25 +23,32 @@ Each cell is (data, label noise, model, epochs). In a cell:
     pip install cleanlab   # the peer; not a dependency of curator
     python benchmarks/mislabel_flags.py --data digits mnist1d --jobs 1
     python benchmarks/mislabel_flags.py --data fashion-mnist:20000 --root DIR --device cuda \\
-        --jobs 14 --out fmnist.json
+        --jobs 14 --threads 1 --out fmnist.json
 
 ``--noise`` cells: ``none``, ``sym0.2`` (20% flipped to any other class), ``asym0.2`` (20%
 flipped, each class to its most confusable one). ``fashion-mnist:N`` is a fixed stratified
-subset of N training images (the test split stays whole). Cells run in ``--jobs`` processes
-of ``--threads`` torch threads each; each cell's stages are reported on stderr with the
-seconds since the cell began, its result is printed as one JSON line as soon as it is done,
-and the table at the end.
+subset of N training images (the test split stays whole). The work runs in ``--jobs``
+processes of ``--threads`` torch threads each, task by task, the earliest cell first: a
+cell's reference run, then its cleanlab folds and every training of every selection side by
+side (on a GPU, many at once). Each cell's stages are reported on stderr with the seconds
+since the cell began, its result is printed as one JSON line as soon as it is done, and the
+table at the end. The figures do not depend on ``--jobs``; they do on ``--threads`` (other
+thread counts round otherwise).
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
+import heapq
 import itertools
 import json
 import multiprocessing as mp
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from concurrent.futures import FIRST_COMPLETED, Executor, Future, ProcessPoolExecutor, wait
 from pathlib import Path
 from typing import Any
 
@@ -92,22 +99,23 @@ def data_spec(data: str, root: str, cache: Path) -> str:
     return f"npz:{path}"
 
 
-def oos_probabilities(cfg: TrainConfig, bundle: Any, folds: int = 5) -> np.ndarray:
-    """Out-of-sample class probabilities: K models, each trained without one fold."""
+FOLDS = 5  # cleanlab's out-of-sample probabilities: K models, each trained without one fold
+
+
+def fold_probabilities(cfg: TrainConfig, bundle: Any, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Fold ``k``'s held-out samples and their class probabilities from a model trained on
+    the other folds."""
     n = bundle.num_samples
-    fold = np.random.default_rng(cfg.seed).permutation(n) % folds
-    probs = np.zeros((n, bundle.num_classes), dtype=np.float32)
-    device = resolve_device(cfg.device)
-    for k in range(folds):
-        torch.manual_seed(cfg.seed + k)
-        model = build_model(cfg.model, bundle.sample_shape, bundle.num_classes)
-        trainer = Trainer(model, bundle.train, cfg.replace(probe="none"), seed=cfg.seed + k,
-                          device=device, subset=torch.from_numpy(np.flatnonzero(fold != k)))
-        for epoch in range(cfg.epochs):
-            trainer.train_epoch(epoch)
-        held = np.flatnonzero(fold == k)
-        probs[held] = trainer.class_probabilities(trainer.train_split, torch.from_numpy(held))
-    return probs
+    fold = np.random.default_rng(cfg.seed).permutation(n) % FOLDS
+    torch.manual_seed(cfg.seed + k)
+    model = build_model(cfg.model, bundle.sample_shape, bundle.num_classes)
+    trainer = Trainer(model, bundle.train, cfg.replace(probe="none"), seed=cfg.seed + k,
+                      device=resolve_device(cfg.device),
+                      subset=torch.from_numpy(np.flatnonzero(fold != k)))
+    for epoch in range(cfg.epochs):
+        trainer.train_epoch(epoch)
+    held = np.flatnonzero(fold == k)
+    return held, trainer.class_probabilities(trainer.train_split, torch.from_numpy(held))
 
 
 def quality(flagged: np.ndarray, noisy: np.ndarray) -> dict[str, float]:
@@ -115,17 +123,11 @@ def quality(flagged: np.ndarray, noisy: np.ndarray) -> dict[str, float]:
     return {"flagged": q.flagged, "precision": q.precision, "recall": q.recall, "f1": q.f1}
 
 
-def run_cell(cell: dict[str, Any]) -> dict[str, Any]:
-    torch.set_num_threads(cell["threads"])
-    from cleanlab.filter import find_label_issues
-
-    t0 = time.perf_counter()
-    where = " ".join(str(cell[k]) for k in ("data", "noise", "model", "epochs"))
-
-    def progress(stage: str) -> None:  # a cell can take an hour on a CPU: say where it is
-        print(f"[{where}] {stage} ({time.perf_counter() - t0:.0f} s)", file=sys.stderr,
-              flush=True)
-
+@functools.lru_cache(maxsize=2)
+def _setup(key: str) -> tuple[TrainConfig, TrainConfig, Any, np.ndarray]:
+    """A cell's configs (the selections', the reference run's), its data and its flipped
+    labels; kept for the next task of the same cell in this process."""
+    cell = json.loads(key)
     rate, kind = noise_of(cell["noise"])
     cfg = TrainConfig(data=cell["spec"], model=cell["model"], epochs=cell["epochs"],
                       seeds=cell["seeds"], label_noise=rate, noise_kind=kind,
@@ -134,12 +136,23 @@ def run_cell(cell: dict[str, Any]) -> dict[str, Any]:
     ref_cfg = cfg.replace(model=cell["score_model"] or cfg.model)  # scores, flags, cleanlab
     bundle = DataBundle.from_config(cfg)
     noisy = bundle.noisy if bundle.noisy is not None else np.zeros(bundle.num_samples, bool)
-    out: dict[str, Any] = {k: cell[k] for k in ("data", "noise", "model", "epochs",
-                                                "score_model")}
+    return cfg, ref_cfg, bundle, noisy
+
+
+def run_task(cell: dict[str, Any], task: tuple) -> Any:
+    """One unit of a cell's work, in whichever process is free: ``("reference",)`` (steps 1
+    and 2), ``("fold", k)`` (one of step 3's models) or ``("train", seed, indices)`` (step 4)."""
+    torch.set_num_threads(cell["threads"])
+    cfg, ref_cfg, bundle, noisy = _setup(json.dumps(cell, sort_keys=True))
+    if task[0] == "fold":
+        return fold_probabilities(ref_cfg.replace(seed=0), bundle, task[1])
+    if task[0] == "train":
+        _, seed, idx = task
+        return train(cfg.replace(seed=seed), TrainPlan(), indices=idx, bundle=bundle
+                     ).final_test_acc
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "s.h5"
         score(ref_cfg, out=path, bundle=bundle)
-        progress("reference run done")
         if cell["by"] != DEFAULT_BY:  # as `curator flag --by`: stored, and what prune drops
             flag(path, by=cell["by"])
         with open_scores(path) as f:
@@ -148,53 +161,147 @@ def run_cell(cell: dict[str, Any]) -> dict[str, Any]:
             ease = f.score("learnability").ease
             early = f.score("early_learnability").params["early_epochs"]
     assert mislabel is not None
-    ours = mislabel.flagged
-    out["curator"] = {**quality(ours, noisy), "early_epochs": early,
-                      "share": fit.get("noise_share"), "share_from": fit.get("noise_share_from")}
-    issues = np.zeros(bundle.num_samples, bool)
-    if cell["cleanlab"]:
-        probs = oos_probabilities(ref_cfg.replace(seed=0), bundle)
-        issues = find_label_issues(bundle.labels, probs, n_jobs=1)  # cells are the parallelism
-        progress("cleanlab's 5-fold probabilities done")
-        out["cleanlab"] = {**quality(issues, noisy),
-                           "oos_acc_given": float((probs.argmax(1) == bundle.labels).mean())}
-    n = bundle.num_samples
-    keep = int(round(cell["keep"] * n))
-    seeds = range(cell["train_seeds"])
-    # default and random draw at random; each training seed trains on its own draw, so that
-    # Welch's p counts the selection's variance too (--draws one: seed 0's draw for every seed)
-    draw = (lambda s: s) if cell["draws"] == "per-seed" else (lambda s: 0)
-    plans = {s: plan_selection(ease, keep, mislabel=mislabel, opts=PruneOptions(seed=draw(s)))
-             for s in seeds}
-    out["curator"]["suspected_dropped"] = plans[0].params.get("suspected_dropped", 0)
-    easy = plan_selection(ease, keep, strategy="easy").indices
-    chosen = {
-        "default": lambda s: plans[s].indices,
-        "easy": lambda s: easy,
-        "random": lambda s: plan_selection(ease, keep, strategy="random",
-                                           opts=PruneOptions(seed=draw(s))).indices,
-        "all": lambda s: np.arange(n),
-        "cleanlab": lambda s: np.flatnonzero(~issues),
-    }
-    out["selections"] = {}
-    for name, pick in chosen.items():
-        if name not in cell["selections"] or (name == "cleanlab" and not cell["cleanlab"]):
-            continue
-        accs, kept, flipped = [], [], []
-        for s in seeds:
-            idx = pick(s)
-            accs.append(train(cfg.replace(seed=s), TrainPlan(), indices=idx, bundle=bundle
-                              ).final_test_acc)
-            kept.append(len(idx))
-            flipped.append(int(noisy[idx].sum()))
-        out["selections"][name] = {"acc": accs, "kept": int(np.mean(kept)),
-                                   "flipped_kept": float(np.mean(flipped)),
-                                   "flipped_kept_draws": flipped}
-        progress(f"selection {name} trained")
-    out["flipped"] = int(noisy.sum())
-    out["n"] = n
-    out["seconds"] = time.perf_counter() - t0
-    return out
+    return {"mislabel": mislabel, "ease": ease, "noisy": noisy, "labels": bundle.labels,
+            "num_classes": bundle.num_classes,
+            "curator": {**quality(mislabel.flagged, noisy), "early_epochs": early,
+                        "share": fit.get("noise_share"),
+                        "share_from": fit.get("noise_share_from")}}
+
+
+class Cell:
+    """One cell's bookkeeping in the main process: which tasks it still waits for, and what
+    they gave. ``done(task, result)`` returns the tasks that result makes possible."""
+
+    def __init__(self, cell: dict[str, Any]) -> None:
+        self.cell = cell
+        self.where = " ".join(str(cell[k]) for k in ("data", "noise", "model", "epochs"))
+        self.out: dict[str, Any] = {k: cell[k] for k in ("data", "noise", "model", "epochs",
+                                                         "score_model")}
+        self.t0: float | None = None
+        self.pending = 1  # the reference run
+        self.folds: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        self.trained: dict[str, dict[int, tuple[np.ndarray, float]]] = {}
+        self.picks: dict[str, Any] = {}
+
+    def progress(self, stage: str) -> None:  # a cell can take an hour on a CPU: say where
+        print(f"[{self.where}] {stage} ({time.perf_counter() - self.t0:.0f} s)",
+              file=sys.stderr, flush=True)
+
+    def first(self) -> list[tuple]:
+        return [("reference",)]
+
+    def _trainings(self, names: list[str]) -> list[tuple]:
+        tasks = []
+        for name in names:
+            self.trained[name] = {}
+            for s in range(self.cell["train_seeds"]):
+                tasks.append(("train", s, self.picks[name](s), name))
+        self.pending += len(tasks)
+        return tasks
+
+    def done(self, task: tuple, result: Any) -> list[tuple]:
+        self.pending -= 1
+        if task[0] == "reference":
+            return self._reference_done(result)
+        if task[0] == "fold":
+            self.folds[task[1]] = result
+            if len(self.folds) < FOLDS:
+                return []
+            from cleanlab.filter import find_label_issues
+
+            probs = np.zeros((len(self.noisy), self.num_classes), dtype=np.float32)
+            for held, p in self.folds.values():
+                probs[held] = p
+            issues = find_label_issues(self.labels, probs, n_jobs=1)
+            self.progress("cleanlab's 5-fold probabilities done")
+            self.out["cleanlab"] = {**quality(issues, self.noisy), "oos_acc_given":
+                                    float((probs.argmax(1) == self.labels).mean())}
+            self.picks["cleanlab"] = lambda s: np.flatnonzero(~issues)
+            return self._trainings(["cleanlab"] if "cleanlab" in self.cell["selections"]
+                                   else [])
+        _, seed, idx, name = task
+        self.trained[name][seed] = (idx, result)
+        if len(self.trained[name]) == self.cell["train_seeds"]:
+            runs = [self.trained[name][s] for s in range(self.cell["train_seeds"])]
+            flipped = [int(self.noisy[i].sum()) for i, _ in runs]
+            self.out["selections"][name] = {
+                "acc": [a for _, a in runs], "kept": int(np.mean([len(i) for i, _ in runs])),
+                "flipped_kept": float(np.mean(flipped)), "flipped_kept_draws": flipped}
+            self.progress(f"selection {name} trained")
+        return []
+
+    def _reference_done(self, ref: dict[str, Any]) -> list[tuple]:
+        self.progress("reference run done")
+        cell, mislabel, ease = self.cell, ref["mislabel"], ref["ease"]
+        self.noisy, self.labels, self.num_classes = ref["noisy"], ref["labels"], ref["num_classes"]
+        self.out["curator"] = ref["curator"]
+        n = len(ease)
+        keep = int(round(cell["keep"] * n))
+        # default and random draw at random; each training seed trains on its own draw, so
+        # Welch's p counts the selection's variance too (--draws one: seed 0's for every seed)
+        draw = (lambda s: s) if cell["draws"] == "per-seed" else (lambda s: 0)
+        plans = {s: plan_selection(ease, keep, mislabel=mislabel, opts=PruneOptions(seed=draw(s)))
+                 for s in range(cell["train_seeds"])}
+        self.out["curator"]["suspected_dropped"] = plans[0].params.get("suspected_dropped", 0)
+        easy = plan_selection(ease, keep, strategy="easy").indices
+        self.picks = {
+            "default": lambda s: plans[s].indices,
+            "easy": lambda s: easy,
+            "random": lambda s: plan_selection(ease, keep, strategy="random",
+                                               opts=PruneOptions(seed=draw(s))).indices,
+            "all": lambda s: np.arange(n),
+        }
+        self.out["selections"] = {}
+        folds = [("fold", k) for k in range(FOLDS)] if cell["cleanlab"] else []
+        self.pending += len(folds)
+        return folds + self._trainings([s for s in self.picks if s in cell["selections"]])
+
+    def result(self) -> dict[str, Any]:
+        order = [s for s in SELECTIONS if s in self.out["selections"]]  # the table's order
+        self.out["selections"] = {s: self.out["selections"][s] for s in order}
+        self.out["flipped"] = int(self.noisy.sum())
+        self.out["n"] = len(self.noisy)
+        self.out["seconds"] = time.perf_counter() - self.t0
+        return self.out
+
+
+class _Inline(Executor):
+    """--jobs 1: each task runs in this process when it is submitted."""
+
+    def submit(self, fn: Any, /, *args: Any, **kwargs: Any) -> Future:
+        fut: Future = Future()
+        fut.set_result(fn(*args, **kwargs))
+        return fut
+
+
+def run_grid(cells: list[dict[str, Any]], jobs: int) -> Iterator[dict[str, Any]]:
+    """Every cell's result as soon as its last task is done. The tasks of all cells share
+    ``jobs`` processes, the earliest cell's first: its reference run, then its folds and
+    trainings side by side (a cell's dozens of trainings are what a GPU can run at once)."""
+    grid = [Cell(c) for c in cells]
+    ready: list[tuple] = []  # (cell index, sequence, task): a heap, earliest cell first
+    seq = itertools.count()
+    for i, c in enumerate(grid):
+        for task in c.first():
+            heapq.heappush(ready, (i, next(seq), task))
+    pool = (ProcessPoolExecutor(jobs, mp_context=mp.get_context("spawn")) if jobs > 1
+            else _Inline())
+    with pool:
+        running: dict[Future, tuple[int, tuple]] = {}
+        while ready or running:
+            while ready and len(running) < jobs:
+                i, _, task = heapq.heappop(ready)
+                if grid[i].t0 is None:
+                    grid[i].t0 = time.perf_counter()
+                sent = task[:3] if task[0] == "train" else task  # the name stays here
+                running[pool.submit(run_task, grid[i].cell, sent)] = (i, task)
+            finished, _ = wait(running, return_when=FIRST_COMPLETED)
+            for fut in finished:
+                i, task = running.pop(fut)
+                for new in grid[i].done(task, fut.result()):
+                    heapq.heappush(ready, (i, next(seq), new))
+                if grid[i].pending == 0:
+                    yield grid[i].result()
 
 
 def welch(a: list[float], b: list[float]) -> float:
@@ -288,16 +395,9 @@ def main() -> None:
              for d, z, m, t in itertools.product(args.data, args.noise, args.models,
                                                  args.epochs)]
     results = []
-    if args.jobs > 1:
-        with mp.get_context("spawn").Pool(args.jobs) as pool:
-            for r in pool.imap_unordered(run_cell, cells):
-                print(json.dumps(r), flush=True)
-                results.append(r)
-    else:
-        for cell in cells:
-            r = run_cell(cell)
-            print(json.dumps(r), flush=True)
-            results.append(r)
+    for r in run_grid(cells, args.jobs):
+        print(json.dumps(r), flush=True)
+        results.append(r)
     order = {(c["data"], c["noise"], c["model"], c["epochs"]): i for i, c in enumerate(cells)}
     results.sort(key=lambda r: order[(r["data"], r["noise"], r["model"], r["epochs"])])
     print("\nshare: the share of wrong labels the flags' prior was set to; "
