@@ -18,6 +18,7 @@ set -uo pipefail
 export PYTHONUNBUFFERED=1 PYTHONPATH="${PYTHONPATH:-}:$PWD"
 out=${OUT:-gpu-out}; mkdir -p "$out"
 root=${FMNIST_ROOT:-.fmnist} device=${DEVICE:-cuda} jobs=${JOBS:-14} threads=${THREADS:-1}
+t_short=${T_SHORT:-540} t_long=${T_LONG:-0}
 if [ ! -e "$root/train-images-idx3-ubyte.gz" ] && [ ! -e "$root/train-images-idx3-ubyte" ]; then
   echo "Error: no Fashion-MNIST IDX files in $root" >&2
   echo "Hint: cp /usr/share/datasets/fashion-mnist/*.gz $root/ (apt-get install dataset-fashion-mnist), or set FMNIST_ROOT" >&2
@@ -30,13 +31,13 @@ command -v nvidia-smi >/dev/null && nvidia-smi --query-gpu=name,memory.total --f
 grid=(python3 benchmarks/mislabel_flags.py --data fashion-mnist:20000 --root "$root"
       --models cnn --batch-size 256 --device "$device" --threads "$threads")
 rc=0  # the script's status: the last failed step's (124: cut short by its limit)
-if [ "${T_SHORT:-540}" -gt 0 ]; then
-  timeout "${T_SHORT:-540}" "${grid[@]}" --epochs 15 --noise none sym0.2 sym0.4 asym0.2 \
+if [ "$t_short" -gt 0 ]; then
+  timeout "$t_short" "${grid[@]}" --epochs 15 --noise none sym0.2 sym0.4 asym0.2 \
     --jobs "$jobs" --out "$out/flags_fmnist_cnn15.json" 2>&1 | tee "$out/flags_fmnist_cnn15.txt" \
     || rc=$?
 fi
-if [ "${T_LONG:-0}" -gt 0 ]; then
-  timeout "${T_LONG}" "${grid[@]}" --epochs 60 --noise sym0.2 asym0.2 \
+if [ "$t_long" -gt 0 ]; then
+  timeout "$t_long" "${grid[@]}" --epochs 60 --noise sym0.2 asym0.2 \
     --selections default easy random --jobs "$jobs" --out "$out/flags_fmnist_cnn60.json" 2>&1 \
     | tee "$out/flags_fmnist_cnn60.txt" || rc=$?
 fi

@@ -187,9 +187,6 @@ class Cell:
         print(f"[{self.where}] {stage} ({time.perf_counter() - self.t0:.0f} s)",
               file=sys.stderr, flush=True)
 
-    def first(self) -> list[tuple]:
-        return [("reference",)]
-
     def _trainings(self, names: list[str]) -> list[tuple]:
         tasks = []
         for name in names:
@@ -281,9 +278,8 @@ def run_grid(cells: list[dict[str, Any]], jobs: int) -> Iterator[dict[str, Any]]
     grid = [Cell(c) for c in cells]
     ready: list[tuple] = []  # (cell index, sequence, task): a heap, earliest cell first
     seq = itertools.count()
-    for i, c in enumerate(grid):
-        for task in c.first():
-            heapq.heappush(ready, (i, next(seq), task))
+    for i in range(len(grid)):  # each cell starts with its reference run (Cell.pending = 1)
+        heapq.heappush(ready, (i, next(seq), ("reference",)))
     pool = (ProcessPoolExecutor(jobs, mp_context=mp.get_context("spawn")) if jobs > 1
             else _Inline())
     with pool:
