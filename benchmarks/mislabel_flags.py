@@ -25,8 +25,13 @@ Each cell is (data, label noise, model, epochs). In a cell:
     python benchmarks/mislabel_flags.py --data fashion-mnist:20000 --root DIR --device cuda \\
         --jobs 14 --threads 1 --out fmnist.json
 
-``--noise`` cells: ``none``, ``sym0.2`` (20% flipped to any other class), ``asym0.2`` (20%
-flipped, each class to its most confusable one). ``fashion-mnist:N`` is a fixed stratified
+``--noise`` cells: ``none``, or a kind and a rate: ``sym0.2`` (20% flipped to any other
+class), ``asym0.2`` (each class to its most confusable one), ``pairs0.2`` (confusable pairs,
+both ways), ``classdep0.2`` (rates from 0 to twice the mean by class), ``inst0.2``
+(instance-dependent: ambiguous samples to the class they resemble) — curator/noise.py —, with
+``+test`` for the test labels flipped the same way (as real data sets' are: the flags may not
+lean on a clean test split; the selections' accuracies are still measured on the test
+labels as loaded). ``fashion-mnist:N`` is a fixed stratified
 subset of N training images (the test split stays whole). The work runs in ``--jobs``
 processes of ``--threads`` torch threads each, task by task, the earliest cell first: a
 cell's reference run, then its cleanlab folds and every training of every selection side by
@@ -63,7 +68,8 @@ if str(ROOT) not in sys.path:  # run as a script from anywhere
 from benchmarks._env import mean_std, parse_grid, write_out  # noqa: E402
 from curator.config import TrainConfig  # noqa: E402
 from curator.data import DataBundle, load_data  # noqa: E402
-from curator.flags import DEFAULT_BY, file_mislabel, flag, flag_quality  # noqa: E402
+from curator.flagging import file_mislabel, flag  # noqa: E402
+from curator.flags import DEFAULT_BY, flag_quality  # noqa: E402
 from curator.loop import Trainer, resolve_device  # noqa: E402
 from curator.models import build_model  # noqa: E402
 from curator.pruning import PruneOptions, plan_selection  # noqa: E402
@@ -74,11 +80,22 @@ from curator.store import open_scores  # noqa: E402
 SELECTIONS = ("default", "easy", "random", "all", "cleanlab")
 
 
-def noise_of(name: str) -> tuple[float, str]:
+NOISE_NAMES = {"sym": "symmetric", "asym": "asymmetric", "pairs": "pairs",
+               "classdep": "classdep", "inst": "instance"}
+
+
+def noise_of(name: str) -> tuple[float, str, bool]:
+    """``none`` | KIND RATE [``+test``] (e.g. ``pairs0.2+test``): the rate, the kind
+    (:data:`NOISE_NAMES`, curator/noise.py) and whether the test labels are flipped too."""
     if name == "none":
-        return 0.0, "symmetric"
-    kind = {"sym": "symmetric", "asym": "asymmetric"}[name.rstrip("0123456789.")]
-    return float(name.lstrip("asym")), kind
+        return 0.0, "symmetric", False
+    body, plus, test = name.partition("+")
+    if plus and test != "test":
+        raise SystemExit(f"noise {name!r}: the only suffix is +test")
+    short = body.rstrip("0123456789.")
+    if short not in NOISE_NAMES:
+        raise SystemExit(f"noise {name!r}: the kind must be one of {', '.join(NOISE_NAMES)}")
+    return float(body[len(short):]), NOISE_NAMES[short], bool(plus)
 
 
 def data_spec(data: str, root: str, cache: Path) -> str:
@@ -128,15 +145,43 @@ def _setup(key: str) -> tuple[TrainConfig, TrainConfig, Any, np.ndarray]:
     """A cell's configs (the selections', the reference run's), its data and its flipped
     labels; kept for the next task of the same cell in this process."""
     cell = json.loads(key)
-    rate, kind = noise_of(cell["noise"])
+    rate, kind, test = noise_of(cell["noise"])
     cfg = TrainConfig(data=cell["spec"], model=cell["model"], epochs=cell["epochs"],
                       seeds=cell["seeds"], label_noise=rate, noise_kind=kind,
                       holdout=cell["holdout"],
                       device=cell["device"], batch_size=cell["batch_size"])
-    ref_cfg = cfg.replace(model=cell["score_model"] or cfg.model)  # scores, flags, cleanlab
+    # scores, flags and cleanlab see the test labels as the cell has them (+test: flipped
+    # too); the selections' accuracies are measured on the test labels as loaded
+    ref_cfg = cfg.replace(model=cell["score_model"] or cfg.model, noise_test=test)
     bundle = DataBundle.from_config(cfg)
     noisy = bundle.noisy if bundle.noisy is not None else np.zeros(bundle.num_samples, bool)
     return cfg, ref_cfg, bundle, noisy
+
+
+def oracle(f: Any, noisy: np.ndarray) -> dict[str, Any]:
+    """The bound beside the flags: the best F1 that any fixed count of the lowest samples on
+    any stored score reaches (an oracle picks the score and the count), and the best AUROC
+    of a stored score, with the scores that reach them."""
+    from sklearn.metrics import roc_auc_score
+
+    if not noisy.any() or noisy.all():
+        return {}
+    best: dict[str, Any] = {"oracle_f1": -1.0, "best_auroc": -1.0}
+    for name in f.score_names():
+        s = f.score(name)
+        if name == "mislabel_probability" or s.values.ndim != 1 or s.values.dtype.kind not in "fiu":
+            continue
+        ease = np.asarray(s.ease, dtype=np.float64)
+        if not np.isfinite(ease).all():
+            continue
+        hits = np.cumsum(noisy[np.argsort(ease, kind="stable")])
+        f1 = float((2 * hits / (np.arange(1, len(ease) + 1) + noisy.sum())).max())
+        auroc = float(roc_auc_score(noisy, -ease))
+        if f1 > best["oracle_f1"]:
+            best.update(oracle_f1=f1, oracle_by=name)
+        if auroc > best["best_auroc"]:
+            best.update(best_auroc=auroc, auroc_by=name)
+    return best
 
 
 def run_task(cell: dict[str, Any], task: tuple) -> Any:
@@ -144,7 +189,7 @@ def run_task(cell: dict[str, Any], task: tuple) -> Any:
     and 2), ``("fold", k)`` (one of step 3's models) or ``("train", seed, indices)`` (step 4)."""
     torch.set_num_threads(cell["threads"])
     cfg, ref_cfg, bundle, noisy = _setup(json.dumps(cell, sort_keys=True))
-    if task[0] == "fold":
+    if task[0] == "fold":  # the training labels are the same either way
         return fold_probabilities(ref_cfg.replace(seed=0), bundle, task[1])
     if task[0] == "train":
         _, seed, idx = task
@@ -152,7 +197,8 @@ def run_task(cell: dict[str, Any], task: tuple) -> Any:
                      ).final_test_acc
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "s.h5"
-        score(ref_cfg, out=path, bundle=bundle)
+        score(ref_cfg, out=path, bundle=DataBundle.from_config(ref_cfg)
+              if ref_cfg.noise_test else bundle)
         if cell["by"] != DEFAULT_BY:  # as `curator flag --by`: stored, and what prune drops
             flag(path, by=cell["by"])
         with open_scores(path) as f:
@@ -160,12 +206,14 @@ def run_task(cell: dict[str, Any], task: tuple) -> Any:
             fit = f.score("mislabel_probability").params
             ease = f.score("learnability").ease
             early = f.score("early_learnability").params["early_epochs"]
+            bound = oracle(f, noisy)
     assert mislabel is not None
     return {"mislabel": mislabel, "ease": ease, "noisy": noisy, "labels": bundle.labels,
             "num_classes": bundle.num_classes,
             "curator": {**quality(mislabel.flagged, noisy), "early_epochs": early,
                         "share": fit.get("noise_share"),
-                        "share_from": fit.get("noise_share_from")}}
+                        "share_from": fit.get("noise_share_from"),
+                        "separation": fit["mixtures"][0].get("separation"), **bound}}
 
 
 class Cell:
@@ -308,7 +356,7 @@ def welch(a: list[float], b: list[float]) -> float:
 
 def table(results: list[dict[str, Any]]) -> str:
     head = (f"{'data':<16} {'noise':<8} {'model':<7} {'T':>3} | {'share':>5} | "
-            f"{'curator P/R/F1 (n)':<25} | "
+            f"{'curator P/R/F1 (n)':<25} | {'oracle':>6} {'AUROC':>5} | "
             f"{'cleanlab P/R/F1 (n)':<25} | " + " ".join(f"{s:>15}" for s in SELECTIONS)
             + f" | {'default-random':>15} {'p':>6} {'flipped kept':>13} {'suspected':>9}")
     lines = [head, "-" * len(head)]
@@ -333,11 +381,14 @@ def table(results: list[dict[str, Any]]) -> str:
             kept = f"{flipped_kept:>5.0f} ({100 * flipped_kept / sel['default']['kept']:.1f}%)"
         share = r["curator"].get("share")
         share = "-" if share is None else f"{share:.3f}"
+        bound = (f"{r['curator']['oracle_f1']:>6.3f} {r['curator']['best_auroc']:>5.3f}"
+                 if "oracle_f1" in r["curator"] else f"{'-':>6} {'-':>5}")
         suspects = r["curator"].get("suspected_dropped", "-")
         model = (r["model"] if not r.get("score_model") else f"{r['score_model']}>{r['model']}")
         lines.append(
             f"{r['data']:<16} {r['noise']:<8} {model:<7} {r['epochs']:>3} | {share:>5} | "
-            f"{prf(r['curator']):<25} | {prf(r.get('cleanlab')):<25} | {accs} | {versus} "
+            f"{prf(r['curator']):<25} | {bound} | {prf(r.get('cleanlab')):<25} | {accs} | "
+            f"{versus} "
             f"{kept:>13} {suspects:>9}")
     return "\n".join(lines)
 
@@ -396,7 +447,9 @@ def main() -> None:
         results.append(r)
     order = {(c["data"], c["noise"], c["model"], c["epochs"]): i for i, c in enumerate(cells)}
     results.sort(key=lambda r: order[(r["data"], r["noise"], r["model"], r["epochs"])])
-    print("\nshare: the share of wrong labels the flags' prior was set to; "
+    print("\nshare: the share of wrong labels the flags' prior was set to (from the test "
+          "split, or the mixtures' expected share); oracle: the best F1 of any fixed count of "
+          "the lowest samples on any stored score; AUROC: the best stored score's; "
           "flags: precision/recall/F1 against the flipped labels (flags; flagging every "
           "sample scores F1 2r/(1+r) with r the flipped share: 0.333 at 20%, 0.571 at 40%); "
           "test accuracy after "

@@ -24,7 +24,7 @@ from scipy import stats
 from benchmarks._env import describe, mean_std
 from curator.config import TrainConfig
 from curator.data import DataBundle
-from curator.flags import file_mislabel
+from curator.flagging import file_mislabel
 from curator.loop import Trainer, resolve_device
 from curator.models import build_model
 from curator.pruning import STRATEGIES, PruneOptions, plan_selection

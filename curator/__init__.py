@@ -24,7 +24,7 @@ _EXPORTS = {
     "Scores": "curator.api",
     "score": "curator.api",
     "training_data": "curator.api",
-    "flag": "curator.flags",
+    "flag": "curator.flagging",
     "prune": "curator.pruning",
     "plan_selection": "curator.pruning",
     "subset": "curator.pruning",

@@ -24,7 +24,7 @@ from scipy import stats
 from curator.config import TrainConfig
 from curator.data import DataBundle
 from curator.errors import ConfigError
-from curator.flags import file_mislabel
+from curator.flagging import file_mislabel
 from curator.loop import resolve_device
 from curator.pruning import STRATEGIES, PruneOptions, plan_selection
 from curator.reference import score as reference_score

@@ -108,7 +108,11 @@ NoiseOpt = Annotated[float | None, typer.Option("--label-noise", help=_help(
     "label_noise", "Fraction of training labels to flip."))]
 NoiseKindOpt = Annotated[str | None, typer.Option("--noise-kind", help=_help(
     "noise_kind", "symmetric (to any other class) | asymmetric (each class to its most "
-                  "confusable one)"))]
+                  "confusable one) | pairs (confusable pairs, both ways) | classdep (rates "
+                  "by class) | instance (ambiguous samples, to the class they resemble)"))]
+NoiseTestOpt = Annotated[bool | None, typer.Option(
+    "--noise-test/--no-noise-test", help=_help(
+        "noise_test", "Flip the test labels the same way (as real data sets' are)."))]
 RootOpt = Annotated[str | None, typer.Option("--root", help=_help(
     "root", "Directory of torchvision data."))]
 DownloadOpt = Annotated[bool | None, typer.Option(
@@ -165,6 +169,7 @@ def score(
         "probe", "train (from the training pass) | eval (extra eval pass) | none"))] = None,
     device: DeviceOpt = None, amp: AmpOpt = None, label_noise: NoiseOpt = None,
     noise_seed: NoiseSeedOpt = None, noise_kind: NoiseKindOpt = None,
+    noise_test: NoiseTestOpt = None,
     root: RootOpt = None, download: DownloadOpt = None,
     image_size: Annotated[int | None, typer.Option(help=_help(
         "image_size", "imagefolder image size (0: the first image's)."))] = None,
@@ -232,6 +237,7 @@ def train(
     schedule: ScheduleOpt = None, warmup_epochs: WarmupOpt = None, augment: AugmentOpt = None,
     device: DeviceOpt = None, amp: AmpOpt = None, label_noise: NoiseOpt = None,
     noise_seed: NoiseSeedOpt = None, noise_kind: NoiseKindOpt = None,
+    noise_test: NoiseTestOpt = None,
     root: RootOpt = None, download: DownloadOpt = None,
     num_workers: WorkersOpt = None,
     sampler: Annotated[str, typer.Option(
@@ -324,7 +330,8 @@ def bench(
     config: ConfigOpt = None, data: DataOpt = None, model: ModelOpt = None,
     epochs: EpochsOpt = None, seed: SeedOpt = None, batch_size: BatchOpt = None,
     lr: LrOpt = None, augment: AugmentOpt = None, device: DeviceOpt = None,
-    label_noise: NoiseOpt = None, noise_seed: NoiseSeedOpt = None, noise_kind: NoiseKindOpt = None,
+    label_noise: NoiseOpt = None, noise_seed: NoiseSeedOpt = None,
+    noise_kind: NoiseKindOpt = None, noise_test: NoiseTestOpt = None,
     root: RootOpt = None,
     download: DownloadOpt = None,
     seeds: Annotated[int, typer.Option(help="Seeds per strategy (>= 2).")] = 3,
@@ -666,6 +673,13 @@ def prune(
     except ValueError:
         raise CuratorError(f"--drop-hardest must be a fraction in [0, 1) or 'auto', but "
                            f"got {drop_hardest!r}") from None
+    for option, given, owner in (("--drop-hardest", beta is not None, "stratified"),
+                                 ("--threshold", threshold is not None, "drop-noisy"),
+                                 ("--strata", strata != 50, "stratified")):
+        if given and strategy != owner:  # an option another strategy reads: say so
+            raise CuratorError(f"{option} is an option of --strategy {owner}, and "
+                               f"--strategy is {strategy}",
+                               hint=f"add --strategy {owner}, or leave {option} out")
     r = run_prune(file, keep=keep, by=by, strategy=strategy, class_balanced=class_balanced,
                   name=name, force=force, out=out,
                   opts=PruneOptions(seed=seed, drop_hardest=beta, strata=strata,
@@ -688,8 +702,9 @@ def prune(
             out_console.print(f"[bold]note:[/] --keep asked for {asked}, but only "
                               f"{len(sel.indices)} samples are not flagged; keeping flagged "
                               "samples to reach the count costs accuracy (docs/pruning.md). "
-                              "For exactly that count, pass --drop-hardest 0 (or a fraction) "
-                              "or another --strategy", highlight=False)
+                              "For exactly that count, pass --strategy stratified "
+                              "--drop-hardest 0 (or a fraction), or --strategy random",
+                              highlight=False)
     out_console.print(_per_class(r.labels, r.classes, kept, "kept", "share kept"))
     ranges = Table(title=f"{by} ({r.score.higher_is} is higher)", title_justify="left")
     for col in ("", "min", "median", "max"):
@@ -727,37 +742,17 @@ def flag(
     Flagging nothing is a normal result on clean data. Example: curator flag scores.h5
     --out flagged.csv
     """
-    from curator.flags import FLAG_AT, scale_of, share_basis
-    from curator.flags import flag as run_flag
+    from curator.flagging import flag as run_flag
+    from curator.flagging import flag_lines
+    from curator.flags import FLAG_AT
 
     if out is not None:
         check_output_dir(out)
     r = run_flag(file, by=by, out=out)
     fit, flagged = r.fit, r.fit.flagged
     n = len(flagged)
-    share = ("unknown (no test accuracy recorded), so the mixture's own weight is the prior: "
-             "it flags too many on clean or briefly trained runs (a recorded loop: pass "
-             "test_acc= to end_epoch)" if fit.share is None
-             else f"{_pct(fit.share)} of the labels")
-    if fit.share == 0:
-        out_console.print(f"wrong labels implied by {share_basis(fit.share_from)}: 0 (the "
-                          "training labels are not wrong more often than the test labels): "
-                          "nothing flagged", highlight=False)
-    else:
-        out_console.print(f"wrong labels implied by {share_basis(fit.share_from)}: {share}",
-                          highlight=False)
-        for m in fit.mixtures:
-            unit = "logit" if scale_of(m.by) == "probability" else "margin"
-            where = "one per class; shown: all samples pooled" if m.per_class else "all samples"
-            verdict = (f"a component of {_pct(m.weights[0])} whose labels the model rejects "
-                       f"(mean {_num(m.means[0])}, sd {_num(m.stds[0])}, {unit}) beside one "
-                       f"of {_pct(m.weights[1])} (mean {_num(m.means[1])})" if m.noise_found
-                       else f"no component whose labels the model rejects (low means at or "
-                            f"above 0, {unit}): nothing flagged")
-            out_console.print(f"mixture on {m.by} ({where}): {verdict}", highlight=False)
-        if len(fit.mixtures) > 1:
-            out_console.print("a label is flagged when every mixture rejects it",
-                              highlight=False)
+    for line in flag_lines(fit):
+        out_console.print(line, highlight=False)
     out_console.print(f"flagged [bold]{int(flagged.sum())}[/] of {n} samples "
                       f"({_pct(flagged.mean() if n else 0.0)}) with probability >= {FLAG_AT}"
                       f" of a wrong label; expected wrong labels {fit.estimated_share * n:.0f}"

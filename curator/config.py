@@ -24,7 +24,8 @@ SCHEDULES = ("cosine", "constant", "step")
 AUGMENTS = ("none", "flip", "crop-flip")
 AMPS = ("auto", "bf16", "fp16", "off")
 SWITCHES = ("auto", "on", "off")
-NOISE_KINDS = ("symmetric", "asymmetric")
+# label noise (curator.noise): each written once here, where the CLI reads them without torch
+NOISE_KINDS = ("symmetric", "asymmetric", "pairs", "classdep", "instance")
 
 
 # the registered models (curator.models.MODELS; a test keeps the two equal), named here so
@@ -43,7 +44,10 @@ class TrainConfig:
     label_noise: float = 0.0  # fraction of training labels flipped to another class
     noise_seed: int = 0  # seed of the label flips (independent of the training seed)
     noise_kind: str = "symmetric"  # symmetric (to any other class) | asymmetric (each class
-    # to its one most confusable class: the nearest class mean)
+    # to its one most confusable class: the nearest class mean) | pairs (confusable pairs,
+    # both ways) | classdep (rates by class) | instance (ambiguous samples, to the class
+    # they resemble): curator/noise.py
+    noise_test: bool = False  # flip the test split's labels the same way (as real data)
     image_size: int = 0  # imagefolder: resize + centre-crop to this many px (0: first image's)
     # --- model ------------------------------------------------------------------------
     model: str = "mlp"

@@ -21,6 +21,8 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
 
+from curator import noise
+from curator.config import NOISE_KINDS
 from curator.errors import DataError
 from curator.plugins import arrays_of, is_import_path, resolve
 from curator.registry import Registry
@@ -206,7 +208,8 @@ class DataBundle:
     noisy: np.ndarray | None  # (N,) bool: which training labels were flipped, or None
     label_noise: float = 0.0
     noise_seed: int = 0
-    noise_kind: str = "symmetric"  # symmetric | asymmetric (to the confusable class)
+    noise_kind: str = "symmetric"  # curator.noise.NOISE_KINDS
+    noise_test: bool = False  # whether the test labels were flipped too
 
     @property
     def labels(self) -> np.ndarray:
@@ -229,13 +232,14 @@ class DataBundle:
         """The data of a training config (its data keys), as both runs load it."""
         return load_data(cfg.data, root=cfg.root, download=cfg.download,
                          label_noise=cfg.label_noise, noise_seed=cfg.noise_seed,
-                         image_size=cfg.image_size, noise_kind=cfg.noise_kind)
+                         image_size=cfg.image_size, noise_kind=cfg.noise_kind,
+                         noise_test=cfg.noise_test)
 
     def describe(self) -> dict[str, Any]:
         """The data spec stored in a scores file (enough to load the same data again)."""
         return {"data": self.spec, "label_noise": self.label_noise,
                 "noise_seed": self.noise_seed, "noise_kind": self.noise_kind,
-                "sample_shape": list(self.sample_shape),
+                "noise_test": self.noise_test, "sample_shape": list(self.sample_shape),
                 "num_test": 0 if self.test is None else len(self.test),
                 "classes": self.classes}
 
@@ -249,39 +253,27 @@ def fingerprint(labels: np.ndarray, sample_shape: tuple[int, ...], num_classes: 
     return h.hexdigest()[:16]
 
 
-NOISE_KINDS = ("symmetric", "asymmetric")
-
-
 def flip_labels(labels: np.ndarray, fraction: float, num_classes: int,
                 seed: int, *, partner: np.ndarray | None = None
                 ) -> tuple[np.ndarray, np.ndarray]:
-    """Flip ``round(fraction * N)`` labels, chosen uniformly: each to a uniformly chosen other
-    class (symmetric noise), or, given ``partner`` (C,), class c always to ``partner[c]``
-    (asymmetric noise). Returns the new labels and the boolean mask of flipped samples."""
-    n = len(labels)
-    count = int(round(fraction * n))
-    if count and num_classes < 2:
-        raise DataError(f"cannot flip labels of a data set with {num_classes} class")
-    rng = np.random.default_rng(np.random.SeedSequence([int(seed), 0x6E6F6973]))
-    chosen = rng.choice(n, size=count, replace=False)
-    shift = rng.integers(1, max(num_classes, 2), size=count)
-    new = np.array(labels, dtype=np.int64, copy=True)
-    if partner is None:
-        new[chosen] = (new[chosen] + shift) % num_classes
-    else:
-        new[chosen] = np.asarray(partner, dtype=np.int64)[new[chosen]]
-    noisy = np.zeros(n, dtype=bool)
-    noisy[chosen] = True
-    return new, noisy
+    """Symmetric noise, or, given ``partner`` (C,), asymmetric noise: class c always to
+    ``partner[c]`` (:func:`curator.noise.flip_labels`, which has every kind)."""
+    return noise.flip_labels(labels, fraction, num_classes, seed, partner=partner,
+                             kind="symmetric" if partner is None else "asymmetric")
 
 
-def confusable_classes(split: Split, num_classes: int) -> np.ndarray:
-    """For each class, the class whose mean input is nearest (Euclidean, normalised inputs):
-    the class it is most easily mistaken for. (C,) int64; a class with no samples keeps its
-    successor."""
+def _in_memory(split: Split, kind: str) -> TensorSplit:
     if not isinstance(split, TensorSplit):
-        raise DataError("asymmetric label noise needs an in-memory data set (its class means)",
-                        hint="use noise_kind symmetric for image folders")
+        raise DataError(f"{kind} label noise needs an in-memory data set (its class means, or a "
+                        "model of its inputs)", hint="use noise_kind symmetric or classdep for "
+                        "image folders")
+    return split
+
+
+def class_distances(split: Split, num_classes: int, kind: str = "asymmetric") -> torch.Tensor:
+    """(C, C) Euclidean distances between the class means of the normalised inputs; inf for
+    a class with no samples and on the diagonal."""
+    split = _in_memory(split, kind)
     x = split.normalise(split.x.cpu()).reshape(len(split), -1).double()
     y = split.labels.cpu()
     counts = torch.bincount(y, minlength=num_classes).double()
@@ -291,10 +283,48 @@ def confusable_classes(split: Split, num_classes: int) -> np.ndarray:
     dist[counts == 0] = float("inf")
     dist[:, counts == 0] = float("inf")
     dist.fill_diagonal_(float("inf"))
+    return dist
+
+
+def confusable_classes(split: Split, num_classes: int) -> np.ndarray:
+    """For each class, the class whose mean input is nearest (Euclidean, normalised inputs):
+    the class it is most easily mistaken for. (C,) int64; a class with no samples keeps its
+    successor."""
+    dist = class_distances(split, num_classes)
     partner = dist.argmin(dim=1).numpy().astype(np.int64)
-    empty = (counts == 0).numpy() | ~np.isfinite(dist.min(dim=1).values.numpy())
+    empty = ~np.isfinite(dist.min(dim=1).values.numpy())
     partner[empty] = (np.flatnonzero(empty) + 1) % num_classes
     return partner
+
+
+def linear_probabilities(train: Split, num_classes: int, *others: Split,
+                         steps: int = 100) -> list[np.ndarray]:
+    """(N, C) probabilities of a multinomial logistic regression fitted to ``train``
+    (full-batch L-BFGS, ``steps`` iterations, a little L2), for ``train`` and each split in
+    ``others``: the separately trained model of instance-dependent noise. Deterministic on a
+    CPU."""
+    train = _in_memory(train, "instance")
+
+    def features(split: Split) -> torch.Tensor:
+        s = _in_memory(split, "instance")
+        return train.normalise(s.x.cpu()).reshape(len(s), -1).float()
+
+    x, y = features(train), train.labels.cpu()
+    w = torch.zeros(x.shape[1], num_classes, requires_grad=True)
+    b = torch.zeros(num_classes, requires_grad=True)
+    opt = torch.optim.LBFGS([w, b], max_iter=steps, history_size=10,
+                            line_search_fn="strong_wolfe")
+
+    def closure() -> torch.Tensor:
+        opt.zero_grad()
+        loss = torch.nn.functional.cross_entropy(x @ w + b, y) + 1e-4 * (w * w).sum()
+        loss.backward()
+        return loss
+
+    opt.step(closure)
+    with torch.no_grad():
+        return [torch.softmax(features(s) @ w + b, dim=1).numpy()
+                for s in (train, *others)]
 
 
 def parse_spec(spec: str) -> tuple[str, str]:
@@ -313,13 +343,16 @@ def absolute_spec(spec: str) -> str:
 
 def load_data(spec: str = "digits", *, root: str = "data", download: bool = False,
               label_noise: float = 0.0, noise_seed: int = 0, image_size: int = 0,
-              noise_kind: str = "symmetric") -> DataBundle:
+              noise_kind: str = "symmetric", noise_test: bool = False) -> DataBundle:
     """Load the data set named by ``spec`` (see :data:`DATASETS`; ``package.module:function``
-    for your own, see :mod:`curator.plugins`), with optional label noise."""
+    for your own, see :mod:`curator.plugins`), with optional label noise
+    (:mod:`curator.noise`; ``noise_test``: the test split's labels flipped the same way, as
+    real data sets' test labels carry the errors of their training labels)."""
     name, arg = parse_spec(spec)
     if name not in DATASETS and is_import_path(spec):
         _check_noise(label_noise, noise_kind)
-        return _with_noise(spec, _plugin_source(spec), label_noise, noise_seed, noise_kind)
+        return _with_noise(spec, _plugin_source(spec), label_noise, noise_seed, noise_kind,
+                           noise_test)
     entry = DATASETS.entry(name)
     if entry.meta.get("needs_arg") and not arg:
         raise DataError(f"data set {name!r} needs a path: {name}:PATH",
@@ -328,7 +361,7 @@ def load_data(spec: str = "digits", *, root: str = "data", download: bool = Fals
         raise DataError(f"data set {name!r} takes no path, but got {spec!r}")
     _check_noise(label_noise, noise_kind)
     source = entry.fn(arg, LoadOptions(root=root, download=download, image_size=image_size))
-    return _with_noise(spec, source, label_noise, noise_seed, noise_kind)
+    return _with_noise(spec, source, label_noise, noise_seed, noise_kind, noise_test)
 
 
 def _check_noise(label_noise: float, noise_kind: str) -> None:
@@ -351,22 +384,39 @@ def _plugin_source(spec: str) -> Source:
 
 
 def _with_noise(spec: str, source: Source, label_noise: float, noise_seed: int,
-                noise_kind: str) -> DataBundle:
+                noise_kind: str, noise_test: bool = False) -> DataBundle:
     if len(source.train) == 0:
         raise DataError(f"data set {spec!r} has no training samples")
     original = source.train.labels.cpu().numpy().astype(np.int64)
     noisy = None
-    train = source.train
+    train, test = source.train, source.test
     if label_noise > 0:
-        partner = (confusable_classes(source.train, source.num_classes)
-                   if noise_kind == "asymmetric" else None)
-        flipped, noisy = flip_labels(original, label_noise, source.num_classes, noise_seed,
-                                     partner=partner)
+        c = source.num_classes
+        partner = others = None
+        if noise_kind == "asymmetric":
+            partner = confusable_classes(source.train, c)
+        elif noise_kind == "pairs":
+            partner = noise.pair_classes(class_distances(source.train, c, "pairs").numpy())
+        elif noise_kind == "instance":
+            others = linear_probabilities(source.train, c,
+                                          *([test] if noise_test and test is not None else []))
+        flipped, noisy = noise.flip_labels(original, label_noise, c, noise_seed,
+                                           kind=noise_kind, partner=partner,
+                                           others=None if others is None else others[0])
         train = train.with_labels(torch.from_numpy(flipped))
-    return DataBundle(spec=spec, train=train, test=source.test, num_classes=source.num_classes,
+        if noise_test and test is not None:  # the same noise, drawn independently
+            test_labels = test.labels.cpu().numpy().astype(np.int64)
+            test_flipped, _ = noise.flip_labels(test_labels, label_noise, c, noise_seed,
+                                                kind=noise_kind, partner=partner, stream=1,
+                                                others=None if others is None else others[1])
+            test = test.with_labels(torch.from_numpy(test_flipped))
+    elif noise_test:
+        raise DataError("noise_test needs label_noise above 0", param="noise_test")
+    return DataBundle(spec=spec, train=train, test=test, num_classes=source.num_classes,
                       classes=source.classes, original_labels=original, noisy=noisy,
                       label_noise=label_noise, noise_seed=noise_seed,
-                      noise_kind=noise_kind if label_noise > 0 else "symmetric")
+                      noise_kind=noise_kind if label_noise > 0 else "symmetric",
+                      noise_test=bool(noise_test and label_noise > 0 and test is not None))
 
 
 # --------------------------------------------------------------------------------------

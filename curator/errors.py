@@ -2,7 +2,8 @@
 
 Every error raised for bad input or a bad file is a :class:`CuratorError`. The CLI prints
 ``Error: <message>`` and, when there is one, ``Hint: <hint>`` on stderr and exits 1; only
-``--debug`` shows a traceback.
+``--debug`` shows a traceback. Raised from the Python API, its text (``str``) is the
+message and the hint, so a traceback shows both.
 """
 
 from __future__ import annotations
@@ -27,7 +28,9 @@ class CuratorError(Exception):
         self.param = param
 
     def __str__(self) -> str:
-        return self.message
+        """The message, and the hint on a line of its own: a traceback in the user's own
+        Python shows the way forward too (the CLI prints the two itself)."""
+        return self.message if not self.hint else f"{self.message}\nHint: {self.hint}"
 
     def as_flag(self) -> tuple[str, str | None]:
         """Message and hint with the parameter's name written as the CLI's flag."""

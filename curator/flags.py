@@ -17,54 +17,58 @@ questions of each sample (:func:`estimate_mislabelled`):
 - among all samples: is the logit of its mean probability of the label over those epochs
   (``early_learnability``) in the low component of a mixture fitted to all samples?
 
-The prior of each low component is the share of wrong labels: the larger of the share the
-first epoch's predictions imply, each made before the model trained on the sample, against
-the test accuracy of the same steps (:func:`first_epoch_share`), and the share the training
-and test errors before memorising imply (:func:`noise_share`; runs without first-epoch
-checks have only this one). A mixture's low component is taken for
-wrong labels *only if* the model, on average, rejects them (mean below 0), and only if that
-share is above 0. A sample's probability of being mislabelled is the smaller of its two
-posteriors; it is flagged when that is at least :data:`FLAG_AT`. Each question alone flags
-clean samples the other keeps — an atypical member of an easy class, a member of a hard
-class —; a wrong label fails both.
+A low component is taken for wrong labels only where the evidence is there: in some class
+the model rejects it on average (mean margin below 0) *and* it stands apart from the rest of
+the class (Ashman's D at least :data:`SEPARATION`), as a population of wrong labels does and
+the hard end of a class does not. Nothing else is asked of the data: real data sets' test
+labels are as noisy as their training labels, so the test split may not be taken as clean.
+A sample's probability of being mislabelled is the smaller of its two posteriors, and 0
+where the model accepts its label before memorising (``early_aum`` at or above 0); it is
+flagged when that is at least :data:`FLAG_AT`. Each question alone flags clean samples the
+other keeps — an atypical member of an easy class, a member of a hard class —; a wrong label
+fails both. The prior of each low component is the mixture's own weight, or the share of
+wrong labels the test split implies when it implies some (:func:`first_epoch_share`,
+:func:`noise_share`: more than the test labels' own share).
 
-Everything here is a pure function of arrays: the CLI, ``curator prune``, ``curator bench``
-and the benchmarks all call it.
+Everything here is a pure function of arrays (no file, no other curator module but the
+errors): :mod:`curator.flagging` reads files for it, and the CLI, ``curator prune``,
+``curator bench`` and the benchmarks all call the one estimate.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
-from pathlib import Path
-from typing import TYPE_CHECKING
+from dataclasses import dataclass, replace
+from typing import Any
 
 import numpy as np
 
 from curator.errors import CuratorError
 
-if TYPE_CHECKING:
-    from curator.store import ScoresFile, ScoreValues
-
+# the estimate's version, stored with its fit: 1 took the prior from the test split alone and
+# flagged nothing when it implied no wrong labels; 2 (2026-12-05) needs no clean test split
+ESTIMATE = 2
 FLAG_AT = 0.5  # flagged: probability of being mislabelled at least this
 FIT_SAMPLES = 200_000  # the mixture is fitted on at most this many samples (then applied to all)
 MIN_CLASS = 50  # a class with fewer samples takes the mixture fitted to all the samples
+# a low component counts as wrong labels only if it is at least this far from the high one
+# (Ashman's D; :func:`_rejected_separation`)
+SEPARATION = 2.0
 CLIP = 1e-4  # probabilities are clipped to [CLIP, 1 - CLIP] before the logit
 SHARE_Z = 2.0  # the first epoch's share counts when at least this many standard errors above 0
 # the early window ends at the first epoch within this many standard errors of the best test
 # accuracy: the one-standard-error rule of model selection, with the epochs as the complexity
 WINDOW_Z = 1.0
-# scores the mixture can run on, and how each is made comparable to the level 0 ("the model
-# rejects the label"): probabilities of the label through the logit, margins as they are
-SCALES = {"early_aum": "margin", "aum": "margin", "early_learnability": "probability",
-          "learnability": "probability", "confidence": "probability",
-          "heldout_learnability": "probability", "hit_rate": "probability",
-          "correctness": "probability", "easiness": "probability"}
+# how a score is made comparable to the level 0 ("the model rejects the label"):
+# probabilities of the label through the logit, margins as they are. Each score declares its
+# own at registration (curator.scores: scale=...).
+SCALE_NAMES = ("probability", "margin")
 # the default estimate: the margin before memorising, one mixture per class, and the
 # probability of the label before memorising, one mixture over all samples; a label is
 # flagged only when both reject it (docs/flags.md)
-DEFAULT_PARTS = (("early_aum", True), ("early_learnability", False))  # (score, per class)
-DEFAULT_BY = "+".join(score for score, _ in DEFAULT_PARTS)
+DEFAULT_PARTS = (("early_aum", "margin", True),  # (score, its scale, per class)
+                 ("early_learnability", "probability", False))
+DEFAULT_BY = "+".join(score for score, _, _ in DEFAULT_PARTS)
 
 
 @dataclass(frozen=True)
@@ -79,19 +83,24 @@ class Mixture:
     weights: tuple[float, float]
     noise_found: bool  # whether a low component was taken for wrong labels
     per_class: bool = False
+    # the largest Ashman's D between the components of a mixture (of its classes' mixtures)
+    # whose low component the model rejects on average; None when none has a negative mean
+    # (or for a fit stored before 2026-12-05)
+    separation: float | None = None
 
     @property
     def params(self) -> dict[str, object]:
         return {"by": self.by, "means": list(self.means), "stds": list(self.stds),
                 "weights": list(self.weights), "noise_found": self.noise_found,
-                "per_class": self.per_class}
+                "per_class": self.per_class, "separation": self.separation}
 
     @classmethod
     def from_params(cls, p: dict[str, object]) -> Mixture:
         return cls(str(p["by"]), tuple(float(v) for v in p["means"]),  # type: ignore[arg-type, attr-defined]
                    tuple(float(v) for v in p["stds"]),  # type: ignore[arg-type, attr-defined]
                    tuple(float(v) for v in p["weights"]),  # type: ignore[arg-type, attr-defined]
-                   bool(p["noise_found"]), bool(p.get("per_class", False)))
+                   bool(p["noise_found"]), bool(p.get("per_class", False)),
+                   None if p.get("separation") is None else float(p["separation"]))  # type: ignore[arg-type]
 
 
 @dataclass(frozen=True)
@@ -106,6 +115,11 @@ class MislabelFit:
     # what gave it: "first-epoch" (the reference runs' first-epoch checks), "reference"
     # (their errors before memorising) or "holdout" (the holdout runs' errors)
     share_from: str | None = None
+    # which estimate made it (:data:`ESTIMATE`); a stored fit of an older one is made again
+    estimate: int = ESTIMATE
+    # with no separate component of wrong labels: how many samples were flagged as outliers
+    # the model is sure of (:func:`confident_outliers`); None when the mixtures decided
+    outliers: int | None = None
 
     @property
     def by(self) -> str:
@@ -114,7 +128,8 @@ class MislabelFit:
 
     @property
     def noise_found(self) -> bool:
-        return all(m.noise_found for m in self.mixtures)
+        """Whether the evidence mixture (the first) found wrong labels."""
+        return bool(self.mixtures) and self.mixtures[0].noise_found
 
     @property
     def flagged(self) -> np.ndarray:
@@ -137,13 +152,14 @@ class MislabelFit:
         """The fit as the stored score's params (JSON types)."""
         return {"by": self.by, "mixtures": [m.params for m in self.mixtures],
                 "noise_found": self.noise_found, "noise_share": self.share,
-                "noise_share_from": self.share_from}
+                "noise_share_from": self.share_from, "estimate": self.estimate,
+                "outliers": self.outliers}
 
     @classmethod
-    def from_stored(cls, score: ScoreValues) -> MislabelFit | None:
-        """The fit behind a stored ``mislabel_probability``; None when the file predates the
-        stored params (then the fit is made again)."""
-        p = score.params
+    def from_stored(cls, values: np.ndarray, params: dict[str, Any]) -> MislabelFit | None:
+        """The fit behind a stored ``mislabel_probability`` (its values and params); None
+        when the file predates the stored params (then the fit is made again)."""
+        p = params
         if "mixtures" in p:
             mixtures = tuple(Mixture.from_params(m) for m in p["mixtures"])  # type: ignore[attr-defined]
         elif {"by", "means", "stds", "weights", "noise_found"} <= set(p):
@@ -151,9 +167,11 @@ class MislabelFit:
         else:
             return None
         share = p.get("noise_share")
-        return cls(np.asarray(score.values, dtype=np.float32), mixtures,
+        return cls(np.asarray(values, dtype=np.float32), mixtures,
                    None if share is None else float(share),  # type: ignore[arg-type]
-                   p.get("noise_share_from"))  # type: ignore[arg-type]
+                   p.get("noise_share_from"),  # type: ignore[arg-type]
+                   int(p.get("estimate", 1)),  # type: ignore[call-overload]
+                   None if p.get("outliers") is None else int(p["outliers"]))  # type: ignore[call-overload]
 
 
 def suspected(probability: np.ndarray, share: float | None) -> np.ndarray:
@@ -181,28 +199,102 @@ def combined(fits: Sequence[MislabelFit]) -> MislabelFit:
 
 
 def estimate_mislabelled(early_aum: np.ndarray, early_learnability: np.ndarray,
-                         labels: np.ndarray | None, *, share: float | None,
-                         share_from: str | None = "reference", seed: int = 0) -> MislabelFit:
-    """The default estimate (:data:`DEFAULT_PARTS`): a mixture per class on the margin
-    before memorising and one over all samples on the probability of the label before
-    memorising, both with the prior ``share``; a label is flagged when both reject it.
+                         labels: np.ndarray | None, *, early_rival: np.ndarray | None = None,
+                         share: float | None = None, share_from: str | None = "reference",
+                         seed: int = 0) -> MislabelFit:
+    """The default estimate (:data:`DEFAULT_PARTS`; docs/flags.md, "How it decides").
 
-    Within its class, an atypical but clean sample of an easy class looks rejected, and over
-    all samples a clean sample of a hard class does; a wrong label looks rejected both ways."""
-    values = {"early_aum": early_aum, "early_learnability": early_learnability}
-    return combined([fit_mislabelled(values[score], by=score, seed=seed, share=share,
-                                     share_from=share_from,
-                                     labels=labels if per_class else None)
-                     for score, per_class in DEFAULT_PARTS])
+    1. Evidence: a two-component mixture of the margin before memorising (``early_aum``)
+       per class; the data hold a population of wrong labels only if some class's low
+       component has a negative mean (the model, on average, prefers another class for
+       those samples) and stands apart from the rest (Ashman's D at least
+       :data:`SEPARATION`). Neither holds on clean data, nor for a weak model's hard samples.
+    2. Per sample, the smaller of two posteriors: under the low component of its class's
+       margin mixture, and under the low component of a mixture of logit(``early_learnability``)
+       over all samples — within its class an atypical but clean member of an easy class
+       looks rejected, over all samples a clean member of a hard class does; a wrong label
+       looks rejected both ways. The second view counts only where its own mixture
+       separates (the same test as step 1).
+    3. Only a sample whose own label the model rejects (``early_aum`` below 0) can be wrong.
+    4. Where step 1 finds no such class — real data's few wrong labels are too few to form
+       a component —, the outliers the model is sure of (:func:`confident_outliers`, with
+       ``early_rival``, the mean probability of the most likely other class before
+       memorising; without it nothing).
+
+    The priors of the low components are the mixtures' own weights, or ``share`` when it is
+    above 0 (:func:`_prior`)."""
+    margin = transform(early_aum, "margin")
+    logit = transform(early_learnability, "probability")
+    _check_values(margin, "early_aum", labels)
+    _check_values(logit, "early_learnability", None)
+    if len(logit) != len(margin):
+        raise CuratorError(f"early_learnability has {len(logit)} values for "
+                           f"{len(margin)} samples", param="early_learnability")
+    within = fit_mislabelled(early_aum, by="early_aum", scale="margin", seed=seed,
+                             share=share, share_from=share_from, labels=labels)
+    n = len(margin)
+    if n < 10 or np.ptp(logit) < 1e-9:
+        overall = MislabelFit(np.zeros(n, np.float32), (Mixture(
+            "early_learnability", (0.0, 0.0), (0.0, 0.0), (1.0, 0.0), False),), share,
+            share_from)
+    else:  # the second opinion: its posterior, whether or not the sample's margin is < 0
+        post, separation, gmm, order = _posteriors(logit, None, seed, _prior(share))
+        overall = MislabelFit(post, (Mixture("early_learnability", *_summary(gmm, order),
+                                             found(separation), False, separation),),
+                              share, share_from)
+    # the second view vetoes only where it sees wrong labels itself: a mixture over all
+    # samples that does not separate (40% flips inside confusable pairs put every label of
+    # a pair near one half) says nothing about any one sample
+    fit = combined([within, overall]) if overall.noise_found else replace(
+        within, mixtures=within.mixtures + overall.mixtures)
+    if not within.noise_found and early_rival is not None and labels is not None:
+        outliers = confident_outliers(early_aum, early_learnability, early_rival, labels)
+        if outliers.any():
+            rival = np.asarray(early_rival, dtype=np.float32)
+            return replace(fit, probability=np.where(outliers, rival, 0).astype(np.float32),
+                           outliers=int(outliers.sum()))
+    if _prior(share) is None and fit.noise_found:  # the prior the posteriors used: the
+        # mixtures' own weights, summed up as the expected share (what `suspected` compares)
+        fit = replace(fit, share=fit.estimated_share, share_from="mixtures")
+    return fit
 
 
-def scale_of(by: str) -> str:
-    if by not in SCALES:
-        raise CuratorError(f"by {by!r} is not a score mislabels can be estimated from: the "
-                           "estimate needs a probability of the label or a margin",
-                           hint=f"use {DEFAULT_BY} (the default) or one of {', '.join(SCALES)}",
-                           param="by")
-    return SCALES[by]
+def confident_outliers(early_aum: np.ndarray, early_learnability: np.ndarray,
+                       early_rival: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """(N,) bool: the samples the model, before memorising, is sure belong to another class,
+    and that stand out from their class. Both must hold:
+
+    - *confident*: the most likely other class gets at least the probability the model
+      gives a typical member of the sample's class its label (``early_rival`` at least the
+      class's mean ``early_learnability``: confident learning's per-class threshold,
+      Northcutt, Jiang, Chuang 2021, arXiv:1911.00068, with the given class's threshold for
+      the other class's, which is not recorded), in a class the model has learned (that
+      mean at least 1/2);
+    - *an outlier*: ``early_aum`` below 0 and below its class's lower fence Q1 - 1.5 IQR
+      (Tukey 1977, "Exploratory Data Analysis").
+
+    Each alone flags clean samples (docs/flags.md, step 3): the ambiguous members of a
+    class the model is unsure of, the far tail of a class a weak model barely learns."""
+    margin = np.asarray(early_aum, dtype=np.float64)
+    prob = np.asarray(early_learnability, dtype=np.float64)
+    rival = np.asarray(early_rival, dtype=np.float64)
+    labels = np.asarray(labels)
+    if not (len(margin) == len(prob) == len(rival) == len(labels)):
+        raise CuratorError("early_aum, early_learnability, early_rival and labels differ in "
+                           "length", param="early_rival")
+    out = np.zeros(len(margin), dtype=bool)
+    order = np.argsort(labels, kind="stable")
+    _, counts = np.unique(labels, return_counts=True)
+    for at in np.split(order, np.cumsum(counts)[:-1]):
+        if len(at) < MIN_CLASS:
+            continue
+        typical = float(prob[at].mean())
+        if typical < 0.5:
+            continue
+        q1, q3 = np.percentile(margin[at], [25, 75])
+        fence = min(0.0, q1 - 1.5 * (q3 - q1))
+        out[at] = (rival[at] >= typical) & (margin[at] < fence)
+    return out
 
 
 def transform(values: np.ndarray, scale: str) -> np.ndarray:
@@ -314,45 +406,23 @@ def _summary(gmm: object, order: np.ndarray) -> tuple[tuple[float, float], ...]:
     return tuple((float(a), float(b)) for a, b in (means, stds, weights))
 
 
-def fit_mislabelled(values: np.ndarray, *, by: str, seed: int = 0,
-                    share: float | None = None, share_from: str | None = None,
-                    labels: np.ndarray | None = None) -> MislabelFit:
-    """Fit the two-component mixture to the score ``by``'s ``values`` (higher = easier).
-
-    With ``labels`` (the given label of each value), one mixture is fitted per class, so a
-    class that is hard as a whole is not taken for wrong labels; a class with fewer than
-    :data:`MIN_CLASS` samples takes the mixture fitted to all of them, whose summary the fit
-    keeps either way. ``share`` (:func:`first_epoch_share` or :func:`noise_share`), when
-    known, is the prior of the low component in every posterior, and 0 means nothing is
-    flagged; without it each mixture's own weight is the prior. A mixture flags nothing when
-    its low component's mean is at or above 0 (the model, on average, gives those samples
-    their label). ``share_from`` names what gave ``share`` (kept with the fit)."""
-    scale = scale_of(by)
-    x = transform(values, scale)
+def _posteriors(x: np.ndarray, labels: np.ndarray | None, seed: int, prior: float | None
+                ) -> tuple[np.ndarray, bool, object, np.ndarray]:
+    """Every value's posterior under the low component of its mixture (one per class with
+    ``labels``, a class of fewer than :data:`MIN_CLASS` samples taking the mixture of all
+    samples; one over all without), with ``prior`` (None: each mixture's own weight);
+    whether any mixture's low component is rejected on average (mean below 0); and the
+    mixture over all samples with the order of its components."""
     n = len(x)
-    if not np.isfinite(x).all():
-        raise CuratorError(f"values of score {by!r}: {int((~np.isfinite(x)).sum())} are not "
-                           "finite", param="values")
-    if labels is not None and len(labels) != n:
-        raise CuratorError(f"labels has {len(labels)} entries for {n} values", param="labels")
-    zeros = np.zeros(n, np.float32)
-    per_class = labels is not None
-    if n < 10 or np.ptp(x) < 1e-9:  # nothing to separate
-        return MislabelFit(zeros, (Mixture(by, (0.0, 0.0), (0.0, 0.0), (1.0, 0.0), False,
-                                           per_class),), share, share_from)
+    prob = np.zeros(n, np.float32)
     gmm, order = _mixture(x, seed)
-    means, stds, weights = _summary(gmm, order)
-    if share == 0:  # the errors say there are no wrong labels to find
-        return MislabelFit(zeros, (Mixture(by, means, stds, weights, False, per_class),),
-                           share, share_from)
-    prob = zeros
     groups: list[tuple[np.ndarray | slice, object, np.ndarray]] = []
     if labels is None:
         groups.append((slice(None), gmm, order))
     else:
         # the samples of each class from one sort (not one scan of all labels per class)
         by_class = np.argsort(labels, kind="stable")
-        classes, counts = np.unique(np.asarray(labels), return_counts=True)
+        _, counts = np.unique(np.asarray(labels), return_counts=True)
         members = np.split(by_class, np.cumsum(counts)[:-1])
         small = [at for at, k in zip(members, counts, strict=True) if k < MIN_CLASS]
         if small:
@@ -360,14 +430,85 @@ def fit_mislabelled(values: np.ndarray, *, by: str, seed: int = 0,
         for at, k in zip(members, counts, strict=True):
             if k >= MIN_CLASS and np.ptp(x[at]) >= 1e-9:
                 groups.append((at, *_mixture(x[at], seed)))
-    found = False
+    separation = None
     for at, mixture, low_first in groups:
-        if mixture.means_.ravel()[low_first[0]] >= 0:  # type: ignore[attr-defined]
-            continue  # the low component's labels are, on average, the model's answer
-        found = True
-        prob[at] = _posterior(mixture, low_first, x[at], share)
-    return MislabelFit(prob, (Mixture(by, means, stds, weights, found, per_class),), share,
-                       share_from)
+        d = _rejected_separation(mixture, low_first)
+        if d is not None:
+            separation = d if separation is None else max(separation, d)
+        prob[at] = _posterior(mixture, low_first, x[at], prior)
+    return prob, separation, gmm, order
+
+
+def _rejected_separation(gmm: object, order: np.ndarray) -> float | None:
+    """How far a mixture's low component is from its high one, Ashman's D = sqrt(2) |m1 -
+    m0| / sqrt(s0^2 + s1^2), when the model rejects the low component on average (mean
+    below 0); None when it does not. D of at least :data:`SEPARATION` is a clean separation
+    of two normal components (Ashman, Bird, Zeps 1994, "Detecting bimodality in
+    astronomical datasets"): wrong labels rather than the hard end of one population."""
+    means = gmm.means_.ravel()[order]  # type: ignore[attr-defined]
+    if means[0] >= 0:
+        return None
+    var = gmm.covariances_.ravel()[order]  # type: ignore[attr-defined]
+    return float(np.sqrt(2) * abs(means[1] - means[0]) / np.sqrt(max(var[0] + var[1], 1e-12)))
+
+
+def found(separation: float | None) -> bool:
+    """Whether a mixture with this :func:`_rejected_separation` found wrong labels."""
+    return separation is not None and separation >= SEPARATION
+
+
+def _check_values(x: np.ndarray, by: str, labels: np.ndarray | None) -> None:
+    if not np.isfinite(x).all():
+        raise CuratorError(f"values of score {by!r}: {int((~np.isfinite(x)).sum())} are not "
+                           "finite", param="values")
+    if labels is not None and len(labels) != len(x):
+        raise CuratorError(f"labels has {len(labels)} entries for {len(x)} values",
+                           param="labels")
+
+
+def _prior(share: float | None) -> float | None:
+    """The prior of the low components: the share of wrong labels that the test split
+    implies when it implies some; else (None) each mixture's own weight. A share of 0 is no
+    evidence against wrong labels: a test split whose labels are as noisy as the training
+    labels implies 0 (docs/flags.md)."""
+    return float(share) if share is not None and share > 0 else None
+
+
+def fit_mislabelled(values: np.ndarray, *, by: str, scale: str, seed: int = 0,
+                    share: float | None = None, share_from: str | None = None,
+                    labels: np.ndarray | None = None) -> MislabelFit:
+    """Fit the two-component mixture to the score ``by``'s ``values`` (higher = easier), on
+    its ``scale`` ("probability": through the logit; "margin": as they are).
+
+    With ``labels`` (the given label of each value), one mixture is fitted per class, so a
+    class that is hard as a whole is not taken for wrong labels; a class with fewer than
+    :data:`MIN_CLASS` samples takes the mixture fitted to all of them, whose summary the fit
+    keeps either way. A sample's probability of a wrong label is its posterior under its
+    mixture's low component if the model rejects its label (its value below 0 on the scale)
+    and at least one mixture's low component is rejected on average (the evidence that the
+    low values are wrong labels rather than hard samples); else 0. ``share``
+    (:func:`first_epoch_share` or :func:`noise_share`), when above 0, is the prior of every
+    low component; otherwise each mixture's own weight is. ``share_from`` names what gave
+    ``share`` (kept with the fit)."""
+    if scale not in SCALE_NAMES:
+        raise CuratorError(f"scale {scale!r} of score {by!r} is not one of "
+                           f"{', '.join(SCALE_NAMES)}", param="scale")
+    x = transform(values, scale)
+    _check_values(x, by, labels)
+    n = len(x)
+    per_class = labels is not None
+    if n < 10 or np.ptp(x) < 1e-9:  # nothing to separate
+        return MislabelFit(np.zeros(n, np.float32), (Mixture(by, (0.0, 0.0), (0.0, 0.0),
+                                                             (1.0, 0.0), False, per_class),),
+                           share, share_from)
+    post, separation, gmm, order = _posteriors(x, labels, seed, _prior(share))
+    rejected = found(separation)
+    prob = np.where(rejected & (x < 0), post, 0).astype(np.float32)
+    fit = MislabelFit(prob, (Mixture(by, *_summary(gmm, order), rejected, per_class,
+                                     separation),), share, share_from)
+    if _prior(share) is None and rejected:  # the expected share stands for the prior
+        fit = replace(fit, share=fit.estimated_share, share_from="mixtures")
+    return fit
 
 
 @dataclass(frozen=True)
@@ -422,159 +563,3 @@ def early_window(test_acc: np.ndarray | None, num_epochs: int,
     if test_samples:
         level = best - WINDOW_Z * float(np.sqrt(best * (1 - best) / test_samples))
     return int(np.argmax(mean >= level)) + 1  # the first epoch at the level
-
-
-def file_mislabel(f: ScoresFile) -> MislabelFit | None:
-    """The stored ``mislabel_probability`` of an open scores file and the fit behind it,
-    computed from its trajectories when it was scored before that score existed; None when
-    it has no complete reference run with recorded probabilities. A score stored before its
-    params were (no prior known) comes back with ``share`` None."""
-    from curator.scores import FileTrajectories, compute_scores
-
-    if "mislabel_probability" in f.score_names():
-        score = f.score("mislabel_probability")
-    elif not any(r.complete and r.kind == "reference" and "p_true" in r.stats
-                 for r in f.runs()):
-        return None
-    else:
-        score = compute_scores(FileTrajectories(f), ["mislabel_probability"])[
-            "mislabel_probability"]
-    fit = MislabelFit.from_stored(score)
-    return fit if fit is not None else MislabelFit(
-        np.asarray(score.values, dtype=np.float32), ())
-
-
-def best_test_accuracy(f: ScoresFile) -> float | None:
-    """The best test accuracy of an open file's reference runs (their mean, epoch by epoch):
-    what the model behind the flags could learn. None without complete runs or with an epoch
-    whose test accuracy was not recorded."""
-    from curator.scores import FileTrajectories
-
-    try:
-        acc = np.asarray(FileTrajectories(f).test_acc, dtype=np.float64)
-    except CuratorError:
-        return None
-    return float(acc.mean(axis=0).max()) if acc.size and np.isfinite(acc).all() else None
-
-
-def share_basis(source: str | None) -> str:
-    """Which errors gave the noise share (``MislabelFit.share_from``), for messages."""
-    if source == "holdout":
-        return "the held-out and test errors of the holdout runs"
-    if source == "first-epoch":
-        return "the first epoch's predictions against the test accuracy"
-    return "the training and test errors before memorising"
-
-
-def file_noise_share(f: ScoresFile, by: str = DEFAULT_BY) -> tuple[float | None, str | None]:
-    """The noise share of an open file for the score ``by``, and what gave it, from the runs
-    the score is computed from: the holdout runs' held-out and test errors for
-    ``heldout_learnability`` (:func:`curator.scores.heldout_error_rates`), else the
-    reference runs (:func:`curator.scores.reference_noise_share`). (None, None) without
-    those runs or a test split."""
-    from curator.scores import (
-        SCORES,
-        FileTrajectories,
-        heldout_error_rates,
-        reference_noise_share,
-    )
-
-    kind = "reference" if by == DEFAULT_BY else SCORES.entry(by).meta.get("runs", "reference")
-    try:
-        traj = FileTrajectories(f, kind=kind)
-    except CuratorError:
-        return None, None
-    if kind == "holdout":
-        return noise_share(*heldout_error_rates(traj), f.num_classes), kind
-    return reference_noise_share(traj, early_window(traj.test_acc, traj.num_epochs,
-                                                     traj.test_samples))
-
-
-def score_for_flags(f: ScoresFile, by: str) -> tuple[ScoreValues, bool]:
-    """The score ``by`` of an open file and whether it is stored; a score the file does not
-    store (``early_aum`` of an older file) is computed from the trajectories."""
-    from curator.scores import SCORES, FileTrajectories, compute_scores
-
-    scale_of(by)
-    if by in f.score_names():
-        return f.score(by), True
-    traj = FileTrajectories(f, kind=SCORES.entry(by).meta.get("runs", "reference"))
-    return compute_scores(traj, [by])[by], False
-
-
-@dataclass(frozen=True)
-class FlagReport:
-    """What ``curator flag`` found in a file."""
-
-    fit: MislabelFit
-    labels: np.ndarray  # (N,) the training labels
-    classes: list[str]
-    noisy: np.ndarray | None  # (N,) the injected flips, when the file records them
-    out: Path | None  # where the flagged indices were written
-    stored: bool = True  # False when the fit was read back from the file (nothing written)
-    # the reference runs' best mean test accuracy over the epochs (None: none recorded)
-    test_acc: float | None = None
-
-    @property
-    def flagged_indices(self) -> np.ndarray:
-        return np.flatnonzero(self.fit.flagged)
-
-    @property
-    def quality(self) -> FlagQuality | None:
-        return None if self.noisy is None else flag_quality(self.fit.flagged, self.noisy)
-
-
-def flag(path: str | Path, *, by: str = DEFAULT_BY, out: str | Path | None = None) -> FlagReport:
-    """Estimate which labels in the scores file ``path`` are wrong, store the probabilities
-    as the score ``mislabel_probability`` and, with ``out``, write the flagged indices
-    (``.npy``, ``.txt`` or ``.csv``). Flagging nothing is a normal result on clean data.
-
-    ``by``: :data:`DEFAULT_BY`, the default estimate (:func:`estimate_mislabelled`), or one
-    score (:data:`SCALES`), whose mixture over all samples is then the estimate. The estimate
-    ``curator score`` stored is read back when it was made from ``by`` (no new fit, the file
-    is not written); otherwise it is made and stored."""
-    from curator import store
-    from curator.errors import FormatError
-    from curator.pruning import export_selection
-    from curator.scores import FileTrajectories, compute_scores
-
-    if by != DEFAULT_BY:
-        scale_of(by)
-    out = None if out is None else Path(out)
-    if out is not None and out.suffix not in (".npy", ".txt", ".csv"):
-        raise CuratorError(f"out {str(out)!r} must end in .npy, .txt or .csv", param="out")
-    scores: dict[str, ScoreValues] = {}
-    with store.open_scores(path) as f:
-        if not f.score_names():
-            raise FormatError(f"{str(path)!r} has no scores yet",
-                              hint="finish the reference run with `curator score --resume`")
-        fit = (MislabelFit.from_stored(f.score("mislabel_probability"))
-               if "mislabel_probability" in f.score_names() else None)
-        if fit is not None and fit.by != by:
-            fit = None
-        if fit is None and by == DEFAULT_BY:  # the registered score, with its sources
-            scores = compute_scores(FileTrajectories(f), ["mislabel_probability"])
-            scores = {k: v for k, v in scores.items()
-                      if k == "mislabel_probability" or k not in f.score_names()}
-            fit = MislabelFit.from_stored(scores["mislabel_probability"])
-        elif fit is None:
-            score, _ = score_for_flags(f, by)
-            share, share_from = file_noise_share(f, by)
-            fit = fit_mislabelled(score.ease, by=by, share=share, share_from=share_from)
-            scores["mislabel_probability"] = store.ScoreValues(
-                fit.probability, "harder",
-                f"probability that the label is wrong: posterior of the low component of a "
-                f"two-component mixture on {by} (docs/flags.md)", score.runs, fit.params)
-        labels, noisy = f.labels, f.noisy
-        classes = list(f.data_spec.get("classes") or [])
-        test_acc = best_test_accuracy(f)
-    assert fit is not None
-    written = None
-    if out is not None:  # written before the score is stored: a failure leaves the file as it was
-        written = export_selection(np.flatnonzero(fit.flagged), out)
-    if scores:
-        with store.writer_lock(path):
-            store.write_scores(path, scores)
-    return FlagReport(fit, labels, classes if len(classes) == int(labels.max()) + 1 else
-                      [str(c) for c in range(int(labels.max()) + 1)], noisy, written,
-                      stored=bool(scores), test_acc=test_acc)

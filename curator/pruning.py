@@ -15,17 +15,16 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
 from curator import store
 from curator.errors import CuratorError, FormatError
+from curator.flagging import file_mislabel
+from curator.flags import FLAG_AT, MislabelFit, suspected
 from curator.registry import Registry
 from curator.store import ScoreValues, open_scores
-
-if TYPE_CHECKING:
-    from curator.flags import MislabelFit
 
 Strategy = Callable[..., np.ndarray]
 STRATEGIES: Registry[Strategy] = Registry("prune strategy")
@@ -138,7 +137,7 @@ def plan_selection(ease: np.ndarray, keep: int, *, strategy: str = DEFAULT_STRAT
     """Choose ``keep`` samples by ``ease`` (higher = easier) with ``strategy``.
 
     ``mislabel`` is the estimate of which labels are wrong (:class:`curator.flags.MislabelFit`,
-    as :func:`curator.flags.file_mislabel` reads it), or just each sample's probability of a
+    as :func:`curator.flagging.file_mislabel` reads it), or just each sample's probability of a
     wrong label, (N,). The samples at or above :data:`curator.flags.FLAG_AT` are the
     *flagged* ones: ``drop-flagged`` (the default) and ``stratified`` with
     ``drop_hardest=None`` drop them first and keep at most the unflagged samples;
@@ -147,8 +146,6 @@ def plan_selection(ease: np.ndarray, keep: int, *, strategy: str = DEFAULT_STRAT
     it needs), most likely wrong first, while more must go, and keeps a random subset of the
     rest.
     """
-    from curator.flags import FLAG_AT, MislabelFit, suspected
-
     fn = STRATEGIES.get(strategy)
     ease = np.asarray(ease, dtype=np.float64)
     n = len(ease)
@@ -325,8 +322,6 @@ def prune(path: str | Path, *, keep: str | float | int, by: str = "learnability"
     """Choose the samples to keep from the scores in ``path`` (:func:`plan_selection`) and
     store the selection there; with ``out``, also write the kept indices (``.npy``,
     ``.txt`` or ``.csv``). ``keep`` is a fraction in (0, 1] or a count."""
-    from curator.flags import file_mislabel
-
     STRATEGIES.get(strategy)
     out = None if out is None else Path(out)
     if out is not None and out.suffix not in (".npy", ".txt", ".csv"):
@@ -344,7 +339,7 @@ def prune(path: str | Path, *, keep: str | float | int, by: str = "learnability"
     name = name or default_name(strategy, by, keep, class_balanced)
     if name in existing and not force:
         raise CuratorError(f"{str(path)!r} already has a selection {name!r}",
-                           hint="pass force to replace it, or name for another name",
+                           hint="pass force to replace it, or choose another name",
                            param="force")
     plan = plan_selection(s.ease, count, strategy=strategy, labels=labels,
                           class_balanced=class_balanced, mislabel=mislabel, opts=opts)
@@ -355,7 +350,7 @@ def prune(path: str | Path, *, keep: str | float | int, by: str = "learnability"
     tmp = None if out is None else out.with_name(f".new-{out.name}")
     try:
         if tmp is not None:
-            export_selection(plan.indices, tmp)
+            store.export_indices(plan.indices, tmp)
         write_selection(path, selection)
         if tmp is not None and out is not None:
             os.replace(tmp, out)
@@ -381,19 +376,6 @@ def _write_selection(path: str | Path, sel: Selection) -> None:
     store.write_selection(path, sel.name, sel.indices, {
         "keep": sel.keep, "strategy": sel.strategy, "score": sel.score, "seed": sel.seed,
         "class_balanced": sel.class_balanced, "params": json.dumps(sel.params, sort_keys=True)})
-
-
-def export_selection(indices: np.ndarray, out: str | Path) -> Path:
-    """Write kept indices to ``.npy``, ``.txt`` (one per line) or ``.csv`` (header ``index``)."""
-    out = Path(out)
-    if out.suffix == ".npy":
-        np.save(out, indices)
-    elif out.suffix in (".txt", ".csv"):
-        header = "index" if out.suffix == ".csv" else ""
-        np.savetxt(out, indices, fmt="%d", header=header, comments="")
-    else:
-        raise CuratorError(f"--out {str(out)!r} must end in .npy, .txt or .csv")
-    return out
 
 
 def subset(dataset: Any, scores: str | Path, name: str) -> Any:

@@ -78,7 +78,7 @@ def environment(device: torch.device) -> dict[str, str]:
             "cpu": platform.processor() or platform.machine()}
 
 
-DATA_KEYS = ("data", "label_noise", "noise_seed", "noise_kind", "image_size")
+DATA_KEYS = ("data", "label_noise", "noise_seed", "noise_kind", "noise_test", "image_size")
 
 
 def with_data_of(cfg: TrainConfig, scores: str | Path, *, given: set[str] = frozenset()

@@ -21,6 +21,14 @@ from typing import Protocol
 import numpy as np
 
 from curator.errors import CuratorError, FormatError
+from curator.flags import (
+    DEFAULT_BY,
+    SCALE_NAMES,
+    early_window,
+    estimate_mislabelled,
+    first_epoch_share,
+    noise_share,
+)
 from curator.registry import Entry, Registry
 from curator.store import (
     CHUNK_SAMPLES,
@@ -60,11 +68,30 @@ HARD_CONFIDENCE = 0.5  # cartography: below this confidence (and not ambiguous) 
 
 
 def per_sample(name: str, *, needs: tuple[str, ...], higher_is: str, description: str,
-               options: tuple[str, ...] = (), runs: str = "reference"
+               options: tuple[str, ...] = (), runs: str = "reference",
+               scale: str | None = None
                ) -> Callable[[Callable[..., np.ndarray]], Callable[..., np.ndarray]]:
-    """Register a per-sample score computed from the runs of kind ``runs``."""
+    """Register a per-sample score computed from the runs of kind ``runs``. ``scale``:
+    "probability" (of the label, in [0, 1]) or "margin" (a logit difference, 0 where the
+    model is undecided) for a score the mislabel estimate can run on (``curator flag
+    --by``: :func:`scale_of`); None for the others."""
+    if scale is not None and scale not in SCALE_NAMES:
+        raise ValueError(f"scale of score {name!r} must be one of {SCALE_NAMES}")
     return SCORES.register(name, kind="per_sample", needs=needs, higher_is=higher_is,
-                           description=description, options=options, runs=runs)
+                           description=description, options=options, runs=runs, scale=scale)
+
+
+def scale_of(name: str) -> str:
+    """The scale a registered score declared (:func:`per_sample`); a clear error for a score
+    the mislabel estimate cannot run on."""
+    scalable = [e.name for e in SCORES if e.meta.get("scale")]
+    entry = SCORES.entry(name) if name in SCORES else None
+    if entry is None or not entry.meta.get("scale"):
+        raise CuratorError(f"by {name!r} is not a score mislabels can be estimated from: the "
+                           "estimate needs a probability of the label or a margin",
+                           hint=f"use {DEFAULT_BY} (the default) or one of "
+                                f"{', '.join(scalable)}", param="by")
+    return str(entry.meta["scale"])
 
 
 def derived(name: str, *, sources: tuple[str, ...], higher_is: str, description: str,
@@ -75,7 +102,8 @@ def derived(name: str, *, sources: tuple[str, ...], higher_is: str, description:
 
 @per_sample("learnability", needs=("p_true",), higher_is="easier",
             description="mean probability of the given label over epochs and runs "
-                        "(seed 001, Eq. 1)")
+                        "(seed 001, Eq. 1)",
+            scale="probability")
 def learnability(p_true: np.ndarray) -> np.ndarray:
     """L(i) = mean over runs of (1/T) sum_t p_t(i)."""
     return p_true.mean(axis=1, dtype=np.float64).mean(axis=0)
@@ -90,7 +118,8 @@ def learnability_rank(values: np.ndarray) -> np.ndarray:
 
 @per_sample("hit_rate", needs=("correct",), higher_is="easier",
             description="fraction of epochs (and runs) in which the sample was predicted "
-                        "correctly (seed 001's hits and misses)")
+                        "correctly (seed 001's hits and misses)",
+            scale="probability")
 def hit_rate(correct: np.ndarray) -> np.ndarray:
     return correct.mean(axis=(0, 1), dtype=np.float64)
 
@@ -131,7 +160,8 @@ def iteration_learned(correct: np.ndarray) -> np.ndarray:
 
 @per_sample("aum", needs=("margin",), higher_is="easier",
             description="area under the margin: mean over epochs and runs of z_y - "
-                        "max_{j != y} z_j (Pleiss 2020); negative flags likely mislabels")
+                        "max_{j != y} z_j (Pleiss 2020); negative flags likely mislabels",
+            scale="margin")
 def aum(margin: np.ndarray) -> np.ndarray:
     return margin.astype(np.float64).mean(axis=(0, 1))
 
@@ -145,7 +175,8 @@ def el2n(values: np.ndarray, *, el2n_epoch: int) -> np.ndarray:
 
 @per_sample("confidence", needs=("p_true",), higher_is="easier",
             description="cartography confidence: mean p_true over epochs and runs "
-                        "(Swayamdipta 2020; equals learnability)")
+                        "(Swayamdipta 2020; equals learnability)",
+            scale="probability")
 def confidence(p_true: np.ndarray) -> np.ndarray:
     return learnability(p_true)
 
@@ -159,7 +190,8 @@ def variability(p_true: np.ndarray) -> np.ndarray:
 
 @per_sample("correctness", needs=("correct",), higher_is="easier",
             description="cartography correctness: fraction of epochs correct, mean over "
-                        "runs (Swayamdipta 2020; equals hit_rate)")
+                        "runs (Swayamdipta 2020; equals hit_rate)",
+            scale="probability")
 def correctness(correct: np.ndarray) -> np.ndarray:
     return hit_rate(correct)
 
@@ -175,7 +207,8 @@ def cartography_region(conf: np.ndarray, var: np.ndarray) -> np.ndarray:
 
 @per_sample("easiness", needs=("correct",), higher_is="easier", options=("easy_epochs",),
             description="fraction of the first k epochs in which the sample is correct, mean "
-                        "over runs (seed 003's easy examples)")
+                        "over runs (seed 003's easy examples)",
+            scale="probability")
 def easiness(correct: np.ndarray, *, easy_epochs: int) -> np.ndarray:
     return correct[:, :easy_epochs].mean(axis=(0, 1), dtype=np.float64)
 
@@ -183,7 +216,8 @@ def easiness(correct: np.ndarray, *, easy_epochs: int) -> np.ndarray:
 @per_sample("early_learnability", needs=("p_true",), higher_is="easier",
             options=("early_epochs",),
             description="mean probability of the given label over the epochs up to the best "
-                        "test accuracy (before memorising), mean over runs")
+                        "test accuracy (before memorising), mean over runs",
+            scale="probability")
 def early_learnability(p_true: np.ndarray, *, early_epochs: int) -> np.ndarray:
     return p_true[:, :early_epochs].mean(axis=(0, 1), dtype=np.float64)
 
@@ -198,35 +232,50 @@ def early_hit_rate(correct: np.ndarray, *, early_epochs: int) -> np.ndarray:
 
 @per_sample("early_aum", needs=("margin",), higher_is="easier", options=("early_epochs",),
             description="area under the margin z_y - max_{j != y} z_j over the epochs up to "
-                        "the best test accuracy (before memorising), mean over runs")
+                        "the best test accuracy (before memorising), mean over runs",
+            scale="margin")
 def early_aum(margin: np.ndarray, *, early_epochs: int) -> np.ndarray:
     return margin[:, :early_epochs].mean(axis=(0, 1), dtype=np.float64)
 
 
-@derived("mislabel_probability", sources=("early_aum", "early_learnability"),
+@per_sample("early_rival", needs=("p_true", "margin"), higher_is="harder",
+            options=("early_epochs",),
+            description="mean probability of the most likely other class (the rival) over "
+                        "the epochs up to the best test accuracy (before memorising), mean "
+                        "over runs: p_y exp(-margin) each epoch")
+def early_rival(p_true: np.ndarray, margin: np.ndarray, *, early_epochs: int) -> np.ndarray:
+    """softmax_j / softmax_y = exp(z_j - z_y), so the largest other class's probability is
+    p_y exp(-margin) exactly, epoch by epoch."""
+    p = p_true[:, :early_epochs].astype(np.float64)
+    m = np.clip(margin[:, :early_epochs].astype(np.float64), -700, 700)
+    return np.clip(p * np.exp(-m), 0.0, 1.0).mean(axis=(0, 1))
+
+
+@derived("mislabel_probability", sources=("early_aum", "early_learnability", "early_rival"),
          higher_is="harder", context=("share", "labels"),
-         description="probability that the label is wrong: the smaller posterior of the low "
-                     "components of two two-component mixtures, one per class on early_aum "
-                     "and one over all samples on logit(early_learnability), their prior the "
-                     "share of wrong labels estimated from the first epoch's predictions "
-                     "against the test accuracy of the same steps or from the training and "
-                     "test error before memorising, whichever is larger; 0 when no labels "
-                     "look wrong (docs/flags.md)")
-def mislabel_probability(early_aum: np.ndarray, early: np.ndarray, *,
+         description="probability that the label is wrong: where some class's margins before "
+                     "memorising hold a separate component the model rejects (Ashman's D >= "
+                     "2), the smaller posterior of the low components of two mixtures (per "
+                     "class on early_aum, over all samples on logit(early_learnability)) for "
+                     "samples with early_aum < 0; elsewhere the rival's probability "
+                     "(early_rival) of the samples the model confidently takes for another "
+                     "class that are outliers of their class's margins; else 0 "
+                     "(docs/flags.md)")
+def mislabel_probability(early_aum: np.ndarray, early: np.ndarray, rival: np.ndarray, *,
                          share: tuple[float | None, str], labels: np.ndarray | None
                          ) -> tuple[np.ndarray, dict[str, object]]:
     """The probabilities, and the fit as the score's params (``curator flag`` reads them back
     instead of fitting again). ``share``: :func:`reference_noise_share` and its source;
     ``labels``: the given labels (None: the margin's mixture too is one over all samples)."""
-    from curator.flags import estimate_mislabelled
-
-    fit = estimate_mislabelled(early_aum, early, labels, share=share[0], share_from=share[1])
+    fit = estimate_mislabelled(early_aum, early, labels, early_rival=rival, share=share[0],
+                               share_from=share[1])
     return fit.probability, fit.params
 
 
 @per_sample("heldout_learnability", needs=("p_true",), higher_is="easier", runs="holdout",
             description="mean probability of the label when the sample is held out of "
-                        "training, over epochs and seeds (C-score proxy; seed 004)")
+                        "training, over epochs and seeds (C-score proxy; seed 004)",
+            scale="probability")
 def heldout_learnability(p_true: np.ndarray) -> np.ndarray:
     """Holdout runs record only their held-out fold (NaN elsewhere): average what is there."""
     return _mean_recorded(p_true)
@@ -255,8 +304,6 @@ def default_options(num_epochs: int, test_acc: np.ndarray | None = None,
     mean test accuracy is level with the best (``test_acc``: (R, T) of the runs, measured on
     ``test_samples`` samples: :func:`curator.flags.early_window`; without it, the first
     20%)."""
-    from curator.flags import early_window
-
     return {"el2n_epoch": max(1, round(num_epochs / 10)),
             "easy_epochs": max(1, math.ceil(num_epochs / 5)),
             "early_epochs": early_window(test_acc, num_epochs, test_samples)}
@@ -422,8 +469,6 @@ def reference_noise_share(traj: Trajectories, epochs: int) -> tuple[float | None
     samples better than unseen ones, the checks where batch norm's running statistics lag
     the weights in the first epoch and the test accuracy is measured low —, so the larger is
     taken. None without a test split."""
-    from curator.flags import first_epoch_share, noise_share
-
     classes = int(getattr(traj, "num_classes", 0) or 0)
     errors = noise_share(*error_rates(traj, epochs), classes)
     checks = getattr(traj, "first_epoch", None)

@@ -166,6 +166,9 @@ CASES = [
          ["--out 'f.parquet' must end in .npy, .txt or .csv"]),
     Case("unknown-strategy", scores, ["prune", "{p}", "--keep", "0.5", "--strategy", "best"],
          ["unknown", "'best'"]),
+    Case("option-of-another-strategy", scores, ["prune", "{p}", "--keep", "0.5",
+                                                "--drop-hardest", "0"],
+         ["--drop-hardest is an option of --strategy stratified", "drop-flagged"]),
     Case("unknown-sampler", None, ["train", "--sampler", "sorted", *QUICK[:2]],
          ["unknown sampler 'sorted'"]),
     Case("unknown-model", None, ["score", "--model", "resnet9000", *QUICK],
@@ -177,8 +180,8 @@ CASES = [
     Case("batch-larger-than-data", None, ["score", *QUICK, "--batch-size", "5000"],
          ["batch_size 5000 is larger than the training set", "1437"]),
     Case("unknown-noise-kind", None, ["score", *QUICK, "--label-noise", "0.1",
-                                      "--noise-kind", "pairs"],
-         ["noise_kind must be one of symmetric, asymmetric", "'pairs'"]),
+                                      "--noise-kind", "human"],
+         ["noise_kind must be one of symmetric, asymmetric, pairs", "'human'"]),
     Case("label-noise-out-of-range", None, ["score", *QUICK, "--label-noise", "1.5"],
          ["label_noise must be in [0, 1)", "1.5"]),
     Case("holdout-one-fold", None, ["score", *QUICK, "--holdout", "1"],
@@ -213,3 +216,17 @@ def test_the_table_in_the_docs_is_this_table() -> None:
     ids = re.findall(r"^\| `([a-z0-9-]+)` \|", doc, flags=re.M)
     assert ids == [c.id for c in CASES]
     assert len(ids) >= 25
+
+
+def test_hints_show_in_python_tracebacks() -> None:
+    """A CuratorError raised from the Python API carries its hint in its text, so a
+    traceback shows the way forward; the CLI prints the message and the hint apart."""
+    from curator.errors import CuratorError, check_output_dir
+
+    with pytest.raises(CuratorError) as info:
+        check_output_dir("/no/such/dir/out.h5")
+    text = str(info.value)
+    assert text.startswith("output directory '/no/such/dir' does not exist")
+    assert text.endswith("\nHint: create it first, or choose another output path")
+    assert info.value.message == text.split("\n")[0]
+    assert str(CuratorError("just the message")) == "just the message"

@@ -212,4 +212,4 @@ def test_asymmetric_noise_flips_each_class_to_its_nearest_class_mean(tmp_path: P
     np.testing.assert_array_equal(d.labels[~d.noisy], d.original_labels[~d.noisy])
     assert d.describe()["noise_kind"] == "asymmetric"
     with pytest.raises(DataError, match="noise_kind must be one of"):
-        load_data("digits", label_noise=0.1, noise_kind="pairs")
+        load_data("digits", label_noise=0.1, noise_kind="human")

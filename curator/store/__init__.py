@@ -44,6 +44,7 @@ from curator.store.write import (
     append_epoch,
     create,
     create_file,
+    export_indices,
     finish_run,
     reopen_run,
     truncate_run,
@@ -58,6 +59,7 @@ __all__ = [
     "READERS", "RECORDER_SOURCE",
     "RUN_ENCODING", "SCORE_ENCODING", "SCORE_READERS", "STAT_DTYPES", "TMP_PREFIX", "VERSION",
     "RunInfo", "ScoreValues", "ScoresFile", "add_run", "append_epoch", "create", "create_file",
-    "ease_of", "finish_run", "open_scores", "recover", "reopen_run", "repair", "truncate_run",
+    "ease_of", "export_indices", "finish_run", "open_scores", "recover", "reopen_run", "repair",
+    "truncate_run",
     "write_run_array", "write_scores", "write_selection", "writer_lock",
 ]

@@ -15,7 +15,7 @@ import numpy as np
 
 import curator
 from curator import faults
-from curator.errors import FormatError
+from curator.errors import CuratorError, FormatError
 from curator.store.lock import _no_interrupt
 from curator.store.repair import _cut_rows, _left_open, repair
 from curator.store.spec import (
@@ -283,3 +283,17 @@ def write_selection(path: str | Path, name: str, indices: np.ndarray,
 
     with _open_for_write(Path(path)) as f:
         _swap_in(f.require_group("selections"), {name: write})
+
+
+def export_indices(indices: np.ndarray, out: str | Path) -> Path:
+    """Write sample indices to ``.npy``, ``.txt`` (one per line) or ``.csv`` (header
+    ``index``): a selection's kept samples, or the flagged ones."""
+    out = Path(out)
+    if out.suffix == ".npy":
+        np.save(out, indices)
+    elif out.suffix in (".txt", ".csv"):
+        header = "index" if out.suffix == ".csv" else ""
+        np.savetxt(out, indices, fmt="%d", header=header, comments="")
+    else:
+        raise CuratorError(f"--out {str(out)!r} must end in .npy, .txt or .csv")
+    return out

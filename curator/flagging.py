@@ -1,0 +1,245 @@
+"""Mislabel flags on a scores file: the file layer above :mod:`curator.flags`.
+
+:mod:`curator.flags` decides from arrays; this module reads them from a file (computing a
+score the file does not store), stores the result and writes the flagged indices. It is what
+``curator flag``, ``curator prune`` and ``curator bench`` call.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from curator import store
+from curator.errors import CuratorError, FormatError
+from curator.flags import (
+    DEFAULT_BY,
+    ESTIMATE,
+    SEPARATION,
+    FlagQuality,
+    MislabelFit,
+    early_window,
+    fit_mislabelled,
+    flag_quality,
+    noise_share,
+)
+from curator.scores import (
+    SCORES,
+    FileTrajectories,
+    compute_scores,
+    heldout_error_rates,
+    reference_noise_share,
+    scale_of,
+)
+from curator.store import ScoresFile, ScoreValues
+
+
+def stored_fit(score: ScoreValues) -> MislabelFit | None:
+    """:meth:`MislabelFit.from_stored` of a stored score."""
+    return MislabelFit.from_stored(score.values, score.params)
+
+
+def fresh_fit(f: ScoresFile, by: str = DEFAULT_BY) -> tuple[MislabelFit, dict[str, ScoreValues]]:
+    """The estimate from ``by`` made anew from an open file's trajectories, and the scores to
+    store with it: ``mislabel_probability``, and for the default estimate its sources the
+    file does not store yet (``early_aum`` of an older file)."""
+    if by == DEFAULT_BY:  # the registered score, with its sources
+        scores = compute_scores(FileTrajectories(f), ["mislabel_probability"])
+        scores = {k: v for k, v in scores.items()
+                  if k == "mislabel_probability" or k not in f.score_names()}
+        fit = stored_fit(scores["mislabel_probability"])
+        assert fit is not None
+        return fit, scores
+    score, _ = score_for_flags(f, by)
+    share, share_from = file_noise_share(f, by)
+    fit = fit_mislabelled(score.ease, by=by, scale=scale_of(by), share=share,
+                          share_from=share_from)
+    return fit, {"mislabel_probability": store.ScoreValues(
+        fit.probability, "harder",
+        f"probability that the label is wrong: posterior of the low component of a "
+        f"two-component mixture on {by} (docs/flags.md)", score.runs, fit.params)}
+
+
+def file_mislabel(f: ScoresFile) -> MislabelFit | None:
+    """The stored ``mislabel_probability`` of an open scores file and the fit behind it;
+    made anew from the trajectories (not stored) when the file was scored before that score
+    existed or stores the fit of an older estimate (:data:`curator.flags.ESTIMATE`); None
+    when it has no complete reference run with recorded probabilities."""
+    runs = any(r.complete and r.kind == "reference" and "p_true" in r.stats for r in f.runs())
+    fit = None
+    if "mislabel_probability" in f.score_names():
+        score = f.score("mislabel_probability")
+        fit = stored_fit(score)
+        if fit is None and not runs:  # no params, nothing to make them again from
+            return MislabelFit(np.asarray(score.values, dtype=np.float32), ())
+    if fit is not None and (fit.estimate >= ESTIMATE or not runs):
+        return fit
+    if not runs:
+        return None
+    return fresh_fit(f, fit.by if fit is not None else DEFAULT_BY)[0]
+
+
+def best_test_accuracy(f: ScoresFile) -> float | None:
+    """The best test accuracy of an open file's reference runs (their mean, epoch by epoch):
+    what the model behind the flags could learn. None without complete runs or with an epoch
+    whose test accuracy was not recorded."""
+
+    try:
+        acc = np.asarray(FileTrajectories(f).test_acc, dtype=np.float64)
+    except CuratorError:
+        return None
+    return float(acc.mean(axis=0).max()) if acc.size and np.isfinite(acc).all() else None
+
+
+def share_basis(source: str | None) -> str:
+    """Which errors gave the noise share (``MislabelFit.share_from``), for messages."""
+    if source == "holdout":
+        return "the held-out and test errors of the holdout runs"
+    if source == "mixtures":
+        return "the mixtures' own weights (the test split implied none)"
+    if source == "first-epoch":
+        return "the first epoch's predictions against the test accuracy"
+    return "the training and test errors before memorising"
+
+
+def file_noise_share(f: ScoresFile, by: str = DEFAULT_BY) -> tuple[float | None, str | None]:
+    """The noise share of an open file for the score ``by``, and what gave it, from the runs
+    the score is computed from: the holdout runs' held-out and test errors for
+    ``heldout_learnability`` (:func:`curator.scores.heldout_error_rates`), else the
+    reference runs (:func:`curator.scores.reference_noise_share`). (None, None) without
+    those runs or a test split."""
+
+    kind = "reference" if by == DEFAULT_BY else SCORES.entry(by).meta.get("runs", "reference")
+    try:
+        traj = FileTrajectories(f, kind=kind)
+    except CuratorError:
+        return None, None
+    if kind == "holdout":
+        return noise_share(*heldout_error_rates(traj), f.num_classes), kind
+    return reference_noise_share(traj, early_window(traj.test_acc, traj.num_epochs,
+                                                     traj.test_samples))
+
+
+def score_for_flags(f: ScoresFile, by: str) -> tuple[ScoreValues, bool]:
+    """The score ``by`` of an open file and whether it is stored; a score the file does not
+    store (``early_aum`` of an older file) is computed from the trajectories."""
+
+    scale_of(by)
+    if by in f.score_names():
+        return f.score(by), True
+    traj = FileTrajectories(f, kind=SCORES.entry(by).meta.get("runs", "reference"))
+    return compute_scores(traj, [by])[by], False
+
+
+@dataclass(frozen=True)
+class FlagReport:
+    """What ``curator flag`` found in a file."""
+
+    fit: MislabelFit
+    labels: np.ndarray  # (N,) the training labels
+    classes: list[str]
+    noisy: np.ndarray | None  # (N,) the injected flips, when the file records them
+    out: Path | None  # where the flagged indices were written
+    stored: bool = True  # False when the fit was read back from the file (nothing written)
+    # the reference runs' best mean test accuracy over the epochs (None: none recorded)
+    test_acc: float | None = None
+
+    @property
+    def flagged_indices(self) -> np.ndarray:
+        return np.flatnonzero(self.fit.flagged)
+
+    @property
+    def quality(self) -> FlagQuality | None:
+        return None if self.noisy is None else flag_quality(self.fit.flagged, self.noisy)
+
+
+def flag(path: str | Path, *, by: str = DEFAULT_BY, out: str | Path | None = None) -> FlagReport:
+    """Estimate which labels in the scores file ``path`` are wrong, store the probabilities
+    as the score ``mislabel_probability`` and, with ``out``, write the flagged indices
+    (``.npy``, ``.txt`` or ``.csv``). Flagging nothing is a normal result on clean data.
+
+    ``by``: :data:`DEFAULT_BY`, the default estimate (:func:`estimate_mislabelled`), or one
+    score (:data:`SCALES`), whose mixture over all samples is then the estimate. The estimate
+    ``curator score`` stored is read back when it was made from ``by`` (no new fit, the file
+    is not written); otherwise it is made and stored."""
+
+    if by != DEFAULT_BY:
+        scale_of(by)
+    out = None if out is None else Path(out)
+    if out is not None and out.suffix not in (".npy", ".txt", ".csv"):
+        raise CuratorError(f"out {str(out)!r} must end in .npy, .txt or .csv", param="out")
+    scores: dict[str, ScoreValues] = {}
+    with store.open_scores(path) as f:
+        if not f.score_names():
+            raise FormatError(f"{str(path)!r} has no scores yet",
+                              hint="finish the reference run with `curator score --resume`")
+        fit = (stored_fit(f.score("mislabel_probability"))
+               if "mislabel_probability" in f.score_names() else None)
+        if fit is None or fit.by != by or fit.estimate < ESTIMATE:
+            fit, scores = fresh_fit(f, by)
+        labels, noisy = f.labels, f.noisy
+        classes = list(f.data_spec.get("classes") or [])
+        test_acc = best_test_accuracy(f)
+    assert fit is not None
+    written = None
+    if out is not None:  # written before the score is stored: a failure leaves the file as it was
+        written = store.export_indices(np.flatnonzero(fit.flagged), out)
+    if scores:
+        with store.writer_lock(path):
+            store.write_scores(path, scores)
+    return FlagReport(fit, labels, classes if len(classes) == int(labels.max()) + 1 else
+                      [str(c) for c in range(int(labels.max()) + 1)], noisy, written,
+                      stored=bool(scores), test_acc=test_acc)
+
+
+def _pct(x: float) -> str:
+    return f"{100 * x:.1f}%"
+
+
+def flag_lines(fit: MislabelFit) -> list[str]:
+    """What a fit found, in sentences for ``curator flag``: the mixtures and the prior, or,
+    where it abstains, why, with the figure it decided on."""
+    lines = []
+    evidence = fit.mixtures[0] if fit.mixtures else None
+    if evidence is not None and not fit.noise_found:
+        unit = "logit" if scale_of(evidence.by) == "probability" else "margin"
+        where = "of any class" if evidence.per_class else "of the samples"
+        apart = ("no low mean below 0" if evidence.separation is None else
+                 f"Ashman's D at most {evidence.separation:.2f}, below {SEPARATION:g}")
+        if fit.outliers:
+            lines.append(f"no mixture of {evidence.by} {where} holds a separate component "
+                         f"of rejected labels ({apart}): flagged only the {fit.outliers} "
+                         "outliers the model is sure of — its most likely other class gets "
+                         "at least the probability a typical member of their class gets "
+                         "its label, and their margin is below their class's lower fence "
+                         "(docs/flags.md, step 6); the probability shown is the other "
+                         "class's")
+        elif evidence.separation is None:
+            lines.append(f"nothing flagged: no mixture of {evidence.by} {where} has a "
+                         f"component whose labels the model rejects (every low mean at or "
+                         f"above 0, {unit}), and no sample is an outlier of its class the "
+                         "model is sure of")
+        else:
+            lines.append(f"nothing flagged: the samples whose labels the model rejects on "
+                         f"{evidence.by} are not apart from the rest (Ashman's D at most "
+                         f"{evidence.separation:.2f}, below {SEPARATION:g}): they look like "
+                         "the hard end of their class, not wrong labels; and no sample is an "
+                         "outlier of its class the model is sure of")
+        return lines
+    if fit.share is not None:
+        lines.append(f"prior share of wrong labels: {_pct(fit.share)}, from "
+                     f"{share_basis(fit.share_from)}")
+    for m in fit.mixtures:
+        unit = "logit" if scale_of(m.by) == "probability" else "margin"
+        where = "one per class; shown: all samples pooled" if m.per_class else "all samples"
+        apart = ("" if m.separation is None
+                 else f"; Ashman's D up to {m.separation:.2f}")
+        lines.append(f"mixture on {m.by} ({where}): a component of {_pct(m.weights[0])} "
+                     f"(mean {m.means[0]:.3g}, sd {m.stds[0]:.3g}, {unit}) beside one of "
+                     f"{_pct(m.weights[1])} (mean {m.means[1]:.3g}){apart}")
+    if len(fit.mixtures) > 1:
+        lines.append("a label is flagged when both mixtures' low components claim it and "
+                     "the model rejects it before memorising (early_aum below 0)")
+    return lines
