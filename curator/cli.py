@@ -506,11 +506,14 @@ def inspect(
         noisy = f.noisy
         out_console.print(
             f"[bold]{file}[/]  format {f.version} (curator {f.curator_version})\n"
-            f"data {data['data']!r}: {f.num_samples} training samples of shape "
-            f"{tuple(data['sample_shape'])}, {f.num_classes} classes, fingerprint "
-            f"{f.fingerprint}"
-            + (f"\nlabel noise {data['label_noise']} (seed {data['noise_seed']}): "
-               f"{int(noisy.sum())} labels flipped" if noisy is not None else ""),
+            f"data {data['data']!r}: {f.num_samples} training samples"
+            + (f" of shape {tuple(data['sample_shape'])}" if data.get("sample_shape") else
+               " (shape not recorded)")
+            + f", {f.num_classes} classes, fingerprint {f.fingerprint}"
+            + (f"\nlabel noise {data['label_noise']} (seed {data['noise_seed']}"
+               + (f", {data['noise_kind']}" if data.get("noise_kind") else "")
+               + (", test labels flipped too" if data.get("noise_test") else "")
+               + f"): {int(noisy.sum())} labels flipped" if noisy is not None else ""),
             highlight=False)
         from rich import box
 

@@ -105,6 +105,32 @@ def _test_samples(value: Any, what: str) -> int:
     return int(value)
 
 
+# the usual cause of wrong indices or labels, said where either is refused
+INDEX_HINT = ("the indices must be each sample's position in the data set the labels came "
+              "from: wrap the training set as curator.with_indices(train_set), whose items "
+              "end with that index (for x, y, idx in loader), and pass the labels in that order")
+
+
+def warn_if_probabilities(logits: torch.Tensor) -> bool:
+    """Warn (once, by the caller) when ``logits`` look like probabilities — every entry in
+    [0, 1], every row summing to 1 —: their softmax is nearly uniform, so the recorded
+    probability of the label tops out near 1/C + a little and every score is wrong. Returns
+    whether it warned."""
+    import warnings
+
+    x = logits.detach().float()
+    if not len(x) or x.shape[1] < 2:
+        return False
+    looks = bool(((x >= 0) & (x <= 1)).all() and
+                 torch.allclose(x.sum(dim=1), torch.ones(len(x), device=x.device), atol=1e-3))
+    if looks:
+        warnings.warn("Recorder.update got rows that are probabilities (non-negative, summing "
+                      "to 1): pass the logits, the model's output before the softmax, or "
+                      "log-probabilities (log_softmax); the recorded scores are wrong "
+                      "otherwise", UserWarning, stacklevel=3)
+    return looks
+
+
 class Recorder:
     """Records per-sample statistics of a training loop, epoch by epoch, into ``path``.
 
@@ -161,6 +187,7 @@ class Recorder:
         self._faults: torch.Tensor | None = None  # (bad indices, wrong labels) this epoch
         self._examples: torch.Tensor | None = None  # first bad index; first wrong (i, y, y')
         self._updates = 0
+        self._probabilities_checked = False
         # first-epoch checks (check()): (test accuracy, test samples) at each, and the
         # stretch between checks in which each sample was updated (NaN: in none)
         self._checks: list[tuple[float, int]] = []
@@ -273,6 +300,11 @@ class Recorder:
         the model gave them in this training step, and (optional) the ``labels`` (B,) it
         trained on, which must be the recorder's labels of those samples.
 
+        ``logits``: the model's output before the softmax, or log-probabilities
+        (``log_softmax``, whose softmax is the same), never probabilities: a first batch
+        whose rows are all non-negative and sum to 1 is warned about once
+        (:func:`warn_if_probabilities`).
+
         Cheap: the logits are detached and kept; statistics are computed in chunks, on
         their device, without synchronising it. Bad indices and labels are counted there
         too, and :meth:`end_epoch` raises for them.
@@ -302,6 +334,11 @@ class Recorder:
                 raise CuratorError(f"labels must have shape ({len(idx)},) like the indices, "
                                    f"but have {tuple(y.shape)}", param="labels")
             y = y.to(self._device, dtype=torch.long, non_blocking=True)
+        if not self._probabilities_checked:  # once per recorder: one sync, not per step
+            self._probabilities_checked = True
+            warn_if_probabilities(logits)
+            if not self.ctx.active:  # (under DDP every rank raises together, at end_epoch)
+                self._check_first_batch(idx, y)
         self._updates += 1
         if self._checks and self.ctx.is_main:  # first epoch, checked: the stretch of each
             n = len(self.labels)
@@ -375,6 +412,27 @@ class Recorder:
         self._faults += found
         return safe, y
 
+    def _check_first_batch(self, idx: torch.Tensor, given: torch.Tensor) -> None:
+        """The first batch's indices and labels, checked at once (one sync): the usual
+        mistake — a loader that yields positions of its own, or no index at all — is then an
+        error at the first step, not after a whole epoch. Later batches are counted on the
+        device and raised for at ``end_epoch``."""
+        n = len(self.labels)
+        bad = (idx < 0) | (idx >= n)
+        if bool(bad.any()):
+            raise CuratorError(f"indices must be in 0..{n - 1} (the {n} labels), but got "
+                               f"{int(idx[bad][0])} in the first batch", param="indices",
+                               hint=INDEX_HINT)
+        assert self._labels_dev is not None
+        wrong = (given >= 0) & (given != self._labels_dev[idx])
+        if bool(wrong.any()):
+            at = int(torch.nonzero(wrong)[0])
+            raise CuratorError(
+                f"labels disagree with the recorder's at {int(wrong.sum())} of the first "
+                f"batch's {len(idx)} samples: sample {int(idx[at])} has label "
+                f"{int(given[at])} in the batch but {int(self._labels_dev[idx[at]])} in the "
+                "recorder's labels", param="labels", hint=INDEX_HINT)
+
     def _raise_faults(self, epoch: int) -> None:
         """Raise for the bad indices or labels an epoch's updates had (one sync)."""
         assert self._faults is not None
@@ -384,15 +442,12 @@ class Recorder:
         if bad:
             raise CuratorError(f"indices must be in 0..{n - 1} (the {n} labels), but got "
                                f"{example[0]} ({bad} such in epoch {epoch + 1})",
-                               param="indices",
-                               hint="index the training set as the labels are: "
-                                    "curator.with_indices(train_set)")
+                               param="indices", hint=INDEX_HINT)
         if wrong:
             raise CuratorError(
                 f"labels disagree with the recorder's at {wrong} samples of epoch {epoch + 1}:"
                 f" sample {example[1]} has label {example[2]} in the batch but {example[3]} "
-                "in the recorder's labels", param="labels",
-                hint="pass the labels the loop trains on, in the dataset's index order")
+                "in the recorder's labels", param="labels", hint=INDEX_HINT)
 
     def end_epoch(self, *, test_acc: float = math.nan, test_loss: float = math.nan,
                   lr: float = math.nan) -> None:

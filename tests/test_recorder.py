@@ -162,7 +162,7 @@ def test_first_epoch_checks_need_a_stretch_and_good_values(tmp_path: Path) -> No
     # updates before the first check and after the last belong to no stretch; two checks
     # with no update between them measure nothing
     with curator.Recorder(tmp_path / "b.h5", labels=y, num_classes=3) as rec:
-        logits = F.one_hot(y, 3).float()  # every label predicted
+        logits = 5 * F.one_hot(y, 3).float()  # every label predicted
         rec.update(torch.arange(0, 30), logits[:30])
         rec.check(0.2, test_samples=50)
         rec.check(0.25, test_samples=50)
@@ -252,9 +252,17 @@ def test_other_labels_are_refused_by_fingerprint(tmp_path: Path) -> None:
     (lambda r: r.update(torch.tensor([0, 1]), torch.zeros(2)), "logits must be a .B, C."),
     (lambda r: r.update(torch.tensor([0, 1, 2]), torch.zeros(2, 3)), "indices must be B = 2"),
     (lambda r: r.update(torch.tensor([0.0, 1.0]), torch.zeros(2, 3)), "indices must be B = 2"),
+    # the first batch is checked at once, with the usual cause in the hint ...
     (lambda r: r.update(torch.tensor([0, 1]), torch.zeros(2, 3), torch.tensor([1, 1])),
-     "labels disagree with the recorder's at 1 samples of epoch 1: sample 0 has label 1 in "
-     "the batch but 0"),
+     "labels disagree with the recorder's at 1 of the first batch's 2 samples: sample 0 has "
+     "label 1 in the batch but 0(.|\n)*curator.with_indices"),
+    (lambda r: r.update(torch.tensor([0, 300]), torch.zeros(2, 3)),
+     "got 300 in the first batch(.|\n)*curator.with_indices"),
+    # ... later batches are counted on the device and refused at end_epoch
+    (lambda r: (r.update(torch.tensor([0, 1]), torch.zeros(2, 3), torch.tensor([0, 1])),
+                r.update(torch.tensor([2, 3]), torch.zeros(2, 3), torch.tensor([1, 0]))),
+     "labels disagree with the recorder's at 1 samples of epoch 1: sample 2 has label 1 in "
+     "the batch but 2(.|\n)*curator.with_indices"),
     (lambda r: r.update(torch.tensor([0, 1]), torch.zeros(2, 3), torch.tensor([1])),
      r"labels must have shape \(2,\)"),
     (lambda r: r.end_epoch(), "epoch 1 of run 'seed-0' had no updates"),
@@ -362,3 +370,42 @@ def test_your_own_model_and_data_by_import_path(tmp_path: Path) -> None:
     r = CliRunner().invoke(app, ["score", "--data", "nosuchmodule:load", "--epochs", "1",
                                  "--device", "cpu", "--out", str(tmp_path / "x.h5")])
     assert r.exit_code == 1 and "cannot import 'nosuchmodule'" in r.output
+
+
+def test_probabilities_for_logits_are_warned_about_once(tmp_path: Path) -> None:
+    """A loop that passes softmax outputs records a near-uniform probability for every
+    label: warned about once, with the fix; log-probabilities are as good as logits."""
+    import warnings
+
+    x, y = toy(60)
+    model = torch.nn.Linear(8, 3)
+    with torch.no_grad():
+        logits = model(x)
+    with pytest.warns(UserWarning, match="pass the logits") as caught, \
+            curator.Recorder(tmp_path / "p.h5", labels=y, num_classes=3) as rec:
+        for _ in range(2):  # once, not per batch
+            rec.update(torch.arange(30), logits[:30].softmax(1), y[:30])
+            rec.update(torch.arange(30, 60), logits[30:].softmax(1), y[30:])
+            rec.end_epoch(test_acc=0.5)
+    assert sum("pass the logits" in str(w.message) for w in caught) == 1
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # log_softmax: no warning, the same statistics
+        with curator.Recorder(tmp_path / "l.h5", labels=y, num_classes=3) as rec:
+            rec.update(torch.arange(60), F.log_softmax(logits, 1), y)
+            rec.end_epoch(test_acc=0.5)
+        with curator.Recorder(tmp_path / "z.h5", labels=y, num_classes=3) as rec:
+            rec.update(torch.arange(60), logits, y)
+            rec.end_epoch(test_acc=0.5)
+    with store.open_scores(tmp_path / "l.h5") as a, store.open_scores(tmp_path / "z.h5") as b:
+        np.testing.assert_allclose(a.score("learnability").values,
+                                   b.score("learnability").values, rtol=1e-5)
+
+
+def test_inspect_a_recorded_file_without_a_sample_shape(tmp_path: Path) -> None:
+    path = tmp_path / "own.h5"
+    train_toy(path, 1)
+    r = CliRunner().invoke(app, ["inspect", str(path)])
+    assert r.exit_code == 0, r.output
+    text = " ".join(r.stdout.split())
+    assert "120 training samples (shape not recorded), 3 classes" in text
+    assert "of shape ()" not in text
