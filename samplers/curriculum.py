@@ -24,7 +24,7 @@ import torch
 from samplers._rng import make_generator
 from samplers.base import SAMPLERS, ScoreSampler, fill
 from samplers.pacing import check_pacing, pool_size
-from samplers.scores import as_ease, check_dataset, read_h5
+from samplers.scores import as_ease, scores_for
 
 STREAM_ORDER, STREAM_EPOCH = 101, 102
 UNITS = ("epoch", "step")
@@ -72,14 +72,16 @@ class CurriculumSampler(ScoreSampler):
                 **kwargs: Any) -> CurriculumSampler:
         """Build from ``/scores/<score>`` of a curator scores file (its ``higher_is`` decides
         what is easy); with ``class_balanced=True`` the labels come from ``/labels``. Pass
-        the ``dataset`` the sampler will index: one of another length is refused."""
-        values, higher_is, n = read_h5(path, score)
-        check_dataset(dataset, n, path)
+        the ``dataset`` the sampler will index: the training set the file scores, or a
+        ``Subset`` of it (``curator.subset(train_set, path, name)``, a pruned selection, whose
+        samples' scores are then used); another is refused."""
+        values, higher_is, at = scores_for(path, score, dataset)
         if kwargs.get("class_balanced") and kwargs.get("labels") is None:
             import h5py
 
             with h5py.File(path, "r") as f:
-                kwargs["labels"] = f["labels"][()]
+                labels = f["labels"][()]
+            kwargs["labels"] = labels if at is None else labels[at]
         return cls(values, higher_is=higher_is, **kwargs)
 
     # --- pacing -----------------------------------------------------------------------

@@ -39,7 +39,7 @@ import torch.distributed as dist
 
 from samplers._rng import make_generator
 from samplers.base import SAMPLERS, ScoreSampler
-from samplers.scores import as_ease, check_dataset, read_h5
+from samplers.scores import as_ease, scores_for
 
 STREAM_SKIP, STREAM_ORDER, STREAM_TIES = 201, 202, 203
 
@@ -88,8 +88,7 @@ class DynamicPruningSampler(ScoreSampler):
     def from_h5(cls, path: Any, score: str = "learnability", *, dataset: Any = None,
                 **kwargs: Any) -> DynamicPruningSampler:
         """With ``/scores/<score>`` of a curator scores file as the prior ranking."""
-        values, higher_is, n = read_h5(path, score)
-        check_dataset(dataset, n, path)
+        values, higher_is, _ = scores_for(path, score, dataset)
         return cls(values, higher_is=higher_is, **kwargs)
 
     # --- the plan of an epoch ------------------------------------------------------------

@@ -24,7 +24,7 @@ import torch
 from samplers._registry import Registry
 from samplers._rng import make_generator
 from samplers.base import SAMPLERS, ScoreSampler, fill
-from samplers.scores import as_ease, check_dataset, read_h5
+from samplers.scores import as_ease, scores_for
 
 STREAM_DRAW = 201
 SCHEMES: Registry[Callable[[np.ndarray], np.ndarray]] = Registry("weighting scheme")
@@ -97,8 +97,7 @@ class ImportanceSampler(ScoreSampler):
                 **kwargs: Any) -> ImportanceSampler:
         """Build from ``/scores/<score>`` of a curator scores file; pass the ``dataset`` the
         sampler will index: one of another length is refused."""
-        values, higher_is, n = read_h5(path, score)
-        check_dataset(dataset, n, path)
+        values, higher_is, _ = scores_for(path, score, dataset)
         return cls(values, higher_is=higher_is, **kwargs)
 
     def epoch_indices(self, epoch: int) -> torch.Tensor:

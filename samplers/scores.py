@@ -84,18 +84,46 @@ def _text(value: str | bytes) -> str:
     return value.decode("utf-8", errors="replace") if isinstance(value, bytes) else value
 
 
-def check_dataset(dataset: Any, num_samples: int, path: str | Path) -> None:
-    """Refuse a data set of another length than the scores file's (a sampler would
-    otherwise index it silently misaligned)."""
+def check_dataset(dataset: Any, num_samples: int, path: str | Path) -> np.ndarray | None:
+    """The positions in the scores file of the samples ``dataset`` holds, in its order: None
+    when it is the whole training set the file scores (or not given); the subset's indices
+    when it is a ``torch.utils.data.Subset`` of it (``curator.subset(train_set, FILE,
+    SELECTION)``, a pruned selection). A data set of another length that is no such subset is
+    refused (a sampler would otherwise index it silently misaligned)."""
     if dataset is None:
-        return
+        return None
     try:
         n = len(dataset)
     except TypeError:
         raise ValueError(f"dataset must have a length, but {type(dataset).__name__} has "
                          "none") from None
-    if n != num_samples:
-        raise ValueError(
-            f"the data set has {n} samples, but {str(path)!r} scores {num_samples}: it was "
-            "made on another training set (curator score trains on a stratified 80% of a data "
-            "set without a test split: curator.training_data(path) rebuilds it)")
+    if n == num_samples:
+        return None
+    inner = getattr(dataset, "dataset", None)
+    indices = getattr(dataset, "indices", None)
+    if indices is not None and inner is not None and _length(inner) == num_samples:
+        at = np.asarray(indices, dtype=np.int64)
+        if at.ndim == 1 and (len(at) == 0 or (at.min() >= 0 and at.max() < num_samples)):
+            return at  # a selection of the scored training set: its samples' scores
+    raise ValueError(
+        f"the data set has {n} samples, but {str(path)!r} scores {num_samples}: it was made on "
+        "another training set (curator score trains on a stratified 80% of a data set without "
+        "a test split: curator.training_data(path) rebuilds it); for a pruned selection pass "
+        "curator.subset(train_set, path, name), whose samples' scores are then used")
+
+
+def _length(dataset: Any) -> int | None:
+    try:
+        return len(dataset)
+    except TypeError:
+        return None
+
+
+def scores_for(path: str | Path, score: str, dataset: Any = None
+               ) -> tuple[np.ndarray, str, np.ndarray | None]:
+    """A sampler's scores: ``score``'s values from the file (:func:`read_h5`) for the samples
+    of ``dataset`` in its order (:func:`check_dataset`), its ``higher_is``, and their positions
+    in the file (None: all of them)."""
+    values, higher_is, n = read_h5(path, score)
+    at = check_dataset(dataset, n, path)
+    return (values if at is None else values[at]), higher_is, at

@@ -286,6 +286,35 @@ def test_from_h5_orients_by_higher_is(tmp_path: Path) -> None:
         EasyToHardSampler.from_h5(tmp_path / "none.h5", epochs=3)
 
 
+def test_from_h5_on_a_pruned_selection_uses_its_samples_scores() -> None:
+    """A selection (a Subset of the scored training set, as curator.subset makes) with a
+    sampler in one's own loop: the sampler indexes the subset's positions, ordered by the
+    scores of the samples it holds; a data set of another length is still refused."""
+    import h5py
+    from torch.utils.data import Subset
+
+    with h5py.File(FROZEN) as f:
+        learn = f["scores/learnability"][()]
+        labels = f["labels"][()]
+    full = list(range(len(learn)))
+    kept = np.flatnonzero(learn > np.median(learn))[::2]  # any selection, in file order
+    subset = Subset(full, kept.tolist())
+    s = EasyToHardSampler.from_h5(FROZEN, dataset=subset, epochs=10)
+    assert len(s.order) == len(kept) and s.order.max() < len(kept)
+    assert learn[kept[s.order[0]]] == learn[kept].max()  # its easiest first
+    b = EasyToHardSampler.from_h5(FROZEN, dataset=subset, epochs=10, class_balanced=True)
+    pool = kept[b.pool(0).numpy()]
+    expected = len(pool) * np.bincount(labels[kept], minlength=10) / len(kept)
+    assert np.all(np.abs(np.bincount(labels[pool], minlength=10) - expected) <= 1)
+    assert len(ImportanceSampler.from_h5(FROZEN, dataset=subset)) == len(kept)
+    from samplers.dynamic import DynamicPruningSampler
+
+    dynamic = DynamicPruningSampler.from_h5(FROZEN, dataset=subset, epochs=4)
+    assert dynamic.num_samples_total == len(kept)
+    with pytest.raises(ValueError, match="for a pruned selection pass curator.subset"):
+        EasyToHardSampler.from_h5(FROZEN, dataset=full[:10], epochs=3)
+
+
 def test_samplers_does_not_import_curator() -> None:
     code = ("import sys, samplers; bad = [m for m in sys.modules if m.split('.')[0] == "
             "'curator']; assert not bad, bad")
