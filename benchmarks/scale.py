@@ -112,8 +112,9 @@ def phase_flags(args: argparse.Namespace) -> dict:
     with open_scores(args.dir / "scale.h5") as f:
         margin, labels = f.score("early_aum").values, f.labels
         probability = f.score("early_learnability").values
+        rival = f.score("early_rival").values if "early_rival" in f.score_names() else None
     t0 = time.perf_counter()
-    fit = estimate_mislabelled(margin, probability, labels, share=0.2)
+    fit = estimate_mislabelled(margin, probability, labels, early_rival=rival, share=0.2)
     return {"seconds": time.perf_counter() - t0, "classes": int(labels.max()) + 1,
             "flagged": int(fit.flagged.sum()), "peak_rss_mib": _peak_mib()}
 
