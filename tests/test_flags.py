@@ -589,3 +589,63 @@ def test_flag_says_why_it_abstains() -> None:
     assert "only the 3 outliers the model is sure of" in line and "1.50" in line
     found = flag_lines(fit_with(4.2))
     assert any("Ashman's D up to 4.20" in x for x in found)
+
+
+@pytest.mark.slow
+def test_flags_with_test_labels_as_noisy_as_the_training_labels(tmp_path: Path) -> None:
+    """Pairs noise on digits with the test labels flipped the same way: the test split
+    implies no wrong labels at all, and estimate 1 flagged nothing; the training data's own
+    margins find them. The file records the noise kind and that the test labels were
+    flipped; inspect says so."""
+    out = tmp_path / "s.h5"
+    r = runner.invoke(app, ["score", "--label-noise", "0.2", "--noise-kind", "pairs",
+                            "--noise-test", "--epochs", "12", "--seeds", "2", "--device",
+                            "cpu", "--quiet", "--out", str(out)])
+    assert r.exit_code == 0, r.output
+    with open_scores(out) as f:
+        assert f.data_spec["noise_kind"] == "pairs" and f.data_spec["noise_test"] is True
+        s = f.score("mislabel_probability")
+        noisy = f.noisy
+    assert s.params["estimate"] == flags.ESTIMATE
+    assert s.params["noise_share"] is not None
+    q = flag_quality(s.values >= 0.5, noisy)
+    assert q.f1 > 0.8, q
+    r = runner.invoke(app, ["inspect", str(out)])
+    assert "pairs, test labels flipped too" in " ".join(r.stdout.split())
+    r = runner.invoke(app, ["flag", str(out)])
+    assert r.exit_code == 0 and "Ashman's D up to" in " ".join(r.stdout.split())
+
+
+@pytest.mark.slow
+def test_a_stored_fit_of_the_older_estimate_is_made_again(tmp_path: Path) -> None:
+    """A file scored before estimate 2 stores estimate 1's fit (no "estimate" in its params):
+    prune reads the estimate made anew (without writing the file), flag stores it."""
+    import h5py
+
+    from curator.flagging import file_mislabel
+
+    out = tmp_path / "s.h5"
+    r = runner.invoke(app, ["score", "--label-noise", "0.2", "--epochs", "10", "--seeds", "1",
+                            "--device", "cpu", "--quiet", "--out", str(out)])
+    assert r.exit_code == 0, r.output
+    with open_scores(out) as f:
+        new = f.score("mislabel_probability")
+    old = {k: v for k, v in new.params.items() if k != "estimate"} | {"noise_share": 0.0}
+    with h5py.File(out, "a") as h:
+        ds = h["scores/mislabel_probability"]
+        ds[...] = 0  # estimate 1 on a noisy test split: nothing flagged
+        ds.attrs["params"] = json.dumps(old)
+    with open_scores(out) as f:
+        assert f.score("mislabel_probability").params.get("estimate") is None
+        fit = file_mislabel(f)
+    assert fit is not None and fit.estimate == flags.ESTIMATE
+    np.testing.assert_array_equal(fit.flagged, new.values >= 0.5)
+    with open_scores(out) as f:  # read, not written
+        assert not (f.score("mislabel_probability").values >= 0.5).any()
+    r = runner.invoke(app, ["flag", str(out)])
+    assert r.exit_code == 0 and "stored as score 'mislabel_probability'" in " ".join(
+        r.stdout.split())
+    with open_scores(out) as f:
+        s = f.score("mislabel_probability")
+        assert s.params["estimate"] == flags.ESTIMATE
+        np.testing.assert_array_equal(s.values >= 0.5, new.values >= 0.5)
