@@ -649,3 +649,19 @@ def test_a_stored_fit_of_the_older_estimate_is_made_again(tmp_path: Path) -> Non
         s = f.score("mislabel_probability")
         assert s.params["estimate"] == flags.ESTIMATE
         np.testing.assert_array_equal(s.values >= 0.5, new.values >= 0.5)
+
+
+def test_bad_input_one_class_and_everything_flagged() -> None:
+    """One class: the estimate still runs (its mixture is the class's); every sample flagged:
+    the default prune refuses with a clear error instead of keeping nothing."""
+    from curator.pruning import plan_selection
+
+    rng = np.random.default_rng(0)
+    margin = np.r_[rng.normal(3, 1, 800), rng.normal(-3, 1, 200)]
+    prob = 1 / (1 + np.exp(-margin))
+    fit = flags.estimate_mislabelled(margin, prob, np.zeros(1000, np.int64),
+                                     early_rival=1 - prob)
+    assert fit.noise_found and 180 < fit.flagged.sum() < 230
+    every = flags.MislabelFit(np.ones(1000, np.float32), ())
+    with pytest.raises(CuratorError, match="every sample is flagged"):
+        plan_selection(margin, 800, mislabel=every)
