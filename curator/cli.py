@@ -662,7 +662,7 @@ def prune(
     """
     import numpy as np
 
-    from curator.pruning import PruneOptions
+    from curator.pruning import PruneOptions, check_options
     from curator.pruning import prune as run_prune
 
     if out is not None:
@@ -676,13 +676,9 @@ def prune(
     except ValueError:
         raise CuratorError(f"--drop-hardest must be a fraction in [0, 1) or 'auto', but "
                            f"got {drop_hardest!r}") from None
-    for option, given, owner in (("--drop-hardest", beta is not None, "stratified"),
-                                 ("--threshold", threshold is not None, "drop-noisy"),
-                                 ("--strata", strata != 50, "stratified")):
-        if given and strategy != owner:  # an option another strategy reads: say so
-            raise CuratorError(f"{option} is an option of --strategy {owner}, and "
-                               f"--strategy is {strategy}",
-                               hint=f"add --strategy {owner}, or leave {option} out")
+    check_options(strategy, {name for name, given in (
+        ("drop_hardest", beta is not None), ("threshold", threshold is not None),
+        ("strata", strata != PruneOptions.strata)) if given})
     r = run_prune(file, keep=keep, by=by, strategy=strategy, class_balanced=class_balanced,
                   name=name, force=force, out=out,
                   opts=PruneOptions(seed=seed, drop_hardest=beta, strata=strata,

@@ -81,7 +81,8 @@ def keep_random_unflagged(ease: np.ndarray, keep: int, opts: PruneOptions, drop:
 
 
 @STRATEGIES.register("stratified", description="coverage-centric (CCS, Zheng 2023): drop the "
-                     "flagged (or hardest) samples, then sample evenly across score strata")
+                     "flagged (or hardest) samples, then sample evenly across score strata",
+                     options=("drop_hardest", "strata"))
 def keep_stratified(ease: np.ndarray, keep: int, opts: PruneOptions, drop: np.ndarray
                     ) -> np.ndarray:
     n = len(ease)
@@ -108,7 +109,7 @@ def keep_stratified(ease: np.ndarray, keep: int, opts: PruneOptions, drop: np.nd
 
 
 @STRATEGIES.register("drop-noisy", description="drop only the samples flagged as mislabelled, "
-                     "then the hardest if fewer must be kept")
+                     "then the hardest if fewer must be kept", options=("threshold",))
 def keep_unflagged(ease: np.ndarray, keep: int, opts: PruneOptions, drop: np.ndarray
                    ) -> np.ndarray:
     order = np.argsort(-ease, kind="stable")
@@ -313,6 +314,18 @@ class Pruned:
         mask = np.zeros(len(self.labels), dtype=bool)
         mask[self.selection.indices] = True
         return mask
+
+
+def check_options(strategy: str, given: set[str]) -> None:
+    """Refuse options (:class:`PruneOptions` fields, by name) that ``strategy`` does not read:
+    each strategy declares its own at registration (``options=``); ``seed`` is everyone's."""
+    reads = set(STRATEGIES.entry(strategy).meta.get("options", ())) | {"seed"}
+    for name in sorted(given - reads):
+        owners = [e.name for e in STRATEGIES if name in e.meta.get("options", ())]
+        raise CuratorError(f"{name} is an option of strategy {' or '.join(owners) or 'none'}, "
+                           f"and strategy is {strategy}", param=name,
+                           hint=f"choose strategy {owners[0]}, or leave {name} out"
+                           if owners else f"leave {name} out")
 
 
 def prune(path: str | Path, *, keep: str | float | int, by: str = "learnability",

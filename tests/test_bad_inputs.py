@@ -168,7 +168,7 @@ CASES = [
          ["unknown", "'best'"]),
     Case("option-of-another-strategy", scores, ["prune", "{p}", "--keep", "0.5",
                                                 "--drop-hardest", "0"],
-         ["--drop-hardest is an option of --strategy stratified", "drop-flagged"]),
+         ["--drop-hardest is an option of strategy stratified", "drop-flagged"]),
     Case("unknown-sampler", None, ["train", "--sampler", "sorted", *QUICK[:2]],
          ["unknown sampler 'sorted'"]),
     Case("unknown-model", None, ["score", "--model", "resnet9000", *QUICK],

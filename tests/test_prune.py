@@ -293,3 +293,17 @@ def test_file_without_scores(tmp_path: Path) -> None:
     store.create(path, load_data("digits"), {})
     r = runner.invoke(app, ["prune", str(path), "--keep", "0.5"])
     assert r.exit_code == 1 and "has no scores yet" in r.stderr
+
+
+def test_each_strategy_reads_only_its_own_options() -> None:
+    from curator.errors import CuratorError
+    from curator.pruning import STRATEGIES, check_options
+
+    check_options("stratified", {"drop_hardest", "strata", "seed"})
+    check_options("drop-noisy", {"threshold"})
+    for name in STRATEGIES.names():
+        check_options(name, {"seed"})
+    with pytest.raises(CuratorError, match="drop_hardest is an option of strategy stratified"):
+        check_options("drop-flagged", {"drop_hardest"})
+    with pytest.raises(CuratorError, match="threshold is an option of strategy drop-noisy"):
+        check_options("easy", {"threshold"})
