@@ -376,12 +376,18 @@ def test_a_short_clean_run_flags_nothing(tmp_path: Path) -> None:
     assert s.params["noise_share"] == 0 and (s.values >= 0.5).mean() <= 0.005
 
 
+def noisy_scores(tmp_path: Path, seeds: int) -> Path:
+    """`curator score` on digits with 20% flipped labels, 10 epochs."""
+    out = tmp_path / "s.h5"
+    r = runner.invoke(app, ["score", "--label-noise", "0.2", "--epochs", "10", "--seeds",
+                            str(seeds), "--device", "cpu", "--quiet", "--out", str(out)])
+    assert r.exit_code == 0, r.output
+    return out
+
+
 @pytest.mark.slow
 def test_flag_end_to_end(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    out = tmp_path / "s.h5"
-    r = runner.invoke(app, ["score", "--label-noise", "0.2", "--epochs", "10", "--seeds", "2",
-                            "--device", "cpu", "--quiet", "--out", str(out)])
-    assert r.exit_code == 0, r.output
+    out = noisy_scores(tmp_path, seeds=2)
     with open_scores(out) as f:
         scored = f.score("mislabel_probability")
     csv = tmp_path / "flagged.csv"
@@ -624,10 +630,7 @@ def test_a_stored_fit_of_the_older_estimate_is_made_again(tmp_path: Path) -> Non
 
     from curator.flagging import file_mislabel
 
-    out = tmp_path / "s.h5"
-    r = runner.invoke(app, ["score", "--label-noise", "0.2", "--epochs", "10", "--seeds", "1",
-                            "--device", "cpu", "--quiet", "--out", str(out)])
-    assert r.exit_code == 0, r.output
+    out = noisy_scores(tmp_path, seeds=1)
     with open_scores(out) as f:
         new = f.score("mislabel_probability")
     old = {k: v for k, v in new.params.items() if k != "estimate"} | {"noise_share": 0.0}
