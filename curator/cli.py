@@ -242,7 +242,10 @@ def train(
     num_workers: WorkersOpt = None,
     sampler: Annotated[str, typer.Option(
         help="random | easy-to-hard | hard-to-easy | random-curriculum | importance | "
-             "dynamic (skip well-learned samples as training goes; --scores optional)")
+             "dynamic (skip well-learned samples as training goes; --scores optional). "
+             "random (plain shuffling) is the baseline: on clean data a curriculum seldom "
+             "beats it and costs points in short runs (docs/samplers.md); measure with "
+             "curator bench before choosing one")
     ] = "random",
     scores: Annotated[Path | None, typer.Option(help="Scores file (curator score).")] = None,
     score: Annotated[str, typer.Option(help="Score that orders the samples.")
