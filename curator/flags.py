@@ -106,14 +106,16 @@ class Mixture:
 @dataclass(frozen=True)
 class MislabelFit:
     """The mixtures and what they say about every sample: a label's probability of being
-    wrong is the smallest of the mixtures' posteriors, so it is flagged only when every
-    mixture flags it."""
+    wrong (flagged at :data:`FLAG_AT`) — the smaller of the mixtures' posteriors where the
+    first mixture found wrong labels, else the other class's probability of the outliers the
+    model is sure of (:attr:`outliers`)."""
 
     probability: np.ndarray  # (N,) float32: probability that the label is wrong
     mixtures: tuple[Mixture, ...]
     share: float | None = None  # the share of wrong labels that was the prior, if known
     # what gave it: "first-epoch" (the reference runs' first-epoch checks), "reference"
-    # (their errors before memorising) or "holdout" (the holdout runs' errors)
+    # (their errors before memorising), "holdout" (the holdout runs' errors) or "mixtures"
+    # (none above 0: the mixtures' own weights, summed up as the expected share)
     share_from: str | None = None
     # which estimate made it (:data:`ESTIMATE`); a stored fit of an older one is made again
     estimate: int = ESTIMATE
@@ -407,12 +409,12 @@ def _summary(gmm: object, order: np.ndarray) -> tuple[tuple[float, float], ...]:
 
 
 def _posteriors(x: np.ndarray, labels: np.ndarray | None, seed: int, prior: float | None
-                ) -> tuple[np.ndarray, bool, object, np.ndarray]:
+                ) -> tuple[np.ndarray, float | None, object, np.ndarray]:
     """Every value's posterior under the low component of its mixture (one per class with
     ``labels``, a class of fewer than :data:`MIN_CLASS` samples taking the mixture of all
-    samples; one over all without), with ``prior`` (None: each mixture's own weight);
-    whether any mixture's low component is rejected on average (mean below 0); and the
-    mixture over all samples with the order of its components."""
+    samples; one over all without), with ``prior`` (None: each mixture's own weight); the
+    largest :func:`_rejected_separation` of those mixtures (None: no low component has a
+    negative mean); and the mixture over all samples with the order of its components."""
     n = len(x)
     prob = np.zeros(n, np.float32)
     gmm, order = _mixture(x, seed)
@@ -485,8 +487,9 @@ def fit_mislabelled(values: np.ndarray, *, by: str, scale: str, seed: int = 0,
     :data:`MIN_CLASS` samples takes the mixture fitted to all of them, whose summary the fit
     keeps either way. A sample's probability of a wrong label is its posterior under its
     mixture's low component if the model rejects its label (its value below 0 on the scale)
-    and at least one mixture's low component is rejected on average (the evidence that the
-    low values are wrong labels rather than hard samples); else 0. ``share``
+    and at least one mixture's low component is rejected on average and apart from its high
+    one (Ashman's D at least :data:`SEPARATION`: the evidence that the low values are wrong
+    labels rather than hard samples); else 0. ``share``
     (:func:`first_epoch_share` or :func:`noise_share`), when above 0, is the prior of every
     low component; otherwise each mixture's own weight is. ``share_from`` names what gave
     ``share`` (kept with the fit)."""
