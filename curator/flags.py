@@ -225,20 +225,17 @@ def estimate_mislabelled(early_aum: np.ndarray, early_learnability: np.ndarray,
 
     The priors of the low components are the mixtures' own weights, or ``share`` when it is
     above 0 (:func:`_prior`)."""
-    margin = transform(early_aum, "margin")
     logit = transform(early_learnability, "probability")
-    _check_values(margin, "early_aum", labels)
     _check_values(logit, "early_learnability", None)
-    if len(logit) != len(margin):
-        raise CuratorError(f"early_learnability has {len(logit)} values for "
-                           f"{len(margin)} samples", param="early_learnability")
+    n = len(early_aum)
+    if len(logit) != n:
+        raise CuratorError(f"early_learnability has {len(logit)} values for {n} samples",
+                           param="early_learnability")
+    # (checks early_aum and the labels)
     within = fit_mislabelled(early_aum, by="early_aum", scale="margin", seed=seed,
                              share=share, share_from=share_from, labels=labels)
-    n = len(margin)
     if n < 10 or np.ptp(logit) < 1e-9:
-        overall = MislabelFit(np.zeros(n, np.float32), (Mixture(
-            "early_learnability", (0.0, 0.0), (0.0, 0.0), (1.0, 0.0), False),), share,
-            share_from)
+        overall = _nothing(n, "early_learnability", share, share_from)
     else:  # the second opinion: its posterior, whether or not the sample's margin is < 0
         post, separation, gmm, order = _posteriors(logit, None, seed, _prior(share))
         overall = MislabelFit(post, (Mixture("early_learnability", *_summary(gmm, order),
@@ -285,9 +282,7 @@ def confident_outliers(early_aum: np.ndarray, early_learnability: np.ndarray,
         raise CuratorError("early_aum, early_learnability, early_rival and labels differ in "
                            "length", param="early_rival")
     out = np.zeros(len(margin), dtype=bool)
-    order = np.argsort(labels, kind="stable")
-    _, counts = np.unique(labels, return_counts=True)
-    for at in np.split(order, np.cumsum(counts)[:-1]):
+    for at in _class_members(labels):
         if len(at) < MIN_CLASS:
             continue
         typical = float(prob[at].mean())
@@ -422,15 +417,12 @@ def _posteriors(x: np.ndarray, labels: np.ndarray | None, seed: int, prior: floa
     if labels is None:
         groups.append((slice(None), gmm, order))
     else:
-        # the samples of each class from one sort (not one scan of all labels per class)
-        by_class = np.argsort(labels, kind="stable")
-        _, counts = np.unique(np.asarray(labels), return_counts=True)
-        members = np.split(by_class, np.cumsum(counts)[:-1])
-        small = [at for at, k in zip(members, counts, strict=True) if k < MIN_CLASS]
+        members = _class_members(labels)
+        small = [at for at in members if len(at) < MIN_CLASS]
         if small:
             groups.append((np.concatenate(small), gmm, order))
-        for at, k in zip(members, counts, strict=True):
-            if k >= MIN_CLASS and np.ptp(x[at]) >= 1e-9:
+        for at in members:
+            if len(at) >= MIN_CLASS and np.ptp(x[at]) >= 1e-9:
                 groups.append((at, *_mixture(x[at], seed)))
     separation = None
     for at, mixture, low_first in groups:
@@ -439,6 +431,23 @@ def _posteriors(x: np.ndarray, labels: np.ndarray | None, seed: int, prior: floa
             separation = d if separation is None else max(separation, d)
         prob[at] = _posterior(mixture, low_first, x[at], prior)
     return prob, separation, gmm, order
+
+
+def _class_members(labels: np.ndarray) -> list[np.ndarray]:
+    """The indices of each class present in ``labels``, in class order, from one sort (not
+    one scan of all labels per class)."""
+    labels = np.asarray(labels)
+    order = np.argsort(labels, kind="stable")
+    _, counts = np.unique(labels, return_counts=True)
+    return np.split(order, np.cumsum(counts)[:-1])
+
+
+def _nothing(n: int, by: str, share: float | None, share_from: str | None,
+             per_class: bool = False) -> MislabelFit:
+    """The fit of values with nothing to separate (too few, or all equal): no flags."""
+    return MislabelFit(np.zeros(n, np.float32), (Mixture(by, (0.0, 0.0), (0.0, 0.0),
+                                                         (1.0, 0.0), False, per_class),),
+                       share, share_from)
 
 
 def _rejected_separation(gmm: object, order: np.ndarray) -> float | None:
@@ -501,9 +510,7 @@ def fit_mislabelled(values: np.ndarray, *, by: str, scale: str, seed: int = 0,
     n = len(x)
     per_class = labels is not None
     if n < 10 or np.ptp(x) < 1e-9:  # nothing to separate
-        return MislabelFit(np.zeros(n, np.float32), (Mixture(by, (0.0, 0.0), (0.0, 0.0),
-                                                             (1.0, 0.0), False, per_class),),
-                           share, share_from)
+        return _nothing(n, by, share, share_from, per_class)
     post, separation, gmm, order = _posteriors(x, labels, seed, _prior(share))
     rejected = found(separation)
     prob = np.where(rejected & (x < 0), post, 0).astype(np.float32)

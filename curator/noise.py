@@ -33,9 +33,10 @@ __all__ = ["NOISE_KINDS", "flip_labels", "pair_classes"]
 
 
 def _rng(seed: int, stream: int = 0) -> np.random.Generator:
-    return np.random.default_rng(np.random.SeedSequence([int(seed), 0x6E6F6973, int(stream)]
-                                                        if stream else
-                                                        [int(seed), 0x6E6F6973]))
+    """The flips' generator: stream 0 draws as curator always has (files scored before the
+    streams keep their flips), another stream independently."""
+    entropy = [int(seed), 0x6E6F6973] + ([int(stream)] if stream else [])
+    return np.random.default_rng(np.random.SeedSequence(entropy))
 
 
 def pair_classes(distance: np.ndarray) -> np.ndarray:
@@ -55,10 +56,6 @@ def pair_classes(distance: np.ndarray) -> np.ndarray:
         partner[a], partner[b] = b, a
         free[a] = free[b] = False
     return partner
-
-
-def _choose_uniform(rng: np.random.Generator, candidates: np.ndarray, count: int) -> np.ndarray:
-    return rng.choice(candidates, size=count, replace=False)
 
 
 def _choose_weighted(rng: np.random.Generator, weights: np.ndarray, count: int) -> np.ndarray:
@@ -100,18 +97,18 @@ def flip_labels(labels: np.ndarray, fraction: float, num_classes: int, seed: int
             raise DataError(f"{kind} label noise needs each class's partner")
         partner = np.asarray(partner, dtype=np.int64)
     if kind == "symmetric":
-        chosen = _choose_uniform(rng, np.arange(n), count)
+        chosen = rng.choice(n, size=count, replace=False)
         shift = rng.integers(1, num_classes, size=count)
         new[chosen] = (labels[chosen] + shift) % num_classes
     elif kind == "asymmetric":
-        chosen = _choose_uniform(rng, np.arange(n), count)
+        chosen = rng.choice(n, size=count, replace=False)
         new[chosen] = partner[labels[chosen]]  # type: ignore[index]
     elif kind == "pairs":
         paired = np.flatnonzero(partner[labels] != labels)  # type: ignore[index]
         if count > len(paired):
             raise DataError(f"pairs label noise of {fraction} needs {count} samples in paired "
                             f"classes, and there are {len(paired)}")
-        chosen = _choose_uniform(rng, paired, count)
+        chosen = rng.choice(paired, size=count, replace=False)
         new[chosen] = partner[labels[chosen]]  # type: ignore[index]
     elif kind == "classdep":
         counts = np.bincount(labels, minlength=num_classes)

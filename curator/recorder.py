@@ -391,17 +391,24 @@ class Recorder:
         rows = rows[samples > 0]  # two checks with no update between them measure nothing
         return rows if len(rows) else None
 
+    def _faults_of(self, idx: torch.Tensor, given: torch.Tensor
+                   ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(indices out of range, given labels that disagree with the recorder's, the
+        indices clamped into range, the recorder's labels there), on the device."""
+        n = len(self.labels)
+        assert self._labels_dev is not None
+        bad = (idx < 0) | (idx >= n)
+        safe = idx.clamp(0, n - 1)
+        y = self._labels_dev[safe]
+        return bad, (given >= 0) & (given != y) & ~bad, safe, y
+
     def _check_chunk(self, idx: torch.Tensor, given: torch.Tensor
                      ) -> tuple[torch.Tensor, torch.Tensor]:
         """(indices safe to scatter, the recorder's labels) of a chunk. Bad indices and labels
         that disagree are counted on the device, without synchronising it; ``end_epoch``
         raises for them (and drops the epoch)."""
-        n = len(self.labels)
-        assert self._labels_dev is not None and self._faults is not None
-        bad = (idx < 0) | (idx >= n)
-        safe = idx.clamp(0, n - 1)
-        y = self._labels_dev[safe]
-        wrong = (given >= 0) & (given != y) & ~bad
+        assert self._faults is not None
+        bad, wrong, safe, y = self._faults_of(idx, given)
         first_bad, first_wrong = bad.int().argmax(), wrong.int().argmax()
         found = torch.stack([bad.sum(), wrong.sum()])
         example = torch.stack([idx[first_bad], safe[first_wrong], given[first_wrong],
@@ -418,20 +425,18 @@ class Recorder:
         error at the first step, not after a whole epoch. Later batches are counted on the
         device and raised for at ``end_epoch``."""
         n = len(self.labels)
-        bad = (idx < 0) | (idx >= n)
+        bad, wrong, _, y = self._faults_of(idx, given)
         if bool(bad.any()):
             raise CuratorError(f"indices must be in 0..{n - 1} (the {n} labels), but got "
                                f"{int(idx[bad][0])} in the first batch", param="indices",
                                hint=INDEX_HINT)
-        assert self._labels_dev is not None
-        wrong = (given >= 0) & (given != self._labels_dev[idx])
         if bool(wrong.any()):
             at = int(torch.nonzero(wrong)[0])
             raise CuratorError(
                 f"labels disagree with the recorder's at {int(wrong.sum())} of the first "
                 f"batch's {len(idx)} samples: sample {int(idx[at])} has label "
-                f"{int(given[at])} in the batch but {int(self._labels_dev[idx[at]])} in the "
-                "recorder's labels", param="labels", hint=INDEX_HINT)
+                f"{int(given[at])} in the batch but {int(y[at])} in the recorder's labels",
+                param="labels", hint=INDEX_HINT)
 
     def _raise_faults(self, epoch: int) -> None:
         """Raise for the bad indices or labels an epoch's updates had (one sync)."""

@@ -84,9 +84,9 @@ def per_sample(name: str, *, needs: tuple[str, ...], higher_is: str, description
 def scale_of(name: str) -> str:
     """The scale a registered score declared (:func:`per_sample`); a clear error for a score
     the mislabel estimate cannot run on."""
-    scalable = [e.name for e in SCORES if e.meta.get("scale")]
     entry = SCORES.entry(name) if name in SCORES else None
     if entry is None or not entry.meta.get("scale"):
+        scalable = [e.name for e in SCORES if e.meta.get("scale")]
         raise CuratorError(f"by {name!r} is not a score mislabels can be estimated from: the "
                            "estimate needs a probability of the label or a margin",
                            hint=f"use {DEFAULT_BY} (the default) or one of "
