@@ -154,9 +154,9 @@ def main() -> None:
                   f"{figures['in-epoch ratio'][-1]:.3f}); start-up and first epoch "
                   f"command {walls['command', SHORT] - SHORT * marginal['command']:.1f} s, "
                   f"bare {walls['bare', SHORT] - SHORT * marginal['bare']:.1f} s", flush=True)
-    print(f"{'figure':<18} {'mean ± std':>18}")
-    for name, values in figures.items():
-        print(f"{name:<18} {mean_std(values):>18}")
+    print(f"{'figure':<18} {'mean ± std':>18} {'median':>8}")  # the median: a repeat the
+    for name, values in figures.items():  # machine slowed for one of the two is common
+        print(f"{name:<18} {mean_std(values):>18} {statistics.median(values):>8.3f}")
 
 
 if __name__ == "__main__":

@@ -53,7 +53,8 @@ class EpochSampler(Protocol):
 class EpochResult:
     epoch: int
     train_loss: float  # mean cross-entropy with the given labels over the epoch's batches
-    train_acc: float  # fraction of presented samples predicted correctly (during training)
+    train_acc: float  # fraction of presented samples predicted correctly (during training;
+    # from the recorder when it records: the given label's logit above every other's)
     test_loss: float  # NaN when there is no test split
     test_acc: float
     lr: float  # learning rate at the end of the epoch
@@ -307,6 +308,13 @@ class Trainer:
         order = self.epoch_order(epoch)
         checks = (_FirstEpochChecks(self, math.ceil(len(order) / cfg.batch_size))
                   if epoch == 0 and self.first_epoch_checks else None)
+        # the epoch's loss and accuracy: from the recorder's chunks when it records (no
+        # per-step work), else tallied per step; the first-epoch checks count per step too
+        tally = recorder is None
+        count_correct = tally or checks is not None
+        # the mean loss in one fused kernel, unless per-sample losses are needed
+        per_sample_needed = (bool(cfg.label_smoothing) or self.loss_weights is not None
+                             or self.loss_feedback)
         for idx, x, y in self.train_split.batches(order, cfg.batch_size, device=self.device,
                                                   num_workers=cfg.num_workers):
             if aug_gen is not None:
@@ -315,18 +323,21 @@ class Trainer:
                 x = x.contiguous(memory_format=torch.channels_last)
             with self._autocast():
                 logits = model(x)
-            nll = F.cross_entropy(logits.float(), y, reduction="none")  # one fused kernel
-            per_sample = nll
-            if cfg.label_smoothing:  # (1 - e) nll + e * mean over classes of -log p
-                per_sample = F.cross_entropy(logits.float(), y, reduction="none",
-                                             label_smoothing=cfg.label_smoothing)
-            if self.loss_weights is not None:
-                per_sample = per_sample * self.loss_weights[idx]
-            if self.loss_feedback:
-                pos = idx if self._position is None else self._position[idx]
-                per_sample = per_sample * self.sampler.batch_weights(pos)  # type: ignore[union-attr]
-                self.sampler.update(pos, nll.detach())  # type: ignore[union-attr]
-            loss = per_sample.mean()
+            if per_sample_needed:
+                nll = F.cross_entropy(logits.float(), y, reduction="none")  # one fused kernel
+                per_sample = nll
+                if cfg.label_smoothing:  # (1 - e) nll + e * mean over classes of -log p
+                    per_sample = F.cross_entropy(logits.float(), y, reduction="none",
+                                                 label_smoothing=cfg.label_smoothing)
+                if self.loss_weights is not None:
+                    per_sample = per_sample * self.loss_weights[idx]
+                if self.loss_feedback:
+                    pos = idx if self._position is None else self._position[idx]
+                    per_sample = per_sample * self.sampler.batch_weights(pos)  # type: ignore[union-attr]
+                    self.sampler.update(pos, nll.detach())  # type: ignore[union-attr]
+                loss = per_sample.mean()
+            else:
+                loss = F.cross_entropy(logits.float(), y)
             self.optimizer.zero_grad(set_to_none=True)
             if self.scaler.is_enabled():  # fp16 autocast only
                 self.scaler.scale(loss).backward()
@@ -341,14 +352,23 @@ class Trainer:
                     recorder.update(idx, logits, y)
                 if on_step is not None:
                     on_step(idx, logits.detach(), y)
-                loss_sum += nll.detach().sum()
-                correct_sum += (logits.argmax(dim=1) == y).sum()
+                if tally:  # the mean is of the given labels' cross-entropy in the plain case
+                    if per_sample_needed:
+                        loss_sum += nll.detach().sum()
+                    else:
+                        loss_sum.add_(loss.detach(), alpha=len(idx))
+                if count_correct:
+                    correct_sum += (logits.argmax(dim=1) == y).sum()
             seen += len(idx)
             if checks is not None:
                 checks.after_step(seen, correct_sum)
             faults.point("batch")
             if on_batch is not None:
                 on_batch(len(idx))
+        if not tally:
+            assert recorder is not None
+            recorder.flush()
+            loss_sum, correct_sum = recorder.presented_loss, recorder.presented_correct
         totals = self.ctx.sum(torch.stack([loss_sum, correct_sum.double(),
                                            torch.tensor(float(seen), dtype=torch.float64,
                                                         device=self.device)]))

@@ -50,6 +50,9 @@ class StatBuffer:
     computed and scattered at once, so the per-batch cost is a list append whatever the batch
     size, and pending memory is bounded by ``chunk_samples x C`` logits.
     A sample not presented in an epoch keeps ``p_true`` (and every float statistic) NaN.
+    ``presented_loss`` and ``presented_correct`` sum the loss and the correct predictions
+    over every presentation since ``reset`` (a sample presented twice counts twice), so a
+    loop that records needs no per-step tallies of its own.
     """
 
     def __init__(self, num_samples: int, device: torch.device | str, *,
@@ -69,6 +72,9 @@ class StatBuffer:
         self._pending.clear()
         self._pending_samples = 0
         self.buffer.fill_(float("nan"))
+        device = self.buffer.device
+        self.presented_loss = torch.zeros((), dtype=torch.float64, device=device)
+        self.presented_correct = torch.zeros((), dtype=torch.int64, device=device)
 
     def update(self, indices: torch.Tensor, logits: torch.Tensor, labels: torch.Tensor) -> None:
         """Record a batch: its sample indices, logits (B, C) and labels (B,)."""
@@ -85,7 +91,10 @@ class StatBuffer:
         self._pending_samples = 0
         if self.check is not None:
             idx, labels = self.check(idx, labels)
-        self.scatter(idx, batch_stats(logits, labels))
+        stats = batch_stats(logits, labels)
+        self.presented_loss += stats["loss"].double().sum()
+        self.presented_correct += stats["correct"].sum()
+        self.scatter(idx, stats)
 
     def scatter(self, indices: torch.Tensor, stats: dict[str, torch.Tensor]) -> None:
         """Write computed statistics of samples ``indices`` (a later write wins)."""
