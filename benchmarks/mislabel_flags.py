@@ -54,6 +54,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from concurrent.futures import FIRST_COMPLETED, Executor, Future, ProcessPoolExecutor, wait
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -69,7 +70,7 @@ from benchmarks._env import mean_std, parse_grid, write_out  # noqa: E402
 from curator.config import TrainConfig  # noqa: E402
 from curator.data import DataBundle, load_data  # noqa: E402
 from curator.flagging import file_mislabel, flag  # noqa: E402
-from curator.flags import DEFAULT_BY, flag_quality  # noqa: E402
+from curator.flags import DEFAULT_BY, RELABEL_AT, flag_quality, relabel_plan  # noqa: E402
 from curator.loop import Trainer, resolve_device  # noqa: E402
 from curator.models import build_model  # noqa: E402
 from curator.pruning import PruneOptions, plan_selection  # noqa: E402
@@ -77,7 +78,11 @@ from curator.reference import score  # noqa: E402
 from curator.retrain import TrainPlan, train  # noqa: E402
 from curator.store import open_scores  # noqa: E402
 
-SELECTIONS = ("default", "easy", "random", "all", "cleanlab")
+# relabel: `curator relabel`'s corrections (the flagged relabelled to their suggestion where
+# it is confident, the other flagged dropped); same-count: the default pruning keeping as
+# many samples as relabel does
+SELECTIONS = ("default", "easy", "random", "all", "cleanlab", "relabel", "same-count")
+LEVELS = (0.0, 0.3, 0.4, 0.5, 0.6, 0.7)  # suggestion confidence levels reported (RELABEL_AT)
 
 
 NOISE_NAMES = {"sym": "symmetric", "asym": "asymmetric", "pairs": "pairs",
@@ -184,6 +189,38 @@ def oracle(f: Any, noisy: np.ndarray) -> dict[str, Any]:
     return best
 
 
+def suggestions(suggested: np.ndarray, confidence: np.ndarray, original: np.ndarray,
+                noisy: np.ndarray, flagged: np.ndarray) -> dict[str, Any]:
+    """How often curator's suggested label is the original one: on the flipped samples with
+    a suggestion (and the share of the flipped that have one), at each confidence level of
+    :data:`LEVELS`; on the flagged samples with a suggestion."""
+    out: dict[str, Any] = {"levels": {}}
+    for level in LEVELS:
+        covered = noisy & (suggested >= 0) & (confidence >= level)
+        flag = flagged & (suggested >= 0) & (confidence >= level)
+        out["levels"][str(level)] = {
+            "flipped_covered": int(covered.sum()),
+            "flipped_right": int((suggested[covered] == original[covered]).sum()),
+            "flagged_covered": int(flag.sum()),
+            "flagged_right": int((suggested[flag] == original[flag]).sum())}
+    out["flipped"], out["flagged"] = int(noisy.sum()), int(flagged.sum())
+    return out
+
+
+def peer_suggestions(argmax: np.ndarray, original: np.ndarray, noisy: np.ndarray,
+                     issues: np.ndarray, covered: np.ndarray, flagged: np.ndarray
+                     ) -> dict[str, Any]:
+    """cleanlab's suggestion, the argmax of the out-of-sample probabilities: how often it is
+    the original label on all the flipped samples, on the flipped ones curator suggests for
+    (``covered``), on curator's flagged with a suggestion (``flagged``) and on its own
+    issues that were flipped."""
+    def right(mask: np.ndarray) -> list[int]:
+        return [int((argmax[mask] == original[mask]).sum()), int(mask.sum())]
+
+    return {"peer_flipped": right(noisy), "peer_covered": right(covered),
+            "peer_flagged": right(flagged), "peer_issues": right(issues & noisy)}
+
+
 def run_task(cell: dict[str, Any], task: tuple) -> Any:
     """One unit of a cell's work, in whichever process is free: ``("reference",)`` (steps 1
     and 2), ``("fold", k)`` (one of step 3's models) or ``("train", seed, indices)`` (step 4)."""
@@ -192,7 +229,9 @@ def run_task(cell: dict[str, Any], task: tuple) -> Any:
     if task[0] == "fold":  # the training labels are the same either way
         return fold_probabilities(ref_cfg.replace(seed=0), bundle, task[1])
     if task[0] == "train":
-        _, seed, idx = task
+        _, seed, idx, labels = task
+        if labels is not None:  # relabelled: the same data with the corrected labels
+            bundle = replace(bundle, train=bundle.train.with_labels(torch.from_numpy(labels)))
         return train(cfg.replace(seed=seed), TrainPlan(), indices=idx, bundle=bundle
                      ).final_test_acc
     with tempfile.TemporaryDirectory() as tmp:
@@ -207,9 +246,12 @@ def run_task(cell: dict[str, Any], task: tuple) -> Any:
             ease = f.score("learnability").ease
             early = f.score("early_learnability").params["early_epochs"]
             bound = oracle(f, noisy)
+            suggested = np.asarray(f.score("suggested_label").values, dtype=np.int64)
+            confidence = np.asarray(f.score("suggestion_confidence").values, dtype=np.float64)
     assert mislabel is not None
     return {"mislabel": mislabel, "ease": ease, "noisy": noisy, "labels": bundle.labels,
-            "num_classes": bundle.num_classes,
+            "num_classes": bundle.num_classes, "original": bundle.original_labels,
+            "suggested": suggested, "confidence": confidence,
             "curator": {**quality(mislabel.flagged, noisy), "early_epochs": early,
                         "share": fit.get("noise_share"),
                         "share_from": fit.get("noise_share_from"),
@@ -240,7 +282,8 @@ class Cell:
         for name in names:
             self.trained[name] = {}
             for s in range(self.cell["train_seeds"]):
-                tasks.append(("train", s, self.picks[name](s), name))
+                labels = self.relabelled if name == "relabel" else None
+                tasks.append(("train", s, self.picks[name](s), labels, name))
         self.pending += len(tasks)
         return tasks
 
@@ -261,10 +304,13 @@ class Cell:
             self.progress("cleanlab's 5-fold probabilities done")
             self.out["cleanlab"] = {**quality(issues, self.noisy), "oos_acc_given":
                                     float((probs.argmax(1) == self.labels).mean())}
+            self.out["suggest"].update(peer_suggestions(
+                probs.argmax(1), self.original, self.noisy, issues, self.covered,
+                self.mislabel.flagged & (self.suggested >= 0)))
             self.picks["cleanlab"] = lambda s: np.flatnonzero(~issues)
             return self._trainings(["cleanlab"] if "cleanlab" in self.cell["selections"]
                                    else [])
-        _, seed, idx, name = task
+        _, seed, idx, _, name = task
         self.trained[name][seed] = (idx, result)
         if len(self.trained[name]) == self.cell["train_seeds"]:
             runs = [self.trained[name][s] for s in range(self.cell["train_seeds"])]
@@ -279,8 +325,25 @@ class Cell:
         self.progress("reference run done")
         cell, mislabel, ease = self.cell, ref["mislabel"], ref["ease"]
         self.noisy, self.labels, self.num_classes = ref["noisy"], ref["labels"], ref["num_classes"]
+        self.original, self.suggested = ref["original"], ref["suggested"]
+        self.mislabel = mislabel
         self.out["curator"] = ref["curator"]
         n = len(ease)
+        # the suggestions, and `curator relabel`'s corrections (curator.flags.relabel_plan)
+        self.covered = self.noisy & (self.suggested >= 0)
+        self.out["suggest"] = suggestions(ref["suggested"], ref["confidence"], self.original,
+                                          self.noisy, mislabel.flagged)
+        relabel, drop = relabel_plan(mislabel.flagged, ref["suggested"], ref["confidence"])
+        self.relabelled = np.where(relabel, ref["suggested"], self.labels)
+        relabel_kept = np.flatnonzero(~drop)
+        self.out["suggest"]["relabelled"] = int(relabel.sum())
+        self.out["suggest"]["relabelled_right"] = int(
+            (self.relabelled[relabel] == self.original[relabel]).sum())
+        self.out["suggest"]["wrong_after"] = int(
+            (self.relabelled[relabel_kept] != self.original[relabel_kept]).sum())
+        same = {s: plan_selection(ease, len(relabel_kept), mislabel=mislabel,
+                                  opts=PruneOptions(seed=s)).indices
+                for s in range(cell["train_seeds"])}
         keep = int(round(cell["keep"] * n))
         # default and random draw at random; each training seed trains on its own draw, so
         # Welch's p counts the selection's variance too (--draws one: seed 0's for every seed)
@@ -295,6 +358,8 @@ class Cell:
             "random": lambda s: plan_selection(ease, keep, strategy="random",
                                                opts=PruneOptions(seed=draw(s))).indices,
             "all": lambda s: np.arange(n),
+            "relabel": lambda s: relabel_kept,
+            "same-count": lambda s: same[draw(s)],
         }
         self.out["selections"] = {}
         folds = [("fold", k) for k in range(FOLDS)] if cell["cleanlab"] else []
@@ -337,7 +402,7 @@ def run_grid(cells: list[dict[str, Any]], jobs: int) -> Iterator[dict[str, Any]]
                 i, _, task = heapq.heappop(ready)
                 if grid[i].t0 is None:
                     grid[i].t0 = time.perf_counter()
-                sent = task[:3] if task[0] == "train" else task  # the name stays here
+                sent = task[:4] if task[0] == "train" else task  # the name stays here
                 running[pool.submit(run_task, grid[i].cell, sent)] = (i, task)
             finished, _ = wait(running, return_when=FIRST_COMPLETED)
             for fut in finished:
@@ -390,6 +455,40 @@ def table(results: list[dict[str, Any]]) -> str:
             f"{prf(r['curator']):<25} | {bound} | {prf(r.get('cleanlab')):<25} | {accs} | "
             f"{versus} "
             f"{kept:>13} {suspects:>9}")
+    return "\n".join(lines)
+
+
+def suggestion_table(results: list[dict[str, Any]]) -> str:
+    """Per cell: curator's suggestions right on the flipped samples they cover (the share
+    covered) at every confidence level, beside cleanlab's argmax on the same samples and on
+    all the flipped; on the flagged; what relabel did."""
+    def pct(right: int, total: int) -> str:
+        return "-" if not total else f"{100 * right / total:.1f}%"
+
+    head = (f"{'data':<16} {'noise':<8} {'model':<7} {'T':>3} | "
+            + " ".join(f"{'>=' + str(v):>15}" for v in LEVELS)
+            + f" | {'peer same':>9} {'peer all':>8} | {'flagged':>8} {'peer':>6} | "
+              f"{'relabelled right':>17} {'wrong after':>11}")
+    lines = [head, "-" * len(head)]
+    for r in results:
+        g = r.get("suggest")
+        if not g or not g["flipped"]:
+            continue
+        def level(v: dict[str, int], flipped: int = g["flipped"]) -> str:
+            share = round(100 * v["flipped_covered"] / flipped)
+            return f"{pct(v['flipped_right'], v['flipped_covered'])} ({share}%)"
+
+        levels = " ".join(f"{level(v):>15}" for v in g["levels"].values())
+        peer = (f"{pct(*g['peer_covered']):>9} {pct(*g['peer_flipped']):>8}"
+                if "peer_covered" in g else f"{'-':>9} {'-':>8}")
+        flagged = g["levels"]["0.0"]
+        peer_flagged = pct(*g["peer_flagged"]) if "peer_flagged" in g else "-"
+        lines.append(
+            f"{r['data']:<16} {r['noise']:<8} {r['model']:<7} {r['epochs']:>3} | {levels} | "
+            f"{peer} | {pct(flagged['flagged_right'], flagged['flagged_covered']):>8} "
+            f"{peer_flagged:>6} | "
+            f"{str(g['relabelled_right']) + '/' + str(g['relabelled']):>17} "
+            f"{g['wrong_after']:>11}")
     return "\n".join(lines)
 
 
@@ -458,6 +557,14 @@ def main() -> None:
           "by the default (mean over its draws; share of the kept); suspected: samples the "
           "default dropped after the flagged ones (docs/flags.md, step 5)")
     print(table(results))
+    print("\nsuggested labels: the share right (the original label) of the flipped samples "
+          "with a suggestion of at least each confidence (the share of the flipped covered); "
+          "peer: cleanlab's argmax of the 5-fold out-of-sample probabilities on the same "
+          "samples (at >= 0), and on every flipped sample; flagged: curator's suggestions "
+          "right on its flagged samples, the peer's on the same; relabel (`curator relabel`, "
+          f"at {RELABEL_AT}): relabelled right / relabelled, and the wrong labels left in its "
+          "training set")
+    print(suggestion_table(results))
     write_out(args, results)
 
 

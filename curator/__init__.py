@@ -6,7 +6,8 @@ The Python API (docs/api.md); names are imported on first use, so ``import curat
 - :class:`Recorder`, :func:`with_indices`: record your own training loop into a scores file;
 - :func:`score`: curator's own reference run; :func:`load`: a file's scores as numpy arrays;
 - :func:`flag`, :func:`prune`, :func:`plan_selection`: which labels are wrong, what to keep;
-- :func:`training_data`, :func:`subset`: the exact training split a file was scored on.
+- :func:`training_data`, :func:`subset`: the exact training split a file was scored on;
+- :func:`with_corrections`: a data set with the labels a corrections file fixes.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ _EXPORTS = {
     "prune": "curator.pruning",
     "plan_selection": "curator.pruning",
     "subset": "curator.pruning",
+    "with_corrections": "curator.corrections",
     "TrainConfig": "curator.config",
     "CuratorError": "curator.errors",
     "ScoreValues": "curator.store",

@@ -252,6 +252,10 @@ def train(
                      ] = "learnability",
     subset: Annotated[str | None, typer.Option(
         help="Train on a selection stored in --scores (curator prune).")] = None,
+    corrections: Annotated[Path | None, typer.Option(
+        help="Train with the labels of a corrections file made from --scores (curator "
+             "relabel, curator review): relabelled samples take their new label, dropped "
+             "ones are left out (of the --subset too).")] = None,
     pacing: Annotated[str, typer.Option(help="Curriculum pacing g(s).")] = "linear",
     start: Annotated[float, typer.Option(help="g(0): fraction used at first.")] = 0.1,
     saturation: Annotated[float, typer.Option(help="Progress at which all data is used.")
@@ -281,6 +285,7 @@ def train(
     Examples:
       curator train --scores scores.h5 --sampler easy-to-hard
       curator train --scores scores.h5 --subset drop-flagged-learnability-0.7
+      curator train --scores scores.h5 --corrections corrections.csv
       curator train --sampler dynamic --skip 0.4
     """
     from curator.progress import TrainingProgress
@@ -295,7 +300,9 @@ def train(
     if out is not None:
         check_output_dir(out)
     plan = TrainPlan(sampler=sampler, scores=None if scores is None else str(scores),
-                     score=score, subset=subset, pacing=pacing, start=start,
+                     score=score, subset=subset,
+                     corrections=None if corrections is None else str(corrections),
+                     pacing=pacing, start=start,
                      saturation=saturation, unit=unit, class_balanced=class_balanced,
                      scheme=scheme, temperature=temperature, floor=floor, unbiased=unbiased,
                      prune=skip, anneal=anneal)
@@ -306,7 +313,9 @@ def train(
     if not ctx.is_main:
         return
     table = Table(title=f"{sampler} on {result.num_train} samples"
-                  + (f" (selection {subset!r})" if subset else ""), title_justify="left")
+                  + (f" (selection {subset!r})" if subset else "")
+                  + (f" with the corrections of {corrections}" if corrections else ""),
+                  title_justify="left")
     for col in ("epoch", "samples", "train loss", "train acc", "test acc", "seconds"):
         table.add_column(col, justify="right")
     for h in result.history:
@@ -736,10 +745,13 @@ def flag(
              "(early_learnability, learnability, heldout_learnability, ...), aum or "
              "early_aum.")] = "early_aum+early_learnability",
     out: Annotated[Path | None, typer.Option(
-        help="Also write the flagged indices (.npy, .txt or .csv).")] = None,
+        help="Also write them: .csv one row per flagged, then suspected sample (index, "
+             "flagged, given and suggested label, probability the label is wrong, confidence "
+             "of the suggestion, class names); .npy or .txt the flagged indices.")] = None,
 ) -> None:
     """Flag the samples whose label is probably wrong, and store each sample's probability
-    of a wrong label as the score mislabel_probability.
+    of a wrong label as the score mislabel_probability, with a suggested label where the
+    training history supports one.
 
     Flagging nothing is a normal result on clean data. Example: curator flag scores.h5
     --out flagged.csv
@@ -772,6 +784,30 @@ def flag(
         out_console.print(f"{suspects} more suspected (the evidence points to a wrong label, "
                           f"the probability below {FLAG_AT}): the default `curator prune` "
                           "drops them next, most likely first", highlight=False)
+    if r.suggested is not None and r.confidence is not None and flagged.any():
+        import numpy as np
+
+        from curator.flags import RELABEL_AT
+
+        has = flagged & (r.suggested >= 0)
+        sure = has & (r.confidence >= RELABEL_AT)
+        out_console.print(f"suggested labels: {int(has.sum())} of the flagged have one, "
+                          f"{int(sure.sum())} with confidence >= {RELABEL_AT} (what `curator "
+                          "relabel` relabels; it drops the other flagged)", highlight=False)
+        top = r.table(r.flagged_indices[np.argsort(-r.fit.probability[flagged],
+                                                   kind="stable")][:10])
+        rows = Table(title="most likely wrong", title_justify="left")
+        for col in ("index", "given", "suggested", "p(wrong)", "confidence"):
+            rows.add_column(col, justify="right")
+        for i, g, sug, p, c in zip(top["index"], top["given_name"], top["suggested_name"],
+                                   top["mislabel_probability"], top["suggestion_confidence"],
+                                   strict=True):
+            rows.add_row(str(i), g, sug or "-", f"{p:.2f}", f"{c:.2f}" if sug else "-")
+        out_console.print(rows)
+    elif r.suggested is None and flagged.any():
+        out_console.print("no suggested labels: the runs of this file do not record the "
+                          "rival class (format 0.1.0; score again with this curator)",
+                          highlight=False)
     out_console.print(_per_class(r.labels, r.classes, flagged, "flagged", "share"))
     q = r.quality
     if q is not None:
@@ -780,6 +816,46 @@ def flag(
                           f"{_num(q.recall)}, F1 {_num(q.f1)}", highlight=False)
     if r.out is not None:
         out_console.print(f"wrote {r.out}", highlight=False)
+
+
+@app.command()
+@_errors
+def relabel(
+    file: Annotated[Path, typer.Argument(help="A scores file.")],
+    out: Annotated[Path, typer.Option(help="The corrections file to write (.csv).")
+                   ] = Path("corrections.csv"),
+    at: Annotated[float, typer.Option(
+        help="Relabel a flagged sample when its suggestion's confidence is at least this; "
+             "drop the other flagged.")] = 0.5,
+    force: Annotated[bool, typer.Option(help="Replace an existing corrections file.")
+                     ] = False,
+) -> None:
+    """Write corrections from the flags: each flagged sample relabelled to its suggested
+    label where the suggestion is confident, the other flagged dropped, everything else kept.
+
+    Train on them with curator train --scores FILE --corrections corrections.csv, or in your
+    own loop with curator.with_corrections(dataset, "corrections.csv"). Example: curator
+    relabel scores.h5 --out corrections.csv
+    """
+    from curator.flagging import relabel as run_relabel
+
+    check_output_dir(out)
+    if out.exists() and not force:
+        raise CuratorError(f"{str(out)!r} exists (a person's review may be in it)",
+                           hint="pass --force to replace it, or --out another file")
+    made, r = run_relabel(file, out, at=at)
+    n = len(r.labels)
+    relabelled, dropped = len(made.relabelled), len(made.dropped)
+    out_console.print(f"relabelled [bold]{relabelled}[/], dropped [bold]{dropped}[/] of the "
+                      f"{relabelled + dropped} flagged; kept the other "
+                      f"{n - relabelled - dropped} of {n} as they are; wrote {out}",
+                      highlight=False)
+    if r.noisy is not None and r.original is not None and relabelled:
+        right = int((made.label[made.action == "relabel"]
+                     == r.original[made.relabelled]).sum())
+        out_console.print(f"against the original labels the file records: {right} of the "
+                          f"{relabelled} relabelled get it back "
+                          f"({_pct(right / relabelled)})", highlight=False)
 
 
 @app.command()

@@ -12,11 +12,13 @@ from pathlib import Path
 
 import numpy as np
 
-from curator import store
+from curator import corrections, store
+from curator.corrections import Corrections
 from curator.errors import CuratorError, FormatError
 from curator.flags import (
     DEFAULT_BY,
     ESTIMATE,
+    RELABEL_AT,
     SEPARATION,
     FlagQuality,
     MislabelFit,
@@ -24,6 +26,7 @@ from curator.flags import (
     fit_mislabelled,
     flag_quality,
     noise_share,
+    relabel_plan,
 )
 from curator.scores import (
     SCORES,
@@ -133,6 +136,28 @@ def score_for_flags(f: ScoresFile, by: str) -> tuple[ScoreValues, bool]:
     return compute_scores(traj, [by])[by], False
 
 
+SUGGESTIONS = ("suggested_label", "suggestion_confidence")
+
+
+def file_suggestions(f: ScoresFile) -> tuple[np.ndarray, np.ndarray, dict[str, ScoreValues]
+                                            ] | None:
+    """(suggested label or -1, its confidence) of every sample of an open file, and the
+    scores to store when the file does not store them yet; None when its runs do not record
+    ``rival`` (format 0.1.0, or no complete reference run)."""
+    if all(name in f.score_names() for name in SUGGESTIONS):
+        label, conf = (f.score(name).values for name in SUGGESTIONS)
+        return np.asarray(label, dtype=np.int64), np.asarray(conf, dtype=np.float64), {}
+    try:
+        traj = FileTrajectories(f)
+    except CuratorError:
+        return None
+    if "rival" not in traj.recorded:
+        return None
+    scores = compute_scores(traj, list(SUGGESTIONS))
+    label, conf = (scores[name].values for name in SUGGESTIONS)
+    return np.asarray(label, dtype=np.int64), np.asarray(conf, dtype=np.float64), scores
+
+
 @dataclass(frozen=True)
 class FlagReport:
     """What ``curator flag`` found in a file."""
@@ -145,10 +170,39 @@ class FlagReport:
     stored: bool = True  # False when the fit was read back from the file (nothing written)
     # the reference runs' best mean test accuracy over the epochs (None: none recorded)
     test_acc: float | None = None
+    # (N,) each sample's suggested label (-1: none) and its confidence; None for a file whose
+    # runs do not record the rival class (format 0.1.0)
+    suggested: np.ndarray | None = None
+    confidence: np.ndarray | None = None
+    original: np.ndarray | None = None  # (N,) the labels before injected noise, when known
 
     @property
     def flagged_indices(self) -> np.ndarray:
         return np.flatnonzero(self.fit.flagged)
+
+    @property
+    def listed(self) -> np.ndarray:
+        """The flagged and then the suspected samples, each most likely wrong first."""
+        p = self.fit.probability
+        order = np.argsort(-np.asarray(p, dtype=np.float64), kind="stable")
+        return order[(self.fit.flagged | self.fit.suspected)[order]]
+
+    def table(self, indices: np.ndarray | None = None) -> dict[str, np.ndarray]:
+        """Columns of one row per sample (default: :attr:`listed`): index, flagged, given
+        label, suggested label (-1: none), probability the given label is wrong, confidence
+        of the suggestion, and the class names (empty for no suggestion)."""
+        idx = self.listed if indices is None else np.asarray(indices, dtype=np.int64)
+        n = len(self.labels)
+        suggested = (self.suggested if self.suggested is not None
+                     else np.full(n, -1, dtype=np.int64))[idx]
+        confidence = (self.confidence if self.confidence is not None else np.zeros(n))[idx]
+        names = np.array([*self.classes, ""], dtype=object)  # -1 -> ""
+        given = self.labels[idx]
+        return {"index": idx, "flagged": self.fit.flagged[idx], "given_label": given,
+                "suggested_label": suggested,
+                "mislabel_probability": np.asarray(self.fit.probability)[idx],
+                "suggestion_confidence": confidence, "given_name": names[given],
+                "suggested_name": names[suggested]}
 
     @property
     def quality(self) -> FlagQuality | None:
@@ -180,18 +234,72 @@ def flag(path: str | Path, *, by: str = DEFAULT_BY, out: str | Path | None = Non
         if fit is None or fit.by != by or fit.estimate < ESTIMATE:
             fit, scores = fresh_fit(f, by)
         labels, noisy = f.labels, f.noisy
-        classes = list(f.data_spec.get("classes") or [])
+        original = None if noisy is None else f.original_labels
+        classes = class_names(f)
         test_acc = best_test_accuracy(f)
+        found = file_suggestions(f)
     assert fit is not None
-    written = None
+    suggested = confidence = None
+    if found is not None:
+        suggested, confidence, more = found
+        scores.update(more)
+    report = FlagReport(fit, labels, classes, noisy, out, stored=bool(scores),
+                        test_acc=test_acc, suggested=suggested, confidence=confidence,
+                        original=original)
     if out is not None:  # written before the score is stored: a failure leaves the file as it was
-        written = store.export_indices(np.flatnonzero(fit.flagged), out)
+        if out.suffix == ".csv":
+            write_table(report.table(), out)
+        else:
+            store.export_indices(np.flatnonzero(fit.flagged), out)
     if scores:
         with store.writer_lock(path):
             store.write_scores(path, scores)
-    return FlagReport(fit, labels, classes if len(classes) == int(labels.max()) + 1 else
-                      [str(c) for c in range(int(labels.max()) + 1)], noisy, written,
-                      stored=bool(scores), test_acc=test_acc)
+    return report
+
+
+def class_names(f: ScoresFile) -> list[str]:
+    """The class names the file's data spec records, else the class indices as text."""
+    classes = [str(c) for c in (f.data_spec.get("classes") or [])]
+    return classes if len(classes) == f.num_classes else [str(c) for c in range(f.num_classes)]
+
+
+def write_table(columns: dict[str, np.ndarray], out: str | Path) -> Path:
+    """Write :meth:`FlagReport.table` as CSV (one row per sample, a header line)."""
+    import csv
+
+    out = Path(out)
+    with open(out, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(list(columns))
+        for row in zip(*columns.values(), strict=True):
+            writer.writerow([f"{v:.4f}" if isinstance(v, float | np.floating) else
+                             int(v) if isinstance(v, np.bool_ | bool) else v for v in row])
+    return out
+
+
+def relabel(path: str | Path, out: str | Path, *, at: float = RELABEL_AT
+            ) -> tuple[Corrections, FlagReport]:
+    """Corrections from the flags of ``path`` (:func:`flag`, the default estimate): each
+    flagged sample relabelled to its suggested class where the suggestion's confidence is at
+    least ``at``, the other flagged dropped, every other sample kept
+    (:func:`curator.flags.relabel_plan`); written to ``out`` (docs/format.md)."""
+    report = flag(path)
+    if report.suggested is None or report.confidence is None:
+        raise FormatError(f"{str(path)!r} records no rival class (a file of format 0.1.0): "
+                          "it has no suggested labels to relabel with",
+                          hint="score again with this curator, or drop the flagged with "
+                               "`curator prune`")
+    relabel_mask, drop = relabel_plan(report.fit.flagged, report.suggested, report.confidence,
+                                      at=at)
+    with store.open_scores(path) as f:
+        fingerprint = f.fingerprint
+    made = corrections.make(
+        fingerprint, report.labels, len(report.classes),
+        relabel=dict(zip(np.flatnonzero(relabel_mask).tolist(),
+                         report.suggested[relabel_mask].tolist(), strict=True)),
+        drop=np.flatnonzero(drop))
+    corrections.write(made, out)
+    return made, report
 
 
 def _pct(x: float) -> str:

@@ -49,6 +49,9 @@ from curator.errors import CuratorError
 # flagged nothing when it implied no wrong labels; 2 (2026-12-05) needs no clean test split
 ESTIMATE = 2
 FLAG_AT = 0.5  # flagged: probability of being mislabelled at least this
+# relabelled (not dropped): a flagged sample whose suggested class has at least this mean
+# probability before memorising (``suggestion_confidence``; :func:`relabel_plan`)
+RELABEL_AT = 0.5
 FIT_SAMPLES = 200_000  # the mixture is fitted on at most this many samples (then applied to all)
 MIN_CLASS = 50  # a class with fewer samples takes the mixture fitted to all the samples
 # a low component counts as wrong labels only if it is at least this far from the high one
@@ -174,6 +177,18 @@ class MislabelFit:
                    p.get("noise_share_from"),  # type: ignore[arg-type]
                    int(p.get("estimate", 1)),  # type: ignore[call-overload]
                    None if p.get("outliers") is None else int(p["outliers"]))  # type: ignore[call-overload]
+
+
+def relabel_plan(flagged: np.ndarray, suggested: np.ndarray, confidence: np.ndarray, *,
+                 at: float = RELABEL_AT) -> tuple[np.ndarray, np.ndarray]:
+    """(relabel, drop), each (N,) bool, of the ``flagged`` samples: relabel those with a
+    suggested class (``suggested`` >= 0) of ``confidence`` at least ``at``, drop the rest of
+    the flagged; every other sample is kept as it is."""
+    flagged = np.asarray(flagged, dtype=bool)
+    if not 0 <= at <= 1:
+        raise CuratorError(f"the relabel level must be in [0, 1], but got {at}", param="at")
+    relabel = flagged & (np.asarray(suggested) >= 0) & (np.asarray(confidence) >= at)
+    return relabel, flagged & ~relabel
 
 
 def suspected(probability: np.ndarray, share: float | None) -> np.ndarray:

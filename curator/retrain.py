@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import platform
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +20,7 @@ import numpy as np
 import torch
 
 import curator
+from curator import corrections
 from curator.config import TrainConfig
 from curator.data import DataBundle
 from curator.distributed import SINGLE, Context
@@ -40,6 +41,7 @@ class TrainPlan:
     scores: str | None = None  # a curator scores file (needed unless sampler is random)
     score: str = "learnability"  # the score that orders the samples
     subset: str | None = None  # a selection stored in the scores file (curator prune)
+    corrections: str | None = None  # a corrections file (curator relabel, curator review)
     pacing: str = "linear"  # curriculum pacing g(s)
     start: float = 0.1  # g(0): fraction of the data at the start
     saturation: float = 0.8  # progress at which all data is used
@@ -145,10 +147,13 @@ def train(cfg: TrainConfig, plan: TrainPlan, *, progress: TrainingProgress | Non
                           hint="make one with `curator score`")
     if plan.subset is not None and plan.scores is None:
         raise ConfigError("--subset needs --scores FILE (the file that holds the selection)")
+    if plan.corrections is not None and plan.scores is None:
+        raise ConfigError("--corrections needs --scores FILE (the file they were made from)")
     device = resolve_device(cfg.device)
     bundle = bundle or DataBundle.from_config(cfg)
     subset = None if indices is None else np.sort(np.asarray(indices, dtype=np.int64))
     values = higher_is = None
+    fixes = None
     if plan.scores is not None:
         with open_scores(plan.scores) as f:
             f.check_data(bundle)
@@ -157,6 +162,16 @@ def train(cfg: TrainConfig, plan: TrainPlan, *, progress: TrainingProgress | Non
             if plan.sampler != "random":
                 s = f.score(plan.score)
                 values, higher_is = s.values, s.higher_is
+            fixes = (None if plan.corrections is None else
+                     corrections.read(plan.corrections))
+            if fixes is not None:
+                fixes.check_data(f.fingerprint, f.num_samples, repr(str(plan.scores)))
+    if fixes is not None:  # the new labels; the dropped leave the (selected) samples
+        fixes.check_labels(bundle.labels, repr(str(plan.scores)))
+        bundle = replace(bundle, train=bundle.train.with_labels(
+            torch.from_numpy(fixes.labels(bundle.labels))))
+        kept = fixes.kept()
+        subset = np.flatnonzero(kept) if subset is None else subset[kept[subset]]
     n_used = len(subset) if subset is not None else bundle.num_samples
     check_setup(cfg, bundle, n_used)
     positions = subset if subset is not None else np.arange(bundle.num_samples)

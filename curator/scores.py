@@ -69,16 +69,18 @@ HARD_CONFIDENCE = 0.5  # cartography: below this confidence (and not ambiguous) 
 
 def per_sample(name: str, *, needs: tuple[str, ...], higher_is: str, description: str,
                options: tuple[str, ...] = (), runs: str = "reference",
-               scale: str | None = None
+               scale: str | None = None, dtype: str = "float64"
                ) -> Callable[[Callable[..., np.ndarray]], Callable[..., np.ndarray]]:
     """Register a per-sample score computed from the runs of kind ``runs``. ``scale``:
     "probability" (of the label, in [0, 1]) or "margin" (a logit difference, 0 where the
     model is undecided) for a score the mislabel estimate can run on (``curator flag
-    --by``: :func:`scale_of`); None for the others."""
+    --by``: :func:`scale_of`); None for the others. ``dtype``: of the values (``int32`` for a
+    class index)."""
     if scale is not None and scale not in SCALE_NAMES:
         raise ValueError(f"scale of score {name!r} must be one of {SCALE_NAMES}")
     return SCORES.register(name, kind="per_sample", needs=needs, higher_is=higher_is,
-                           description=description, options=options, runs=runs, scale=scale)
+                           description=description, options=options, runs=runs, scale=scale,
+                           dtype=dtype)
 
 
 def scale_of(name: str) -> str:
@@ -251,6 +253,56 @@ def early_rival(p_true: np.ndarray, margin: np.ndarray, *, early_epochs: int) ->
     return np.clip(p * np.exp(-m), 0.0, 1.0).mean(axis=(0, 1))
 
 
+def _suggestion(p_true: np.ndarray, margin: np.ndarray, rival: np.ndarray,
+                early_epochs: int) -> tuple[np.ndarray, np.ndarray]:
+    """(the suggested class or -1, its confidence) of each sample: over the early window's
+    (run, epoch) pairs, the rival class (the most likely other class) with the largest summed
+    probability p_y exp(-margin); its confidence that sum over the pairs where the sample was
+    presented — the class's mean probability before memorising, counted 0 in the pairs where
+    another class was the rival, so a lower bound. A class is suggested only where its
+    confidence is above the given label's mean probability over the same pairs: the early
+    model preferred it. O(K^2 B) for K = runs x early epochs, without a (C, B) array."""
+    p = p_true[:, :early_epochs].astype(np.float64)
+    b = p.shape[-1]
+    seen = ~np.isnan(p)
+    k = np.maximum(seen.sum(axis=(0, 1)), 1)
+    m = np.clip(np.nan_to_num(margin[:, :early_epochs].astype(np.float64)), -700, 700)
+    p_rival = np.where(seen, np.clip(np.nan_to_num(p) * np.exp(-m), 0.0, 1.0), 0.0)
+    p_rival = p_rival.reshape(-1, b)
+    r = rival[:, :early_epochs].reshape(-1, b).astype(np.int64)
+    best = np.full(b, -1, dtype=np.int64)
+    best_sum = np.zeros(b)
+    for row in r:  # each candidate: a class that was some pair's rival
+        total = np.where(r == row, p_rival, 0.0).sum(axis=0)
+        better = total > best_sum
+        best, best_sum = np.where(better, row, best), np.where(better, total, best_sum)
+    confidence = best_sum / k
+    given = np.where(seen, np.nan_to_num(p), 0.0).sum(axis=(0, 1)) / k
+    return np.where(confidence > given, best, -1), confidence
+
+
+@per_sample("suggested_label", needs=("p_true", "margin", "rival"), higher_is="harder",
+            options=("early_epochs",), dtype="int32",
+            description="the class the sample most likely belongs to if its label is wrong "
+                        "(-1: none): the other class with the largest mean probability over "
+                        "the epochs up to the best test accuracy, where that is above the "
+                        "given label's (a class index, not an ordering)")
+def suggested_label(p_true: np.ndarray, margin: np.ndarray, rival: np.ndarray, *,
+                    early_epochs: int) -> np.ndarray:
+    return _suggestion(p_true, margin, rival, early_epochs)[0]
+
+
+@per_sample("suggestion_confidence", needs=("p_true", "margin", "rival"), higher_is="easier",
+            options=("early_epochs",),
+            description="the suggested class's mean probability over the epochs up to the "
+                        "best test accuracy (a lower bound: 0 in the epochs where another "
+                        "class was the most likely other one); 0 where none is suggested")
+def suggestion_confidence(p_true: np.ndarray, margin: np.ndarray, rival: np.ndarray, *,
+                          early_epochs: int) -> np.ndarray:
+    label, confidence = _suggestion(p_true, margin, rival, early_epochs)
+    return np.where(label >= 0, confidence, 0.0)
+
+
 @derived("mislabel_probability", sources=("early_aum", "early_learnability", "early_rival"),
          higher_is="harder", context=("share", "labels"),
          description="probability that the label is wrong: where some class's margins before "
@@ -321,6 +373,9 @@ class Trajectories(Protocol):
     num_samples: int
     num_epochs: int
 
+    @property
+    def recorded(self) -> frozenset[str]: ...  # the statistics read() can read
+
     def read(self, stat: str, start: int, stop: int) -> np.ndarray: ...
 
 
@@ -348,6 +403,10 @@ class ArrayTrajectories:
         if not self.runs:
             self.runs = tuple(f"run-{i}" for i in range(r))
 
+    @property
+    def recorded(self) -> frozenset[str]:
+        return frozenset(self.stats)
+
     def read(self, stat: str, start: int, stop: int) -> np.ndarray:
         return np.asarray(self.stats[stat])[:, :, start:stop]
 
@@ -371,6 +430,8 @@ class FileTrajectories:
                               f"{sorted(epochs)}; scores average over runs of equal length")
         self.file = scores
         self.runs = tuple(r.name for r in complete)
+        # the statistics every run records (``rival`` since format 0.2.0)
+        self.recorded = frozenset.intersection(*(frozenset(r.stats) for r in complete))
         self.num_epochs = epochs.pop()
         self.num_samples = scores.num_samples
         history = [scores.history(r) for r in self.runs]
@@ -415,13 +476,22 @@ def compute_scores(traj: Trajectories, names: Sequence[str] | None = None, *,
     :func:`default_options`.
     """
     sources = {"reference": traj, "holdout": holdout}
-    if names is None:
-        names = [e.name for e in SCORES if sources[e.meta.get("runs", "reference")] is not None]
+    if names is None:  # every score the runs can give
+        names = [e.name for e in SCORES if _can_compute(e, sources)]
     entries = _with_sources([SCORES.entry(n) for n in names])
     for e in entries:
-        if e.meta["kind"] == "per_sample" and sources[e.meta["runs"]] is None:
+        if e.meta["kind"] != "per_sample":
+            continue
+        source = sources[e.meta["runs"]]
+        if source is None:
             raise CuratorError(f"score {e.name!r} needs {e.meta['runs']} runs, and there are "
                                "none", hint="score with --holdout K")
+        missing = [s for s in e.meta["needs"] if s not in source.recorded]
+        if missing:
+            raise FormatError(f"score {e.name!r} needs the statistic {missing[0]!r}, which "
+                              f"the {e.meta['runs']} runs do not record",
+                              hint="files of format 0.1.0 have no 'rival' (the suggested "
+                                   "labels need it): record the runs again with this curator")
     opts = default_options(traj.num_epochs, getattr(traj, "test_acc", None),
                            getattr(traj, "test_samples", None))
     opts.update({k: v for k, v in (options or {}).items() if v is not None})
@@ -545,7 +615,7 @@ def _per_sample(traj: Trajectories, entries: list[Entry], opts: Mapping[str, int
     """Per-sample scores over column blocks of ``traj`` (bounded memory)."""
     stats = sorted({s for e in entries for s in e.meta["needs"]})
     n = traj.num_samples
-    values = {e.name: np.empty(n, dtype=np.float64) for e in entries}
+    values = {e.name: np.empty(n, dtype=e.meta["dtype"]) for e in entries}
     per_sample_bytes = 4 * max(1, len(traj.runs)) * max(1, traj.num_epochs) * max(1, len(stats))
     block = max(1, BLOCK_BYTES // per_sample_bytes)
     if block >= CHUNK_SAMPLES:  # whole chunks of the file: each is decompressed once
@@ -557,6 +627,14 @@ def _per_sample(traj: Trajectories, entries: list[Entry], opts: Mapping[str, int
             kwargs = {k: opts[k] for k in e.meta["options"]}
             values[e.name][start:stop] = e.fn(*(cache[s] for s in e.meta["needs"]), **kwargs)
     return values
+
+
+def _can_compute(entry: Entry, sources: Mapping[str, Trajectories | None]) -> bool:
+    """Whether the runs hold what ``entry`` (and, for a derived score, its sources) needs."""
+    if entry.meta["kind"] == "derived":
+        return all(_can_compute(SCORES.entry(s), sources) for s in entry.meta["sources"])
+    source = sources[entry.meta.get("runs", "reference")]
+    return source is not None and set(entry.meta["needs"]) <= source.recorded
 
 
 def _with_sources(entries: list[Entry]) -> list[Entry]:

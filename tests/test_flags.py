@@ -412,8 +412,28 @@ def test_flag_end_to_end(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Non
         assert s.params == scored.params and len(s.params["mixtures"]) == 2
         early = f.score("early_learnability")
         assert 1 <= early.params["early_epochs"] <= 10
-    flagged = np.loadtxt(csv, skiprows=1, dtype=np.int64, ndmin=1)
-    np.testing.assert_array_equal(flagged, np.flatnonzero(s.values >= 0.5))
+    import csv as csv_module
+
+    with open(csv) as handle:
+        rows = list(csv_module.DictReader(handle))
+    assert list(rows[0]) == ["index", "flagged", "given_label", "suggested_label",
+                             "mislabel_probability", "suggestion_confidence", "given_name",
+                             "suggested_name"]
+    flagged = np.array([int(row["index"]) for row in rows if row["flagged"] == "1"])
+    np.testing.assert_array_equal(np.sort(flagged), np.flatnonzero(s.values >= 0.5))
+    probability = [float(row["mislabel_probability"]) for row in rows]
+    assert probability[:len(flagged)] == sorted(probability[:len(flagged)], reverse=True)
+    with open_scores(out) as f:  # the suggestions, as `curator score` stored them
+        suggested, original = f.score("suggested_label").values, f.original_labels
+        labels = f.labels
+    given = [int(row["given_label"]) for row in rows]
+    np.testing.assert_array_equal(given, labels[[int(row["index"]) for row in rows]])
+    for row in rows:
+        i = int(row["index"])
+        assert int(row["suggested_label"]) == suggested[i]
+        assert (row["suggested_name"] == "") == (suggested[i] < 0)
+    right = np.mean([suggested[i] == original[i] for i in flagged if suggested[i] >= 0])
+    assert right > 0.85, right  # the suggestions give most flipped labels back
     q = flag_quality(s.values >= 0.5, noisy)
     assert q.f1 > 0.8, q
     f1 = float(text.split("F1 ")[1].split()[0])

@@ -8,7 +8,7 @@ import numpy as np
 import torch
 
 from curator.record import StatBuffer, batch_stats
-from curator.store import STAT_DTYPES
+from curator.store import STAT_DTYPES, stat_dtype
 
 
 def test_batch_stats_by_hand() -> None:
@@ -38,6 +38,8 @@ def test_recorder_scatters_by_index_and_marks_unseen() -> None:
     out = rec.collect()
     assert {k: v.dtype for k, v in out.items()} == STAT_DTYPES
     assert np.isnan(out["p_true"][[0, 2, 3]]).all()
+    # the rival: the other class; a sample not presented holds the dtype's largest value
+    assert out["rival"].tolist() == [255, 1, 255, 255, 1]
     assert out["p_true"][4] > 0.9 and out["p_true"][1] < 0.1
     assert out["correct"].tolist() == [False, False, False, False, True]
     rec.reset()
@@ -60,3 +62,16 @@ def test_chunked_recording_equals_batch_by_batch() -> None:
     for name in a:
         np.testing.assert_array_equal(a[name], b[name])
     assert not np.isnan(a["p_true"]).any()
+
+
+def test_rival_is_the_most_likely_other_class_in_the_smallest_dtype() -> None:
+    z = torch.tensor([[0.0, 5.0, 1.0, 2.0], [9.0, 1.0, 3.0, 0.0]])
+    s = batch_stats(z, torch.tensor([1, 2]))
+    assert s["rival"].tolist() == [3, 0]  # sample 0: not its label 1; sample 1: the prediction
+    for classes, dtype in ((10, np.uint8), (255, np.uint8), (256, np.uint16),
+                           (70_000, np.uint32)):
+        assert stat_dtype("rival", classes) == dtype
+        buf = StatBuffer(3, "cpu", num_classes=classes)
+        buf.update(torch.tensor([2]), torch.randn(1, classes), torch.tensor([0]))
+        out = buf.collect()["rival"]
+        assert out.dtype == dtype and out[0] == np.iinfo(dtype).max and out[2] < classes

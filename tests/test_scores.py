@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 from curator import scores as scores_mod
-from curator.errors import CuratorError
+from curator.errors import CuratorError, FormatError
 from curator.scores import ArrayTrajectories, compute_scores, rank_easiest_first
 
 # R = 2 runs, T = 3 epochs, N = 4 samples: p_t(i) chosen so the means are exact
@@ -27,7 +27,8 @@ def full(p_true: np.ndarray, correct: np.ndarray | None = None, **stats: np.ndar
     """Trajectories with every statistic; unspecified ones derived from p_true."""
     correct = p_true > 0.5 if correct is None else correct
     base = {"p_true": p_true, "correct": correct, "loss": -np.log(np.maximum(p_true, 1e-9)),
-            "margin": p_true - 0.5, "el2n": 1 - p_true}
+            "margin": p_true - 0.5, "el2n": 1 - p_true,
+            "rival": np.ones(np.shape(p_true), dtype=np.uint8)}
     base.update(stats)
     return ArrayTrajectories(base)
 
@@ -205,3 +206,36 @@ def test_every_registered_score_is_finite_with_direction() -> None:
     for name, score in s.items():
         assert score.values.shape == (30,) and np.isfinite(score.values).all(), name
         assert score.higher_is in ("easier", "harder") and score.description, name
+
+
+def test_suggested_label_is_the_early_rival_the_model_preferred() -> None:
+    """Sample 0: class 2 is the rival in every early epoch with probability 0.6 against the
+    label's 0.3 -> suggested 2, confidence 0.6. Sample 1: the rival flips between 1 and 2,
+    and neither beats the label's 0.5 -> none. Sample 2: class 1 in two of the four early
+    (run, epoch) pairs at 0.9, class 3 in the others at 0.2 -> 1, confidence (0.9 + 0.9) / 4.
+    Epochs past the early window do not count."""
+    p = np.array([[[0.3, 0.5, 0.05], [0.3, 0.5, 0.05], [0.99, 0.99, 0.99]],
+                  [[0.3, 0.5, 0.05], [0.3, 0.5, 0.05], [0.99, 0.99, 0.99]]])
+    rival_p = np.array([[[0.6, 0.3, 0.9], [0.6, 0.3, 0.2], [0.0, 0.0, 0.0]],
+                        [[0.6, 0.3, 0.9], [0.6, 0.3, 0.2], [0.0, 0.0, 0.0]]])
+    rival_p[:, 2] = 0.005
+    margin = np.log(p) - np.log(rival_p)  # p_rival = p exp(-margin)
+    rival = np.array([[[2, 1, 1], [2, 2, 3], [0, 0, 0]],
+                      [[2, 2, 1], [2, 1, 3], [0, 0, 0]]], dtype=np.uint8)
+    s = compute_scores(full(p, margin=margin, rival=rival),
+                       ["suggested_label", "suggestion_confidence"],
+                       options={"early_epochs": 2})
+    np.testing.assert_array_equal(s["suggested_label"].values, [2, -1, 1])
+    assert s["suggested_label"].values.dtype == np.int32
+    np.testing.assert_allclose(s["suggestion_confidence"].values, [0.6, 0.0, 0.45], rtol=1e-5)
+
+
+def test_runs_without_rival_give_every_other_score_and_a_clear_error() -> None:
+    """A format-0.1.0 file's runs have no ``rival``: the default scores leave the suggestions
+    out, and asking for one names the statistic."""
+    traj = full(np.full((1, 3, 4), 0.5))
+    old = ArrayTrajectories({k: v for k, v in traj.stats.items() if k != "rival"})
+    default = compute_scores(old)
+    assert "suggested_label" not in default and "mislabel_probability" in default
+    with pytest.raises(FormatError, match="needs the statistic 'rival'"):
+        compute_scores(old, ["suggested_label"])

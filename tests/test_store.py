@@ -34,7 +34,8 @@ def _write(path: Path, bundle, epochs: int = 3) -> dict[str, np.ndarray]:
     p = rng.random((epochs, n)).astype(np.float32)
     for e in range(epochs):
         stats = {"p_true": p[e], "correct": p[e] > 0.5, "loss": -np.log(p[e]),
-                 "margin": p[e] - 0.5, "el2n": 1 - p[e]}
+                 "margin": p[e] - 0.5, "el2n": 1 - p[e],
+                 "rival": np.full(n, e % 10, dtype=np.uint8)}
         metrics = {"train_loss": 1.0, "train_acc": 0.5, "test_loss": 1.0, "test_acc": 0.4,
                    "lr": 0.1, "seconds": 1.5}
         store.append_epoch(path, "seed-0", e, stats, metrics)
@@ -54,8 +55,9 @@ def test_layout(tmp_path: Path, bundle) -> None:
         np.testing.assert_array_equal(f["data/noisy"][()], bundle.noisy)
         run = f["runs/seed-0"]
         assert run.attrs["epochs_done"] == 3 and not run.attrs["complete"]
-        for stat, dtype in STAT_DTYPES.items():
-            assert run[stat].shape == (3, bundle.num_samples) and run[stat].dtype == dtype
+        for stat in STAT_DTYPES:
+            assert run[stat].shape == (3, bundle.num_samples)
+            assert run[stat].dtype == store.stat_dtype(stat, bundle.num_classes)
             assert run[stat].compression == "gzip"
         np.testing.assert_array_equal(run["p_true"][()], written["p_true"])
         assert run.attrs["wall_time_s"] == pytest.approx(4.5)
@@ -75,7 +77,8 @@ def test_first_epoch_checks_are_read_once_the_first_epoch_is_committed(tmp_path:
         assert f.first_epoch("seed-0") is None  # written, but epoch 1 is not committed yet
     p = np.full(bundle.num_samples, 0.5, np.float32)
     store.append_epoch(path, "seed-0", 0, {"p_true": p, "correct": p > 0, "loss": p,
-                                           "margin": p, "el2n": p},
+                                           "margin": p, "el2n": p,
+                                           "rival": np.zeros(len(p), np.uint8)},
                        {"train_loss": 1.0, "train_acc": 0.5, "test_loss": 1.0,
                         "test_acc": 0.7, "lr": 0.1, "seconds": 1.0})
     with store.open_scores(path) as f:
@@ -154,6 +157,38 @@ def test_frozen_file_still_reads(tmp_path: Path) -> None:
         np.testing.assert_allclose(stored.values, fresh.values, rtol=1e-6)
         assert f.noisy is not None and f.noisy.sum() == 144
         assert f.fingerprint == load_data("digits", label_noise=0.1).fingerprint
+
+
+def test_frozen_v0_2_file_reads_with_its_suggestions(tmp_path: Path) -> None:
+    """Format 0.2.0 (curator 0.1.0, 2026-12-05; tests/data/README.md): runs record
+    ``rival`` and the file stores the suggested labels made from it."""
+    copy = tmp_path / "scores-v0.2.0.h5"
+    shutil.copy(DATA / copy.name, copy)
+    with store.open_scores(copy) as f:
+        assert f.version == "0.2.0"
+        assert all("rival" in r.stats for r in f.runs())
+        rival = f.read_stat("seed-0", "rival")
+        assert rival.dtype == np.uint8 and rival.shape == (2, 1437) and rival.max() < 10
+        stored = f.score("suggested_label")
+        fresh = compute_scores(FileTrajectories(f), ["suggested_label"])["suggested_label"]
+        np.testing.assert_array_equal(stored.values, fresh.values)
+        assert (stored.values >= -1).all() and (stored.values < 10).all()
+
+
+def test_a_v0_1_file_has_no_suggestions_and_says_why(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from curator.cli import app
+
+    copy = tmp_path / FROZEN.name
+    shutil.copy(FROZEN, copy)
+    with store.open_scores(copy) as f:
+        assert not any("rival" in r.stats for r in f.runs())
+        with pytest.raises(FormatError, match="needs the statistic 'rival'"):
+            compute_scores(FileTrajectories(f), ["suggested_label"])
+    r = CliRunner().invoke(app, ["relabel", str(copy), "--out", str(tmp_path / "c.csv")])
+    assert r.exit_code != 0
+    assert "records no rival class (a file of format 0.1.0)" in " ".join(r.output.split())
 
 
 def test_fingerprint_refuses_other_data(tmp_path: Path, bundle) -> None:

@@ -73,7 +73,7 @@ def test_probes_record_every_sample_and_do_not_change_training(digits) -> None:
         assert results[probe].train_acc == results["none"].train_acc
     for probe in ("train", "eval"):
         stats = results[probe].stats
-        assert set(stats) == {"p_true", "correct", "loss", "margin", "el2n"}
+        assert set(stats) == {"p_true", "correct", "loss", "margin", "el2n", "rival"}
         assert not np.isnan(stats["p_true"]).any()  # every sample recorded once
         assert stats["p_true"].shape == (digits.num_samples,)
     # the eval probe is taken after the epoch, so it sees a better model than the train pass

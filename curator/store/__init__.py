@@ -38,6 +38,8 @@ from curator.store.spec import (
     RunInfo,
     ScoreValues,
     ease_of,
+    no_rival,
+    stat_dtype,
 )
 from curator.store.write import (
     add_run,
@@ -59,7 +61,7 @@ __all__ = [
     "READERS", "RECORDER_SOURCE",
     "RUN_ENCODING", "SCORE_ENCODING", "SCORE_READERS", "STAT_DTYPES", "TMP_PREFIX", "VERSION",
     "RunInfo", "ScoreValues", "ScoresFile", "add_run", "append_epoch", "create", "create_file",
-    "ease_of", "export_indices", "finish_run", "open_scores", "recover", "reopen_run", "repair",
-    "truncate_run",
+    "ease_of", "export_indices", "finish_run", "no_rival", "open_scores", "recover",
+    "reopen_run", "repair", "stat_dtype", "truncate_run",
     "write_run_array", "write_scores", "write_selection", "writer_lock",
 ]

@@ -313,7 +313,8 @@ def _check_v0_1(path: Path, f: h5py.File) -> None:
 
 # (encoding-type, encoding-version) of the file -> its checker; of a score dataset -> True
 READERS: dict[tuple[str, str], Callable[[Path, h5py.File], None]] = {
-    (ENCODING_TYPE, "0.1.0"): _check_v0_1}
+    (ENCODING_TYPE, "0.1.0"): _check_v0_1,  # runs without ``rival``
+    (ENCODING_TYPE, "0.2.0"): _check_v0_1}  # the same layout; runs may record ``rival``
 SCORE_READERS: dict[tuple[str, str], bool] = {SCORE_ENCODING: True}
 
 

@@ -12,7 +12,7 @@ import numpy as np
 ENCODING_TYPE = "curator-scores"
 
 
-VERSION = "0.1.0"
+VERSION = "0.2.0"  # 0.2.0: runs record ``rival``; 0.1.0 files are read too
 
 
 RUN_ENCODING = ("curator-run", "0.1.0")
@@ -50,7 +50,29 @@ STAT_DTYPES: dict[str, np.dtype] = {
     "loss": np.dtype("float16"),
     "margin": np.dtype("float16"),
     "el2n": np.dtype("float16"),
+    # the most likely class other than the given label (the prediction when ``correct`` is
+    # False); the dtype shown is for up to 255 classes: :func:`stat_dtype`; a sample not
+    # presented in the epoch holds the dtype's largest value (:func:`no_rival`). Files of
+    # format 0.1.0 have none
+    "rival": np.dtype("uint8"),
 }
+
+
+def stat_dtype(stat: str, num_classes: int) -> np.dtype:
+    """The dtype of statistic ``stat`` in a file of ``num_classes`` classes: ``rival`` takes
+    the smallest unsigned integer that holds every class and one value more (1 byte for up
+    to 255 classes), the others :data:`STAT_DTYPES`."""
+    if stat != "rival":
+        return STAT_DTYPES[stat]
+    for dtype in (np.uint8, np.uint16, np.uint32):
+        if num_classes <= np.iinfo(dtype).max:
+            return np.dtype(dtype)
+    raise ValueError(f"{num_classes} classes")
+
+
+def no_rival(dtype: np.dtype) -> int:
+    """The value ``rival`` holds for a sample not presented in the epoch."""
+    return int(np.iinfo(dtype).max)
 
 
 def _label_dtype(num_classes: int) -> np.dtype:

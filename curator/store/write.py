@@ -31,6 +31,7 @@ from curator.store.spec import (
     ScoreValues,
     _json,
     _label_dtype,
+    stat_dtype,
 )
 from samplers.scores import TMP_PREFIX
 
@@ -153,8 +154,10 @@ def add_run(path: str | Path, name: str, *, seed: int, config: dict[str, Any],
                           "complete": False, "wall_time_s": 0.0,
                           "final_train_acc": np.nan, "final_test_acc": np.nan})
         if record:
-            for stat, dtype in STAT_DTYPES.items():
-                run.create_dataset(stat, shape=(0, n), maxshape=(None, n), dtype=dtype,
+            classes = int(f.attrs["num_classes"])
+            for stat in STAT_DTYPES:
+                run.create_dataset(stat, shape=(0, n), maxshape=(None, n),
+                                   dtype=stat_dtype(stat, classes),
                                    chunks=(1, min(n, CHUNK_SAMPLES)), **COMPRESSION)
         history = run.create_group("history")
         for key in HISTORY:  # growable: a finished recorded run may be continued (reopen_run)
@@ -178,8 +181,9 @@ def append_epoch(path: str | Path, name: str, epoch: int, stats: dict[str, np.nd
                               f"epoch {epoch + 1}")
         for stat in STAT_DTYPES:
             if stat in run:
-                if stats is None:
-                    raise FormatError(f"run {name!r} records statistics, but none were given")
+                if stats is None or stat not in stats:
+                    raise FormatError(f"run {name!r} records the statistic {stat!r}, but "
+                                      f"{'none were' if stats is None else 'it was not'} given")
                 ds = run[stat]
                 ds.resize(epoch + 1, axis=0)
                 ds[epoch] = stats[stat]
