@@ -7,7 +7,8 @@ The Python API (docs/api.md); names are imported on first use, so ``import curat
 - :func:`score`: curator's own reference run; :func:`load`: a file's scores as numpy arrays;
 - :func:`flag`, :func:`prune`, :func:`plan_selection`: which labels are wrong, what to keep;
 - :func:`training_data`, :func:`subset`: the exact training split a file was scored on;
-- :func:`with_corrections`: a data set with the labels a corrections file fixes.
+- :func:`relabel`, :func:`with_corrections`: corrections from the flags' suggested labels,
+  and a data set with them applied.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ _EXPORTS = {
     "score": "curator.api",
     "training_data": "curator.api",
     "flag": "curator.flagging",
+    "relabel": "curator.flagging",
     "prune": "curator.pruning",
     "plan_selection": "curator.pruning",
     "subset": "curator.pruning",

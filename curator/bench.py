@@ -21,15 +21,18 @@ from typing import Any
 import numpy as np
 from scipy import stats
 
+from curator import corrections
 from curator.config import TrainConfig
+from curator.corrections import Corrections
 from curator.data import DataBundle
 from curator.errors import ConfigError
-from curator.flagging import file_mislabel
+from curator.flagging import file_mislabel, file_suggestions
+from curator.flags import MislabelFit, relabel_plan
 from curator.loop import resolve_device
 from curator.pruning import STRATEGIES, PruneOptions, plan_selection
 from curator.reference import score as reference_score
 from curator.retrain import TrainPlan, TrainResult, environment, train
-from curator.store import open_scores
+from curator.store import ScoresFile, open_scores
 from samplers import SAMPLERS, SCHEMES
 
 BASELINE = "random"
@@ -51,11 +54,19 @@ class Strategy:
     keep: float | None = None
     budget: str = "epochs"  # pruning: "epochs" (same epochs) or "steps" (same steps)
     samples_of: float | None = None  # random for fewer epochs: the samples of dynamic at this
+    # "relabel": train on `curator relabel`'s corrections; "count": prune to as many samples
+    # as relabel keeps (its drop-flagged twin, which keeps no flagged sample: at most the
+    # unflagged, so it drops the flagged that relabel fixes)
+    relabel: str | None = None
 
     @property
     def label(self) -> str:
         if self.samples_of is not None:
             return f"{self.name} (samples of dynamic skip {self.samples_of:g})"
+        if self.relabel == "relabel":
+            return f"{self.name} (flagged: confident suggestions relabelled, the rest dropped)"
+        if self.relabel == "count":
+            return f"{self.name} keep as many as relabel (at most the unflagged)"
         if self.prune is None:
             return self.name
         return f"{self.name} keep {self.keep:g} (same {self.budget})"
@@ -85,11 +96,12 @@ def make_regimes(names: Sequence[str], *, epochs: int, budget: float = 0.25,
 
 def make_strategies(*, orderings: Sequence[str] = (), schemes: Sequence[str] = (),
                     prune: Sequence[str] = (), keeps: Sequence[float] = (),
-                    dynamic: Sequence[float] = (),
+                    dynamic: Sequence[float] = (), relabel: bool = False,
                     plan: TrainPlan | None = None) -> list[Strategy]:
-    """``random`` first, then the orderings, importance schemes, pruning strategies, and for
+    """``random`` first, then the orderings, importance schemes, pruning strategies, for
     each dynamic skip share: the dynamic sampler, and random trained for fewer epochs so that
-    it presents as many samples (the fair baseline of a saving)."""
+    it presents as many samples (the fair baseline of a saving); with ``relabel``: training
+    on ``curator relabel``'s corrections, and the default pruning keeping as many samples."""
     base = plan or TrainPlan()
     out = [Strategy(BASELINE, replace(base, sampler="random"))]
     for name in orderings:
@@ -118,6 +130,10 @@ def make_strategies(*, orderings: Sequence[str] = (), schemes: Sequence[str] = (
         out.append(Strategy(f"dynamic skip {share:g}", replace(base, sampler="dynamic",
                                                                prune=share)))
         out.append(Strategy(BASELINE, replace(base, sampler="random"), samples_of=share))
+    if relabel:
+        out.append(Strategy("relabel", replace(base, sampler="random"), relabel="relabel"))
+        out.append(Strategy("prune drop-flagged", replace(base, sampler="random"),
+                            "drop-flagged", relabel="count"))
     return out
 
 
@@ -176,13 +192,20 @@ def run_bench(cfg: TrainConfig, *, regimes: Sequence[Regime], strategies: Sequen
         with open_scores(path) as f:
             s = f.score(score)
             mislabel = file_mislabel(f)
+            fixes = (relabelled(f, mislabel) if any(st.relabel for st in strategies)
+                     else None)
         for strategy in strategies:
             results = []
             indices = None
             epochs = regime.epochs
+            if strategy.relabel is not None and fixes is None:
+                log(f"{regime.name}: {strategy.label} skipped: {path} records no rival class "
+                    "(format 0.1.0), so it has no suggested labels")
+                continue
             if strategy.prune is not None:
-                assert strategy.keep is not None
-                count = max(1, int(round(strategy.keep * bundle.num_samples)))
+                count = (max(1, int(round(strategy.keep * bundle.num_samples)))
+                         if strategy.keep is not None
+                         else int(fixes.kept().sum()))  # type: ignore[union-attr]
                 indices = plan_selection(s.ease, count, strategy=strategy.prune,
                                          mislabel=mislabel,
                                          opts=PruneOptions(seed=cfg.seed)).indices
@@ -197,10 +220,25 @@ def run_bench(cfg: TrainConfig, *, regimes: Sequence[Regime], strategies: Sequen
             for k in range(seeds):
                 run_cfg = data_cfg.replace(seed=cfg.seed + k, epochs=epochs)
                 plan = replace(strategy.plan, scores=str(path), score=score)
-                results.append(train(run_cfg, plan, indices=indices, bundle=bundle))
+                results.append(train(run_cfg, plan, indices=indices, bundle=bundle,
+                                     fixes=fixes if strategy.relabel == "relabel" else None))
             rows.append(Row(strategy, regime, results))
     summarise(rows)
     return rows
+
+
+def relabelled(f: ScoresFile, mislabel: MislabelFit | None) -> Corrections | None:
+    """``curator relabel``'s corrections of an open file, made in memory (nothing written);
+    None when its runs do not record the rival class."""
+    found = file_suggestions(f)
+    if found is None or mislabel is None:
+        return None
+    suggested, confidence, _ = found
+    relabel, drop = relabel_plan(mislabel.flagged, suggested, confidence)
+    return corrections.make(f.fingerprint, f.labels, f.num_classes,
+                            relabel=dict(zip(np.flatnonzero(relabel).tolist(),
+                                             suggested[relabel].tolist(), strict=True)),
+                            drop=np.flatnonzero(drop))
 
 
 def epochs_to_reach(result: TrainResult, target: float) -> int | None:
@@ -229,6 +267,7 @@ def summarise(rows: list[Row]) -> None:
             row.summary = {
                 "strategy": row.strategy.label, "keep": row.strategy.keep,
                 "budget": row.strategy.budget if row.strategy.prune else None,
+                "relabel": row.strategy.relabel,
                 "regime": regime.name, "epochs": row.results[0].config["epochs"],
                 "seeds": len(final), "test_acc_mean": float(final.mean()),
                 "test_acc_std": float(final.std(ddof=1)),

@@ -362,6 +362,11 @@ def bench(
     dynamic: Annotated[str, typer.Option(
         help="Comma-separated skip shares of the dynamic sampler ('' for none); each also "
              "runs random for fewer epochs with as many samples.")] = "0.4",
+    relabel: Annotated[bool, typer.Option(
+        "--relabel/--no-relabel",
+        help="Also train on `curator relabel`'s corrections (the flagged with a confident "
+             "suggestion relabelled, the rest dropped), and the default pruning keeping as "
+             "many samples.")] = True,
     regimes: Annotated[str, typer.Option(
         help="Comma-separated: standard, budget, noisy, or combinations like budget+noisy.")
     ] = "standard,budget,noisy",
@@ -378,7 +383,7 @@ def bench(
 ) -> None:
     """Compare orderings, importance sampling and pruning with random, over seeds.
 
-    The default grid trains 3 regimes x 13 strategies x 3 seeds (minutes for digits on a
+    The default grid trains 3 regimes x 15 strategies x 3 seeds (minutes for digits on a
     CPU).
 
     Example:
@@ -408,6 +413,7 @@ def bench(
                            f"{keep!r} and {dynamic!r}") from None
     grid = make_strategies(orderings=_names(orderings), schemes=_names(schemes),
                            prune=_names(prune_strategies), keeps=keeps, dynamic=shares,
+                           relabel=relabel,
                            plan=TrainPlan(pacing=pacing, start=start, saturation=saturation))
     regime_list = make_regimes(_names(regimes), epochs=cfg.epochs, budget=budget, noise=noise,
                                base_noise=cfg.label_noise)

@@ -131,11 +131,13 @@ def build_sampler(plan: TrainPlan, cfg: TrainConfig, values: np.ndarray | None,
 
 def train(cfg: TrainConfig, plan: TrainPlan, *, progress: TrainingProgress | None = None,
           indices: np.ndarray | None = None, bundle: DataBundle | None = None,
-          ctx: Context = SINGLE) -> TrainResult:
+          ctx: Context = SINGLE, fixes: corrections.Corrections | None = None
+          ) -> TrainResult:
     """Train one model (seed ``cfg.seed``) as ``plan`` says and report its test accuracy.
 
     ``indices`` trains on those samples instead of a stored selection; ``bundle`` reuses
-    already loaded data (it must be ``cfg``'s). Under torchrun (``ctx``) each rank trains on
+    already loaded data (it must be ``cfg``'s); ``fixes`` applies corrections made in memory
+    instead of reading ``plan.corrections``. Under torchrun (``ctx``) each rank trains on
     its shard of the sampler's epochs, and the metrics are those of all ranks.
     """
     cfg = cfg.replace(probe="none").validate()
@@ -153,7 +155,6 @@ def train(cfg: TrainConfig, plan: TrainPlan, *, progress: TrainingProgress | Non
     bundle = bundle or DataBundle.from_config(cfg)
     subset = None if indices is None else np.sort(np.asarray(indices, dtype=np.int64))
     values = higher_is = None
-    fixes = None
     if plan.scores is not None:
         with open_scores(plan.scores) as f:
             f.check_data(bundle)
@@ -162,8 +163,8 @@ def train(cfg: TrainConfig, plan: TrainPlan, *, progress: TrainingProgress | Non
             if plan.sampler != "random":
                 s = f.score(plan.score)
                 values, higher_is = s.values, s.higher_is
-            fixes = (None if plan.corrections is None else
-                     corrections.read(plan.corrections))
+            if fixes is None and plan.corrections is not None:
+                fixes = corrections.read(plan.corrections)
             if fixes is not None:
                 fixes.check_data(f.fingerprint, f.num_samples, repr(str(plan.scores)))
     if fixes is not None:  # the new labels; the dropped leave the (selected) samples

@@ -100,8 +100,9 @@ def test_bench_end_to_end(tmp_path: Path) -> None:
     result = json.loads(out.read_text())
     assert result["baseline"] == "random" and "env" in result
     rows = result["results"]
-    # 2 regimes x (random, easy-to-hard, prune x 2 budgets, dynamic, random as many samples)
-    assert len(rows) == 2 * 6
+    # 2 regimes x (random, easy-to-hard, prune x 2 budgets, dynamic, random as many samples,
+    # relabel, drop-flagged keeping as many)
+    assert len(rows) == 2 * 8
     for row in rows:
         assert {"strategy", "keep", "regime", "seeds", "test_acc_mean", "test_acc_std",
                 "delta_vs_random", "p_value", "wall_s"} <= set(row)
@@ -133,6 +134,24 @@ def test_bench_uses_matching_scores(tmp_path: Path) -> None:
                             str(scores), "--work", str(tmp_path / "w")])
     assert r.exit_code == 0, r.output
     assert "reference run" not in r.stderr and not (tmp_path / "w").exists()
+    assert "relabel" in r.stderr and "records no rival class" in " ".join(r.stderr.split())
+
+
+@pytest.mark.slow
+def test_bench_relabels_beside_the_default_pruning_of_as_many(tmp_path: Path) -> None:
+    out = tmp_path / "r.json"
+    r = runner.invoke(app, ["bench", "--epochs", "8", "--seeds", "2", "--ref-seeds", "1",
+                            "--device", "cpu", "--regimes", "noisy", "--noise", "0.3",
+                            "--orderings", "", "--schemes", "", "--prune", "", "--dynamic",
+                            "", "--work", str(tmp_path / "w"), "--out", str(out)])
+    assert r.exit_code == 0, r.output
+    rows = {row["strategy"]: row for row in json.loads(out.read_text())["results"]}
+    relabel = rows["relabel (flagged: confident suggestions relabelled, the rest dropped)"]
+    twin = rows["prune drop-flagged keep as many as relabel (at most the unflagged)"]
+    assert relabel["relabel"] == "relabel" and twin["relabel"] == "count"
+    # relabel keeps the flagged it relabels; the default pruning keeps no flagged sample
+    assert twin["num_train"] < relabel["num_train"] < rows["random"]["num_train"] == 1437
+    assert "relabel" in r.stderr
 
 
 def test_bench_needs_two_seeds(tmp_path: Path) -> None:
