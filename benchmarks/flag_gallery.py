@@ -2,8 +2,9 @@
 
 Two rows of images from a scores file made by ``curator score`` on image data: the flagged
 samples the estimate is most certain of (highest probability of a wrong label), and those it
-is least certain of, each titled with its index, its given
-label and the probability; with injected noise, the label it had before (``was ...``). The
+is least certain of, each titled with its index, its given label, the suggested label and its
+confidence (``-> class 0.62``; ``-> ?`` where the history suggests none; docs/corrections.md)
+and the probability; with injected noise, the label it had before (``was ...``). The
 images come from the data the file names (``curator score --data ...``), loaded as
 ``curator train`` loads them.
 
@@ -23,7 +24,7 @@ if str(ROOT) not in sys.path:  # run as a script from anywhere
     sys.path.insert(0, str(ROOT))
 
 from curator.data import load_data  # noqa: E402
-from curator.flagging import file_mislabel  # noqa: E402
+from curator.flagging import file_mislabel, file_suggestions  # noqa: E402
 from curator.flags import FLAG_AT  # noqa: E402
 from curator.store import open_scores  # noqa: E402
 
@@ -46,6 +47,7 @@ def main() -> None:
         fit = file_mislabel(f)
         spec = f.data_spec
         labels, noisy, original = f.labels, f.noisy, f.original_labels
+        found = file_suggestions(f)
     if fit is None:
         raise SystemExit(f"{args.scores} has no reference run to flag from")
     data = load_data(spec["data"], root=args.root)
@@ -57,7 +59,7 @@ def main() -> None:
     from matplotlib.figure import Figure
 
     n = int(fit.flagged.sum())
-    fig = Figure(figsize=(1.45 * args.count, 4.2))
+    fig = Figure(figsize=(1.45 * args.count, 4.8))
     rows = [(top, f"most certain of the {n} flagged"),
             (edge, "least certain of them")]
     for r, (chosen, title) in enumerate(rows):
@@ -73,8 +75,12 @@ def main() -> None:
             ax.imshow(img, cmap="gray_r" if img.ndim == 2 else None)
             was = ("" if noisy is None or original is None or not noisy[i]
                    else f"\nwas {classes[int(original[i])]}")
-            ax.set_title(f"#{i}\n{classes[int(labels[i])]}\np={fit.probability[i]:.2f}{was}",
-                         fontsize=7)
+            suggestion = ""
+            if found is not None:
+                s, conf = int(found[0][i]), float(found[1][i])
+                suggestion = f"\n-> {classes[s]} {conf:.2f}" if s >= 0 else "\n-> ?"
+            ax.set_title(f"#{i}\n{classes[int(labels[i])]}{suggestion}\n"
+                         f"p={fit.probability[i]:.2f}{was}", fontsize=7)
         fig.text(0.01, 0.995 - r * 0.5, title, fontsize=9, va="top", weight="bold")
     fig.subplots_adjust(top=0.82, bottom=0.02, hspace=1.0, left=0.01, right=0.99)
     args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -830,9 +830,10 @@ def relabel(
     file: Annotated[Path, typer.Argument(help="A scores file.")],
     out: Annotated[Path, typer.Option(help="The corrections file to write (.csv).")
                    ] = Path("corrections.csv"),
-    at: Annotated[float, typer.Option(
-        help="Relabel a flagged sample when its suggestion's confidence is at least this; "
-             "drop the other flagged.")] = 0.5,
+    at: Annotated[float | None, typer.Option(
+        help="Relabel a flagged sample when its suggestion's confidence is at least this "
+             "[default: 0.5, curator.flags.RELABEL_AT]; drop the other flagged.",
+        show_default=False)] = None,
     force: Annotated[bool, typer.Option(help="Replace an existing corrections file.")
                      ] = False,
 ) -> None:
@@ -844,7 +845,9 @@ def relabel(
     relabel scores.h5 --out corrections.csv
     """
     from curator.flagging import relabel as run_relabel
+    from curator.flags import RELABEL_AT
 
+    at = RELABEL_AT if at is None else at
     check_output_dir(out)
     if out.exists() and not force:
         raise CuratorError(f"{str(out)!r} exists (a person's review may be in it)",

@@ -260,10 +260,10 @@ class CorrectedDataset:
             return item
         if isinstance(item, Mapping):
             self._check(index, item[self.label_key])
-            return {**item, self.label_key: new}
+            return {**item, self.label_key: _like(item[self.label_key], new)}
         if isinstance(item, tuple | list) and len(item) >= 2:
             self._check(index, item[1])
-            return (item[0], new, *item[2:])
+            return (item[0], _like(item[1], new), *item[2:])
         raise CuratorError(f"item {index} is a {type(item).__name__}; corrections need "
                            "(x, y, ...) tuples or dicts", param="dataset")
 
@@ -273,6 +273,18 @@ class CorrectedDataset:
             raise FormatError(f"sample {index} of the data set is labelled {given}, but its "
                               f"correction was made against label {self._given[index]}",
                               hint="pass the training split the scores file was made on")
+
+
+def _like(label: Any, new: int) -> Any:
+    """``new`` as the same kind of value as ``label`` (a tensor of its dtype, a numpy scalar,
+    an int), so a DataLoader batches relabelled and other items alike."""
+    import torch
+
+    if isinstance(label, torch.Tensor):
+        return torch.tensor(new, dtype=label.dtype)
+    if isinstance(label, np.generic):
+        return label.dtype.type(new)
+    return new
 
 
 def with_corrections(dataset: Any, corrections: str | Path | Corrections, *,

@@ -24,6 +24,7 @@ from curator.errors import CuratorError, FormatError
 from curator.flags import (
     DEFAULT_BY,
     SCALE_NAMES,
+    SUGGEST_AT,
     early_window,
     estimate_mislabelled,
     first_epoch_share,
@@ -260,8 +261,9 @@ def _suggestion(p_true: np.ndarray, margin: np.ndarray, rival: np.ndarray,
     probability p_y exp(-margin); its confidence that sum over the pairs where the sample was
     presented — the class's mean probability before memorising, counted 0 in the pairs where
     another class was the rival, so a lower bound. A class is suggested only where its
-    confidence is above the given label's mean probability over the same pairs: the early
-    model preferred it. O(K^2 B) for K = runs x early epochs, without a (C, B) array."""
+    confidence is at least :data:`curator.flags.SUGGEST_AT` and above the given label's mean
+    probability over the same pairs: the early model preferred it. O(K^2 B) for K = runs x
+    early epochs, without a (C, B) array."""
     p = p_true[:, :early_epochs].astype(np.float64)
     b = p.shape[-1]
     seen = ~np.isnan(p)
@@ -278,15 +280,16 @@ def _suggestion(p_true: np.ndarray, margin: np.ndarray, rival: np.ndarray,
         best, best_sum = np.where(better, row, best), np.where(better, total, best_sum)
     confidence = best_sum / k
     given = np.where(seen, np.nan_to_num(p), 0.0).sum(axis=(0, 1)) / k
-    return np.where(confidence > given, best, -1), confidence
+    return np.where((confidence > given) & (confidence >= SUGGEST_AT), best, -1), confidence
 
 
 @per_sample("suggested_label", needs=("p_true", "margin", "rival"), higher_is="harder",
             options=("early_epochs",), dtype="int32",
             description="the class the sample most likely belongs to if its label is wrong "
                         "(-1: none): the other class with the largest mean probability over "
-                        "the epochs up to the best test accuracy, where that is above the "
-                        "given label's (a class index, not an ordering)")
+                        "the epochs up to the best test accuracy, where that is at least "
+                        f"{SUGGEST_AT} and above the given label's (a class index, not an "
+                        "ordering)")
 def suggested_label(p_true: np.ndarray, margin: np.ndarray, rival: np.ndarray, *,
                     early_epochs: int) -> np.ndarray:
     return _suggestion(p_true, margin, rival, early_epochs)[0]

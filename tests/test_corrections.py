@@ -105,6 +105,8 @@ def test_with_corrections_in_anyones_loop() -> None:
     items = [fixed[i] for i in range(len(fixed))]
     assert [int(y) for _, y in items] == [0, 0, 2, 0, 2, 2, 1]
     assert [float(x[0]) for x, _ in items] == [0, 1, 2, 3, 4, 5, 7]
+    xb, yb = next(iter(torch.utils.data.DataLoader(fixed, batch_size=7)))  # batches alike
+    assert yb.tolist() == [0, 0, 2, 0, 2, 2, 1] and yb.dtype == torch.from_numpy(LABELS).dtype
     kept = curator.with_corrections(data, _made(), keep=[1, 4, 5, 6])
     np.testing.assert_array_equal(kept.indices, [1, 4, 5])  # a selection, less the dropped
     dicts = curator.with_corrections([{"x": i, "label": int(y)} for i, y in enumerate(LABELS)],

@@ -8,6 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
+from curator import flags
 from curator import scores as scores_mod
 from curator.errors import CuratorError, FormatError
 from curator.scores import ArrayTrajectories, compute_scores, rank_easiest_first
@@ -228,6 +229,12 @@ def test_suggested_label_is_the_early_rival_the_model_preferred() -> None:
     np.testing.assert_array_equal(s["suggested_label"].values, [2, -1, 1])
     assert s["suggested_label"].values.dtype == np.int32
     np.testing.assert_allclose(s["suggestion_confidence"].values, [0.6, 0.0, 0.45], rtol=1e-5)
+    # preferred to the given label (0.2 against 0.05), but below SUGGEST_AT: no suggestion
+    p, rival_p = np.full((1, 2, 1), 0.05), np.full((1, 2, 1), 0.2)
+    weak = compute_scores(full(p, margin=np.log(p) - np.log(rival_p),
+                               rival=np.full((1, 2, 1), 4, dtype=np.uint8)),
+                          ["suggested_label"], options={"early_epochs": 2})
+    assert flags.SUGGEST_AT > 0.2 and weak["suggested_label"].values.tolist() == [-1]
 
 
 def test_runs_without_rival_give_every_other_score_and_a_clear_error() -> None:
