@@ -333,7 +333,8 @@ class Cell:
         self.covered = self.noisy & (self.suggested >= 0)
         self.out["suggest"] = suggestions(ref["suggested"], ref["confidence"], self.original,
                                           self.noisy, mislabel.flagged)
-        relabel, drop = relabel_plan(mislabel.flagged, ref["suggested"], ref["confidence"])
+        relabel, drop = relabel_plan(mislabel.flagged, ref["suggested"], ref["confidence"],
+                                     at=cell["relabel_at"])
         self.relabelled = np.where(relabel, ref["suggested"], self.labels)
         relabel_kept = np.flatnonzero(~drop)
         self.out["suggest"]["relabelled"] = int(relabel.sum())
@@ -515,6 +516,8 @@ def main() -> None:
     parser.add_argument("--no-cleanlab", dest="cleanlab", action="store_false",
                         help="skip the peer (its 5-fold runs are deterministic on a CPU, so "
                              "a rerun after a change to the flags may reuse its figures)")
+    parser.add_argument("--relabel-at", type=float, default=RELABEL_AT,
+                        help="the relabel selection's confidence level (curator relabel --at)")
     parser.add_argument("--draws", choices=("per-seed", "one"), default="per-seed",
                         help="the default's and random's random draws: one per training seed "
                              "(Welch's p then counts their variance), or seed 0's for every "
@@ -536,6 +539,7 @@ def main() -> None:
               "seeds": args.seeds, "train_seeds": args.train_seeds, "keep": args.keep,
               "holdout": args.holdout, "by": args.by, "cleanlab": args.cleanlab,
               "score_model": args.score_model, "draws": args.draws,
+              "relabel_at": args.relabel_at,
               "device": args.device, "threads": args.threads, "batch_size": args.batch_size,
               "selections": args.selections}
              for d, z, m, t in itertools.product(args.data, args.noise, args.models,
@@ -562,8 +566,8 @@ def main() -> None:
           "peer: cleanlab's argmax of the 5-fold out-of-sample probabilities on the same "
           "samples (at >= 0), and on every flipped sample; flagged: curator's suggestions "
           "right on its flagged samples, the peer's on the same; relabel (`curator relabel`, "
-          f"at {RELABEL_AT}): relabelled right / relabelled, and the wrong labels left in its "
-          "training set")
+          f"at {args.relabel_at}): relabelled right / relabelled, and the wrong labels left in "
+          "its training set")
     print(suggestion_table(results))
     write_out(args, results)
 

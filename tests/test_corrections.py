@@ -154,6 +154,18 @@ def test_relabel_and_train_on_the_corrections(tmp_path: Path) -> None:
 
     result = json.loads(result_json.read_text())
     assert result["num_train"] == len(labels) - len(made.dropped)
+    # with a selection: its samples, less the dropped
+    r = runner.invoke(app, ["prune", str(scores), "--keep", "0.7", "--strategy", "random",
+                            "--name", "half"])
+    assert r.exit_code == 0, r.output
+    with open_scores(scores) as f:
+        selection = f.selection("half")
+    r = runner.invoke(app, ["train", "--scores", str(scores), "--subset", "half",
+                            "--corrections", str(out), "--epochs", "1", "--device", "cpu",
+                            "--quiet", "--out", str(result_json)])
+    assert r.exit_code == 0, r.output
+    assert json.loads(result_json.read_text())["num_train"] == len(
+        np.setdiff1d(selection, made.dropped)) < len(selection)
     # corrections made for other data are refused before training
     other = corrections.make("0" * 16, labels, 10, drop=[0])
     corrections.write(other, tmp_path / "other.csv")
