@@ -344,6 +344,10 @@ def prune(path: str | Path, *, keep: str | float | int, by: str = "learnability"
             raise FormatError(f"{str(path)!r} has no scores yet",
                               hint="finish the reference run with `curator score --resume`")
         s = f.score(by)
+        if s.params.get("ordering") is False:
+            raise CuratorError(f"score {by!r} does not order the samples ({s.description})",
+                               hint="prune by learnability (the default) or another score: "
+                                    "`curator scores list`", param="by")
         labels, noisy = f.labels, f.noisy
         classes = list(f.data_spec.get("classes") or [])
         existing = f.selection_names()

@@ -70,18 +70,20 @@ HARD_CONFIDENCE = 0.5  # cartography: below this confidence (and not ambiguous) 
 
 def per_sample(name: str, *, needs: tuple[str, ...], higher_is: str, description: str,
                options: tuple[str, ...] = (), runs: str = "reference",
-               scale: str | None = None, dtype: str = "float64"
+               scale: str | None = None, dtype: str = "float64", ordering: bool = True
                ) -> Callable[[Callable[..., np.ndarray]], Callable[..., np.ndarray]]:
     """Register a per-sample score computed from the runs of kind ``runs``. ``scale``:
     "probability" (of the label, in [0, 1]) or "margin" (a logit difference, 0 where the
     model is undecided) for a score the mislabel estimate can run on (``curator flag
     --by``: :func:`scale_of`); None for the others. ``dtype``: of the values (``int32`` for a
-    class index)."""
+    class index); ``ordering=False`` for values that do not order the samples (a class
+    index): stored as ``params["ordering"] = false``, and pruning and the samplers refuse
+    them."""
     if scale is not None and scale not in SCALE_NAMES:
         raise ValueError(f"scale of score {name!r} must be one of {SCALE_NAMES}")
     return SCORES.register(name, kind="per_sample", needs=needs, higher_is=higher_is,
                            description=description, options=options, runs=runs, scale=scale,
-                           dtype=dtype)
+                           dtype=dtype, ordering=ordering)
 
 
 def scale_of(name: str) -> str:
@@ -284,7 +286,7 @@ def _suggestion(p_true: np.ndarray, margin: np.ndarray, rival: np.ndarray,
 
 
 @per_sample("suggested_label", needs=("p_true", "margin", "rival"), higher_is="harder",
-            options=("early_epochs",), dtype="int32",
+            options=("early_epochs",), dtype="int32", ordering=False,
             description="the class the sample most likely belongs to if its label is wrong "
                         "(-1: none): the other class with the largest mean probability over "
                         "the epochs up to the best test accuracy, where that is at least "
@@ -526,6 +528,8 @@ def compute_scores(traj: Trajectories, names: Sequence[str] | None = None, *,
         params = {k: opts[k] for k in e.meta.get("options", ())} | fitted.get(e.name, {})
         if "labels" in e.meta:
             params["labels"] = list(e.meta["labels"])
+        if e.meta.get("ordering") is False:
+            params["ordering"] = False
         runs = sources[e.meta.get("runs", "reference")] or traj
         out[e.name] = ScoreValues(values[e.name], e.meta["higher_is"], e.meta["description"],
                                   runs.runs, params)

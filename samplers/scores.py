@@ -6,6 +6,7 @@ From an array or tensor (with ``higher_is``) or from a curator scores file, whos
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -73,6 +74,12 @@ def read_h5(path: str | Path, score: str = "learnability") -> tuple[np.ndarray, 
         if higher_is not in ("easier", "harder"):
             raise ValueError(f"score {score!r} of {str(path)!r} has higher_is = {higher_is!r}; "
                              "expected 'easier' or 'harder'")
+        params = ds.attrs.get("params")
+        if isinstance(params, str | bytes) and json.loads(_text(params) or "{}").get(
+                "ordering", True) is False:
+            raise ValueError(f"score {score!r} of {str(path)!r} does not order the samples "
+                             "(a class index, such as suggested_label): choose a score "
+                             "such as learnability")
         values = ds[()]
         if values.ndim != 1 or values.dtype.kind not in "biuf":
             raise ValueError(f"score {score!r} of {str(path)!r} is not a 1-D numeric array "

@@ -185,3 +185,21 @@ def test_relabel_on_clean_data_changes_nothing(tmp_path: Path) -> None:
     r = runner.invoke(app, ["relabel", str(scores), "--out", str(out)])
     assert r.exit_code == 0, r.output
     assert len(corrections.read(out)) == 0
+
+
+def test_a_class_index_is_not_an_ordering(tmp_path: Path) -> None:
+    """suggested_label is stored with params ordering: false; pruning and the samplers refuse
+    to order samples by it."""
+    from samplers import EasyToHardSampler
+
+    scores = tmp_path / "s.h5"
+    r = runner.invoke(app, ["score", "--epochs", "2", "--seeds", "1", "--device", "cpu",
+                            "--quiet", "--out", str(scores)])
+    assert r.exit_code == 0, r.output
+    with open_scores(scores) as f:
+        assert f.score("suggested_label").params["ordering"] is False
+        assert "ordering" not in f.score("learnability").params
+    r = runner.invoke(app, ["prune", str(scores), "--keep", "0.5", "--by", "suggested_label"])
+    assert r.exit_code != 0 and "does not order the samples" in " ".join(r.output.split())
+    with pytest.raises(ValueError, match="does not order the samples"):
+        EasyToHardSampler.from_h5(scores, score="suggested_label", epochs=2)
