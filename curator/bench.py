@@ -21,13 +21,12 @@ from typing import Any
 import numpy as np
 from scipy import stats
 
-from curator import corrections
 from curator.config import TrainConfig
 from curator.corrections import Corrections
 from curator.data import DataBundle
 from curator.errors import ConfigError
-from curator.flagging import file_mislabel, file_suggestions
-from curator.flags import MislabelFit, relabel_plan
+from curator.flagging import file_mislabel, file_suggestions, planned_corrections
+from curator.flags import MislabelFit
 from curator.loop import resolve_device
 from curator.pruning import STRATEGIES, PruneOptions, plan_selection
 from curator.reference import score as reference_score
@@ -234,11 +233,8 @@ def relabelled(f: ScoresFile, mislabel: MislabelFit | None) -> Corrections | Non
     if found is None or mislabel is None:
         return None
     suggested, confidence, _ = found
-    relabel, drop = relabel_plan(mislabel.flagged, suggested, confidence)
-    return corrections.make(f.fingerprint, f.labels, f.num_classes,
-                            relabel=dict(zip(np.flatnonzero(relabel).tolist(),
-                                             suggested[relabel].tolist(), strict=True)),
-                            drop=np.flatnonzero(drop))
+    return planned_corrections(f.fingerprint, f.labels, f.num_classes, mislabel.flagged,
+                               suggested, confidence)
 
 
 def epochs_to_reach(result: TrainResult, target: float) -> int | None:

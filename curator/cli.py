@@ -791,17 +791,14 @@ def flag(
                           f"the probability below {FLAG_AT}): the default `curator prune` "
                           "drops them next, most likely first", highlight=False)
     if r.suggested is not None and r.confidence is not None and flagged.any():
-        import numpy as np
-
-        from curator.flags import RELABEL_AT
+        from curator.flags import RELABEL_AT, relabel_plan
 
         has = flagged & (r.suggested >= 0)
-        sure = has & (r.confidence >= RELABEL_AT)
+        sure, _ = relabel_plan(flagged, r.suggested, r.confidence)
         out_console.print(f"suggested labels: {int(has.sum())} of the flagged have one, "
                           f"{int(sure.sum())} with confidence >= {RELABEL_AT} (what `curator "
                           "relabel` relabels; it drops the other flagged)", highlight=False)
-        top = r.table(r.flagged_indices[np.argsort(-r.fit.probability[flagged],
-                                                   kind="stable")][:10])
+        top = r.table(r.listed[:min(10, int(flagged.sum()))])  # the flagged come first
         rows = Table(title="most likely wrong", title_justify="left")
         for col in ("index", "given", "suggested", "p(wrong)", "confidence"):
             rows.add_column(col, justify="right")

@@ -175,6 +175,7 @@ class FlagReport:
     suggested: np.ndarray | None = None
     confidence: np.ndarray | None = None
     original: np.ndarray | None = None  # (N,) the labels before injected noise, when known
+    fingerprint: str = ""  # the file's (of its training data)
 
     @property
     def flagged_indices(self) -> np.ndarray:
@@ -233,7 +234,7 @@ def flag(path: str | Path, *, by: str = DEFAULT_BY, out: str | Path | None = Non
                if "mislabel_probability" in f.score_names() else None)
         if fit is None or fit.by != by or fit.estimate < ESTIMATE:
             fit, scores = fresh_fit(f, by)
-        labels, noisy = f.labels, f.noisy
+        labels, noisy, fingerprint = f.labels, f.noisy, f.fingerprint
         original = None if noisy is None else f.original_labels
         classes = class_names(f)
         test_acc = best_test_accuracy(f)
@@ -245,7 +246,7 @@ def flag(path: str | Path, *, by: str = DEFAULT_BY, out: str | Path | None = Non
         scores.update(more)
     report = FlagReport(fit, labels, classes, noisy, out, stored=bool(scores),
                         test_acc=test_acc, suggested=suggested, confidence=confidence,
-                        original=original)
+                        original=original, fingerprint=fingerprint)
     if out is not None:  # written before the score is stored: a failure leaves the file as it was
         if out.suffix == ".csv":
             write_table(report.table(), out)
@@ -289,17 +290,23 @@ def relabel(path: str | Path, out: str | Path, *, at: float = RELABEL_AT
                           "it has no suggested labels to relabel with",
                           hint="score again with this curator, or drop the flagged with "
                                "`curator prune`")
-    relabel_mask, drop = relabel_plan(report.fit.flagged, report.suggested, report.confidence,
-                                      at=at)
-    with store.open_scores(path) as f:
-        fingerprint = f.fingerprint
-    made = corrections.make(
-        fingerprint, report.labels, len(report.classes),
-        relabel=dict(zip(np.flatnonzero(relabel_mask).tolist(),
-                         report.suggested[relabel_mask].tolist(), strict=True)),
-        drop=np.flatnonzero(drop))
+    made = planned_corrections(report.fingerprint, report.labels, len(report.classes),
+                               report.fit.flagged, report.suggested, report.confidence, at=at)
     corrections.write(made, out)
     return made, report
+
+
+def planned_corrections(fingerprint: str, labels: np.ndarray, num_classes: int,
+                        flagged: np.ndarray, suggested: np.ndarray, confidence: np.ndarray,
+                        *, at: float = RELABEL_AT) -> Corrections:
+    """The corrections :func:`curator.flags.relabel_plan` decides, for data of ``labels``
+    (what ``curator relabel`` writes and ``curator bench`` trains on)."""
+    relabel_mask, drop = relabel_plan(flagged, suggested, confidence, at=at)
+    return corrections.make(
+        fingerprint, labels, num_classes,
+        relabel=dict(zip(np.flatnonzero(relabel_mask).tolist(),
+                         suggested[relabel_mask].tolist(), strict=True)),
+        drop=np.flatnonzero(drop))
 
 
 def _pct(x: float) -> str:

@@ -70,7 +70,8 @@ HARD_CONFIDENCE = 0.5  # cartography: below this confidence (and not ambiguous) 
 
 def per_sample(name: str, *, needs: tuple[str, ...], higher_is: str, description: str,
                options: tuple[str, ...] = (), runs: str = "reference",
-               scale: str | None = None, dtype: str = "float64", ordering: bool = True
+               scale: str | None = None, dtype: str = "float64", ordering: bool = True,
+               part: int | None = None
                ) -> Callable[[Callable[..., np.ndarray]], Callable[..., np.ndarray]]:
     """Register a per-sample score computed from the runs of kind ``runs``. ``scale``:
     "probability" (of the label, in [0, 1]) or "margin" (a logit difference, 0 where the
@@ -78,12 +79,13 @@ def per_sample(name: str, *, needs: tuple[str, ...], higher_is: str, description
     --by``: :func:`scale_of`); None for the others. ``dtype``: of the values (``int32`` for a
     class index); ``ordering=False`` for values that do not order the samples (a class
     index): stored as ``params["ordering"] = false``, and pruning and the samplers refuse
-    them."""
+    them. ``part=k``: the function returns a tuple that gives several scores, this one its
+    k-th element; registered under each name, it runs once per block for all of them."""
     if scale is not None and scale not in SCALE_NAMES:
         raise ValueError(f"scale of score {name!r} must be one of {SCALE_NAMES}")
     return SCORES.register(name, kind="per_sample", needs=needs, higher_is=higher_is,
                            description=description, options=options, runs=runs, scale=scale,
-                           dtype=dtype, ordering=ordering)
+                           dtype=dtype, ordering=ordering, part=part)
 
 
 def scale_of(name: str) -> str:
@@ -249,16 +251,21 @@ def early_aum(margin: np.ndarray, *, early_epochs: int) -> np.ndarray:
                         "the epochs up to the best test accuracy (before memorising), mean "
                         "over runs: p_y exp(-margin) each epoch")
 def early_rival(p_true: np.ndarray, margin: np.ndarray, *, early_epochs: int) -> np.ndarray:
-    """softmax_j / softmax_y = exp(z_j - z_y), so the largest other class's probability is
-    p_y exp(-margin) exactly, epoch by epoch."""
-    p = p_true[:, :early_epochs].astype(np.float64)
-    m = np.clip(margin[:, :early_epochs].astype(np.float64), -700, 700)
-    return np.clip(p * np.exp(-m), 0.0, 1.0).mean(axis=(0, 1))
+    return _rival_probability(p_true[:, :early_epochs], margin[:, :early_epochs]
+                              ).mean(axis=(0, 1))
 
 
-def _suggestion(p_true: np.ndarray, margin: np.ndarray, rival: np.ndarray,
-                early_epochs: int) -> tuple[np.ndarray, np.ndarray]:
-    """(the suggested class or -1, its confidence) of each sample: over the early window's
+def _rival_probability(p_true: np.ndarray, margin: np.ndarray) -> np.ndarray:
+    """The probability of the most likely other class, per (run, epoch, sample), float64
+    (NaN where ``p_true`` is): softmax_j / softmax_y = exp(z_j - z_y), so it is
+    p_y exp(-margin) exactly."""
+    m = np.clip(margin.astype(np.float64), -700, 700)
+    return np.clip(p_true.astype(np.float64) * np.exp(-m), 0.0, 1.0)
+
+
+def suggestion(p_true: np.ndarray, margin: np.ndarray, rival: np.ndarray, *,
+               early_epochs: int) -> tuple[np.ndarray, np.ndarray]:
+    """(the suggested class or -1, its confidence or 0) of each sample: over the early window's
     (run, epoch) pairs, the rival class (the most likely other class) with the largest summed
     probability p_y exp(-margin); its confidence that sum over the pairs where the sample was
     presented — the class's mean probability before memorising, counted 0 in the pairs where
@@ -270,9 +277,8 @@ def _suggestion(p_true: np.ndarray, margin: np.ndarray, rival: np.ndarray,
     b = p.shape[-1]
     seen = ~np.isnan(p)
     k = np.maximum(seen.sum(axis=(0, 1)), 1)
-    m = np.clip(np.nan_to_num(margin[:, :early_epochs].astype(np.float64)), -700, 700)
-    p_rival = np.where(seen, np.clip(np.nan_to_num(p) * np.exp(-m), 0.0, 1.0), 0.0)
-    p_rival = p_rival.reshape(-1, b)
+    p_rival = np.where(seen, np.nan_to_num(_rival_probability(
+        p, np.nan_to_num(margin[:, :early_epochs].astype(np.float64)))), 0.0).reshape(-1, b)
     r = rival[:, :early_epochs].reshape(-1, b).astype(np.int64)
     best = np.full(b, -1, dtype=np.int64)
     best_sum = np.zeros(b)
@@ -282,30 +288,24 @@ def _suggestion(p_true: np.ndarray, margin: np.ndarray, rival: np.ndarray,
         best, best_sum = np.where(better, row, best), np.where(better, total, best_sum)
     confidence = best_sum / k
     given = np.where(seen, np.nan_to_num(p), 0.0).sum(axis=(0, 1)) / k
-    return np.where((confidence > given) & (confidence >= SUGGEST_AT), best, -1), confidence
+    label = np.where((confidence > given) & (confidence >= SUGGEST_AT), best, -1)
+    return label, np.where(label >= 0, confidence, 0.0)
 
 
-@per_sample("suggested_label", needs=("p_true", "margin", "rival"), higher_is="harder",
-            options=("early_epochs",), dtype="int32", ordering=False,
-            description="the class the sample most likely belongs to if its label is wrong "
-                        "(-1: none): the other class with the largest mean probability over "
-                        "the epochs up to the best test accuracy, where that is at least "
-                        f"{SUGGEST_AT} and above the given label's (a class index, not an "
-                        "ordering)")
-def suggested_label(p_true: np.ndarray, margin: np.ndarray, rival: np.ndarray, *,
-                    early_epochs: int) -> np.ndarray:
-    return _suggestion(p_true, margin, rival, early_epochs)[0]
-
-
-@per_sample("suggestion_confidence", needs=("p_true", "margin", "rival"), higher_is="easier",
-            options=("early_epochs",),
-            description="the suggested class's mean probability over the epochs up to the "
-                        "best test accuracy (a lower bound: 0 in the epochs where another "
-                        "class was the most likely other one); 0 where none is suggested")
-def suggestion_confidence(p_true: np.ndarray, margin: np.ndarray, rival: np.ndarray, *,
-                          early_epochs: int) -> np.ndarray:
-    label, confidence = _suggestion(p_true, margin, rival, early_epochs)
-    return np.where(label >= 0, confidence, 0.0)
+# one computation, two scores: the engine calls it once per block (``part``)
+per_sample("suggested_label", needs=("p_true", "margin", "rival"), higher_is="harder",
+           options=("early_epochs",), dtype="int32", ordering=False, part=0,
+           description="the class the sample most likely belongs to if its label is wrong "
+                       "(-1: none): the other class with the largest mean probability over "
+                       "the epochs up to the best test accuracy, where that is at least "
+                       f"{SUGGEST_AT} and above the given label's (a class index, not an "
+                       "ordering)")(suggestion)
+per_sample("suggestion_confidence", needs=("p_true", "margin", "rival"), higher_is="easier",
+           options=("early_epochs",), part=1,
+           description="the suggested class's mean probability over the epochs up to the "
+                       "best test accuracy (a lower bound: 0 in the epochs where another "
+                       "class was the most likely other one); 0 where none is suggested"
+           )(suggestion)
 
 
 @derived("mislabel_probability", sources=("early_aum", "early_learnability", "early_rival"),
@@ -630,9 +630,18 @@ def _per_sample(traj: Trajectories, entries: list[Entry], opts: Mapping[str, int
     for start in range(0, n, block):
         stop = min(n, start + block)
         cache = {s: traj.read(s, start, stop) for s in stats}
+        made: dict[tuple[object, ...], tuple[np.ndarray, ...]] = {}  # shared computations
         for e in entries:
             kwargs = {k: opts[k] for k in e.meta["options"]}
-            values[e.name][start:stop] = e.fn(*(cache[s] for s in e.meta["needs"]), **kwargs)
+            args = [cache[s] for s in e.meta["needs"]]
+            part = e.meta.get("part")
+            if part is None:
+                values[e.name][start:stop] = e.fn(*args, **kwargs)
+                continue
+            key = (e.fn, e.meta["needs"], *sorted(kwargs.items()))
+            if key not in made:
+                made[key] = e.fn(*args, **kwargs)
+            values[e.name][start:stop] = made[key][part]
     return values
 
 
