@@ -771,7 +771,7 @@ def flag(
     r = run_flag(file, by=by, out=out)
     fit, flagged = r.fit, r.fit.flagged
     n = len(flagged)
-    for line in flag_lines(fit):
+    for line in flag_lines(fit, r.classes):
         out_console.print(line, highlight=False)
     out_console.print(f"flagged [bold]{int(flagged.sum())}[/] of {n} samples "
                       f"({_pct(flagged.mean() if n else 0.0)}) with probability >= {FLAG_AT}"

@@ -7,6 +7,7 @@ score the file does not store), stores the result and writes the flagged indices
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,6 +17,7 @@ from curator import corrections, store
 from curator.corrections import Corrections
 from curator.errors import CuratorError, FormatError
 from curator.flags import (
+    CONTESTED,
     DEFAULT_BY,
     ESTIMATE,
     RELABEL_AT,
@@ -313,9 +315,10 @@ def _pct(x: float) -> str:
     return f"{100 * x:.1f}%"
 
 
-def flag_lines(fit: MislabelFit) -> list[str]:
-    """What a fit found, in sentences for ``curator flag``: the mixtures and the prior, or,
-    where it abstains, why, with the figure it decided on."""
+def flag_lines(fit: MislabelFit, classes: Sequence[str] | None = None) -> list[str]:
+    """What a fit found, in sentences for ``curator flag``: the mixtures and the prior, the
+    contested classes (named from ``classes`` where given), or, where it abstains, why, with
+    the figure it decided on."""
     lines = []
     evidence = fit.mixtures[0] if fit.mixtures else None
     if evidence is not None and not fit.noise_found:
@@ -356,5 +359,15 @@ def flag_lines(fit: MislabelFit) -> list[str]:
                      f"{_pct(m.weights[1])} (mean {m.means[1]:.3g}){apart}")
     if len(fit.mixtures) > 1:
         lines.append("a label is flagged when both mixtures' low components claim it and "
-                     "the model rejects it before memorising (early_aum below 0)")
+                     "the model rejects it before memorising (early_aum below 0)"
+                     + (", except in the contested classes" if fit.contested else ""))
+    if fit.contested:
+        names = ", ".join(classes[c] if classes is not None and 0 <= c < len(classes)
+                          else str(c) for c in fit.contested)
+        lines.append(f"contested classes: {names} — their rejected samples are not apart "
+                     "from the rest, but the model has narrowed the class down to two "
+                     "classes (the label's and the rival's mean probabilities add up to at "
+                     f"least {CONTESTED:g}): there a label is flagged where the model "
+                     "prefers the rival before memorising (the rival's share of the two at "
+                     "least 1/2; docs/flags.md, step 3)")
     return lines

@@ -46,8 +46,9 @@ import numpy as np
 from curator.errors import CuratorError
 
 # the estimate's version, stored with its fit: 1 took the prior from the test split alone and
-# flagged nothing when it implied no wrong labels; 2 (2026-12-05) needs no clean test split
-ESTIMATE = 2
+# flagged nothing when it implied no wrong labels; 2 (2026-12-05) needs no clean test split;
+# 3 (2026-12-05, later) flags in contested classes too
+ESTIMATE = 3
 FLAG_AT = 0.5  # flagged: probability of being mislabelled at least this
 # a suggested label needs at least this mean probability before memorising (and more than
 # the given label's): on the flipped samples of Fashion-MNIST 20,000 with 20% symmetric noise,
@@ -62,6 +63,14 @@ MIN_CLASS = 50  # a class with fewer samples takes the mixture fitted to all the
 # a low component counts as wrong labels only if it is at least this far from the high one
 # (Ashman's D; :func:`_rejected_separation`)
 SEPARATION = 2.0
+# a class is contested when the model, before memorising, has narrowed its samples down to
+# two classes, the label and the rival: their mean probabilities of the two add up to at
+# least this, over the class and over all samples (:func:`contested_classes`). Measured
+# (benchmarks/RESULTS.md, "Contested classes"): clean mnist1d, where an MLP has not learned
+# several classes, 0.56-0.72 in the classes whose low component is rejected and 0.62-0.79
+# over all samples; Fashion-MNIST 20,000 with flips inside pairs, to one class or towards the
+# class an image resembles, 0.87-0.97 and 0.92-0.96
+CONTESTED = 0.8
 CLIP = 1e-4  # probabilities are clipped to [CLIP, 1 - CLIP] before the logit
 SHARE_Z = 2.0  # the first epoch's share counts when at least this many standard errors above 0
 # the early window ends at the first epoch within this many standard errors of the best test
@@ -130,6 +139,9 @@ class MislabelFit:
     # with no separate component of wrong labels: how many samples were flagged as outliers
     # the model is sure of (:func:`confident_outliers`); None when the mixtures decided
     outliers: int | None = None
+    # the contested classes (:func:`contested_classes`), where a label is wrong when the
+    # model prefers the rival before memorising
+    contested: tuple[int, ...] = ()
 
     @property
     def by(self) -> str:
@@ -138,8 +150,9 @@ class MislabelFit:
 
     @property
     def noise_found(self) -> bool:
-        """Whether the evidence mixture (the first) found wrong labels."""
-        return bool(self.mixtures) and self.mixtures[0].noise_found
+        """Whether the evidence mixture (the first) found wrong labels, or some class is
+        contested."""
+        return (bool(self.mixtures) and self.mixtures[0].noise_found) or bool(self.contested)
 
     @property
     def flagged(self) -> np.ndarray:
@@ -163,7 +176,7 @@ class MislabelFit:
         return {"by": self.by, "mixtures": [m.params for m in self.mixtures],
                 "noise_found": self.noise_found, "noise_share": self.share,
                 "noise_share_from": self.share_from, "estimate": self.estimate,
-                "outliers": self.outliers}
+                "outliers": self.outliers, "contested": list(self.contested)}
 
     @classmethod
     def from_stored(cls, values: np.ndarray, params: dict[str, Any]) -> MislabelFit | None:
@@ -181,7 +194,8 @@ class MislabelFit:
                    None if share is None else float(share),  # type: ignore[arg-type]
                    p.get("noise_share_from"),  # type: ignore[arg-type]
                    int(p.get("estimate", 1)),  # type: ignore[call-overload]
-                   None if p.get("outliers") is None else int(p["outliers"]))  # type: ignore[call-overload]
+                   None if p.get("outliers") is None else int(p["outliers"]),  # type: ignore[call-overload]
+                   tuple(int(c) for c in p.get("contested", ())))  # type: ignore[attr-defined]
 
 
 def relabel_plan(flagged: np.ndarray, suggested: np.ndarray, confidence: np.ndarray, *,
@@ -252,12 +266,18 @@ def estimate_mislabelled(early_aum: np.ndarray, early_learnability: np.ndarray,
         raise CuratorError(f"early_learnability has {len(logit)} values for {n} samples",
                            param="early_learnability")
     # (checks early_aum and the labels)
-    within = fit_mislabelled(early_aum, by="early_aum", scale="margin", seed=seed,
-                             share=share, share_from=share_from, labels=labels)
+    within, candidate, classes = _fit_mixtures(early_aum, by="early_aum", scale="margin",
+                                               seed=seed, share=share,
+                                               share_from=share_from, labels=labels)
+    contested: list[np.ndarray] = []
+    if early_rival is not None and labels is not None:
+        contested = contested_classes(classes, early_learnability, early_rival, labels)
+        if contested:  # wrong labels are there: the posteriors count in the other classes
+            within = replace(within, probability=candidate)
     if n < 10 or np.ptp(logit) < 1e-9:
         overall = _nothing(n, "early_learnability", share, share_from)
     else:  # the second opinion: its posterior, whether or not the sample's margin is < 0
-        post, separation, gmm, order = _posteriors(logit, None, seed, _prior(share))
+        post, separation, gmm, order, _ = _posteriors(logit, None, seed, _prior(share))
         overall = MislabelFit(post, (Mixture("early_learnability", *_summary(gmm, order),
                                              found(separation), False, separation),),
                               share, share_from)
@@ -266,7 +286,11 @@ def estimate_mislabelled(early_aum: np.ndarray, early_learnability: np.ndarray,
     # a pair near one half) says nothing about any one sample
     fit = combined([within, overall]) if overall.noise_found else replace(
         within, mixtures=within.mixtures + overall.mixtures)
-    if not within.noise_found and early_rival is not None and labels is not None:
+    if contested:
+        fit = replace(fit, probability=_contested_probability(
+            fit.probability, contested, early_aum, early_learnability, early_rival),  # type: ignore[arg-type]
+            contested=tuple(int(np.asarray(labels)[at[0]]) for at in contested))
+    elif not within.noise_found and early_rival is not None and labels is not None:
         outliers = confident_outliers(early_aum, early_learnability, early_rival, labels)
         if outliers.any():
             rival = np.asarray(early_rival, dtype=np.float32)
@@ -276,6 +300,51 @@ def estimate_mislabelled(early_aum: np.ndarray, early_learnability: np.ndarray,
         # mixtures' own weights, summed up as the expected share (what `suspected` compares)
         fit = replace(fit, share=fit.estimated_share, share_from="mixtures")
     return fit
+
+
+def contested_classes(classes: Sequence[tuple[np.ndarray, float | None]],
+                      early_learnability: np.ndarray, early_rival: np.ndarray,
+                      labels: np.ndarray) -> list[np.ndarray]:
+    """The indices of each contested class: one whose margin mixture has a low component the
+    model rejects on average but not apart from the rest (``classes``: each class's indices
+    and :func:`_rejected_separation`, below :data:`SEPARATION`), and whose samples the
+    model, before memorising, has narrowed down to two classes — the mean of
+    ``early_learnability`` + ``early_rival`` (the probability of the label and of the most
+    likely other class) at least :data:`CONTESTED`. Flips inside confusable pairs, to one
+    class, or towards the class an image resembles make such classes: the wrong labels sit
+    at the boundary between the label and one rival, beside the clean samples that look
+    like the rival, so no component stands apart. A class the model has not learned (a
+    weak model's clean data) spreads its probability over many classes instead. Only with
+    more than two classes: with two, every sample's two probabilities add up to 1."""
+    if len(np.unique(labels)) <= 2:
+        return []
+    prob = np.asarray(early_learnability, dtype=np.float64)
+    rival = np.asarray(early_rival, dtype=np.float64)
+    if len(rival) != len(prob):
+        raise CuratorError("early_rival and early_learnability differ in length",
+                           param="early_rival")
+    if float((prob + rival).mean()) < CONTESTED:  # a model that spreads its probability
+        return []
+    return [at for at, d in classes
+            if d is not None and d < SEPARATION
+            and float((prob[at] + rival[at]).mean()) >= CONTESTED]
+
+
+def _contested_probability(probability: np.ndarray, contested: Sequence[np.ndarray],
+                           early_aum: np.ndarray, early_learnability: np.ndarray,
+                           early_rival: np.ndarray) -> np.ndarray:
+    """``probability`` with each contested class's samples set to the rival's share of the
+    two probabilities, rival / (label + rival), where the model rejects the label
+    (``early_aum`` below 0), else 0: of the two classes the model hesitates between, how
+    likely the sample is the other one."""
+    out = np.array(probability, dtype=np.float32, copy=True)
+    margin = np.asarray(early_aum, dtype=np.float64)
+    prob = np.asarray(early_learnability, dtype=np.float64)
+    rival = np.asarray(early_rival, dtype=np.float64)
+    for at in contested:
+        share = rival[at] / np.maximum(prob[at] + rival[at], 1e-12)
+        out[at] = np.where(margin[at] < 0, share, 0.0)
+    return out
 
 
 def confident_outliers(early_aum: np.ndarray, early_learnability: np.ndarray,
@@ -424,16 +493,19 @@ def _summary(gmm: object, order: np.ndarray) -> tuple[tuple[float, float], ...]:
 
 
 def _posteriors(x: np.ndarray, labels: np.ndarray | None, seed: int, prior: float | None
-                ) -> tuple[np.ndarray, float | None, object, np.ndarray]:
+                ) -> tuple[np.ndarray, float | None, object, np.ndarray,
+                           list[tuple[np.ndarray, float | None]]]:
     """Every value's posterior under the low component of its mixture (one per class with
     ``labels``, a class of fewer than :data:`MIN_CLASS` samples taking the mixture of all
     samples; one over all without), with ``prior`` (None: each mixture's own weight); the
     largest :func:`_rejected_separation` of those mixtures (None: no low component has a
-    negative mean); and the mixture over all samples with the order of its components."""
+    negative mean); the mixture over all samples with the order of its components; and each
+    class fitted on its own, as (its indices, its :func:`_rejected_separation`)."""
     n = len(x)
     prob = np.zeros(n, np.float32)
     gmm, order = _mixture(x, seed)
     groups: list[tuple[np.ndarray | slice, object, np.ndarray]] = []
+    classes: list[tuple[np.ndarray, float | None]] = []
     if labels is None:
         groups.append((slice(None), gmm, order))
     else:
@@ -444,13 +516,14 @@ def _posteriors(x: np.ndarray, labels: np.ndarray | None, seed: int, prior: floa
         for at in members:
             if len(at) >= MIN_CLASS and np.ptp(x[at]) >= 1e-9:
                 groups.append((at, *_mixture(x[at], seed)))
+                classes.append((at, _rejected_separation(*groups[-1][1:])))
     separation = None
     for at, mixture, low_first in groups:
         d = _rejected_separation(mixture, low_first)
         if d is not None:
             separation = d if separation is None else max(separation, d)
         prob[at] = _posterior(mixture, low_first, x[at], prior)
-    return prob, separation, gmm, order
+    return prob, separation, gmm, order, classes
 
 
 def _class_members(labels: np.ndarray) -> list[np.ndarray]:
@@ -522,6 +595,17 @@ def fit_mislabelled(values: np.ndarray, *, by: str, scale: str, seed: int = 0,
     (:func:`first_epoch_share` or :func:`noise_share`), when above 0, is the prior of every
     low component; otherwise each mixture's own weight is. ``share_from`` names what gave
     ``share`` (kept with the fit)."""
+    return _fit_mixtures(values, by=by, scale=scale, seed=seed, share=share,
+                         share_from=share_from, labels=labels)[0]
+
+
+def _fit_mixtures(values: np.ndarray, *, by: str, scale: str, seed: int,
+                  share: float | None, share_from: str | None, labels: np.ndarray | None
+                  ) -> tuple[MislabelFit, np.ndarray, list[tuple[np.ndarray, float | None]]]:
+    """:func:`fit_mislabelled`'s fit; beside it each sample's posterior where the model
+    rejects its label whether or not the mixtures are apart (what the fit's probability is
+    when they are), and each class fitted on its own with its separation
+    (:func:`_posteriors`)."""
     if scale not in SCALE_NAMES:
         raise CuratorError(f"scale {scale!r} of score {by!r} is not one of "
                            f"{', '.join(SCALE_NAMES)}", param="scale")
@@ -530,15 +614,16 @@ def fit_mislabelled(values: np.ndarray, *, by: str, scale: str, seed: int = 0,
     n = len(x)
     per_class = labels is not None
     if n < 10 or np.ptp(x) < 1e-9:  # nothing to separate
-        return _nothing(n, by, share, share_from, per_class)
-    post, separation, gmm, order = _posteriors(x, labels, seed, _prior(share))
+        return _nothing(n, by, share, share_from, per_class), np.zeros(n, np.float32), []
+    post, separation, gmm, order, classes = _posteriors(x, labels, seed, _prior(share))
     rejected = found(separation)
-    prob = np.where(rejected & (x < 0), post, 0).astype(np.float32)
+    candidate = np.where(x < 0, post, 0).astype(np.float32)
+    prob = candidate if rejected else np.zeros(n, np.float32)
     fit = MislabelFit(prob, (Mixture(by, *_summary(gmm, order), rejected, per_class,
                                      separation),), share, share_from)
     if _prior(share) is None and rejected:  # the expected share stands for the prior
         fit = replace(fit, share=fit.estimated_share, share_from="mixtures")
-    return fit
+    return fit, candidate, classes
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,7 @@ default pruning on a run long enough to memorise its flipped labels."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -530,7 +531,8 @@ def outlier_data(seed: int = 0) -> tuple[np.ndarray, ...]:
     skewed around 4) with 5 wrong labels each that the model is sure of (margins -9 to -5,
     rival 0.97), a
     few hard but clean samples (margin -0.5, rival 0.5), and a class the model has not
-    learned (probability 0.3), whose low tail is not taken for wrong labels."""
+    learned (probability 0.3, the rival's 0.3: a weak model spreads the rest over the other
+    classes, as an MLP does on mnist1d), whose low tail is not taken for wrong labels."""
     rng = np.random.default_rng(seed)
     labels = np.repeat([0, 1, 2], 500)
     margin = 7 - rng.gamma(2, 1.5, 1500)  # a long tail of harder samples, as real classes
@@ -545,7 +547,7 @@ def outlier_data(seed: int = 0) -> tuple[np.ndarray, ...]:
     weak = labels == 2
     margin[weak] = rng.normal(-0.5, 2, 500)
     prob[weak] = np.clip(rng.normal(0.3, 0.1, 500), 0, 1)
-    rival[weak] = np.clip(rng.normal(0.5, 0.2, 500), 0, 1)
+    rival[weak] = np.clip(rng.normal(0.3, 0.1, 500), 0, 1)
     return margin, prob, rival, labels, wrong
 
 
@@ -576,6 +578,62 @@ def test_the_estimate_falls_back_to_confident_outliers() -> None:
     assert back is not None and back.outliers == 10 and back.estimate == flags.ESTIMATE
     # without the rival's probability (an older caller) nothing is flagged
     assert not flags.estimate_mislabelled(margin, prob, labels).flagged.any()
+
+
+def contested_data(spread: float, seed: int = 0) -> tuple[np.ndarray, ...]:
+    """Classes 0 and 1 a confusable pair with 400 of their 1,200 labels flipped to the
+    partner: the model, before memorising, gives each sample its true class about 0.62
+    (sd 0.12) of what is left after ``spread`` (the probability of all other classes), so
+    flipped and clean samples overlap around a margin of 0; class 2 is easy and clean."""
+    rng = np.random.default_rng(seed)
+    labels = np.repeat([0, 1, 2], 600)
+    wrong = np.zeros(1800, bool)
+    wrong[rng.choice(1200, 400, replace=False)] = True
+    q = np.clip(rng.normal(0.62, 0.12, 1800), 0.05, 0.95) * (1 - spread)
+    prob = np.where(wrong, 1 - spread - q, q)
+    rival = 1 - spread - prob
+    easy = labels == 2
+    prob[easy], rival[easy] = 0.95, 0.04
+    margin = np.log(prob / rival) + rng.normal(0, 0.2, 1800)
+    margin[easy] = rng.normal(5, 1, 600)
+    return margin, prob, rival, labels, wrong
+
+
+def test_contested_classes_are_flagged_where_the_model_prefers_the_rival() -> None:
+    """Flips inside a pair make no separate component (Ashman's D below 2 in both classes):
+    estimate 2 flagged nothing. The model has narrowed those classes down to two (label +
+    rival 0.97 on average), so they are contested and a label is flagged where the rival
+    has the larger share. The same overlap where the model spreads its probability over
+    other classes (label + rival 0.6: a class it has not learned) is not."""
+    margin, prob, rival, labels, wrong = contested_data(spread=0.03)
+    fit = flags.estimate_mislabelled(margin, prob, labels, early_rival=rival)
+    assert fit.mixtures[0].separation is not None
+    assert fit.mixtures[0].separation < flags.SEPARATION and not fit.mixtures[0].noise_found
+    assert fit.contested == (0, 1) and fit.noise_found
+    assert flag_quality(fit.flagged, wrong).f1 > 0.75
+    assert not fit.flagged[labels == 2].any()
+    share = rival / (prob + rival)
+    np.testing.assert_allclose(fit.probability[labels < 2],
+                               np.where(margin < 0, share, 0)[labels < 2], rtol=1e-6)
+    back = flags.MislabelFit.from_stored(fit.probability, fit.params)
+    assert back is not None and back.contested == (0, 1) and back.noise_found
+    # without the rival's probability there is nothing to tell two classes from many
+    assert not flags.estimate_mislabelled(margin, prob, labels).flagged.any()
+    margin, prob, rival, labels, _ = contested_data(spread=0.4)
+    weak = flags.estimate_mislabelled(margin, prob, labels, early_rival=rival)
+    assert weak.contested == () and not weak.flagged.any()
+
+
+def test_two_classes_are_never_contested() -> None:
+    """With two classes the label's and the rival's probabilities always add up to 1: the
+    test says nothing, and the pair is left to the separation (none here: only the few
+    outliers the model is sure of are flagged)."""
+    margin, prob, rival, labels, _ = contested_data(spread=0.0)
+    pair = labels < 2
+    fit = flags.estimate_mislabelled(margin[pair], prob[pair], labels[pair],
+                                     early_rival=rival[pair])
+    assert fit.contested == () and not fit.noise_found
+    assert fit.outliers is not None and fit.flagged.sum() == fit.outliers < 50
 
 
 def test_a_hard_tail_is_not_a_population() -> None:
@@ -615,6 +673,10 @@ def test_flag_says_why_it_abstains() -> None:
     assert "only the 3 outliers the model is sure of" in line and "1.50" in line
     found = flag_lines(fit_with(4.2))
     assert any("Ashman's D up to 4.20" in x for x in found)
+    contested = flag_lines(replace(fit_with(1.5), contested=(0, 6)),
+                           ["T-shirt", "b", "c", "d", "e", "f", "Shirt"])
+    assert any("contested classes: T-shirt, Shirt" in x for x in contested)
+    assert not any("nothing flagged" in x for x in contested)
 
 
 @pytest.mark.slow
