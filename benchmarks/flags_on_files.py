@@ -47,6 +47,7 @@ def row(path: Path) -> dict[str, object]:
         "kind": spec.get("noise_kind", "symmetric") if noisy is not None else "-",
         "test_noise": bool(spec.get("noise_test", False)), "test_acc": acc,
         "window": epochs, "separation": fit.mixtures[0].separation,
+        "contested": list(fit.contested),
         "flagged": int(fit.flagged.sum()), "share": fit.share, "share_from": fit.share_from,
         **bound}
     if noisy is not None:
@@ -68,7 +69,7 @@ def main() -> None:
     rows = [row(p) for p in args.files]
     print(f"{'file':<42} {'kind':<10} {'rate':>4} {'test':>4} {'acc':>6} {'D':>5} "
           f"{'flagged':>13} {'P':>6} {'R':>6} {'F1':>6} | {'oracle':>6} {'ratio':>5} "
-          f"{'AUROC':>5}")
+          f"{'AUROC':>5} contested")
     for r in rows:
         flagged = f"{r['flagged']} ({100 * r['flagged'] / r['n']:.1f}%)"  # type: ignore[operator]
         f1, orc = r.get("f1"), r.get("oracle_f1")
@@ -78,11 +79,14 @@ def main() -> None:
               f"{fmt(r['separation'], '.2f'):>5} {flagged:>13} "
               f"{fmt(r.get('precision'), '.3f'):>6} {fmt(r.get('recall'), '.3f'):>6} "
               f"{fmt(f1, '.3f'):>6} | {fmt(orc, '.3f'):>6} {fmt(ratio, '.2f'):>5} "
-              f"{fmt(r.get('best_auroc'), '.3f'):>5}")
+              f"{fmt(r.get('best_auroc'), '.3f'):>5} "
+              f"{','.join(map(str, r['contested'])) or '-'}")  # type: ignore[call-overload]
     print("D: the largest Ashman's D of a class's early_aum mixture whose low component the "
           "model rejects (wrong labels at D >= 2; - where no low mean is below 0); test: the "
           "test labels flipped too; oracle: the best F1 of any fixed count of the lowest "
-          "samples on any stored score; ratio: F1 / oracle; AUROC: the best stored score's")
+          "samples on any stored score; ratio: F1 / oracle; AUROC: the best stored score's; "
+          "contested: the classes where a label is flagged when the model prefers the rival "
+          "(docs/flags.md, step 3)")
     if args.json:
         args.json.write_text(json.dumps(rows, indent=1, default=float))
 

@@ -20,8 +20,12 @@ questions of each sample (:func:`estimate_mislabelled`):
 A low component is taken for wrong labels only where the evidence is there: in some class
 the model rejects it on average (mean margin below 0) *and* it stands apart from the rest of
 the class (Ashman's D at least :data:`SEPARATION`), as a population of wrong labels does and
-the hard end of a class does not. Nothing else is asked of the data: real data sets' test
-labels are as noisy as their training labels, so the test split may not be taken as clean.
+the hard end of a class does not; or where a class is contested (:func:`contested_classes`):
+its rejected samples are not apart, but the model has narrowed the class down to two classes,
+the label and one rival, as flips inside confusable pairs or towards the class an image
+resembles leave it — there a label is wrong where the model prefers the rival. Nothing else
+is asked of the data: real data sets' test labels are as noisy as their training labels, so
+the test split may not be taken as clean.
 A sample's probability of being mislabelled is the smaller of its two posteriors, and 0
 where the model accepts its label before memorising (``early_aum`` at or above 0); it is
 flagged when that is at least :data:`FLAG_AT`. Each question alone flags clean samples the
@@ -252,13 +256,19 @@ def estimate_mislabelled(early_aum: np.ndarray, early_learnability: np.ndarray,
        looks rejected both ways. The second view counts only where its own mixture
        separates (the same test as step 1).
     3. Only a sample whose own label the model rejects (``early_aum`` below 0) can be wrong.
-    4. Where step 1 finds no such class — real data's few wrong labels are too few to form
-       a component —, the outliers the model is sure of (:func:`confident_outliers`, with
+       In a contested class (:func:`contested_classes`, with ``early_rival``), whose
+       rejected samples are not apart but which the model has narrowed down to two classes,
+       its probability is the rival's share of the two, rival / (label + rival): flagged
+       where the model prefers the rival. A contested class is evidence too: the posteriors
+       of step 2 then count in the other classes.
+    4. Where step 1 finds no such class and none is contested — real data's few wrong
+       labels are too few to form a component —, the outliers the model is sure of
+       (:func:`confident_outliers`, with
        ``early_rival``, the mean probability of the most likely other class before
        memorising; without it nothing).
 
     The priors of the low components are the mixtures' own weights, or ``share`` when it is
-    above 0 (:func:`_prior`)."""
+    above 0 (:func:`_prior`) and no class is contested."""
     logit = transform(early_learnability, "probability")
     _check_values(logit, "early_learnability", None)
     n = len(early_aum)
@@ -272,8 +282,16 @@ def estimate_mislabelled(early_aum: np.ndarray, early_learnability: np.ndarray,
     contested: list[np.ndarray] = []
     if early_rival is not None and labels is not None:
         contested = contested_classes(classes, early_learnability, early_rival, labels)
-        if contested:  # wrong labels are there: the posteriors count in the other classes
-            within = replace(within, probability=candidate)
+    if contested and _prior(share) is not None:
+        # flips to a look-alike class are what contests a class, and the test split's share
+        # under-counts them (the model often agrees with such a label): the mixtures' own
+        # weights are the priors instead
+        share = None
+        within, candidate, _ = _fit_mixtures(early_aum, by="early_aum", scale="margin",
+                                             seed=seed, share=None, share_from=share_from,
+                                             labels=labels)
+    if contested:  # wrong labels are there: the posteriors count in the other classes
+        within = replace(within, probability=candidate)
     if n < 10 or np.ptp(logit) < 1e-9:
         overall = _nothing(n, "early_learnability", share, share_from)
     else:  # the second opinion: its posterior, whether or not the sample's margin is < 0

@@ -314,7 +314,9 @@ per_sample("suggestion_confidence", needs=("p_true", "margin", "rival"), higher_
                      "memorising hold a separate component the model rejects (Ashman's D >= "
                      "2), the smaller posterior of the low components of two mixtures (per "
                      "class on early_aum, over all samples on logit(early_learnability)) for "
-                     "samples with early_aum < 0; elsewhere the rival's probability "
+                     "samples with early_aum < 0, in contested classes (the model narrowed "
+                     "them down to the label and one rival) the rival's share of the two; "
+                     "elsewhere the rival's probability "
                      "(early_rival) of the samples the model confidently takes for another "
                      "class that are outliers of their class's margins; else 0 "
                      "(docs/flags.md)")
