@@ -17,7 +17,7 @@ try:
 except ModuleNotFoundError:  # Python 3.10: the same parser, as a package
     import tomli as tomllib  # type: ignore[no-redef]
 
-from curator.errors import ConfigError
+from curator.errors import ConfigError, CuratorError
 
 PROBES = ("train", "eval", "none")
 SCHEDULES = ("cosine", "constant", "step")
@@ -26,6 +26,14 @@ AMPS = ("auto", "bf16", "fp16", "off")
 SWITCHES = ("auto", "on", "off")
 # label noise (curator.noise): each written once here, where the CLI reads them without torch
 NOISE_KINDS = ("symmetric", "asymmetric", "pairs", "classdep", "instance")
+
+
+def check_noise_kind(kind: str, error: type[CuratorError] = ConfigError) -> None:
+    """Raise ``error`` unless ``kind`` is one of :data:`NOISE_KINDS` (the one check the
+    configuration, the data loaders and :func:`curator.noise.flip_labels` share)."""
+    if kind not in NOISE_KINDS:
+        raise error(f"noise_kind must be one of {', '.join(NOISE_KINDS)}, but got {kind!r}",
+                    param="noise_kind")
 
 
 # the registered models (curator.models.MODELS; a test keeps the two equal), named here so
@@ -92,9 +100,7 @@ class TrainConfig:
             raise ConfigError(f"momentum must be in [0, 1), but got {self.momentum}")
         if self.weight_decay < 0:
             raise ConfigError(f"weight_decay must be >= 0, but got {self.weight_decay}")
-        if self.noise_kind not in NOISE_KINDS:
-            raise ConfigError(f"noise_kind must be one of {', '.join(NOISE_KINDS)}, but got "
-                              f"{self.noise_kind!r}")
+        check_noise_kind(self.noise_kind)
         if not 0 <= self.label_noise < 1:
             raise ConfigError(
                 f"label_noise must be in [0, 1), but got {self.label_noise}",

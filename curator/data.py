@@ -22,7 +22,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from curator import noise
-from curator.config import NOISE_KINDS
+from curator.config import check_noise_kind
 from curator.errors import DataError
 from curator.plugins import arrays_of, is_import_path, resolve
 from curator.registry import Registry
@@ -367,9 +367,7 @@ def load_data(spec: str = "digits", *, root: str = "data", download: bool = Fals
 def _check_noise(label_noise: float, noise_kind: str) -> None:
     if not 0 <= label_noise < 1:
         raise DataError(f"label noise must be in [0, 1), but got {label_noise}")
-    if noise_kind not in NOISE_KINDS:
-        raise DataError(f"noise_kind must be one of {', '.join(NOISE_KINDS)}, but got "
-                        f"{noise_kind!r}", param="noise_kind")
+    check_noise_kind(noise_kind, DataError)
 
 
 def _plugin_source(spec: str) -> Source:

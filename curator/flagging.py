@@ -103,7 +103,8 @@ def share_basis(source: str | None) -> str:
     if source == "holdout":
         return "the held-out and test errors of the holdout runs"
     if source == "mixtures":
-        return "the mixtures' own weights (the test split implied none)"
+        return ("the mixtures' own weights (the test split implied none, or a contested "
+                "class, whose flips it under-counts)")
     if source == "first-epoch":
         return "the first epoch's predictions against the test accuracy"
     return "the training and test errors before memorising"

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from curator.config import NOISE_KINDS
+from curator.config import NOISE_KINDS, check_noise_kind
 from curator.errors import DataError
 
 __all__ = ["NOISE_KINDS", "flip_labels", "pair_classes"]
@@ -79,9 +79,7 @@ def flip_labels(labels: np.ndarray, fraction: float, num_classes: int, seed: int
     trained model's probabilities (the given class is ignored). ``stream`` draws another,
     independent set of flips from the same seed (the test split's). Returns the new labels
     (int64) and the (N,) bool mask of flipped samples."""
-    if kind not in NOISE_KINDS:
-        raise DataError(f"noise_kind must be one of {', '.join(NOISE_KINDS)}, but got {kind!r}",
-                        param="noise_kind")
+    check_noise_kind(kind, DataError)
     labels = np.asarray(labels, dtype=np.int64)
     n = len(labels)
     count = int(round(fraction * n))

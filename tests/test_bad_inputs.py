@@ -181,7 +181,7 @@ CASES = [
          ["batch_size 5000 is larger than the training set", "1437"]),
     Case("unknown-noise-kind", None, ["score", *QUICK, "--label-noise", "0.1",
                                       "--noise-kind", "human"],
-         ["noise_kind must be one of symmetric, asymmetric, pairs", "'human'"]),
+         ["--noise-kind must be one of symmetric, asymmetric, pairs", "'human'"]),
     Case("label-noise-out-of-range", None, ["score", *QUICK, "--label-noise", "1.5"],
          ["label_noise must be in [0, 1)", "1.5"]),
     Case("holdout-one-fold", None, ["score", *QUICK, "--holdout", "1"],
