@@ -823,6 +823,62 @@ def flag(
 
 @app.command()
 @_errors
+def review(
+    file: Annotated[Path, typer.Argument(help="A scores file.")],
+    out: Annotated[Path, typer.Option(
+        help="The corrections file every answer is written to at once (.csv); started again, "
+             "the review goes on from it.")] = Path("corrections.csv"),
+    host: Annotated[str, typer.Option(
+        help="Listen on this address: 127.0.0.1 (only this machine) unless you mean it.")
+                    ] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="The port (0: any free one).")] = 8765,
+    open_browser: Annotated[bool, typer.Option(
+        "--open", help="Open the page in the default browser.")] = False,
+) -> None:
+    """Look at the flagged and suspected samples in a browser, most likely wrong first, and
+    answer each by key or mouse: take the suggested label, keep the given one, choose
+    another class, drop it, skip, undo.
+
+    Each answer is written at once to the corrections file that curator train --corrections
+    and curator.with_corrections read. Stop with Ctrl-C. Example: curator review scores.h5
+    --out corrections.csv --open
+    """
+    from curator.review import Review, serve
+
+    check_output_dir(out)
+    review = Review.open(file, out)
+    try:
+        server = serve(review, host=host, port=port)
+        done = len(review.answers.rows)
+        out_console.print(f"reviewing {len(review.queue)} samples of {file} "
+                          f"({int(review.flagged.sum())} flagged, then the suspected); "
+                          f"{done} answered already in {out}" if done else
+                          f"reviewing {len(review.queue)} samples of {file} "
+                          f"({int(review.flagged.sum())} flagged, then the suspected); "
+                          f"answers go to {out}", highlight=False)
+        if review.samples is None:
+            out_console.print("the data it was scored on could not be loaded: the page shows "
+                              "labels and probabilities, no images", highlight=False)
+        out_console.print(f"open {server.url}  (Ctrl-C to stop)", highlight=False)
+        if open_browser:
+            import webbrowser
+
+            webbrowser.open(server.url)
+        try:
+            server.serve_forever()
+        except KeyboardInterrupt:
+            pass
+        finally:
+            server.server_close()
+        out_console.print(f"{len(review.answers.rows)} answers in {out}; train on them with "
+                          f"curator train --scores {file} --corrections {out}",
+                          highlight=False)
+    finally:
+        review.answers.close()
+
+
+@app.command()
+@_errors
 def relabel(
     file: Annotated[Path, typer.Argument(help="A scores file.")],
     out: Annotated[Path, typer.Option(help="The corrections file to write (.csv).")

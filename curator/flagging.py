@@ -8,7 +8,7 @@ score the file does not store), stores the result and writes the flagged indices
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -223,11 +223,29 @@ def flag(path: str | Path, *, by: str = DEFAULT_BY, out: str | Path | None = Non
     ``curator score`` stored is read back when it was made from ``by`` (no new fit, the file
     is not written); otherwise it is made and stored."""
 
-    if by != DEFAULT_BY:
-        scale_of(by)
     out = None if out is None else Path(out)
     if out is not None and out.suffix not in (".npy", ".txt", ".csv"):
         raise CuratorError(f"out {str(out)!r} must end in .npy, .txt or .csv", param="out")
+    report, scores = read_report(path, by=by)
+    report = replace(report, out=out, stored=bool(scores))
+    fit = report.fit
+    if out is not None:  # written before the score is stored: a failure leaves the file as it was
+        if out.suffix == ".csv":
+            write_table(report.table(), out)
+        else:
+            store.export_indices(np.flatnonzero(fit.flagged), out)
+    if scores:
+        with store.writer_lock(path):
+            store.write_scores(path, scores)
+    return report
+
+
+def read_report(path: str | Path, *, by: str = DEFAULT_BY
+                ) -> tuple[FlagReport, dict[str, ScoreValues]]:
+    """What :func:`flag` finds in ``path``, without writing anything: the report, and the
+    scores it would store (empty when the file's stored estimate was read back)."""
+    if by != DEFAULT_BY:
+        scale_of(by)
     scores: dict[str, ScoreValues] = {}
     with store.open_scores(path) as f:
         if not f.score_names():
@@ -247,18 +265,10 @@ def flag(path: str | Path, *, by: str = DEFAULT_BY, out: str | Path | None = Non
     if found is not None:
         suggested, confidence, more = found
         scores.update(more)
-    report = FlagReport(fit, labels, classes, noisy, out, stored=bool(scores),
+    report = FlagReport(fit, labels, classes, noisy, None, stored=bool(scores),
                         test_acc=test_acc, suggested=suggested, confidence=confidence,
                         original=original, fingerprint=fingerprint)
-    if out is not None:  # written before the score is stored: a failure leaves the file as it was
-        if out.suffix == ".csv":
-            write_table(report.table(), out)
-        else:
-            store.export_indices(np.flatnonzero(fit.flagged), out)
-    if scores:
-        with store.writer_lock(path):
-            store.write_scores(path, scores)
-    return report
+    return report, scores
 
 
 def class_names(f: ScoresFile) -> list[str]:

@@ -1,0 +1,404 @@
+"""``curator review``: the suspected labels in a browser, each answer written at once to a
+corrections file (docs/review.md).
+
+The page is one HTML file (``curator/static/review.html``, plain JavaScript, no build step)
+served by the standard library's threading HTTP server: a local tool for one person needs no
+framework, and ``pip install torch-curator`` stays as it is. The server listens on 127.0.0.1
+unless told otherwise, answers only its own routes (no path from a URL ever reaches the file
+system), checks the ``Host`` header (a web page elsewhere cannot reach it through DNS
+rebinding) and holds a lock file beside the corrections file, so a second ``curator review``
+of the same file is refused.
+
+What the person answers is kept in :class:`Answers`: every answer rewrites the corrections
+file whole (a synced temporary file renamed over it, :func:`curator.corrections.write`), so
+closing the browser or killing the server loses at most the answer being written, and
+``curator review`` started again reads the file and goes on where the person stopped.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import threading
+from dataclasses import dataclass
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import numpy as np
+
+from curator import corrections
+from curator.errors import CuratorError
+
+PAGE = Path(__file__).with_name("static") / "review.html"
+TYPICAL = 6  # easy members shown of the given and of the suggested class
+ANSWERS = ("accept", "keep", "relabel", "drop")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+class Answers:
+    """The answers given so far, kept in the corrections file ``path`` (made for data of
+    ``labels`` and ``fingerprint``), which this object alone writes while it is open: a lock
+    file ``path.lock`` holding the process id is taken at once (one left by a process that no
+    longer runs is taken over) and removed by :meth:`close`."""
+
+    def __init__(self, path: str | Path, fingerprint: str, labels: np.ndarray,
+                 num_classes: int) -> None:
+        self.path = Path(path)
+        self.fingerprint = fingerprint
+        self.labels = np.asarray(labels, dtype=np.int64)
+        self.num_classes = num_classes
+        self.lock = self.path.with_name(self.path.name + ".lock")
+        self._take_lock()
+        self._mutex = threading.Lock()
+        self.rows: dict[int, tuple[str, int]] = {}  # index -> (relabel | drop | keep, label)
+        self.history: list[int] = []  # this session's answers, for undo
+        try:
+            if self.path.exists():
+                made = corrections.read(self.path)
+                made.check_data(fingerprint, len(self.labels), f"{str(self.path)!r}")
+                made.check_labels(self.labels, "the scored data")
+                for i, a, y in zip(made.index, made.action, made.label, strict=True):
+                    self.rows[int(i)] = (str(a), int(y))
+        except BaseException:
+            self.close()
+            raise
+
+    def _take_lock(self) -> None:
+        for _ in range(2):
+            try:
+                fd = os.open(self.lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+            except FileExistsError:
+                try:
+                    pid = int(self.lock.read_text().strip() or "0")
+                except (OSError, ValueError):
+                    pid = 0
+                if pid and pid != os.getpid() and _alive(pid):
+                    raise CuratorError(
+                        f"{str(self.path)!r} is being written by another curator review "
+                        f"(process {pid})", hint="close that one, or answer into another "
+                        "file with --out") from None
+                self.lock.unlink(missing_ok=True)  # left by a process that no longer runs
+                continue
+            with os.fdopen(fd, "w") as f:
+                f.write(str(os.getpid()))
+            return
+        raise CuratorError(f"could not take the lock {str(self.lock)!r}")
+
+    def close(self) -> None:
+        """Give the corrections file up to other writers."""
+        try:
+            if self.lock.exists() and self.lock.read_text().strip() == str(os.getpid()):
+                self.lock.unlink()
+        except OSError:
+            pass
+
+    def answer(self, index: int, action: str, label: int | None = None) -> dict[str, Any]:
+        """Record one answer and write the file: ``relabel`` (to ``label``), ``keep`` or
+        ``drop``; a relabel to the given label is a keep."""
+        index = self._index(index)
+        given = int(self.labels[index])
+        if action == "relabel":
+            if label is None or not 0 <= int(label) < self.num_classes:
+                raise CuratorError(f"label {label} is outside the {self.num_classes} classes")
+            label = int(label)
+            if label == given:
+                action, label = "keep", -1
+        elif action in ("keep", "drop"):
+            label = -1
+        else:
+            raise CuratorError(f"action {action!r} is not one of relabel, keep, drop")
+        with self._mutex:
+            before = dict(self.rows)
+            self.rows[index] = (action, int(label))
+            try:
+                self._write()
+            except BaseException:
+                self.rows = before
+                raise
+            self.history.append(index)
+        return {"index": index, "action": action, "label": label}
+
+    def undo(self) -> int | None:
+        """Take back this session's last answer (the file is written again); None when there
+        is none."""
+        with self._mutex:
+            while self.history:
+                index = self.history.pop()
+                if index in self.rows:
+                    before = dict(self.rows)
+                    del self.rows[index]
+                    try:
+                        self._write()
+                    except BaseException:
+                        self.rows = before
+                        self.history.append(index)
+                        raise
+                    return index
+        return None
+
+    def _index(self, index: int) -> int:
+        index = int(index)
+        if not 0 <= index < len(self.labels):
+            raise CuratorError(f"index {index} is outside the {len(self.labels)} samples")
+        return index
+
+    def _write(self) -> None:
+        relabel = {i: y for i, (a, y) in self.rows.items() if a == "relabel"}
+        drop = [i for i, (a, _) in self.rows.items() if a == "drop"]
+        keep = [i for i, (a, _) in self.rows.items() if a == "keep"]
+        corrections.write(corrections.make(self.fingerprint, self.labels, self.num_classes,
+                                           relabel=relabel, drop=drop, keep=keep), self.path)
+
+    def as_json(self) -> dict[str, list[Any]]:
+        return {str(i): [a, y] for i, (a, y) in self.rows.items()}
+
+
+@dataclass
+class Review:
+    """Everything the page shows, read once from the scores file: the queue (flagged, most
+    likely wrong first, then suspected), each sample's given and suggested label, the
+    probabilities, its trajectory, and the samples themselves when the data can be loaded."""
+
+    labels: np.ndarray  # (N,)
+    classes: list[str]
+    queue: np.ndarray  # indices, flagged then suspected
+    flagged: np.ndarray  # (N,) bool
+    probability: np.ndarray  # (N,) of a wrong label
+    suggested: np.ndarray  # (N,) -1: none
+    confidence: np.ndarray  # (N,)
+    scores: Path  # the scores file, read again for each sample's trajectory
+    typical: list[np.ndarray]  # per class, its easiest members
+    samples: Any  # the training split (curator.data.Split) or None
+    shape: tuple[int, ...]
+    answers: Answers
+
+    @classmethod
+    def open(cls, scores: str | Path, out: str | Path) -> Review:
+        """Read ``scores`` (nothing is written to it) and take the corrections file ``out``."""
+        from curator.flagging import read_report
+        from curator.scores import FileTrajectories
+        from curator.store import open_scores
+
+        report, _ = read_report(scores)
+        if report.suggested is None or report.confidence is None:
+            raise CuratorError(f"{str(scores)!r} records no rival classes (format 0.1.0): it "
+                               "has no suggested labels to review",
+                               hint="score again with this curator")
+        with open_scores(scores) as f:
+            FileTrajectories(f)  # complete runs, or a clear error
+            ease = f.score("learnability").values
+            samples, shape = _samples(f)
+        labels = report.labels
+        order = np.lexsort((-np.asarray(ease, dtype=np.float64), labels))
+        counts = np.bincount(labels, minlength=len(report.classes))
+        members = np.split(order, np.cumsum(counts)[:-1])
+        answers = Answers(out, report.fingerprint, labels, len(report.classes))
+        return cls(labels, report.classes, report.listed, report.fit.flagged,
+                   np.asarray(report.fit.probability, dtype=np.float64), report.suggested,
+                   report.confidence, Path(scores), [m[:TYPICAL] for m in members], samples,
+                   shape, answers)
+
+    def state(self) -> dict[str, Any]:
+        """The page's start: classes, the queue, the answers so far."""
+        return {"classes": self.classes, "num_samples": len(self.labels),
+                "queue": self.queue.tolist(), "answers": self.answers.as_json(),
+                "flagged": int(self.flagged.sum()),
+                "given": self.labels[self.queue].tolist(),
+                "suggested": self.suggested[self.queue].tolist(),
+                "images": self.samples is not None, "out": str(self.answers.path)}
+
+    def sample(self, index: int) -> dict[str, Any]:
+        """One sample as the page shows it."""
+        from curator.scores import FileTrajectories
+        from curator.store import open_scores
+
+        i = self.answers._index(index)
+        s = int(self.suggested[i])
+        given = int(self.labels[i])
+        with open_scores(self.scores) as f:  # one sample's trajectories: (R, T, 1) each
+            traj = FileTrajectories(f)
+            p = traj.read("p_true", i, i + 1)[:, :, 0].astype(np.float64)
+            margin = traj.read("margin", i, i + 1)[:, :, 0].astype(np.float64)
+            rival = traj.read("rival", i, i + 1)[:, :, 0].astype(np.int64)
+        # the suggested class's probability where it was the rival (p_y exp(-margin)), the
+        # mean over the runs where it was; None in the epochs where it was in none
+        p_rival = np.clip(p * np.exp(-np.clip(margin, -30, 30)), 0, 1)
+        hit = rival == s
+        count = hit.sum(axis=0)
+        mean = np.where(hit, p_rival, 0).sum(axis=0) / np.maximum(count, 1)
+        p_given = np.nanmean(p, axis=0)
+        p_sugg = [None if s < 0 or c == 0 else round(float(v), 4)
+                  for c, v in zip(count, mean, strict=True)]
+        return {"index": i, "given": given, "suggested": s,
+                "confidence": round(float(self.confidence[i]), 4),
+                "probability": round(float(self.probability[i]), 4),
+                "flagged": bool(self.flagged[i]),
+                "p_given": [round(float(v), 4) for v in p_given],
+                "p_suggested": p_sugg,
+                "typical_given": self.typical[given].tolist(),
+                "typical_suggested": self.typical[s].tolist() if s >= 0 else [],
+                "answer": self.answers.rows.get(i)}
+
+    def png(self, index: int, size: int = 4) -> bytes:
+        """The sample as a PNG: the image for image data, else a line plot of its values."""
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+        import torch
+
+        i = self.answers._index(index)
+        if self.samples is None:
+            raise CuratorError("the data this file was scored on could not be loaded")
+        _, x, _ = next(iter(self.samples.batches(torch.tensor([i]), 1,
+                                                 device=torch.device("cpu"))))
+        x = x[0].float().numpy()
+        buf = io.BytesIO()
+        if x.ndim == 3 and x.shape[0] in (1, 3):
+            img = x.transpose(1, 2, 0)
+            img = (img - img.min()) / max(float(img.max() - img.min()), 1e-8)
+            plt.imsave(buf, img.squeeze(2) if img.shape[2] == 1 else img, cmap="gray",
+                       format="png")
+        else:
+            fig = plt.figure(figsize=(size, size * 0.6), dpi=60)
+            ax = fig.add_axes((0.02, 0.02, 0.96, 0.96))
+            ax.plot(x.ravel(), lw=1.2)
+            ax.set_axis_off()
+            fig.savefig(buf, format="png")
+            plt.close(fig)
+        return buf.getvalue()
+
+
+def _samples(f: Any) -> tuple[Any, tuple[int, ...]]:
+    """The training split the file was scored on, or None when it cannot be loaded."""
+    from curator.config import config_from_dict
+    from curator.data import DataBundle
+
+    shape = tuple(f.data_spec.get("sample_shape") or ())
+    try:
+        cfg = config_from_dict(f.config, source=repr(str(f.path)))
+        bundle = DataBundle.from_config(cfg)
+        f.check_data(bundle)
+    except CuratorError:
+        return None, shape
+    return bundle.train, shape
+
+
+class Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self, review: Review, host: str = "127.0.0.1", port: int = 8765) -> None:
+        self.review = review
+        super().__init__((host, port), _Handler)
+
+    @property
+    def url(self) -> str:
+        host, port = self.server_address[:2]
+        return f"http://{host}:{port}/"
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: Server
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 (the base's name)
+        pass  # quiet: the person is looking at the page, not the terminal
+
+    def _send(self, status: int, body: bytes, kind: str) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", kind)
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Cache-Control", "no-store")
+        self.send_header("X-Content-Type-Options", "nosniff")
+        self.end_headers()
+        self.wfile.write(body)
+
+    def _json(self, value: Any, status: int = 200) -> None:
+        self._send(status, json.dumps(value).encode(), "application/json")
+
+    def _host_ok(self) -> bool:
+        host = (self.headers.get("Host") or "").rsplit(":", 1)[0].strip("[]")
+        bound = str(self.server.server_address[0])
+        return host in ("127.0.0.1", "localhost", "::1", bound)
+
+    def _route(self, method: str) -> None:
+        if not self._host_ok():
+            self._json({"error": "unknown host"}, HTTPStatus.FORBIDDEN)
+            return
+        url = urlsplit(self.path)
+        parts = [p for p in url.path.split("/") if p]
+        review = self.server.review
+        try:
+            # read a request's body whatever the route: left unread on a kept-alive
+            # connection it would prefix the next request line
+            body = self._body() if method == "POST" else {}
+            if method == "GET" and not parts:
+                self._send(200, PAGE.read_bytes(), "text/html; charset=utf-8")
+            elif method == "GET" and parts == ["api", "state"]:
+                self._json(review.state())
+            elif method == "GET" and len(parts) == 3 and parts[:2] == ["api", "sample"]:
+                self._json(review.sample(_int(parts[2])))
+            elif method == "GET" and len(parts) == 2 and parts[0] == "img":
+                size = parse_qs(url.query).get("size", ["4"])[0]
+                self._send(200, review.png(_int(parts[1].removesuffix(".png")), _int(size)),
+                           "image/png")
+            elif method == "POST" and parts == ["api", "answer"]:
+                done = review.answers.answer(_int(body.get("index")), str(body.get("action")),
+                                             None if body.get("label") is None
+                                             else _int(body.get("label")))
+                self._json({"done": done, "answers": len(review.answers.rows)})
+            elif method == "POST" and parts == ["api", "undo"]:
+                self._json({"undone": review.answers.undo(),
+                            "answers": len(review.answers.rows)})
+            else:
+                self._json({"error": "not found"}, HTTPStatus.NOT_FOUND)
+        except CuratorError as exc:
+            self.close_connection = True  # a body left unread must not reach the next request
+            self._json({"error": exc.message}, HTTPStatus.BAD_REQUEST)
+
+    def _body(self) -> dict[str, Any]:
+        length = int(self.headers.get("Content-Length") or 0)
+        if length > 1 << 16:
+            raise CuratorError("request too large")
+        try:
+            value = json.loads(self.rfile.read(length) or b"{}")
+        except json.JSONDecodeError:
+            raise CuratorError("the request is not JSON") from None
+        if not isinstance(value, dict):
+            raise CuratorError("the request must be a JSON object")
+        return value
+
+    def do_GET(self) -> None:  # noqa: N802 (the base's name)
+        self._route("GET")
+
+    def do_POST(self) -> None:  # noqa: N802
+        self._route("POST")
+
+
+def _int(value: Any) -> int:
+    try:
+        return int(str(value))
+    except ValueError:
+        raise CuratorError(f"{value!r} is not an integer") from None
+
+
+def serve(review: Review, *, host: str = "127.0.0.1", port: int = 8765) -> Server:
+    """A server for ``review`` (not yet serving: call ``serve_forever``)."""
+    try:
+        return Server(review, host, port)
+    except OSError as exc:
+        raise CuratorError(f"cannot listen on {host}:{port}: {exc.strerror}",
+                           hint="choose another --port, or 0 for any free one") from None

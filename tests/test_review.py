@@ -1,0 +1,239 @@
+"""curator review: the answers file, the server's routes, and the page in a real browser."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from curator import corrections
+from curator.errors import CuratorError
+from curator.review import Answers, Review, serve
+
+FROZEN = Path(__file__).parent / "data" / "scores-v0.2.0.h5"  # digits, 10% flipped
+
+
+@pytest.fixture()
+def scores(tmp_path: Path) -> Path:
+    path = tmp_path / "scores.h5"
+    shutil.copy(FROZEN, path)
+    return path
+
+
+def test_answers_are_written_at_once_and_resume(tmp_path: Path) -> None:
+    labels = np.array([0, 1, 2, 0, 1])
+    out = tmp_path / "c.csv"
+    a = Answers(out, "abc", labels, 3)
+    a.answer(0, "relabel", 2)
+    a.answer(1, "drop")
+    a.answer(2, "relabel", 2)  # its given label: a keep
+    made = corrections.read(out)
+    assert made.index.tolist() == [0, 1, 2]
+    assert made.action.tolist() == ["relabel", "drop", "keep"]
+    assert made.label.tolist() == [2, -1, -1]
+    assert a.undo() == 2 and corrections.read(out).index.tolist() == [0, 1]
+    with pytest.raises(CuratorError, match="outside the 3 classes"):
+        a.answer(3, "relabel", 3)
+    with pytest.raises(CuratorError, match="not one of relabel, keep, drop"):
+        a.answer(3, "fix")
+    with pytest.raises(CuratorError, match="outside the 5 samples"):
+        a.answer(5, "drop")
+    assert corrections.read(out).index.tolist() == [0, 1]  # refused answers write nothing
+    a.close()
+    b = Answers(out, "abc", labels, 3)  # started again: the answers are there
+    assert b.rows == {0: ("relabel", 2), 1: ("drop", -1)}
+    assert b.undo() is None  # undo takes back this session's answers only
+    b.close()
+    with pytest.raises(CuratorError, match="made for other data"):
+        Answers(out, "other", labels, 3)
+    assert not out.with_name("c.csv.lock").exists()  # a refused start leaves no lock
+
+
+def test_a_second_writer_is_refused_and_a_stale_lock_taken_over(tmp_path: Path) -> None:
+    labels = np.zeros(4, np.int64)
+    out = tmp_path / "c.csv"
+    lock = tmp_path / "c.csv.lock"
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        lock.write_text(str(child.pid))  # a running process holds it
+        with pytest.raises(CuratorError, match=f"another curator review \\(process {child.pid}"):
+            Answers(out, "f", labels, 2)
+    finally:
+        child.kill()
+        child.wait()
+    a = Answers(out, "f", labels, 2)  # its process is gone: the lock is stale
+    assert lock.read_text() == str(os.getpid())
+    a.close()
+    assert not lock.exists()
+
+
+@pytest.fixture()
+def server(scores: Path, tmp_path: Path) -> Iterator[tuple[str, Review]]:
+    review = Review.open(scores, tmp_path / "corrections.csv")
+    srv = serve(review, port=0)
+    thread = threading.Thread(target=srv.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield srv.url, review
+    finally:
+        srv.shutdown()
+        srv.server_close()
+        review.answers.close()
+
+
+def _get(url: str, host: str | None = None) -> tuple[int, bytes]:
+    req = urllib.request.Request(url, headers={"Host": host} if host else {})
+    try:
+        with urllib.request.urlopen(req, timeout=10) as r:
+            return r.status, r.read()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read()
+
+
+def _post(url: str, body: dict) -> tuple[int, dict]:
+    req = urllib.request.Request(url, json.dumps(body).encode(), method="POST",
+                                 headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(req, timeout=10) as r:
+            return r.status, json.loads(r.read())
+    except urllib.error.HTTPError as e:
+        return e.code, json.loads(e.read())
+
+
+def test_the_routes(server: tuple[str, Review]) -> None:
+    url, review = server
+    status, body = _get(url + "api/state")
+    state = json.loads(body)
+    assert status == 200 and state["flagged"] == int(review.flagged.sum()) > 0
+    first = state["queue"][0]
+    assert review.flagged[first] and review.probability[first] == review.probability.max()
+    s = json.loads(_get(f"{url}api/sample/{first}")[1])
+    assert s["given"] == int(review.labels[first]) and len(s["p_given"]) == 2  # 2 epochs
+    assert len(s["typical_given"]) == 6 and all(review.labels[i] == s["given"]
+                                                for i in s["typical_given"])
+    status, png = _get(f"{url}img/{first}.png")
+    assert status == 200 and png[:8] == b"\x89PNG\r\n\x1a\n"
+    assert _post(url + "api/answer", {"index": first, "action": "drop"})[0] == 200
+    assert _post(url + "api/answer", {"index": "x", "action": "drop"})[0] == 400
+    assert _post(url + "api/answer", {"index": 10**6, "action": "drop"})[0] == 400
+    assert _get(f"{url}img/99999999.png")[0] == 400
+    for path in ("../../etc/passwd", "static/review.html", "img/..%2f..%2fetc%2fpasswd",
+                 "api/sample/../state"):
+        assert _get(url + path)[0] in (400, 404), path
+    assert _get(url + "api/state", host="attacker.example")[0] == 403  # DNS rebinding
+    assert corrections.read(review.answers.path).index.tolist() == [first]
+
+
+def _chromium() -> tuple[str, str] | None:
+    browser = shutil.which("chromium") or shutil.which("chromium-browser")
+    driver = shutil.which("chromedriver")
+    return (browser, driver) if browser and driver else None
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(_chromium() is None, reason="Debian's chromium and chromium-driver are "
+                    "not installed (apt-get install chromium chromium-driver)")
+def test_the_page_in_a_real_browser(scores: Path, tmp_path: Path) -> None:
+    """Three answers by keyboard, one by mouse; a reload shows them kept; an undo; the file on
+    disk is exactly what was answered; the server killed between two answers loses neither,
+    and started again it goes on from the file."""
+    webdriver = pytest.importorskip("selenium.webdriver")
+    from selenium.webdriver.chrome.service import Service
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    out = tmp_path / "corrections.csv"
+    browser, driver_path = _chromium()  # type: ignore[misc]
+
+    def start() -> tuple[subprocess.Popen, str]:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        proc = subprocess.Popen([sys.executable, "-m", "curator", "review", str(scores),
+                                 "--out", str(out), "--port", str(port)],
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        for line in proc.stdout:  # type: ignore[union-attr]
+            if "open http://" in line:
+                return proc, line.split()[1]
+        raise AssertionError(proc.communicate()[0])
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = browser
+    for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage"):
+        options.add_argument(arg)
+    driver = webdriver.Chrome(service=Service(executable_path=driver_path), options=options)
+    proc, url = start()
+    try:
+        wait = WebDriverWait(driver, 20)
+        driver.get(url)
+
+        def shown() -> int:
+            wait.until(lambda d: d.find_element(By.ID, "index").text.strip() != "")
+            return int(driver.find_element(By.ID, "index").text)
+
+        def after(previous: int) -> int:
+            wait.until(lambda d: d.find_element(By.ID, "index").text.strip() not in
+                       ("", str(previous)))
+            return shown()
+
+        body = driver.find_element(By.TAG_NAME, "body")
+        state = json.loads(_get(url + "api/state")[1])
+        queue = state["queue"]
+        a = shown()
+        assert a == queue[0]
+        sugg = json.loads(_get(f"{url}api/sample/{a}")[1])["suggested"]
+        body.send_keys("\ue007")  # Enter: take the suggestion
+        b = after(a)
+        body.send_keys("k")  # keep
+        c = after(b)
+        body.send_keys("d")  # drop
+        d = after(c)
+        driver.find_element(By.ID, "drop").click()  # by mouse
+        after(d)
+        expect = {a: ("relabel", sugg), b: ("keep", -1), c: ("drop", -1), d: ("drop", -1)}
+        made = corrections.read(out)
+        got = {int(i): (str(x), int(y)) for i, x, y in
+               zip(made.index, made.action, made.label, strict=True)}
+        assert got == expect
+        driver.refresh()  # reload: the answers are kept, the page starts at the first open
+        e = shown()
+        assert e not in expect and "4 answers" in driver.find_element(By.ID, "progress").text
+        body = driver.find_element(By.TAG_NAME, "body")
+        body.send_keys("u")  # undo the last answer (d, dropped by mouse)
+        wait.until(lambda dr: dr.find_element(By.ID, "index").text == str(d))
+        del expect[d]
+        assert set(corrections.read(out).index.tolist()) == set(expect)
+        # killed between two answers: nothing answered is lost
+        body.send_keys("k")
+        expect[d] = ("keep", -1)
+        wait.until(lambda dr: len(corrections.read(out)) == len(expect))
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        proc, url = start()  # the lock of the killed process is taken over
+        made = corrections.read(out)
+        assert {int(i): (str(x), int(y)) for i, x, y in
+                zip(made.index, made.action, made.label, strict=True)} == expect
+        driver.get(url)
+        assert shown() not in expect
+        assert f"{len(expect)} answers" in driver.find_element(By.ID, "progress").text
+    finally:
+        driver.quit()
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+    time.sleep(0)
