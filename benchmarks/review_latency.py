@@ -99,16 +99,20 @@ def main() -> None:
     def ms(values: list[float]) -> str:
         return mean_std([1000 * v for v in values])
 
-    print(f"start (read the file, load the data): {mean_std([r['start'] for r in runs])} s")
+    starts = [float(r["start"]) for r in runs]  # type: ignore[arg-type]
+    pages = [float(r["page"]) for r in runs]  # type: ignore[arg-type]
+    print(f"start (read the file, load the data): {mean_std(starts)} s (each: "
+          f"{', '.join(f'{v:.2f}' for v in starts)})")
     print(f"first page (page, state, first sample, its image, 12 typical members' images): "
-          f"{ms([r['page'] for r in runs])} ms")
+          f"{ms(pages)} ms (each: {', '.join(f'{1000 * v:.0f}' for v in pages)})")
     print(f"a sample after the last answer: {ms([r['sample'] for r in runs])} ms")
     for name, part in (("first 100", slice(0, 100)), ("last 100", slice(-100, None)),
                        ("all", slice(None))):
         chunk = [v for r in lat for v in r[part]]
         q = statistics.quantiles(chunk, n=20)
         print(f"answers, {name}: median {1000 * statistics.median(chunk):.1f} ms, "
-              f"95th percentile {1000 * q[18]:.1f} ms, max {1000 * max(chunk):.1f} ms")
+              f"95th percentile {1000 * q[18]:.1f} ms, max {1000 * max(chunk):.1f} ms, "
+              f"{sum(v > 0.1 for v in chunk)} of {len(chunk)} over 100 ms")
 
 
 if __name__ == "__main__":
