@@ -210,11 +210,13 @@ def write(corrections: Corrections, path: str | Path) -> Path:
     buffer.write(f"# {MAGIC} {VERSION}\n# fingerprint {corrections.fingerprint}\n"
                  f"# num_samples {corrections.num_samples}\n"
                  f"# num_classes {corrections.num_classes}\n")
-    out = csv.writer(buffer, lineterminator="\n")
-    out.writerow(COLUMNS)
-    for i, a, y, g in zip(corrections.index, corrections.action, corrections.label,
-                          corrections.given, strict=True):
-        out.writerow([int(i), a, int(y) if a == "relabel" else "", int(g)])
+    buffer.write(",".join(COLUMNS) + "\n")
+    # every field an integer or an action word: nothing to quote (one join, not a csv row
+    # each: curator review writes the whole file at every answer)
+    buffer.write("".join(
+        f"{i},{a},{y if a == 'relabel' else ''},{g}\n" for i, a, y, g in zip(
+            corrections.index.tolist(), corrections.action.tolist(),
+            corrections.label.tolist(), corrections.given.tolist(), strict=True)))
     tmp = path.with_name(path.name + ".tmp")
     with open(tmp, "w", encoding="utf-8") as f:
         f.write(buffer.getvalue())

@@ -156,11 +156,13 @@ class Answers:
         return index
 
     def _write(self) -> None:
-        relabel = {i: y for i, (a, y) in self.rows.items() if a == "relabel"}
-        drop = [i for i, (a, _) in self.rows.items() if a == "drop"]
-        keep = [i for i, (a, _) in self.rows.items() if a == "keep"]
-        corrections.write(corrections.make(self.fingerprint, self.labels, self.num_classes,
-                                           relabel=relabel, drop=drop, keep=keep), self.path)
+        # each row was checked when it was answered: the arrays are made directly
+        index = np.fromiter(sorted(self.rows), dtype=np.int64, count=len(self.rows))
+        rows = [self.rows[i] for i in index.tolist()]
+        corrections.write(corrections.Corrections(
+            self.fingerprint, len(self.labels), self.num_classes, index,
+            np.array([a for a, _ in rows], dtype="<U7"),
+            np.array([y for _, y in rows], dtype=np.int64), self.labels[index]), self.path)
 
     def as_json(self) -> dict[str, list[Any]]:
         return {str(i): [a, y] for i, (a, y) in self.rows.items()}
