@@ -178,10 +178,12 @@ class Review:
     classes: list[str]
     queue: np.ndarray  # indices, flagged then suspected
     flagged: np.ndarray  # (N,) bool
+    suspected: np.ndarray  # (N,) bool
     probability: np.ndarray  # (N,) of a wrong label
     suggested: np.ndarray  # (N,) -1: none
     confidence: np.ndarray  # (N,)
     scores: Path  # the scores file, read again for each sample's trajectory
+    ease: np.ndarray  # (N,) learnability: the hardest first when a person browses a class
     typical: list[np.ndarray]  # per class, its easiest members
     samples: Any  # the training split (curator.data.Split) or None
     shape: tuple[int, ...]
@@ -209,9 +211,10 @@ class Review:
         members = np.split(order, np.cumsum(counts)[:-1])
         answers = Answers(out, report.fingerprint, labels, len(report.classes))
         return cls(labels, report.classes, report.listed, report.fit.flagged,
+                   report.fit.suspected,
                    np.asarray(report.fit.probability, dtype=np.float64), report.suggested,
-                   report.confidence, Path(scores), [m[:TYPICAL] for m in members], samples,
-                   shape, answers)
+                   report.confidence, Path(scores), np.asarray(ease, dtype=np.float64),
+                   [m[:TYPICAL] for m in members], samples, shape, answers)
 
     def state(self) -> dict[str, Any]:
         """The page's start: classes, the queue, the answers so far."""
@@ -221,6 +224,26 @@ class Review:
                 "given": self.labels[self.queue].tolist(),
                 "suggested": self.suggested[self.queue].tolist(),
                 "images": self.samples is not None, "out": str(self.answers.path)}
+
+    def queue_of(self, by: str = "flags", cls: int | None = None,
+                 limit: int = 2000) -> dict[str, list[int]]:
+        """A queue to review: ``flags`` (the flagged, then the suspected, most likely wrong
+        first) or ``hardest`` (every sample, the lowest learnability first, at most
+        ``limit``), of one class or all."""
+        if by == "flags":
+            idx = self.queue
+        elif by == "hardest":
+            idx = np.argsort(self.ease, kind="stable")
+        else:
+            raise CuratorError(f"queue {by!r} is not one of flags, hardest")
+        if cls is not None:
+            if not 0 <= cls < len(self.classes):
+                raise CuratorError(f"class {cls} is outside the {len(self.classes)} classes")
+            idx = idx[self.labels[idx] == cls]
+        if by == "hardest":
+            idx = idx[:max(1, limit)]
+        return {"queue": idx.tolist(), "given": self.labels[idx].tolist(),
+                "suggested": self.suggested[idx].tolist()}
 
     def sample(self, index: int) -> dict[str, Any]:
         """One sample as the page shows it."""
@@ -247,7 +270,7 @@ class Review:
         return {"index": i, "given": given, "suggested": s,
                 "confidence": round(float(self.confidence[i]), 4),
                 "probability": round(float(self.probability[i]), 4),
-                "flagged": bool(self.flagged[i]),
+                "flagged": bool(self.flagged[i]), "suspected": bool(self.suspected[i]),
                 "p_given": [round(float(v), 4) for v in p_given],
                 "p_suggested": p_sugg,
                 "typical_given": self.typical[given].tolist(),
@@ -351,6 +374,12 @@ class _Handler(BaseHTTPRequestHandler):
                 self._send(200, PAGE.read_bytes(), "text/html; charset=utf-8")
             elif method == "GET" and parts == ["api", "state"]:
                 self._json(review.state())
+            elif method == "GET" and parts == ["api", "queue"]:
+                query = parse_qs(url.query)
+                cls = query.get("cls", [""])[0]
+                self._json(review.queue_of(query.get("by", ["flags"])[0],
+                                           _int(cls) if cls != "" else None,
+                                           _int(query.get("limit", ["2000"])[0])))
             elif method == "GET" and len(parts) == 3 and parts[:2] == ["api", "sample"]:
                 self._json(review.sample(_int(parts[2])))
             elif method == "GET" and len(parts) == 2 and parts[0] == "img":

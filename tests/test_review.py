@@ -134,6 +134,14 @@ def test_the_routes(server: tuple[str, Review]) -> None:
                  "api/sample/../state"):
         assert _get(url + path)[0] in (400, 404), path
     assert _get(url + "api/state", host="attacker.example")[0] == 403  # DNS rebinding
+    hardest = json.loads(_get(url + "api/queue?by=hardest&cls=3&limit=5")[1])
+    ease = review.ease[hardest["queue"]]
+    assert len(hardest["queue"]) == 5 and set(hardest["given"]) == {3}
+    assert (np.diff(ease) >= 0).all() and ease[0] == review.ease[review.labels == 3].min()
+    flags = json.loads(_get(url + "api/queue?by=flags")[1])
+    assert flags["queue"] == state["queue"]
+    assert _get(url + "api/queue?by=nonsense")[0] == 400
+    assert _get(url + "api/queue?by=flags&cls=10")[0] == 400
     assert corrections.read(review.answers.path).index.tolist() == [first]
 
 
