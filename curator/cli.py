@@ -856,6 +856,10 @@ def review(
                           f"reviewing {len(review.queue)} samples of {file} "
                           f"({int(review.flagged.sum())} flagged, then the suspected); "
                           f"answers go to {out}", highlight=False)
+        if not len(review.queue):
+            out_console.print("nothing is flagged or suspected in this file: the page shows "
+                              "the hardest samples (lowest learnability) to browse",
+                              highlight=False)
         if review.samples is None:
             out_console.print("the data it was scored on could not be loaded: the page shows "
                               "labels and probabilities, no images", highlight=False)

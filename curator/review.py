@@ -223,7 +223,8 @@ class Review:
                 "flagged": int(self.flagged.sum()),
                 "given": self.labels[self.queue].tolist(),
                 "suggested": self.suggested[self.queue].tolist(),
-                "images": self.samples is not None, "out": str(self.answers.path)}
+                "images": self.samples is not None, "out": str(self.answers.path),
+                "suspected": int(self.suspected.sum())}
 
     def queue_of(self, by: str = "flags", cls: int | None = None,
                  limit: int = 2000) -> dict[str, list[int]]:
@@ -308,7 +309,9 @@ class Review:
 
 
 def _samples(f: Any) -> tuple[Any, tuple[int, ...]]:
-    """The training split the file was scored on, or None when it cannot be loaded."""
+    """The training split the file was scored on, or None when it cannot be loaded (the
+    page then shows no samples); data that load but are not the data of the file (another
+    length, other labels) are refused."""
     from curator.config import config_from_dict
     from curator.data import DataBundle
 
@@ -316,9 +319,9 @@ def _samples(f: Any) -> tuple[Any, tuple[int, ...]]:
     try:
         cfg = config_from_dict(f.config, source=repr(str(f.path)))
         bundle = DataBundle.from_config(cfg)
-        f.check_data(bundle)
     except CuratorError:
         return None, shape
+    f.check_data(bundle)  # the indices must mean the same samples
     return bundle.train, shape
 
 

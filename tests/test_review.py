@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from curator import corrections
+from curator import corrections, flags
 from curator.errors import CuratorError
 from curator.review import Answers, Review, serve
 
@@ -143,6 +143,52 @@ def test_the_routes(server: tuple[str, Review]) -> None:
     assert _get(url + "api/queue?by=nonsense")[0] == 400
     assert _get(url + "api/queue?by=flags&cls=10")[0] == 400
     assert corrections.read(review.answers.path).index.tolist() == [first]
+
+
+def test_bad_input(scores: Path, tmp_path: Path) -> None:
+    """Data that load but are not the file's are refused; a port in use is a clear error; a
+    corrections file of other data is refused (and leaves no lock); a file where nothing is
+    flagged opens on the hardest samples."""
+    import h5py
+
+    from curator.errors import FormatError
+
+    other = tmp_path / "other.h5"
+    shutil.copy(scores, other)
+    with h5py.File(other, "a") as f:  # the config now names other flips of the digits
+        config = json.loads(f.attrs["config"])
+        config["noise_seed"] = 7
+        f.attrs["config"] = json.dumps(config)
+    with pytest.raises(FormatError, match="was scored on other data"):
+        Review.open(other, tmp_path / "c.csv")
+    assert not (tmp_path / "c.csv.lock").exists()
+    review = Review.open(scores, tmp_path / "c.csv")
+    try:
+        with socket.socket() as taken:
+            taken.bind(("127.0.0.1", 0))
+            taken.listen()
+            with pytest.raises(CuratorError, match="cannot listen on 127.0.0.1:") as e:
+                serve(review, port=taken.getsockname()[1])
+            assert "another --port" in (e.value.hint or "")
+    finally:
+        review.answers.close()
+    wrong = tmp_path / "wrong.csv"
+    corrections.write(corrections.make("0000", review.labels, 10, drop=[1]), wrong)
+    with pytest.raises(CuratorError, match="made for other data"):
+        Review.open(scores, wrong)
+    assert not (tmp_path / "wrong.csv.lock").exists()
+    with h5py.File(scores, "a") as f:  # a stored fit of this estimate that flags nothing
+        ds = f["scores/mislabel_probability"]
+        ds[...] = 0
+        params = json.loads(ds.attrs["params"])
+        params["estimate"] = flags.ESTIMATE
+        ds.attrs["params"] = json.dumps(params)
+    review = Review.open(scores, tmp_path / "none.csv")
+    try:
+        assert review.state()["queue"] == [] and review.state()["flagged"] == 0
+        assert len(review.queue_of("hardest", limit=10)["queue"]) == 10
+    finally:
+        review.answers.close()
 
 
 def _chromium() -> tuple[str, str] | None:
