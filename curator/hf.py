@@ -1,0 +1,144 @@
+"""Record a Hugging Face ``transformers.Trainer`` run into a curator scores file.
+
+    pip install transformers datasets
+
+    from curator.hf import CuratorTrainer, with_index
+
+    train = with_index(train)                      # a datasets.Dataset: + column curator_index
+    trainer = CuratorTrainer(model=model, args=args, train_dataset=train,
+                             eval_dataset=test, compute_metrics=accuracy,
+                             curator_path="scores.h5", labels=train["label"])
+    trainer.train()                                # then: curator flag scores.h5
+
+A ``Trainer`` drops the columns its model's ``forward`` does not take and never shows a
+callback the logits of a training step. :class:`CuratorTrainer` (or :class:`CuratorMixin`
+before any ``Trainer`` subclass) keeps the index column through ``remove_unused_columns`` and
+the collator, takes it out of the batch before the model sees it, and hands the logits of
+every training step's own forward pass to :class:`curator.Recorder` — no second forward
+pass. Each epoch's test accuracy is the ``Trainer``'s own evaluation (``eval_accuracy``, or
+the metric named by ``test_metric``; run it every epoch: ``eval_strategy="epoch"``), and the
+end of training finishes the run and writes the scores.
+
+Not yet: resuming from a ``Trainer`` checkpoint and several GPUs (one process records).
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import torch
+import transformers
+
+from curator.errors import CuratorError
+from curator.recorder import Recorder
+
+INDEX = "curator_index"
+
+
+def with_index(dataset: Any, column: str = INDEX) -> Any:
+    """``dataset`` (a ``datasets.Dataset``) with a column ``column`` holding each row's index,
+    the sample index the scores file uses."""
+    if column in dataset.column_names:
+        raise CuratorError(f"the data set already has a column {column!r}",
+                           hint="pass column= another name (and curator_index= the same to "
+                                "CuratorTrainer)")
+    return dataset.add_column(column, list(range(len(dataset))))
+
+
+class _EpochEnd(transformers.TrainerCallback):
+    """Ends the recorder's epoch with the test accuracy of the evaluation that follows the
+    epoch (the ``Trainer`` evaluates after ``on_epoch_end``), or without one."""
+
+    def __init__(self, owner: CuratorMixin) -> None:
+        self.owner = owner
+
+    def on_epoch_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        self.owner._curator_pending = True
+
+    def on_evaluate(self, args: Any, state: Any, control: Any, metrics: dict | None = None,
+                    **kwargs: Any) -> None:
+        if self.owner._curator_pending:
+            value = (metrics or {}).get(self.owner._curator_metric)
+            self.owner._curator_end_epoch(math.nan if value is None else float(value))
+
+    def on_epoch_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        if self.owner._curator_pending:  # no evaluation after the last epoch
+            self.owner._curator_end_epoch(math.nan)
+
+    def on_train_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        if self.owner._curator_pending:
+            self.owner._curator_end_epoch(math.nan)
+        self.owner._curator_close()
+
+
+class CuratorMixin:
+    """Put before a ``transformers.Trainer`` (sub)class to record its training: see the
+    module docstring. ``curator_path``: the scores file; ``labels``: the training labels in
+    index order (required); ``curator_index``: the index column (:func:`with_index`);
+    ``test_metric``: the evaluation metric taken for the test accuracy; the other keyword
+    arguments of :class:`curator.Recorder` go to it (``epochs`` defaults to the arguments'
+    ``num_train_epochs``)."""
+
+    def __init__(self, *args: Any, curator_path: str | Path, labels: Any,
+                 curator_index: str = INDEX, test_metric: str = "eval_accuracy",
+                 recorder_kwargs: dict[str, Any] | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[call-arg]
+        self._curator_path = Path(curator_path)
+        self._curator_labels = labels
+        self._curator_index = curator_index
+        self._curator_metric = test_metric
+        self._curator_kwargs = dict(recorder_kwargs or {})
+        self._curator_recorder: Recorder | None = None
+        self._curator_pending = False
+        self.add_callback(_EpochEnd(self))  # type: ignore[attr-defined]
+
+    def _set_signature_columns_if_needed(self) -> None:
+        super()._set_signature_columns_if_needed()  # type: ignore[misc]
+        if self._curator_index not in self._signature_columns:  # type: ignore[attr-defined]
+            self._signature_columns.append(self._curator_index)  # type: ignore[attr-defined]
+
+    def _curator_open(self) -> Recorder:
+        if self._curator_recorder is None:
+            args = self.args  # type: ignore[attr-defined]
+            epochs = self._curator_kwargs.pop("epochs", None)
+            if epochs is None and args.max_steps <= 0:
+                epochs = math.ceil(args.num_train_epochs)
+            kwargs = dict(self._curator_kwargs)
+            test = getattr(self, "eval_dataset", None)
+            if "test_samples" not in kwargs and test is not None and hasattr(test, "__len__"):
+                kwargs["test_samples"] = len(test)  # the one-standard-error window
+            kwargs.setdefault("seed", args.seed)
+            self._curator_recorder = Recorder(self._curator_path, labels=self._curator_labels,
+                                              epochs=epochs, **kwargs)
+        return self._curator_recorder
+
+    def compute_loss(self, model: torch.nn.Module, inputs: dict[str, Any],
+                     return_outputs: bool = False, **kwargs: Any) -> Any:
+        index = inputs.pop(self._curator_index, None)
+        if not model.training:  # evaluation and prediction: nothing to record
+            return super().compute_loss(model, inputs, return_outputs=return_outputs,  # type: ignore[misc]
+                                        **kwargs)
+        if index is None:
+            raise CuratorError(f"the training batch has no column {self._curator_index!r}",
+                               hint="train on curator.hf.with_index(train_dataset)")
+        loss, outputs = super().compute_loss(model, inputs, return_outputs=True,  # type: ignore[misc]
+                                             **kwargs)
+        logits = outputs["logits"] if isinstance(outputs, dict) else outputs.logits
+        self._curator_open().update(index, logits.detach(), inputs.get("labels"))
+        return (loss, outputs) if return_outputs else loss
+
+    def _curator_end_epoch(self, test_acc: float) -> None:
+        self._curator_pending = False
+        if self._curator_recorder is not None:
+            self._curator_recorder.end_epoch(test_acc=test_acc)
+
+    def _curator_close(self) -> None:
+        if self._curator_recorder is not None:
+            self._curator_recorder.close()
+            self._curator_recorder = None
+
+
+class CuratorTrainer(CuratorMixin, transformers.Trainer):
+    """A ``transformers.Trainer`` that records its training (:class:`CuratorMixin`)."""

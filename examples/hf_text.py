@@ -1,0 +1,107 @@
+"""A text classifier fine-tuned with Hugging Face's ``Trainer`` and recorded by curator.
+
+Nothing is downloaded: the texts are generated (each of four topics has its own words, mixed
+with words every topic uses), the tokenizer is trained on them, and the model is a small BERT
+built from a config. 15% of the training labels are flipped, so ``curator flag`` has
+something to find.
+
+    pip install transformers datasets
+    python examples/hf_text.py --out text.h5 && curator flag text.h5
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+
+TOPICS = {
+    "sport": "goal match team score league coach player win stadium ball",
+    "food": "bread soup salt oven recipe dinner cheese sauce spoon taste",
+    "music": "song guitar chord band drum melody concert album singer tune",
+    "weather": "rain cloud wind storm snow sunny forecast thunder cold humid",
+}
+FILLER = ["the", "a", "of", "and", "to", "in", "was", "it", "that", "with", "for", "on", "is",
+          "at", "by", "this", "from", "they", "we", "said", "today", "very", "some", "more"]
+
+
+def make_texts(n: int, seed: int) -> tuple[list[str], np.ndarray]:
+    """``n`` sentences of 12 words: 3 to 5 of a topic's words among filler; the topic's index
+    is the label."""
+    rng = np.random.default_rng(seed)
+    words = [v.split() for v in TOPICS.values()]
+    labels = rng.integers(0, len(words), n)
+    texts = []
+    for y in labels:
+        k = int(rng.integers(3, 6))
+        sentence = list(rng.choice(words[y], k)) + list(rng.choice(FILLER, 12 - k))
+        rng.shuffle(sentence)
+        texts.append(" ".join(sentence))
+    return texts, labels
+
+
+def run(out: Path, *, epochs: int = 4, n_train: int = 1200, n_test: int = 400,
+        noise: float = 0.15, seed: int = 0, work: Path | None = None) -> Path:
+    """Fine-tune and record; returns the scores file."""
+    import datasets
+    import torch
+    import transformers
+    from tokenizers import Tokenizer, models, pre_tokenizers, trainers
+
+    from curator.hf import CuratorTrainer, with_index
+    from curator.noise import flip_labels
+
+    texts, labels = make_texts(n_train + n_test, seed)
+    train_y = labels[:n_train]
+    noisy_y, noisy = flip_labels(train_y, noise, len(TOPICS), seed)
+    tok = Tokenizer(models.WordLevel(unk_token="[UNK]"))
+    tok.pre_tokenizer = pre_tokenizers.Whitespace()
+    tok.train_from_iterator(texts, trainers.WordLevelTrainer(
+        special_tokens=["[PAD]", "[UNK]", "[CLS]", "[SEP]"]))
+    tokenizer = transformers.PreTrainedTokenizerFast(
+        tokenizer_object=tok, unk_token="[UNK]", pad_token="[PAD]", cls_token="[CLS]",
+        sep_token="[SEP]")
+
+    def encode(batch: dict) -> dict:
+        return tokenizer(batch["text"], truncation=True, max_length=16, padding="max_length")
+
+    train = datasets.Dataset.from_dict({"text": texts[:n_train], "label": noisy_y.tolist()})
+    test = datasets.Dataset.from_dict({"text": texts[n_train:],
+                                       "label": labels[n_train:].tolist()})
+    train = with_index(train.map(encode, batched=True))
+    test = test.map(encode, batched=True)
+    torch.manual_seed(seed)
+    config = transformers.BertConfig(
+        vocab_size=tokenizer.vocab_size, hidden_size=32, num_hidden_layers=1,
+        num_attention_heads=2, intermediate_size=64, max_position_embeddings=32,
+        num_labels=len(TOPICS))
+    model = transformers.BertForSequenceClassification(config)
+
+    def accuracy(pred: transformers.EvalPrediction) -> dict[str, float]:
+        return {"accuracy": float((np.argmax(pred.predictions, -1) == pred.label_ids).mean())}
+
+    args = transformers.TrainingArguments(
+        output_dir=str(work or out.parent / "hf-run"), num_train_epochs=epochs,
+        per_device_train_batch_size=32, per_device_eval_batch_size=128, learning_rate=2e-3,
+        eval_strategy="epoch", save_strategy="no", logging_strategy="no", report_to=[],
+        seed=seed, use_cpu=True, disable_tqdm=True)
+    trainer = CuratorTrainer(
+        model=model, args=args, train_dataset=train, eval_dataset=test,
+        compute_metrics=accuracy, curator_path=out, labels=noisy_y,
+        recorder_kwargs={"classes": list(TOPICS), "noisy": noisy, "original_labels": train_y,
+                         "data": "hf_text", "model": "bert-tiny", "force": True})
+    trainer.train()
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--out", type=Path, default=Path("text.h5"))
+    parser.add_argument("--epochs", type=int, default=4)
+    args = parser.parse_args()
+    print(f"wrote {run(args.out, epochs=args.epochs)}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,93 @@
+"""Recording a Hugging Face Trainer (curator.hf) on a generated text task (examples/hf_text.py)."""
+
+from __future__ import annotations
+
+import functools
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("transformers")
+pytest.importorskip("datasets")
+pytest.importorskip("accelerate")
+
+from curator.errors import CuratorError  # noqa: E402
+from curator.flagging import read_report  # noqa: E402
+from curator.store import open_scores  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from examples import hf_text  # noqa: E402
+
+
+@pytest.mark.slow
+def test_a_trainer_run_is_recorded_from_its_own_forward_passes(tmp_path: Path) -> None:
+    """Every training step's logits reach the file without a second forward pass: a hook on
+    the model sees as many training forwards as the Trainer takes steps, and the recorded
+    probability of each sample's label in epoch 1 is the softmax of the logits the hook saw
+    for it. The flags find the flipped labels; the test accuracy is the Trainer's own."""
+    import torch
+    import transformers
+
+    seen: dict[int, np.ndarray] = {}
+    calls = {"train": 0}
+    original = transformers.BertForSequenceClassification.forward
+
+    def spy(self, *args, **kwargs):  # the model's own forward, watched
+        out = original(self, *args, **kwargs)
+        if self.training:
+            calls["train"] += 1
+            if calls["train"] <= 38:  # epoch 1: 1200 samples / 32 a batch
+                idx = spy.index.pop(0)
+                p = torch.softmax(out.logits.detach().float(), -1).numpy()
+                y = kwargs["labels"].numpy()
+                for i, row, label in zip(idx, p, y, strict=True):
+                    seen[int(i)] = row[label]
+        return out
+
+    spy.index = []
+    spy = functools.wraps(original)(spy)  # the Trainer reads forward's signature
+    spy.index = []
+    from curator import hf
+
+    compute = hf.CuratorMixin.compute_loss
+
+    def catch(self, model, inputs, return_outputs=False, **kwargs):
+        if model.training:
+            spy.index.append(inputs[self._curator_index].numpy().copy())
+        return compute(self, model, inputs, return_outputs=return_outputs, **kwargs)
+
+    out = tmp_path / "text.h5"
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(transformers.BertForSequenceClassification, "forward", spy)
+        mp.setattr(hf.CuratorMixin, "compute_loss", catch)
+        hf_text.run(out, epochs=3, work=tmp_path / "run")
+    assert calls["train"] == 3 * 38  # one forward a step, none extra
+    with open_scores(out) as f:
+        (run,) = f.runs()
+        assert run.complete and run.epochs_done == 3
+        p1 = f.read_stat(run.name, "p_true", 0, f.num_samples)[0]
+        test_acc = f.history(run.name)["test_acc"]
+    assert len(seen) == 1200
+    idx = np.array(sorted(seen))
+    np.testing.assert_allclose(p1[idx], [seen[i] for i in idx], rtol=1e-3, atol=1e-4)
+    assert np.isfinite(test_acc).all() and test_acc.max() > 0.9  # the Trainer's evaluation
+    report, _ = read_report(out)
+    assert report.quality is not None and report.quality.f1 > 0.7, report.quality
+
+
+@pytest.mark.slow
+def test_a_batch_without_the_index_is_refused(tmp_path: Path) -> None:
+    """Training on a data set without curator.hf.with_index: a clear error at the first step,
+    not a model that receives an unexpected column or a file of nothing."""
+    import datasets
+
+    from curator import hf
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(hf, "with_index", lambda ds, column=hf.INDEX: ds)
+        with pytest.raises(CuratorError, match="has no column 'curator_index'"):
+            hf_text.run(tmp_path / "t.h5", epochs=1, work=tmp_path / "run")
+    with pytest.raises(CuratorError, match="already has a column"):
+        hf.with_index(hf.with_index(datasets.Dataset.from_dict({"text": ["a"], "label": [0]})))
