@@ -17,9 +17,11 @@ the collator, takes it out of the batch before the model sees it, and hands the 
 every training step's own forward pass to :class:`curator.Recorder` — no second forward
 pass. Each epoch's test accuracy is the ``Trainer``'s own evaluation (``eval_accuracy``, or
 the metric named by ``test_metric``; run it every epoch: ``eval_strategy="epoch"``), and the
-end of training finishes the run and writes the scores.
+end of training finishes the run and writes the scores. Training resumed from a checkpoint
+saved at an epoch's end (``trainer.train(resume_from_checkpoint=...)``, ``save_strategy=
+"epoch"``) continues the run at that epoch.
 
-Not yet: resuming from a ``Trainer`` checkpoint and several GPUs (one process records).
+Not yet: several GPUs (one process records).
 """
 
 from __future__ import annotations
@@ -110,6 +112,9 @@ class CuratorMixin:
             if "test_samples" not in kwargs and test is not None and hasattr(test, "__len__"):
                 kwargs["test_samples"] = len(test)  # the one-standard-error window
             kwargs.setdefault("seed", args.seed)
+            # the epochs the Trainer has done: 0, or those of the checkpoint it resumed from
+            kwargs.setdefault("start_epoch", math.floor(
+                float(self.state.epoch or 0.0) + 1e-6))  # type: ignore[attr-defined]
             self._curator_recorder = Recorder(self._curator_path, labels=self._curator_labels,
                                               epochs=epochs, **kwargs)
         return self._curator_recorder

@@ -41,9 +41,19 @@ def make_texts(n: int, seed: int) -> tuple[list[str], np.ndarray]:
     return texts, labels
 
 
-def run(out: Path, *, epochs: int = 4, n_train: int = 1200, n_test: int = 400,
-        noise: float = 0.15, seed: int = 0, work: Path | None = None) -> Path:
-    """Fine-tune and record; returns the scores file."""
+def run(out: Path, **kwargs: object) -> Path:
+    """Fine-tune and record (:func:`fit`); returns the scores file."""
+    return fit(out, **kwargs)[0]  # type: ignore[arg-type]
+
+
+def fit(out: Path, *, epochs: int = 4, n_train: int = 1200, n_test: int = 400,
+        noise: float = 0.15, seed: int = 0, work: Path | None = None,
+        resume: str | bool | None = None, save: bool = False, record: bool = True
+        ) -> tuple[Path, float]:
+    """Fine-tune and record; returns the scores file and the seconds ``trainer.train`` took
+    (the Trainer's own ``train_runtime``). ``resume``: the Trainer's
+    ``resume_from_checkpoint``; ``save``: a checkpoint at each epoch's end; ``record``: False
+    trains the plain ``Trainer`` (the overhead benchmark's baseline)."""
     import datasets
     import torch
     import transformers
@@ -84,15 +94,20 @@ def run(out: Path, *, epochs: int = 4, n_train: int = 1200, n_test: int = 400,
     args = transformers.TrainingArguments(
         output_dir=str(work or out.parent / "hf-run"), num_train_epochs=epochs,
         per_device_train_batch_size=32, per_device_eval_batch_size=128, learning_rate=2e-3,
-        eval_strategy="epoch", save_strategy="no", logging_strategy="no", report_to=[],
+        eval_strategy="epoch", save_strategy="epoch" if save else "no",
+        logging_strategy="no", report_to=[],
         seed=seed, use_cpu=True, disable_tqdm=True)
+    if not record:
+        done = transformers.Trainer(model=model, args=args, train_dataset=train,
+                                    eval_dataset=test, compute_metrics=accuracy).train()
+        return out, float(done.metrics["train_runtime"])
     trainer = CuratorTrainer(
         model=model, args=args, train_dataset=train, eval_dataset=test,
         compute_metrics=accuracy, curator_path=out, labels=noisy_y,
         recorder_kwargs={"classes": list(TOPICS), "noisy": noisy, "original_labels": train_y,
-                         "data": "hf_text", "model": "bert-tiny", "force": True})
-    trainer.train()
-    return out
+                         "data": "hf_text", "model": "bert-tiny", "force": not resume})
+    done = trainer.train(resume_from_checkpoint=resume)
+    return out, float(done.metrics["train_runtime"])
 
 
 def main() -> None:

@@ -91,3 +91,23 @@ def test_a_batch_without_the_index_is_refused(tmp_path: Path) -> None:
             hf_text.run(tmp_path / "t.h5", epochs=1, work=tmp_path / "run")
     with pytest.raises(CuratorError, match="already has a column"):
         hf.with_index(hf.with_index(datasets.Dataset.from_dict({"text": ["a"], "label": [0]})))
+
+
+@pytest.mark.slow
+def test_training_resumed_from_a_checkpoint_continues_the_run(tmp_path: Path) -> None:
+    """Two epochs with a checkpoint at each end, then the same training asked for four and
+    resumed from the last checkpoint: one run of four epochs, its first two as recorded
+    before."""
+    out = tmp_path / "text.h5"
+    hf_text.run(out, epochs=2, work=tmp_path / "run", save=True)
+    with open_scores(out) as f:
+        (run,) = f.runs()
+        before = f.read_stat(run.name, "p_true", 0, f.num_samples)
+    assert run.complete and run.epochs_done == 2
+    hf_text.run(out, epochs=4, work=tmp_path / "run", resume=True)
+    with open_scores(out) as f:
+        (run,) = f.runs()
+        after = f.read_stat(run.name, "p_true", 0, f.num_samples)
+        test_acc = f.history(run.name)["test_acc"]
+    assert run.complete and run.epochs_done == 4 and np.isfinite(test_acc).all()
+    np.testing.assert_array_equal(after[:2], before)
