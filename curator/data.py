@@ -333,11 +333,14 @@ def parse_spec(spec: str) -> tuple[str, str]:
 
 
 def absolute_spec(spec: str) -> str:
-    """``npz:PATH`` / ``imagefolder:DIR`` with the path made absolute (as scores files store
-    it, so that they can be used from another directory); others unchanged."""
+    """``npz:PATH`` / ``imagefolder:DIR`` / ``hf:DIR[,options]`` with the path made absolute
+    (as scores files store it, so that they can be used from another directory); others
+    unchanged."""
     name, arg = parse_spec(spec)
-    if name in ("npz", "imagefolder") and arg and not Path(arg).expanduser().is_absolute():
-        return f"{name}:{Path(arg).expanduser().resolve()}"
+    path, comma, rest = arg.partition(",") if name == "hf" else (arg, "", "")
+    if (name in ("npz", "imagefolder", "hf") and path
+            and not Path(path).expanduser().is_absolute()):
+        return f"{name}:{Path(path).expanduser().resolve()}{comma}{rest}"
     return spec
 
 
@@ -598,6 +601,130 @@ def npz(arg: str, opts: LoadOptions) -> Source:
         num_classes = int(nc)
     return arrays_to_source(arrays["x"], arrays["y"], arrays.get("x_test"),
                             arrays.get("y_test"), where=repr(str(path)), num_classes=num_classes)
+
+
+@DATASETS.register("hf", needs_arg=True, example="hf:DIR,label=label,x=pixels")
+def hugging_face(arg: str, opts: LoadOptions) -> Source:
+    """``hf:DIR[,label=COLUMN][,x=COLUMN[+COLUMN...]]``: a Hugging Face ``datasets`` data set
+    saved with ``save_to_disk`` (a ``Dataset``, or a ``DatasetDict`` with a ``train`` and
+    optionally a ``test`` split), or a folder of ``.parquet``, ``.csv`` or ``.json``/``.jsonl``
+    files (``train*`` and ``test*`` files where named so; else one training split). The label
+    column (default ``label``) holds class indices, or strings, which are numbered in sorted
+    order and become the class names; the inputs are the ``x`` columns (default: an
+    ``image`` column, else every other numeric column as one vector). Text needs a tokenizer
+    and a model: record it in a ``Trainer`` with :mod:`curator.hf`."""
+    try:
+        import datasets
+    except ImportError:
+        raise DataError("--data hf: needs the datasets package",
+                        hint="pip install 'torch-curator[hf]'") from None
+    path_text, *options = arg.split(",")
+    path = Path(path_text).expanduser()
+    opts_map: dict[str, str] = {}
+    for option in options:
+        key, sep, value = option.partition("=")
+        if not sep or key.strip() not in ("label", "x"):
+            raise DataError(f"hf option {option!r} is not label=COLUMN or x=COLUMN[+COLUMN]",
+                            hint="e.g. --data hf:DIR,label=label,x=pixels")
+        opts_map[key.strip()] = value.strip()
+    if not path.is_dir():
+        raise DataError(f"hf data {str(path)!r} is not a folder",
+                        hint="save it with Dataset.save_to_disk(DIR), or put parquet, csv or "
+                             "json files in a folder")
+    splits = _hf_splits(datasets, path)
+    train, test = splits.get("train"), splits.get("test")
+    if train is None:
+        raise DataError(f"hf data {str(path)!r} has no train split (it has: "
+                        f"{', '.join(sorted(splits)) or 'none'})")
+    label = opts_map.get("label", "label")
+    if label not in train.column_names:
+        raise DataError(f"hf data {str(path)!r} has no label column {label!r} (columns: "
+                        f"{_some(train.column_names)})", hint="pass ,label=COLUMN")
+    x_cols = opts_map["x"].split("+") if "x" in opts_map else None
+    y, classes = _hf_labels(train[label], None if test is None else test[label], path)
+    y_train, y_test = y
+    x_train = _hf_inputs(train, label, x_cols, path)
+    x_test = None if test is None else _hf_inputs(test, label, x_cols, path)
+    return arrays_to_source(x_train, y_train, x_test, y_test, where=f"hf data {str(path)!r}",
+                            num_classes=len(classes) if classes else None, classes=classes)
+
+
+def _some(names: list[str], most: int = 8) -> str:
+    return ", ".join(names[:most]) + (f", ... ({len(names)} in all)" if len(names) > most else "")
+
+
+def _hf_splits(datasets: Any, path: Path) -> dict[str, Any]:
+    """The splits of a ``save_to_disk`` folder or of a folder of data files."""
+    if (path / "dataset_dict.json").exists() or (path / "dataset_info.json").exists():
+        loaded = datasets.load_from_disk(str(path))
+        return dict(loaded) if isinstance(loaded, datasets.DatasetDict) else {"train": loaded}
+    kinds = {".parquet": "parquet", ".csv": "csv", ".json": "json", ".jsonl": "json"}
+    files = sorted(f for f in path.iterdir() if f.suffix in kinds)
+    if not files:
+        raise DataError(f"hf data {str(path)!r} holds no saved data set and no .parquet, .csv "
+                        "or .json files")
+    if len({kinds[f.suffix] for f in files}) > 1:
+        raise DataError(f"hf data {str(path)!r} mixes file formats",
+                        hint="keep one of parquet, csv, json in the folder")
+    test = [str(f) for f in files if f.name.startswith("test")]
+    train = [str(f) for f in files if not f.name.startswith("test")]
+    loaded = datasets.load_dataset(kinds[files[0].suffix],
+                                   data_files={"train": train, **({"test": test} if test else {})})
+    return dict(loaded)
+
+
+def _hf_labels(train: Any, test: Any, path: Path
+               ) -> tuple[tuple[np.ndarray, np.ndarray | None], list[str] | None]:
+    """Class indices of the label columns; strings numbered in sorted order (their names the
+    classes)."""
+    values = list(train) + ([] if test is None else list(test))
+    if values and all(isinstance(v, str) for v in values):
+        classes = sorted(set(values))
+        number = {c: i for i, c in enumerate(classes)}
+        y = np.array([number[v] for v in train], dtype=np.int64)
+        yt = None if test is None else np.array([number[v] for v in test], dtype=np.int64)
+        return (y, yt), classes
+    try:
+        y = np.asarray(train, dtype=np.int64)
+        yt = None if test is None else np.asarray(test, dtype=np.int64)
+    except (TypeError, ValueError):
+        raise DataError(f"the labels of hf data {str(path)!r} are neither class indices nor "
+                        "strings") from None
+    return (y, yt), None
+
+
+def _hf_inputs(split: Any, label: str, columns: list[str] | None, path: Path) -> np.ndarray:
+    """The inputs of one split as an array: an image column, one array column, or numeric
+    columns stacked as a vector."""
+    if columns is None:
+        if "image" in split.column_names:
+            columns = ["image"]
+        else:  # the numeric columns (text and other strings left out)
+            columns = [c for c in split.column_names
+                       if c != label and "string" not in str(split.features[c])]
+    missing = [c for c in columns if c not in split.column_names]
+    if missing:
+        raise DataError(f"hf data {str(path)!r} has no column {missing[0]!r} (columns: "
+                        f"{_some(split.column_names)})")
+    if not columns:
+        raise DataError(f"hf data {str(path)!r} has no input column beside the labels")
+    parts = []
+    for c in columns:
+        values = split.with_format("numpy")[c]
+        if isinstance(values, list):  # images (PIL) or ragged arrays
+            try:
+                values = np.stack([np.asarray(v) for v in values])
+            except ValueError:
+                raise DataError(f"column {c!r} of hf data {str(path)!r} holds inputs of "
+                                "different shapes") from None
+        values = np.asarray(values)
+        if values.dtype.kind not in "iubf":
+            raise DataError(f"column {c!r} of hf data {str(path)!r} is not numeric "
+                            f"({values.dtype}); text needs a tokenizer and a model",
+                            hint="record a transformers Trainer with curator.hf "
+                                 "(docs/api.md), or pass ,x=COLUMN of numbers")
+        parts.append(values if len(columns) == 1 else values.reshape(len(values), -1))
+    return parts[0] if len(parts) == 1 else np.concatenate(parts, axis=1)
 
 
 @DATASETS.register("mnist1d")

@@ -111,3 +111,63 @@ def test_training_resumed_from_a_checkpoint_continues_the_run(tmp_path: Path) ->
         test_acc = f.history(run.name)["test_acc"]
     assert run.complete and run.epochs_done == 4 and np.isfinite(test_acc).all()
     np.testing.assert_array_equal(after[:2], before)
+
+
+def _digits_as_hf(tmp: Path) -> tuple[Path, Path]:
+    """The digits as a save_to_disk DatasetDict (an array column, string labels) and as a
+    folder of parquet files (64 numeric columns, integer labels)."""
+    import datasets
+    import pandas as pd
+    from sklearn.datasets import load_digits
+
+    d = load_digits()
+    names = np.array(["zero", "one", "two", "three", "four", "five", "six", "seven", "eight",
+                      "nine"])
+    saved, files = tmp / "saved", tmp / "files"
+    datasets.DatasetDict(
+        train=datasets.Dataset.from_dict({"pixels": d.images[:1400].tolist(),
+                                          "label": names[d.target[:1400]].tolist(),
+                                          "caption": ["a digit"] * 1400}),
+        test=datasets.Dataset.from_dict({"pixels": d.images[1400:].tolist(),
+                                         "label": names[d.target[1400:]].tolist(),
+                                         "caption": ["a digit"] * 397})).save_to_disk(saved)
+    files.mkdir()
+    for name, part in (("train", slice(0, 1400)), ("test", slice(1400, None))):
+        frame = pd.DataFrame(d.data[part], columns=[f"f{i}" for i in range(64)])
+        frame["label"] = d.target[part]
+        frame.to_parquet(files / f"{name}.parquet")
+    return saved, files
+
+
+def test_score_reads_hugging_face_data(tmp_path: Path) -> None:
+    """--data hf:DIR: a save_to_disk folder with string labels (numbered in sorted order,
+    their names the classes) and an array column; a folder of parquet files with numeric
+    columns; bad input answered: no such label column, a text column as input."""
+    from typer.testing import CliRunner
+
+    from curator.cli import app
+
+    saved, files = _digits_as_hf(tmp_path)
+    runner = CliRunner()
+    quick = ["--epochs", "1", "--seeds", "1", "--device", "cpu", "--quiet"]
+    out = tmp_path / "a.h5"
+    r = runner.invoke(app, ["score", "--data", f"hf:{saved},x=pixels", *quick, "--out", str(out)])
+    assert r.exit_code == 0, r.output
+    with open_scores(out) as f:
+        assert f.num_samples == 1400 and f.data_spec["sample_shape"] == [1, 8, 8]
+        assert f.data_spec["classes"][:3] == ["eight", "five", "four"]
+    out = tmp_path / "b.h5"
+    r = runner.invoke(app, ["score", "--data", f"hf:{files}", *quick, "--out", str(out)])
+    assert r.exit_code == 0, r.output
+    with open_scores(out) as f:
+        assert f.num_samples == 1400 and f.data_spec["sample_shape"] == [64]
+    r = runner.invoke(app, ["score", "--data", f"hf:{files},label=digit", *quick,
+                            "--out", str(tmp_path / "c.h5")])
+    assert r.exit_code == 1 and "has no label column 'digit'" in r.output
+    assert "(65 in all)" in r.output and ",label=COLUMN" in r.output
+    r = runner.invoke(app, ["score", "--data", f"hf:{saved}", *quick,  # caption left out
+                            "--out", str(tmp_path / "e.h5")])
+    assert r.exit_code == 0, r.output
+    r = runner.invoke(app, ["score", "--data", f"hf:{saved},x=caption", *quick,
+                            "--out", str(tmp_path / "d.h5")])
+    assert r.exit_code == 1 and "is not numeric" in " ".join(r.output.split())
