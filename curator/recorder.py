@@ -57,6 +57,10 @@ class IndexedDataset(Dataset):
         if not hasattr(dataset, "__getitem__") or not hasattr(dataset, "__len__"):
             raise CuratorError(f"dataset must be a map-style Dataset (with __getitem__ and "
                                f"__len__), but got {type(dataset).__name__}", param="dataset")
+        if "index" in (getattr(dataset, "column_names", None) or ()):  # a datasets.Dataset
+            raise CuratorError("the data set already has a column 'index', which with_indices "
+                               "would overwrite", param="dataset",
+                               hint="rename it (dataset.rename_column('index', ...)) first")
         self.dataset = dataset
 
     def __len__(self) -> int:

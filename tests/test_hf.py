@@ -171,3 +171,20 @@ def test_score_reads_hugging_face_data(tmp_path: Path) -> None:
     r = runner.invoke(app, ["score", "--data", f"hf:{saved},x=caption", *quick,
                             "--out", str(tmp_path / "d.h5")])
     assert r.exit_code == 1 and "is not numeric" in " ".join(r.output.split())
+
+
+def test_with_indices_on_a_hugging_face_dataset() -> None:
+    """curator.with_indices on a datasets.Dataset (torch format): a DataLoader's batches carry
+    the index under "index"; a data set with its own "index" column is refused, not
+    overwritten."""
+    import datasets
+    import torch
+
+    import curator
+
+    ds = datasets.Dataset.from_dict({"x": np.arange(10.0).reshape(5, 2).tolist(),
+                                     "label": [0, 1, 0, 1, 1]}).with_format("torch")
+    batch = next(iter(torch.utils.data.DataLoader(curator.with_indices(ds), batch_size=5)))
+    assert batch["index"].tolist() == [0, 1, 2, 3, 4] and batch["x"].shape == (5, 2)
+    with pytest.raises(CuratorError, match="already has a column 'index'"):
+        curator.with_indices(ds.add_column("index", [9] * 5))
