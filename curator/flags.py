@@ -276,27 +276,29 @@ def estimate_mislabelled(early_aum: np.ndarray, early_learnability: np.ndarray,
         raise CuratorError(f"early_learnability has {len(logit)} values for {n} samples",
                            param="early_learnability")
     # (checks early_aum and the labels)
-    within, candidate, classes = _fit_mixtures(early_aum, by="early_aum", scale="margin",
-                                               seed=seed, share=share,
-                                               share_from=share_from, labels=labels)
+    within, candidate, fitted = _fit_mixtures(early_aum, by="early_aum", scale="margin",
+                                              seed=seed, share=share,
+                                              share_from=share_from, labels=labels)
     contested: list[np.ndarray] = []
-    if early_rival is not None and labels is not None:
-        contested = contested_classes(classes, early_learnability, early_rival, labels)
+    if early_rival is not None and labels is not None and fitted is not None:
+        contested = contested_classes(fitted.classes, early_learnability, early_rival, labels)
     if contested and _prior(share) is not None:
         # flips to a look-alike class are what contests a class, and the test split's share
         # under-counts them (the model often agrees with such a label): the mixtures' own
-        # weights are the priors instead
+        # weights are the priors instead (the same mixtures, their posteriors again)
         share = None
         within, candidate, _ = _fit_mixtures(early_aum, by="early_aum", scale="margin",
                                              seed=seed, share=None, share_from=share_from,
-                                             labels=labels)
+                                             labels=labels, fitted=fitted)
     if contested:  # wrong labels are there: the posteriors count in the other classes
         within = replace(within, probability=candidate)
     if n < 10 or np.ptp(logit) < 1e-9:
         overall = _nothing(n, "early_learnability", share, share_from)
     else:  # the second opinion: its posterior, whether or not the sample's margin is < 0
-        post, separation, gmm, order, _ = _posteriors(logit, None, seed, _prior(share))
-        overall = MislabelFit(post, (Mixture("early_learnability", *_summary(gmm, order),
+        pooled = _fit_groups(logit, None, seed)
+        post, separation = _posteriors(pooled, logit, _prior(share))
+        overall = MislabelFit(post, (Mixture("early_learnability",
+                                             *_summary(pooled.gmm, pooled.order),
                                              found(separation), False, separation),),
                               share, share_from)
     # the second view vetoes only where it sees wrong labels itself: a mixture over all
@@ -334,18 +336,16 @@ def contested_classes(classes: Sequence[tuple[np.ndarray, float | None]],
     like the rival, so no component stands apart. A class the model has not learned (a
     weak model's clean data) spreads its probability over many classes instead. Only with
     more than two classes: with two, every sample's two probabilities add up to 1."""
-    if len(np.unique(labels)) <= 2:
-        return []
     prob = np.asarray(early_learnability, dtype=np.float64)
     rival = np.asarray(early_rival, dtype=np.float64)
     if len(rival) != len(prob):
         raise CuratorError("early_rival and early_learnability differ in length",
                            param="early_rival")
-    if float((prob + rival).mean()) < CONTESTED:  # a model that spreads its probability
+    rejected = [at for at, d in classes if d is not None and d < SEPARATION]
+    if (not rejected or float((prob + rival).mean()) < CONTESTED  # spread: a weak model
+            or len(np.unique(labels)) <= 2):
         return []
-    return [at for at, d in classes
-            if d is not None and d < SEPARATION
-            and float((prob[at] + rival[at]).mean()) >= CONTESTED]
+    return [at for at in rejected if float((prob[at] + rival[at]).mean()) >= CONTESTED]
 
 
 def _contested_probability(probability: np.ndarray, contested: Sequence[np.ndarray],
@@ -510,38 +510,54 @@ def _summary(gmm: object, order: np.ndarray) -> tuple[tuple[float, float], ...]:
     return tuple((float(a), float(b)) for a, b in (means, stds, weights))
 
 
-def _posteriors(x: np.ndarray, labels: np.ndarray | None, seed: int, prior: float | None
-                ) -> tuple[np.ndarray, float | None, object, np.ndarray,
-                           list[tuple[np.ndarray, float | None]]]:
-    """Every value's posterior under the low component of its mixture (one per class with
-    ``labels``, a class of fewer than :data:`MIN_CLASS` samples taking the mixture of all
-    samples; one over all without), with ``prior`` (None: each mixture's own weight); the
-    largest :func:`_rejected_separation` of those mixtures (None: no low component has a
-    negative mean); the mixture over all samples with the order of its components; and each
-    class fitted on its own, as (its indices, its :func:`_rejected_separation`)."""
-    n = len(x)
-    prob = np.zeros(n, np.float32)
+@dataclass(frozen=True)
+class _Mixtures:
+    """The mixtures of one score, fitted once (the priors are applied afterwards, so a
+    change of prior needs no new fit): the mixture over all samples with the order of its
+    components, the groups it is applied to — (indices, mixture, order, its
+    :func:`_rejected_separation`) —, and of those the classes fitted on their own."""
+
+    gmm: object
+    order: np.ndarray
+    groups: list[tuple[np.ndarray | slice, object, np.ndarray, float | None]]
+    classes: list[tuple[np.ndarray, float | None]]  # (indices, separation) of each class
+
+
+def _fit_groups(x: np.ndarray, labels: np.ndarray | None, seed: int) -> _Mixtures:
+    """One mixture per class with ``labels`` (a class of fewer than :data:`MIN_CLASS`
+    samples taking the mixture of all samples), one over all without."""
     gmm, order = _mixture(x, seed)
-    groups: list[tuple[np.ndarray | slice, object, np.ndarray]] = []
-    classes: list[tuple[np.ndarray, float | None]] = []
+    groups: list[tuple[np.ndarray | slice, object, np.ndarray, float | None]] = []
     if labels is None:
-        groups.append((slice(None), gmm, order))
-    else:
-        members = _class_members(labels)
-        small = [at for at in members if len(at) < MIN_CLASS]
-        if small:
-            groups.append((np.concatenate(small), gmm, order))
-        for at in members:
-            if len(at) >= MIN_CLASS and np.ptp(x[at]) >= 1e-9:
-                groups.append((at, *_mixture(x[at], seed)))
-                classes.append((at, _rejected_separation(*groups[-1][1:])))
+        groups.append((slice(None), gmm, order, _rejected_separation(gmm, order)))
+        return _Mixtures(gmm, order, groups, [])
+    members = _class_members(labels)
+    small = [at for at in members if len(at) < MIN_CLASS]
+    if small:
+        groups.append((np.concatenate(small), gmm, order, _rejected_separation(gmm, order)))
+    classes: list[tuple[np.ndarray, float | None]] = []
+    for at in members:
+        if len(at) >= MIN_CLASS and np.ptp(x[at]) >= 1e-9:
+            mixture, low_first = _mixture(x[at], seed)
+            d = _rejected_separation(mixture, low_first)
+            groups.append((at, mixture, low_first, d))
+            classes.append((at, d))
+    return _Mixtures(gmm, order, groups, classes)
+
+
+def _posteriors(fitted: _Mixtures, x: np.ndarray, prior: float | None
+                ) -> tuple[np.ndarray, float | None]:
+    """Every value's posterior under the low component of its group's mixture, with
+    ``prior`` (None: each mixture's own weight), and the largest
+    :func:`_rejected_separation` of the mixtures (None: no low component has a negative
+    mean)."""
+    prob = np.zeros(len(x), np.float32)
     separation = None
-    for at, mixture, low_first in groups:
-        d = _rejected_separation(mixture, low_first)
+    for at, mixture, low_first, d in fitted.groups:
         if d is not None:
             separation = d if separation is None else max(separation, d)
         prob[at] = _posterior(mixture, low_first, x[at], prior)
-    return prob, separation, gmm, order, classes
+    return prob, separation
 
 
 def _class_members(labels: np.ndarray) -> list[np.ndarray]:
@@ -618,12 +634,13 @@ def fit_mislabelled(values: np.ndarray, *, by: str, scale: str, seed: int = 0,
 
 
 def _fit_mixtures(values: np.ndarray, *, by: str, scale: str, seed: int,
-                  share: float | None, share_from: str | None, labels: np.ndarray | None
-                  ) -> tuple[MislabelFit, np.ndarray, list[tuple[np.ndarray, float | None]]]:
+                  share: float | None, share_from: str | None, labels: np.ndarray | None,
+                  fitted: _Mixtures | None = None
+                  ) -> tuple[MislabelFit, np.ndarray, _Mixtures | None]:
     """:func:`fit_mislabelled`'s fit; beside it each sample's posterior where the model
     rejects its label whether or not the mixtures are apart (what the fit's probability is
-    when they are), and each class fitted on its own with its separation
-    (:func:`_posteriors`)."""
+    when they are), and the mixtures (None when there was nothing to fit), which a second
+    call with another ``share`` takes as ``fitted`` instead of fitting them again."""
     if scale not in SCALE_NAMES:
         raise CuratorError(f"scale {scale!r} of score {by!r} is not one of "
                            f"{', '.join(SCALE_NAMES)}", param="scale")
@@ -632,16 +649,17 @@ def _fit_mixtures(values: np.ndarray, *, by: str, scale: str, seed: int,
     n = len(x)
     per_class = labels is not None
     if n < 10 or np.ptp(x) < 1e-9:  # nothing to separate
-        return _nothing(n, by, share, share_from, per_class), np.zeros(n, np.float32), []
-    post, separation, gmm, order, classes = _posteriors(x, labels, seed, _prior(share))
+        return _nothing(n, by, share, share_from, per_class), np.zeros(n, np.float32), None
+    fitted = fitted or _fit_groups(x, labels, seed)
+    post, separation = _posteriors(fitted, x, _prior(share))
     rejected = found(separation)
     candidate = np.where(x < 0, post, 0).astype(np.float32)
     prob = candidate if rejected else np.zeros(n, np.float32)
-    fit = MislabelFit(prob, (Mixture(by, *_summary(gmm, order), rejected, per_class,
-                                     separation),), share, share_from)
+    fit = MislabelFit(prob, (Mixture(by, *_summary(fitted.gmm, fitted.order), rejected,
+                                     per_class, separation),), share, share_from)
     if _prior(share) is None and rejected:  # the expected share stands for the prior
         fit = replace(fit, share=fit.estimated_share, share_from="mixtures")
-    return fit, candidate, classes
+    return fit, candidate, fitted
 
 
 @dataclass(frozen=True)
