@@ -106,7 +106,6 @@ def training_data(path: str | Path, *, root: str | None = None) -> Dataset:
     data set without its own test split, by a fixed stratified cut), rebuilt from the file's
     data settings and checked against its labels. ``root`` overrides the stored data
     directory."""
-    from curator.config import config_from_dict
     from curator.data import DataBundle
 
     with open_scores(path) as f:
@@ -114,9 +113,6 @@ def training_data(path: str | Path, *, root: str | None = None) -> Dataset:
             raise CuratorError(f"{str(path)!r} was recorded from your own training loop; its "
                                "training data is yours (curator.with_indices(train_set))",
                                param="path")
-        cfg = config_from_dict(f.config, source=repr(str(path)))
-        if root is not None:
-            cfg = cfg.replace(root=root)
-        bundle = DataBundle.from_config(cfg)
+        bundle = DataBundle.from_stored(f.config, source=repr(str(path)), root=root)
         f.check_data(bundle)
     return TrainingSplit(bundle.train)

@@ -852,10 +852,8 @@ def review(
         done = len(review.answers.rows)
         out_console.print(f"reviewing {len(review.queue)} samples of {file} "
                           f"({int(review.flagged.sum())} flagged, then the suspected); "
-                          f"{done} answered already in {out}" if done else
-                          f"reviewing {len(review.queue)} samples of {file} "
-                          f"({int(review.flagged.sum())} flagged, then the suspected); "
-                          f"answers go to {out}", highlight=False)
+                          + (f"{done} answered already in {out}" if done
+                             else f"answers go to {out}"), highlight=False)
         if not len(review.queue):
             out_console.print("nothing is flagged or suspected in this file: the page shows "
                               "the hardest samples (lowest learnability) to browse",

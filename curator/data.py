@@ -12,7 +12,7 @@ import functools
 import hashlib
 import json
 import zipfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -22,7 +22,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from curator import noise
-from curator.config import check_noise_kind
+from curator.config import check_noise_kind, config_from_dict
 from curator.errors import DataError
 from curator.plugins import arrays_of, is_import_path, resolve
 from curator.registry import Registry
@@ -234,6 +234,15 @@ class DataBundle:
                          label_noise=cfg.label_noise, noise_seed=cfg.noise_seed,
                          image_size=cfg.image_size, noise_kind=cfg.noise_kind,
                          noise_test=cfg.noise_test)
+
+    @classmethod
+    def from_stored(cls, config: Mapping[str, Any], *, source: str,
+                    root: str | None = None) -> DataBundle:
+        """The data a scores file was made on, loaded again from the training config it
+        stores (``source`` names the file in errors; ``root`` overrides the stored data
+        directory). Not checked against the file: :meth:`ScoresFile.check_data` does that."""
+        cfg = config_from_dict(dict(config), source=source)
+        return cls.from_config(cfg if root is None else cfg.replace(root=root))
 
     def describe(self) -> dict[str, Any]:
         """The data spec stored in a scores file (enough to load the same data again)."""
@@ -677,16 +686,15 @@ def _hf_labels(train: Any, test: Any, path: Path
                ) -> tuple[tuple[np.ndarray, np.ndarray | None], list[str] | None]:
     """Class indices of the label columns; strings numbered in sorted order (their names the
     classes)."""
-    values = list(train) + ([] if test is None else list(test))
-    if values and all(isinstance(v, str) for v in values):
-        classes = sorted(set(values))
-        number = {c: i for i, c in enumerate(classes)}
-        y = np.array([number[v] for v in train], dtype=np.int64)
-        yt = None if test is None else np.array([number[v] for v in test], dtype=np.int64)
-        return (y, yt), classes
+    y, yt = np.asarray(train), None if test is None else np.asarray(test)
+    if y.dtype.kind == "U" and (yt is None or yt.dtype.kind == "U"):  # a column of strings
+        classes, codes = np.unique(y if yt is None else np.concatenate([y, yt]),
+                                   return_inverse=True)
+        codes = codes.astype(np.int64)
+        return (codes[:len(y)], None if yt is None else codes[len(y):]), classes.tolist()
     try:
-        y = np.asarray(train, dtype=np.int64)
-        yt = None if test is None else np.asarray(test, dtype=np.int64)
+        y = y.astype(np.int64)
+        yt = None if yt is None else yt.astype(np.int64)
     except (TypeError, ValueError):
         raise DataError(f"the labels of hf data {str(path)!r} are neither class indices nor "
                         "strings") from None

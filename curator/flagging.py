@@ -227,7 +227,7 @@ def flag(path: str | Path, *, by: str = DEFAULT_BY, out: str | Path | None = Non
     if out is not None and out.suffix not in (".npy", ".txt", ".csv"):
         raise CuratorError(f"out {str(out)!r} must end in .npy, .txt or .csv", param="out")
     report, scores = read_report(path, by=by)
-    report = replace(report, out=out, stored=bool(scores))
+    report = replace(report, out=out)
     fit = report.fit
     if out is not None:  # written before the score is stored: a failure leaves the file as it was
         if out.suffix == ".csv":

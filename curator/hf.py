@@ -79,9 +79,11 @@ class CuratorMixin:
     """Put before a ``transformers.Trainer`` (sub)class to record its training: see the
     module docstring. ``curator_path``: the scores file; ``labels``: the training labels in
     index order (required); ``curator_index``: the index column (:func:`with_index`);
-    ``test_metric``: the evaluation metric taken for the test accuracy; the other keyword
-    arguments of :class:`curator.Recorder` go to it (``epochs`` defaults to the arguments'
-    ``num_train_epochs``)."""
+    ``test_metric``: the evaluation metric taken for the test accuracy;
+    ``recorder_kwargs``: keyword arguments of :class:`curator.Recorder` (``epochs`` defaults
+    to the arguments' ``num_train_epochs``, ``seed`` to theirs, ``test_samples`` to the
+    evaluation set's size, ``start_epoch`` to the epochs of the checkpoint resumed from); the
+    other keyword arguments go to the ``Trainer``."""
 
     def __init__(self, *args: Any, curator_path: str | Path, labels: Any,
                  curator_index: str = INDEX, test_metric: str = "eval_accuracy",
@@ -104,10 +106,10 @@ class CuratorMixin:
     def _curator_open(self) -> Recorder:
         if self._curator_recorder is None:
             args = self.args  # type: ignore[attr-defined]
-            epochs = self._curator_kwargs.pop("epochs", None)
+            kwargs = dict(self._curator_kwargs)
+            epochs = kwargs.pop("epochs", None)
             if epochs is None and args.max_steps <= 0:
                 epochs = math.ceil(args.num_train_epochs)
-            kwargs = dict(self._curator_kwargs)
             test = getattr(self, "eval_dataset", None)
             if "test_samples" not in kwargs and test is not None and hasattr(test, "__len__"):
                 kwargs["test_samples"] = len(test)  # the one-standard-error window

@@ -189,12 +189,10 @@ def _image_grids(report: Report, f: ScoresFile, ease: np.ndarray, labels: np.nda
         report.skipped.append(f"easiest/hardest images: samples of shape {shape} are not "
                               "images")
         return
-    from curator.config import config_from_dict
     from curator.data import DataBundle
 
     try:
-        cfg = config_from_dict(f.config, source=repr(str(f.path)))
-        bundle = DataBundle.from_config(cfg)
+        bundle = DataBundle.from_stored(f.config, source=repr(str(f.path)))
         f.check_data(bundle)
     except CuratorError as exc:
         report.skipped.append(f"easiest/hardest images: the data could not be re-loaded "

@@ -185,7 +185,7 @@ class Review:
     scores: Path  # the scores file, read again for each sample's trajectory
     ease: np.ndarray  # (N,) learnability: the hardest first when a person browses a class
     typical: list[np.ndarray]  # per class, its easiest members
-    samples: Any  # the training split (curator.data.Split) or None
+    samples: Any  # the training split (curator.api.TrainingSplit) or None
     shape: tuple[int, ...]
     answers: Answers
 
@@ -248,7 +248,7 @@ class Review:
 
     def sample(self, index: int) -> dict[str, Any]:
         """One sample as the page shows it."""
-        from curator.scores import FileTrajectories
+        from curator.scores import FileTrajectories, rival_probability
         from curator.store import open_scores
 
         i = self.answers._index(index)
@@ -261,7 +261,7 @@ class Review:
             rival = traj.read("rival", i, i + 1)[:, :, 0].astype(np.int64)
         # the suggested class's probability where it was the rival (p_y exp(-margin)), the
         # mean over the runs where it was; None in the epochs where it was in none
-        p_rival = np.clip(p * np.exp(-np.clip(margin, -30, 30)), 0, 1)
+        p_rival = rival_probability(p, margin)
         hit = rival == s
         count = hit.sum(axis=0)
         mean = np.where(hit, p_rival, 0).sum(axis=0) / np.maximum(count, 1)
@@ -284,14 +284,11 @@ class Review:
 
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
-        import torch
 
         i = self.answers._index(index)
         if self.samples is None:
             raise CuratorError("the data this file was scored on could not be loaded")
-        _, x, _ = next(iter(self.samples.batches(torch.tensor([i]), 1,
-                                                 device=torch.device("cpu"))))
-        x = x[0].float().numpy()
+        x = self.samples[i][0].float().numpy()
         buf = io.BytesIO()
         if x.ndim == 3 and x.shape[0] in (1, 3):
             img = x.transpose(1, 2, 0)
@@ -309,20 +306,20 @@ class Review:
 
 
 def _samples(f: Any) -> tuple[Any, tuple[int, ...]]:
-    """The training split the file was scored on, or None when it cannot be loaded (the
-    page then shows no samples); data that load but are not the data of the file (another
-    length, other labels) are refused."""
-    from curator.config import config_from_dict
+    """The training split the file was scored on, one sample at a time
+    (:class:`curator.api.TrainingSplit`), or None when it cannot be loaded (the page then
+    shows no samples); data that load but are not the data of the file (another length,
+    other labels) are refused."""
+    from curator.api import TrainingSplit
     from curator.data import DataBundle
 
     shape = tuple(f.data_spec.get("sample_shape") or ())
     try:
-        cfg = config_from_dict(f.config, source=repr(str(f.path)))
-        bundle = DataBundle.from_config(cfg)
+        bundle = DataBundle.from_stored(f.config, source=repr(str(f.path)))
     except CuratorError:
         return None, shape
     f.check_data(bundle)  # the indices must mean the same samples
-    return bundle.train, shape
+    return TrainingSplit(bundle.train), shape
 
 
 class Server(ThreadingHTTPServer):

@@ -251,11 +251,11 @@ def early_aum(margin: np.ndarray, *, early_epochs: int) -> np.ndarray:
                         "the epochs up to the best test accuracy (before memorising), mean "
                         "over runs: p_y exp(-margin) each epoch")
 def early_rival(p_true: np.ndarray, margin: np.ndarray, *, early_epochs: int) -> np.ndarray:
-    return _rival_probability(p_true[:, :early_epochs], margin[:, :early_epochs]
+    return rival_probability(p_true[:, :early_epochs], margin[:, :early_epochs]
                               ).mean(axis=(0, 1))
 
 
-def _rival_probability(p_true: np.ndarray, margin: np.ndarray) -> np.ndarray:
+def rival_probability(p_true: np.ndarray, margin: np.ndarray) -> np.ndarray:
     """The probability of the most likely other class, per (run, epoch, sample), float64
     (NaN where ``p_true`` is): softmax_j / softmax_y = exp(z_j - z_y), so it is
     p_y exp(-margin) exactly."""
@@ -277,7 +277,7 @@ def suggestion(p_true: np.ndarray, margin: np.ndarray, rival: np.ndarray, *,
     b = p.shape[-1]
     seen = ~np.isnan(p)
     k = np.maximum(seen.sum(axis=(0, 1)), 1)
-    p_rival = np.where(seen, np.nan_to_num(_rival_probability(
+    p_rival = np.where(seen, np.nan_to_num(rival_probability(
         p, np.nan_to_num(margin[:, :early_epochs].astype(np.float64)))), 0.0).reshape(-1, b)
     r = rival[:, :early_epochs].reshape(-1, b).astype(np.int64)
     best = np.full(b, -1, dtype=np.int64)
