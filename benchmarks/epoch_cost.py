@@ -8,8 +8,12 @@ standardisation and a test pass per epoch, and one torch thread each. Two figure
 - **marginal**: (wall time of a 12-epoch run − wall time of a 4-epoch run) / 8, of the whole
   process: every cost an epoch brings (recording, the scores file's append, the checkpoint,
   the background writer, progress), and none of the start-up or the one-off first epoch;
-- **in-epoch**: the mean of epochs 2.. of what each reports for its epochs (the command: the
-  file's `history/seconds`, training and test pass; the bare loop: the same span).
+- **in-epoch**: the median of epochs 2.. of what each reports for its epochs (the command: the
+  file's `history/seconds`, training and test pass; the bare loop: the same span); the median,
+  since on a shared machine one epoch in ten is slowed by a neighbour;
+- **between epochs**: what the command's process spends outside its epochs (wall time less
+  the epochs it reports), per epoch, from the same two runs: the scores file's append, the
+  checkpoint, the progress, and the scores at the end where they grow with the epochs.
 
     python benchmarks/epoch_cost.py --repeats 3     # 20,000 x 784 float32, as the newcomer's
     python benchmarks/epoch_cost.py --probe none    # measurement (issue 30); without recording
@@ -111,13 +115,15 @@ def main() -> None:
           + ("; the command prints its progress" if args.quiet_off else "; --quiet")
           + f"; the command's --probe {args.probe}")
     figures: dict[str, list[float]] = {k: [] for k in (
-        "command", "bare", "ratio", "command in-epoch", "bare in-epoch", "in-epoch ratio")}
+        "command", "bare", "ratio", "command in-epoch", "bare in-epoch", "in-epoch ratio",
+        "command between")}
     with tempfile.TemporaryDirectory() as tmp:
         npz = Path(tmp) / "d.npz"
         make_npz(npz, args.n, args.features)
         for r in range(args.repeats):
             walls: dict[tuple[str, int], float] = {}
             in_epoch: dict[str, list[float]] = {}
+            reported: dict[int, float] = {}  # the command's epochs, summed, per run length
             order = ["command", "bare"] if r % 2 == 0 else ["bare", "command"]
             for what in order:
                 for epochs in (SHORT, LONG):
@@ -129,8 +135,10 @@ def main() -> None:
                                "--probe", args.probe]
                         walls[what, epochs] = run(cmd + ([] if args.quiet_off else
                                                          ["--quiet"]), env)
+                        seconds = command_seconds(out)
+                        reported[epochs] = sum(seconds)
                         if epochs == LONG:
-                            in_epoch[what] = command_seconds(out)
+                            in_epoch[what] = seconds
                     else:
                         start = time.perf_counter()
                         done = subprocess.run(
@@ -141,17 +149,21 @@ def main() -> None:
                             in_epoch[what] = json.loads(done.stdout.strip().splitlines()[-1])
             marginal = {w: (walls[w, LONG] - walls[w, SHORT]) / (LONG - SHORT)
                         for w in ("command", "bare")}
-            inside = {w: statistics.mean(in_epoch[w][1:]) for w in ("command", "bare")}
+            inside = {w: statistics.median(in_epoch[w][1:]) for w in ("command", "bare")}
+            between = ((walls["command", LONG] - reported[LONG])
+                       - (walls["command", SHORT] - reported[SHORT])) / (LONG - SHORT)
             figures["command"].append(marginal["command"])
             figures["bare"].append(marginal["bare"])
             figures["ratio"].append(marginal["command"] / marginal["bare"])
             figures["command in-epoch"].append(inside["command"])
             figures["bare in-epoch"].append(inside["bare"])
             figures["in-epoch ratio"].append(inside["command"] / inside["bare"])
+            figures["command between"].append(between)
             print(f"repeat {r + 1}: marginal s/epoch command {marginal['command']:.3f}, bare "
                   f"{marginal['bare']:.3f} (ratio {figures['ratio'][-1]:.3f}); in-epoch "
                   f"command {inside['command']:.3f}, bare {inside['bare']:.3f} (ratio "
-                  f"{figures['in-epoch ratio'][-1]:.3f}); start-up and first epoch "
+                  f"{figures['in-epoch ratio'][-1]:.3f}); between epochs {between:.3f} s; "
+                  f"start-up and first epoch "
                   f"command {walls['command', SHORT] - SHORT * marginal['command']:.1f} s, "
                   f"bare {walls['bare', SHORT] - SHORT * marginal['bare']:.1f} s", flush=True)
     print(f"{'figure':<18} {'mean ± std':>18} {'median':>8}")  # the median: a repeat the

@@ -12,7 +12,10 @@ something to find.
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -46,20 +49,31 @@ def run(out: Path, **kwargs: object) -> Path:
     return fit(out, **kwargs)[0]  # type: ignore[arg-type]
 
 
-def fit(out: Path, *, epochs: int = 4, n_train: int = 1200, n_test: int = 400,
-        noise: float = 0.15, seed: int = 0, work: Path | None = None,
-        resume: str | bool | None = None, save: bool = False, record: bool = True
-        ) -> tuple[Path, float]:
-    """Fine-tune and record; returns the scores file and the seconds ``trainer.train`` took
-    (the Trainer's own ``train_runtime``). ``resume``: the Trainer's
-    ``resume_from_checkpoint``; ``save``: a checkpoint at each epoch's end; ``record``: False
-    trains the plain ``Trainer`` (the overhead benchmark's baseline)."""
+@dataclass
+class TextTask:
+    """What :func:`prepare` makes: the tokenised training set (with the index column) and
+    test set, the untrained model, the labels (``noisy_y`` as given for training,
+    ``train_y`` before the flips, ``noisy`` where they differ) and the metric."""
+
+    train: Any
+    test: Any
+    model: Any
+    noisy_y: np.ndarray
+    train_y: np.ndarray
+    noisy: np.ndarray
+    accuracy: Callable[[Any], dict[str, float]]
+
+
+def prepare(*, n_train: int = 1200, n_test: int = 400, noise: float = 0.15, seed: int = 0,
+            dropout: float = 0.1) -> TextTask:
+    """Generate the texts, flip ``noise`` of the training labels, train the tokenizer and
+    build the model (``dropout``: BERT's hidden and attention dropout)."""
     import datasets
     import torch
     import transformers
     from tokenizers import Tokenizer, models, pre_tokenizers, trainers
 
-    from curator.hf import CuratorTrainer, with_index
+    from curator.hf import with_index
     from curator.noise import flip_labels
 
     texts, labels = make_texts(n_train + n_test, seed)
@@ -85,27 +99,54 @@ def fit(out: Path, *, epochs: int = 4, n_train: int = 1200, n_test: int = 400,
     config = transformers.BertConfig(
         vocab_size=tokenizer.vocab_size, hidden_size=32, num_hidden_layers=1,
         num_attention_heads=2, intermediate_size=64, max_position_embeddings=32,
-        num_labels=len(TOPICS))
+        num_labels=len(TOPICS), hidden_dropout_prob=dropout,
+        attention_probs_dropout_prob=dropout)
     model = transformers.BertForSequenceClassification(config)
 
     def accuracy(pred: transformers.EvalPrediction) -> dict[str, float]:
         return {"accuracy": float((np.argmax(pred.predictions, -1) == pred.label_ids).mean())}
 
-    args = transformers.TrainingArguments(
-        output_dir=str(work or out.parent / "hf-run"), num_train_epochs=epochs,
+    return TextTask(train, test, model, noisy_y, train_y, noisy, accuracy)
+
+
+def arguments(out_dir: Path, *, epochs: int, seed: int, save: bool = False) -> Any:
+    """The ``TrainingArguments`` of the example: batch 32, an evaluation at each epoch's end
+    (curator's test accuracy), a checkpoint there when ``save``, on the CPU."""
+    import transformers
+
+    return transformers.TrainingArguments(
+        output_dir=str(out_dir), num_train_epochs=epochs,
         per_device_train_batch_size=32, per_device_eval_batch_size=128, learning_rate=2e-3,
         eval_strategy="epoch", save_strategy="epoch" if save else "no",
         logging_strategy="no", report_to=[],
         seed=seed, use_cpu=True, disable_tqdm=True)
+
+
+def fit(out: Path, *, epochs: int = 4, n_train: int = 1200, n_test: int = 400,
+        noise: float = 0.15, seed: int = 0, work: Path | None = None,
+        resume: str | bool | None = None, save: bool = False, record: bool = True
+        ) -> tuple[Path, float]:
+    """Fine-tune and record; returns the scores file and the seconds ``trainer.train`` took
+    (the Trainer's own ``train_runtime``). ``resume``: the Trainer's
+    ``resume_from_checkpoint``; ``save``: a checkpoint at each epoch's end; ``record``: False
+    trains the plain ``Trainer`` (the overhead benchmark's baseline)."""
+    import transformers
+
+    from curator.hf import CuratorTrainer
+
+    task = prepare(n_train=n_train, n_test=n_test, noise=noise, seed=seed)
+    args = arguments(work or out.parent / "hf-run", epochs=epochs, seed=seed, save=save)
     if not record:
-        done = transformers.Trainer(model=model, args=args, train_dataset=train,
-                                    eval_dataset=test, compute_metrics=accuracy).train()
+        done = transformers.Trainer(model=task.model, args=args, train_dataset=task.train,
+                                    eval_dataset=task.test,
+                                    compute_metrics=task.accuracy).train()
         return out, float(done.metrics["train_runtime"])
     trainer = CuratorTrainer(
-        model=model, args=args, train_dataset=train, eval_dataset=test,
-        compute_metrics=accuracy, curator_path=out, labels=noisy_y,
-        recorder_kwargs={"classes": list(TOPICS), "noisy": noisy, "original_labels": train_y,
-                         "data": "hf_text", "model": "bert-tiny", "force": not resume})
+        model=task.model, args=args, train_dataset=task.train, eval_dataset=task.test,
+        compute_metrics=task.accuracy, curator_path=out, labels=task.noisy_y,
+        recorder_kwargs={"classes": list(TOPICS), "noisy": task.noisy,
+                         "original_labels": task.train_y, "data": "hf_text",
+                         "model": "bert-tiny", "force": not resume})
     done = trainer.train(resume_from_checkpoint=resume)
     return out, float(done.metrics["train_runtime"])
 

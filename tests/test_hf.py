@@ -78,6 +78,78 @@ def test_a_trainer_run_is_recorded_from_its_own_forward_passes(tmp_path: Path) -
 
 
 @pytest.mark.slow
+def test_the_trainer_records_what_an_equivalent_plain_loop_records(tmp_path: Path) -> None:
+    """The same model, data, batches, optimiser, schedule and gradient clipping, trained once
+    by the Trainer through CuratorTrainer and once by a plain loop with curator.Recorder:
+    both files hold the same trajectories (every statistic, every epoch, bit for bit) and
+    test accuracies. Dropout is off, so the two runs are the same computation."""
+    import copy
+
+    import torch
+    import transformers
+
+    from curator import Recorder, hf
+
+    task = hf_text.prepare(n_train=960, n_test=200, seed=0, dropout=0.0)
+    init = copy.deepcopy(task.model.state_dict())
+    batches: list[torch.Tensor] = []  # the Trainer's batches, in its order
+
+    class Watched(hf.CuratorTrainer):
+        def compute_loss(self, model, inputs, return_outputs=False, **kwargs):
+            if model.training:
+                batches.append(inputs[self._curator_index].clone())
+            return super().compute_loss(model, inputs, return_outputs=return_outputs,
+                                        **kwargs)
+
+    epochs = 3
+    args = hf_text.arguments(tmp_path / "run", epochs=epochs, seed=0)
+    Watched(model=task.model, args=args, train_dataset=task.train, eval_dataset=task.test,
+            compute_metrics=task.accuracy, curator_path=tmp_path / "trainer.h5",
+            labels=task.noisy_y).train()
+
+    model = type(task.model)(task.model.config)
+    model.load_state_dict(init)
+    cls, options = transformers.Trainer.get_optimizer_cls_and_kwargs(args, model)
+    optimizer = cls(model.parameters(), weight_decay=args.weight_decay, **options)
+    schedule = transformers.get_linear_schedule_with_warmup(optimizer, 0, len(batches))
+    columns = ("input_ids", "attention_mask")
+    train = {c: torch.tensor(task.train[c]) for c in columns}
+    test = {c: torch.tensor(task.test[c]) for c in columns}
+    labels, test_labels = torch.tensor(task.noisy_y), torch.tensor(task.test["label"])
+    steps = len(batches) // epochs
+    with Recorder(tmp_path / "plain.h5", labels=task.noisy_y, num_classes=4,
+                  epochs=epochs, seed=0) as rec:
+        for epoch in range(epochs):
+            model.train()
+            for idx in batches[epoch * steps:(epoch + 1) * steps]:
+                out = model(**{c: v[idx] for c, v in train.items()}, labels=labels[idx])
+                out.loss.backward()
+                torch.nn.utils.clip_grad_norm_(model.parameters(), args.max_grad_norm)
+                optimizer.step()
+                schedule.step()
+                optimizer.zero_grad()
+                rec.update(idx, out.logits.detach(), labels[idx])
+            model.eval()
+            with torch.no_grad():
+                guess = model(**test).logits.argmax(1)
+            rec.end_epoch(test_acc=float((guess == test_labels).double().mean()))
+
+    assert len(batches) == epochs * 30 and torch.cat(batches[:30]).sort()[0].tolist() == list(
+        range(960))
+    with open_scores(tmp_path / "trainer.h5") as a, open_scores(tmp_path / "plain.h5") as b:
+        (ra,), (rb,) = a.runs(), b.runs()
+        assert ra.epochs_done == rb.epochs_done == epochs
+        names = sorted(set(ra.stats) & set(rb.stats))
+        assert {"p_true", "correct", "loss", "margin"} <= set(names)
+        for name in names:
+            np.testing.assert_array_equal(a.read_stat(ra.name, name, 0, 960),
+                                          b.read_stat(rb.name, name, 0, 960), err_msg=name)
+        test_acc = a.history(ra.name)["test_acc"]
+        np.testing.assert_array_equal(test_acc, b.history(rb.name)["test_acc"])
+    assert test_acc[-1] > 0.8  # the model learns: the trajectories are not flat
+
+
+@pytest.mark.slow
 def test_a_batch_without_the_index_is_refused(tmp_path: Path) -> None:
     """Training on a data set without curator.hf.with_index: a clear error at the first step,
     not a model that receives an unexpected column or a file of nothing."""
