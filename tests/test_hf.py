@@ -202,7 +202,7 @@ def _digits_as_hf(tmp: Path) -> tuple[Path, Path]:
                                           "caption": ["a digit"] * 1400}),
         test=datasets.Dataset.from_dict({"pixels": d.images[1400:].tolist(),
                                          "label": names[d.target[1400:]].tolist(),
-                                         "caption": ["a digit"] * 397})).save_to_disk(saved)
+                                         "caption": ["a digit"] * 397})).save_to_disk(str(saved))
     files.mkdir()
     for name, part in (("train", slice(0, 1400)), ("test", slice(1400, None))):
         frame = pd.DataFrame(d.data[part], columns=[f"f{i}" for i in range(64)])
@@ -260,3 +260,38 @@ def test_with_indices_on_a_hugging_face_dataset() -> None:
     assert batch["index"].tolist() == [0, 1, 2, 3, 4] and batch["x"].shape == (5, 2)
     with pytest.raises(CuratorError, match="already has a column 'index'"):
         curator.with_indices(ds.add_column("index", [9] * 5))
+
+
+@pytest.mark.slow
+def test_a_trainer_under_torchrun_records_every_ranks_samples(tmp_path: Path) -> None:
+    """The Trainer on two gloo ranks (torchrun, CPU), 301 training samples (the Trainer's
+    distributed sampler pads one rank's shard with a repeated sample): one complete run whose
+    first epoch holds, for every sample, the probability of its label that the rank which
+    trained it computed; the test accuracy is the Trainer's (every rank's evaluation)."""
+    import json
+    import os
+    import subprocess
+
+    root = Path(__file__).resolve().parent.parent
+    out = tmp_path / "ddp.h5"
+    proc = subprocess.run(
+        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node",
+         "2", str(root / "tests" / "dist_hf.py"), str(out), "301"],
+        env={**os.environ, "PYTHONPATH": str(root), "OMP_NUM_THREADS": "1"},
+        capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    ranks = [json.loads(Path(f"{out}.rank{r}.json").read_text()) for r in (0, 1)]
+    assert [r["world"] for r in ranks] == [2, 2]
+    assert ranks[0]["steps"] == ranks[1]["steps"] == 2 * 5  # 151 a rank, batch 32
+    seen: dict[int, float] = {}
+    for r in ranks:
+        for i, p in r["seen"].items():
+            seen[int(i)] = max(seen.get(int(i), -1.0), p)
+    assert sorted(seen) == list(range(301))  # every sample trained on by some rank
+    with open_scores(out) as f:
+        (run,) = f.runs()
+        assert run.complete and run.epochs_done == 2
+        p1 = f.read_stat(run.name, "p_true", 0, 301)[0]
+        test_acc = f.history(run.name)["test_acc"]
+    np.testing.assert_allclose(p1, [seen[i] for i in range(301)], rtol=1e-3, atol=1e-4)
+    assert np.isfinite(test_acc).all()
