@@ -35,6 +35,7 @@ import torch
 import transformers
 
 from curator.errors import CuratorError
+from curator.loop import CHECK_TEST_SAMPLES, FIRST_EPOCH_CHECKS
 from curator.recorder import Recorder
 
 INDEX = "curator_index"
@@ -70,6 +71,9 @@ class _EpochEnd(transformers.TrainerCallback):
         if self.owner._curator_pending:  # no evaluation after the last epoch
             self.owner._curator_end_epoch(math.nan)
 
+    def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        self.owner._curator_after_step(state)
+
     def on_train_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
         if self.owner._curator_pending:
             self.owner._curator_end_epoch(math.nan)
@@ -81,6 +85,10 @@ class CuratorMixin:
     module docstring. ``curator_path``: the scores file; ``labels``: the training labels in
     index order (required); ``curator_index``: the index column (:func:`with_index`);
     ``test_metric``: the evaluation metric taken for the test accuracy;
+    ``first_epoch_checks``: test evaluations inside the first epoch (before its first step,
+    then after every ``1/k`` of its steps, on at most 2,000 evaluation samples, as ``curator
+    score`` makes them; 0: none) — what the share of wrong labels is counted from when the
+    model learns within an epoch (docs/flags.md, step 3; :meth:`curator.Recorder.check`);
     ``recorder_kwargs``: keyword arguments of :class:`curator.Recorder` (``epochs`` defaults
     to the arguments' ``num_train_epochs``, ``seed`` to theirs, ``test_samples`` to the
     evaluation set's size, ``start_epoch`` to the epochs of the checkpoint resumed from); the
@@ -88,6 +96,7 @@ class CuratorMixin:
 
     def __init__(self, *args: Any, curator_path: str | Path, labels: Any,
                  curator_index: str = INDEX, test_metric: str = "eval_accuracy",
+                 first_epoch_checks: int = FIRST_EPOCH_CHECKS,
                  recorder_kwargs: dict[str, Any] | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[call-arg]
         self._curator_path = Path(curator_path)
@@ -97,6 +106,8 @@ class CuratorMixin:
         self._curator_kwargs = dict(recorder_kwargs or {})
         self._curator_recorder: Recorder | None = None
         self._curator_pending = False
+        self._curator_checks = int(first_epoch_checks)
+        self._curator_marks: set[int] = set()  # the first epoch's steps followed by a check
         self.add_callback(_EpochEnd(self))  # type: ignore[attr-defined]
 
     def _set_signature_columns_if_needed(self) -> None:
@@ -120,7 +131,61 @@ class CuratorMixin:
                 float(self.state.epoch or 0.0) + 1e-6))  # type: ignore[attr-defined]
             self._curator_recorder = Recorder(self._curator_path, labels=self._curator_labels,
                                               epochs=epochs, **kwargs)
+            self._curator_plan_checks()
         return self._curator_recorder
+
+    def _curator_plan_checks(self) -> None:
+        """At the first update of a run's first epoch: the steps after which the first-epoch
+        checks come, and the check before the first step."""
+        rec, state = self._curator_recorder, self.state  # type: ignore[attr-defined]
+        test = getattr(self, "eval_dataset", None)
+        if (rec is None or rec.epochs_done or self._curator_checks <= 0 or test is None
+                or not hasattr(test, "__len__") or state.global_step):
+            return
+        args = self.args  # type: ignore[attr-defined]
+        steps = max(1, math.ceil(state.max_steps / max(args.num_train_epochs, 1e-9))
+                    if args.max_steps <= 0 else state.max_steps)
+        k = max(1, min(self._curator_checks, steps))
+        self._curator_marks = {max(1, round(steps * (i + 1) / k)) for i in range(k)}
+        self._curator_check()
+
+    def _curator_after_step(self, state: Any) -> None:
+        if state.global_step in self._curator_marks:
+            self._curator_marks.discard(state.global_step)
+            self._curator_check()
+
+    def _curator_check(self) -> None:
+        """The model's accuracy now on (at most CHECK_TEST_SAMPLES of) the evaluation set,
+        in eval mode, without the Trainer's evaluation loop (no callbacks, no logs): handed
+        to :meth:`curator.Recorder.check`. Every rank evaluates the same samples."""
+        rec = self._curator_recorder
+        if rec is None or rec.epochs_done:
+            return
+        test = self.eval_dataset  # type: ignore[attr-defined]
+        if len(test) > CHECK_TEST_SAMPLES:  # the same subset at every check
+            generator = torch.Generator().manual_seed(int(self.args.seed))  # type: ignore[attr-defined]
+            test = test.select(torch.randperm(len(test), generator=generator)
+                               [:CHECK_TEST_SAMPLES].tolist())
+        if hasattr(test, "column_names"):  # a datasets.Dataset: the model's columns only
+            test = self._remove_unused_columns(test, description="check")  # type: ignore[attr-defined]
+        loader = torch.utils.data.DataLoader(
+            test, batch_size=self.args.per_device_eval_batch_size,  # type: ignore[attr-defined]
+            collate_fn=self.data_collator)  # type: ignore[attr-defined]
+        model = self.model  # type: ignore[attr-defined]
+        training = model.training
+        model.eval()
+        hits = seen = 0
+        with torch.no_grad():
+            for batch in loader:
+                inputs = self._prepare_inputs(batch)  # type: ignore[attr-defined]
+                inputs.pop(self._curator_index, None)
+                labels = inputs.pop("labels")
+                out = model(**inputs)
+                logits = out["logits"] if isinstance(out, dict) else out.logits
+                hits += int((logits.argmax(-1) == labels).sum())
+                seen += len(labels)
+        model.train(training)
+        rec.check(hits / max(seen, 1), test_samples=max(seen, 1))
 
     def compute_loss(self, model: torch.nn.Module, inputs: dict[str, Any],
                      return_outputs: bool = False, **kwargs: Any) -> Any:

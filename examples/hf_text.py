@@ -29,16 +29,19 @@ FILLER = ["the", "a", "of", "and", "to", "in", "was", "it", "that", "with", "for
           "at", "by", "this", "from", "they", "we", "said", "today", "very", "some", "more"]
 
 
-def make_texts(n: int, seed: int) -> tuple[list[str], np.ndarray]:
-    """``n`` sentences of 12 words: 3 to 5 of a topic's words among filler; the topic's index
-    is the label."""
+PAIRS = np.array([2, 3, 0, 1])  # sport <-> music, food <-> weather: the pairs noise's partners
+
+
+def make_texts(n: int, seed: int, words: tuple[int, int] = (3, 5)) -> tuple[list[str], np.ndarray]:
+    """``n`` sentences of 12 words: ``words[0]`` to ``words[1]`` of a topic's words among
+    filler (fewer: a harder task); the topic's index is the label."""
     rng = np.random.default_rng(seed)
-    words = [v.split() for v in TOPICS.values()]
-    labels = rng.integers(0, len(words), n)
+    vocab = [v.split() for v in TOPICS.values()]
+    labels = rng.integers(0, len(vocab), n)
     texts = []
     for y in labels:
-        k = int(rng.integers(3, 6))
-        sentence = list(rng.choice(words[y], k)) + list(rng.choice(FILLER, 12 - k))
+        k = int(rng.integers(words[0], words[1] + 1))
+        sentence = list(rng.choice(vocab[y], k)) + list(rng.choice(FILLER, 12 - k))
         rng.shuffle(sentence)
         texts.append(" ".join(sentence))
     return texts, labels
@@ -65,9 +68,12 @@ class TextTask:
 
 
 def prepare(*, n_train: int = 1200, n_test: int = 400, noise: float = 0.15, seed: int = 0,
-            dropout: float = 0.1) -> TextTask:
-    """Generate the texts, flip ``noise`` of the training labels, train the tokenizer and
-    build the model (``dropout``: BERT's hidden and attention dropout)."""
+            dropout: float = 0.1, noise_kind: str = "symmetric",
+            words: tuple[int, int] = (3, 5)) -> TextTask:
+    """Generate the texts (:func:`make_texts`), flip ``noise`` of the training labels as
+    ``noise_kind`` does (``symmetric``, or ``pairs`` / ``asymmetric`` with :data:`PAIRS` as the
+    partners), train the tokenizer and build the model (``dropout``: BERT's hidden and
+    attention dropout)."""
     import datasets
     import torch
     import transformers
@@ -76,9 +82,10 @@ def prepare(*, n_train: int = 1200, n_test: int = 400, noise: float = 0.15, seed
     from curator.hf import with_index
     from curator.noise import flip_labels
 
-    texts, labels = make_texts(n_train + n_test, seed)
+    texts, labels = make_texts(n_train + n_test, seed, words)
     train_y = labels[:n_train]
-    noisy_y, noisy = flip_labels(train_y, noise, len(TOPICS), seed)
+    noisy_y, noisy = flip_labels(train_y, noise, len(TOPICS), seed, kind=noise_kind,
+                                 partner=None if noise_kind == "symmetric" else PAIRS)
     tok = Tokenizer(models.WordLevel(unk_token="[UNK]"))
     tok.pre_tokenizer = pre_tokenizers.Whitespace()
     tok.train_from_iterator(texts, trainers.WordLevelTrainer(
@@ -122,19 +129,19 @@ def arguments(out_dir: Path, *, epochs: int, seed: int, save: bool = False) -> A
         seed=seed, use_cpu=True, disable_tqdm=True)
 
 
-def fit(out: Path, *, epochs: int = 4, n_train: int = 1200, n_test: int = 400,
-        noise: float = 0.15, seed: int = 0, work: Path | None = None,
-        resume: str | bool | None = None, save: bool = False, record: bool = True
-        ) -> tuple[Path, float]:
+def fit(out: Path, *, epochs: int = 4, seed: int = 0, work: Path | None = None,
+        resume: str | bool | None = None, save: bool = False, record: bool = True,
+        **task_options: Any) -> tuple[Path, float]:
     """Fine-tune and record; returns the scores file and the seconds ``trainer.train`` took
     (the Trainer's own ``train_runtime``). ``resume``: the Trainer's
     ``resume_from_checkpoint``; ``save``: a checkpoint at each epoch's end; ``record``: False
-    trains the plain ``Trainer`` (the overhead benchmark's baseline)."""
+    trains the plain ``Trainer`` (the overhead benchmark's baseline); ``task_options`` go to
+    :func:`prepare` (``n_train``, ``noise``, ``noise_kind``, ``words``...)."""
     import transformers
 
     from curator.hf import CuratorTrainer
 
-    task = prepare(n_train=n_train, n_test=n_test, noise=noise, seed=seed)
+    task = prepare(seed=seed, **task_options)
     args = arguments(work or out.parent / "hf-run", epochs=epochs, seed=seed, save=save)
     if not record:
         done = transformers.Trainer(model=task.model, args=args, train_dataset=task.train,

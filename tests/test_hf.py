@@ -68,7 +68,14 @@ def test_a_trainer_run_is_recorded_from_its_own_forward_passes(tmp_path: Path) -
         (run,) = f.runs()
         assert run.complete and run.epochs_done == 3
         p1 = f.read_stat(run.name, "p_true", 0, f.num_samples)[0]
+        correct1 = f.read_stat(run.name, "correct", 0, f.num_samples)[0]
         test_acc = f.history(run.name)["test_acc"]
+        checks = f.first_epoch(run.name)
+    # the first-epoch checks: ten stretches covering the epoch, each sample predicted before
+    # its step, the test accuracy measured on the 400 evaluation samples at both ends
+    assert checks.shape == (10, 5) and checks[:, 0].sum() == 1200
+    assert checks[:, 1].sum() == correct1.sum() and (checks[:, 4] == 400).all()
+    np.testing.assert_array_equal(checks[1:, 2], checks[:-1, 3])
     assert len(seen) == 1200
     idx = np.array(sorted(seen))
     np.testing.assert_allclose(p1[idx], [seen[i] for i in idx], rtol=1e-3, atol=1e-4)
