@@ -3,7 +3,8 @@ cleanlab, with the bound beside them.
 
 The task is examples/hf_text.py's: sentences of 12 words on four topics, each with a few of
 its topic's words among filler (``--words 2 3``: two or three of them, harder than the
-example's three to five), a small BERT built from a config, a tokenizer trained on the texts,
+example's three to five; ``--others 0 2``: up to two words of another topic too, so some
+sentences are ambiguous), a small BERT built from a config, a tokenizer trained on the texts,
 nothing downloaded; the test labels are clean. Per cell (noise kind and rate) and seed:
 
 1. curator: the ``Trainer`` recorded through ``curator.hf.CuratorTrainer``, then the flags as
@@ -75,6 +76,8 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=6)
     parser.add_argument("--words", type=int, nargs=2, default=[2, 3],
                         help="a topic's words in a sentence of 12: from, to")
+    parser.add_argument("--others", type=int, nargs=2, default=[0, 0],
+                        help="words of one other topic in each sentence: from, to")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--no-cleanlab", action="store_true")
     args = parser.parse_args()
@@ -85,7 +88,8 @@ def main() -> None:
     import transformers
 
     print(f"transformers {transformers.__version__}; text: {args.n} training sentences, 1000 "
-          f"test (clean labels), {args.words[0]}-{args.words[1]} topic words of 12, 4 topics; "
+          f"test (clean labels), {args.words[0]}-{args.words[1]} topic words and "
+          f"{args.others[0]}-{args.others[1]} of another topic of 12, 4 topics; "
           f"BERT 1 layer, hidden 32; {args.epochs} epochs, batch 32; seeds {args.seeds}; "
           f"threads {args.threads}")
     print(f"{'noise':<10} {'test acc':>15} {'curator F1':>15} {'flagged':>8} "
@@ -93,7 +97,8 @@ def main() -> None:
     for cell in args.noise:
         kind = next(k for k in KINDS if cell.startswith(k))
         options = {"n_train": args.n, "n_test": 1000, "noise": float(cell[len(kind):]),
-                   "noise_kind": KINDS[kind], "words": tuple(args.words)}
+                   "noise_kind": KINDS[kind], "words": tuple(args.words),
+                   "others": tuple(args.others)}
         rows: dict[str, list[float]] = {k: [] for k in (
             "acc", "f1", "flagged", "cl_f1", "cl_flagged", "bound", "auroc")}
         for seed in range(args.seeds):

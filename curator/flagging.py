@@ -125,7 +125,7 @@ def file_noise_share(f: ScoresFile, by: str = DEFAULT_BY) -> tuple[float | None,
     if kind == "holdout":
         return noise_share(*heldout_error_rates(traj), f.num_classes), kind
     return reference_noise_share(traj, early_window(traj.test_acc, traj.num_epochs,
-                                                     traj.test_samples))
+                                                     traj.test_samples, f.num_classes))
 
 
 def score_for_flags(f: ScoresFile, by: str) -> tuple[ScoreValues, bool]:

@@ -51,8 +51,9 @@ from curator.errors import CuratorError
 
 # the estimate's version, stored with its fit: 1 took the prior from the test split alone and
 # flagged nothing when it implied no wrong labels; 2 (2026-12-05) needs no clean test split;
-# 3 (2026-12-05, later) flags in contested classes too
-ESTIMATE = 3
+# 3 (2026-12-05, later) flags in contested classes too; 4 (2026-12-05) takes one epoch more
+# into the early window when the model reached its level only during the window's last epoch
+ESTIMATE = 4
 FLAG_AT = 0.5  # flagged: probability of being mislabelled at least this
 # a suggested label needs at least this mean probability before memorising (and more than
 # the given label's): on the flipped samples of Fashion-MNIST 20,000 with 20% symmetric noise,
@@ -690,7 +691,7 @@ def flag_quality(flagged: np.ndarray, noisy: np.ndarray) -> FlagQuality:
 
 
 def early_window(test_acc: np.ndarray | None, num_epochs: int,
-                 test_samples: int | None = None) -> int:
+                 test_samples: int | None = None, num_classes: int | None = None) -> int:
     """Epochs read by ``early_aum`` and ``early_learnability`` (the window before memorising):
     up to the first (1-based) epoch whose mean test accuracy over the runs is level with the
     best one: within one standard error sqrt(a (1 - a) / m) of the best accuracy a, the
@@ -700,7 +701,15 @@ def early_window(test_acc: np.ndarray | None, num_epochs: int,
     Learning", section 7.10 —, with the epochs trained as the complexity). A model that
     creeps up for tens of epochs after that (a weak one, whose test accuracy memorising does
     not lower) memorises wrong labels in them. Without ``test_samples``, the epoch of the
-    best mean; without test accuracies, the first ceil(T/5)."""
+    best mean; without test accuracies, the first ceil(T/5).
+
+    An epoch's statistics are read in its training pass, from a model half an epoch, on
+    average, before the epoch's end (as :func:`curator.scores.error_rates` compares them).
+    So when the model reached the level only during that epoch — the mean of the test
+    accuracies before it (chance, 1 / ``num_classes``, before the first) and after it is
+    below the level — the window takes one epoch more: a model that learns a distinction in
+    one epoch (a text model telling two topics apart) has not yet shown it in that epoch's
+    statistics."""
     fallback = max(1, -(-num_epochs // 5))
     if test_acc is None:
         return fallback
@@ -713,4 +722,8 @@ def early_window(test_acc: np.ndarray | None, num_epochs: int,
     level = best
     if test_samples:
         level = best - WINDOW_Z * float(np.sqrt(best * (1 - best) / test_samples))
-    return int(np.argmax(mean >= level)) + 1  # the first epoch at the level
+    first = int(np.argmax(mean >= level))  # 0-based: the first epoch at the level
+    before = mean[first - 1] if first else (1 / num_classes if num_classes else 0.0)
+    if (before + mean[first]) / 2 < level:  # reached during the epoch: its pass lags
+        return min(first + 2, num_epochs)
+    return first + 1

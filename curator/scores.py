@@ -357,7 +357,8 @@ def _mean_recorded(values: np.ndarray) -> np.ndarray:
 
 
 def default_options(num_epochs: int, test_acc: np.ndarray | None = None,
-                    test_samples: int | None = None) -> dict[str, int]:
+                    test_samples: int | None = None,
+                    num_classes: int | None = None) -> dict[str, int]:
     """EL2N at 10% of training (epoch 20 of 200, as Paul et al.), easiness over the first
     20% of the epochs (at least one each), early learnability up to the first epoch whose
     mean test accuracy is level with the best (``test_acc``: (R, T) of the runs, measured on
@@ -365,7 +366,7 @@ def default_options(num_epochs: int, test_acc: np.ndarray | None = None,
     20%)."""
     return {"el2n_epoch": max(1, round(num_epochs / 10)),
             "easy_epochs": max(1, math.ceil(num_epochs / 5)),
-            "early_epochs": early_window(test_acc, num_epochs, test_samples)}
+            "early_epochs": early_window(test_acc, num_epochs, test_samples, num_classes)}
 
 
 # --------------------------------------------------------------------------------------
@@ -500,7 +501,8 @@ def compute_scores(traj: Trajectories, names: Sequence[str] | None = None, *,
                               hint="files of format 0.1.0 have no 'rival' (the suggested "
                                    "labels need it): record the runs again with this curator")
     opts = default_options(traj.num_epochs, getattr(traj, "test_acc", None),
-                           getattr(traj, "test_samples", None))
+                           getattr(traj, "test_samples", None),
+                           getattr(traj, "num_classes", None))
     opts.update({k: v for k, v in (options or {}).items() if v is not None})
     for key, value in opts.items():
         if not 1 <= value <= traj.num_epochs:

@@ -32,16 +32,26 @@ FILLER = ["the", "a", "of", "and", "to", "in", "was", "it", "that", "with", "for
 PAIRS = np.array([2, 3, 0, 1])  # sport <-> music, food <-> weather: the pairs noise's partners
 
 
-def make_texts(n: int, seed: int, words: tuple[int, int] = (3, 5)) -> tuple[list[str], np.ndarray]:
-    """``n`` sentences of 12 words: ``words[0]`` to ``words[1]`` of a topic's words among
-    filler (fewer: a harder task); the topic's index is the label."""
+def make_texts(n: int, seed: int, words: tuple[int, int] = (3, 5),
+               others: tuple[int, int] = (0, 0)) -> tuple[list[str], np.ndarray]:
+    """``n`` sentences of 12 words: ``words[0]`` to ``words[1]`` of a topic's words and
+    ``others[0]`` to ``others[1]`` words of one other topic (drawn per sentence) among filler;
+    the topic's index is the label. Fewer topic words make a harder task, other topics' words
+    an ambiguous one (a sentence with more of them than of its own topic's is mostly
+    misread: the task has an irreducible error, as real text does)."""
     rng = np.random.default_rng(seed)
     vocab = [v.split() for v in TOPICS.values()]
     labels = rng.integers(0, len(vocab), n)
     texts = []
     for y in labels:
         k = int(rng.integers(words[0], words[1] + 1))
-        sentence = list(rng.choice(vocab[y], k)) + list(rng.choice(FILLER, 12 - k))
+        sentence = list(rng.choice(vocab[y], k))
+        if others[1] > 0:  # (no draw otherwise: the example's texts stay as they were)
+            j = int(rng.integers(others[0], others[1] + 1))
+            other = (y + int(rng.integers(1, len(vocab)))) % len(vocab)
+            sentence += list(rng.choice(vocab[other], j))
+            k += j
+        sentence += list(rng.choice(FILLER, 12 - k))
         rng.shuffle(sentence)
         texts.append(" ".join(sentence))
     return texts, labels
@@ -69,7 +79,7 @@ class TextTask:
 
 def prepare(*, n_train: int = 1200, n_test: int = 400, noise: float = 0.15, seed: int = 0,
             dropout: float = 0.1, noise_kind: str = "symmetric",
-            words: tuple[int, int] = (3, 5)) -> TextTask:
+            words: tuple[int, int] = (3, 5), others: tuple[int, int] = (0, 0)) -> TextTask:
     """Generate the texts (:func:`make_texts`), flip ``noise`` of the training labels as
     ``noise_kind`` does (``symmetric``, or ``pairs`` / ``asymmetric`` with :data:`PAIRS` as the
     partners), train the tokenizer and build the model (``dropout``: BERT's hidden and
@@ -82,7 +92,7 @@ def prepare(*, n_train: int = 1200, n_test: int = 400, noise: float = 0.15, seed
     from curator.hf import with_index
     from curator.noise import flip_labels
 
-    texts, labels = make_texts(n_train + n_test, seed, words)
+    texts, labels = make_texts(n_train + n_test, seed, words, others)
     train_y = labels[:n_train]
     noisy_y, noisy = flip_labels(train_y, noise, len(TOPICS), seed, kind=noise_kind,
                                  partner=None if noise_kind == "symmetric" else PAIRS)

@@ -268,18 +268,42 @@ def test_the_share_sets_the_prior_and_zero_is_no_veto() -> None:
 
 def test_early_window() -> None:
     acc = np.array([[0.5, 0.7, 0.8, 0.75, 0.7], [0.5, 0.72, 0.78, 0.76, 0.7]])
-    assert early_window(acc, 5) == 3  # 1-based epoch of the best mean
+    # 1-based: the epoch of the best mean (3), and one more, since the model reached it only
+    # during epoch 3 ((0.71 + 0.79) / 2 below it: test_the_early_window_waits_...)
+    assert early_window(acc, 5) == 4
     assert early_window(None, 30) == 6  # no test split: the first ceil(T/5)
     assert early_window(np.full((2, 10), np.nan), 10) == 2
     assert early_window(np.array([[0.9]]), 1) == 1
-    assert early_window(acc, 5, test_samples=360) == 3  # 0.71 is 3.7 SE below 0.79
+    assert early_window(acc, 5, test_samples=360) == 4  # 0.71 is 3.7 SE below 0.79
     # a weak model creeping up after its plateau (mnist1d's MLP): the window ends at the
     # first epoch within one standard error of the best for a test split of m samples
     creep = np.array([[0.30, 0.43, 0.50, 0.52, 0.53, 0.533, 0.536, 0.54, 0.542]])
     assert early_window(creep, 9) == 9  # the best epoch, without the test split's size
     # SE = sqrt(0.542 * 0.458 / m): 0.0158 with 1,000 test samples, 0.0050 with 10,000
-    assert early_window(creep, 9, test_samples=1000) == 5  # level 0.5262
+    assert early_window(creep, 9, test_samples=1000) == 6  # level 0.5262, reached in epoch 5
     assert early_window(creep, 9, test_samples=10_000) == 8  # level 0.5370
+
+
+def test_the_early_window_waits_for_an_epoch_that_learned_late() -> None:
+    """An epoch's statistics come from its training pass, half an epoch behind its end: when
+    the model reaches its level only during the window's last epoch (the mean of the test
+    accuracies before and after it is below the level), the window takes one epoch more."""
+    # a text model that tells two pairs of topics apart first, then the topics in epoch 3
+    jump = np.array([[0.55, 0.52, 1.0, 1.0, 0.999, 1.0]])
+    assert early_window(jump, 6, test_samples=1000, num_classes=4) == 4  # (0.52 + 1) / 2
+    # a gradual rise: the first epoch at the level began below it (one SE: 0.0108 for
+    # 1,000 test samples, 0.0034 for 10,000)
+    gradual = np.array([[0.80, 0.84, 0.86, 0.865, 0.866]])
+    assert early_window(gradual, 5, test_samples=1000) == 4  # level 0.855; (0.84 + 0.86) / 2
+    assert early_window(gradual, 5, test_samples=10_000) == 5  # level 0.8626; 0.8625 below
+    # a model already at the level before the epoch keeps the window as it was
+    flat = np.array([[0.848, 0.852, 0.86]])
+    assert early_window(flat, 3, test_samples=1000) == 2  # level 0.849; (0.848 + 0.852) / 2
+    assert early_window(np.array([[0.3, 0.9]]), 2, test_samples=100) == 2  # never past T
+    # the first epoch: from chance (1 / C) before it
+    assert early_window(np.array([[0.95, 0.95, 0.96]]), 3, test_samples=100,
+                        num_classes=10) == 2
+    assert early_window(np.array([[0.95, 0.95, 0.96]]), 3, test_samples=100) == 2
 
 
 def test_error_rates_meet_the_model_half_an_epoch_earlier() -> None:
