@@ -7,6 +7,8 @@ folder, so nothing is answered.
 
     curator score --data fashion-mnist --label-noise 0.15 --epochs 4 --seeds 1 --out fm15.h5
     python benchmarks/review_screenshot.py fm15.h5 --out docs/img/review.png
+    python examples/hf_text.py --out text.h5 --save-texts texts.txt   # text, recorded by
+    python benchmarks/review_screenshot.py text.h5 --texts texts.txt  # the Trainer
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ def main() -> None:
     parser.add_argument("scores", type=Path)
     parser.add_argument("--out", type=Path, default=Path("review.png"))
     parser.add_argument("--size", default="1300,800", help="the window, width,height")
+    parser.add_argument("--texts", help="show the samples as text (curator review --texts)")
     args = parser.parse_args()
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
@@ -42,7 +45,7 @@ def main() -> None:
         sys.exit("needs Debian's chromium and chromium-driver: apt-get install chromium "
                  "chromium-driver")
     with tempfile.TemporaryDirectory() as tmp:
-        review = Review.open(args.scores, Path(tmp) / "corrections.csv")
+        review = Review.open(args.scores, Path(tmp) / "corrections.csv", texts=args.texts)
         server = serve(review, port=0)
         threading.Thread(target=server.serve_forever, daemon=True).start()
         options = webdriver.ChromeOptions()

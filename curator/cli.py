@@ -834,6 +834,10 @@ def review(
     port: Annotated[int, typer.Option(help="The port (0: any free one).")] = 8765,
     open_browser: Annotated[bool, typer.Option(
         "--open", help="Open the page in the default browser.")] = False,
+    texts: Annotated[str | None, typer.Option(
+        help="Show each sample as its text, from a .txt file (a sample a line), a .jsonl or "
+             ".csv file or a save_to_disk folder (column 'text', or FILE,column=NAME): for "
+             "text recorded through curator.hf.")] = None,
 ) -> None:
     """Look at the flagged and suspected samples in a browser, most likely wrong first, and
     answer each by key or mouse: take the suggested label, keep the given one, choose
@@ -846,7 +850,7 @@ def review(
     from curator.review import Review, serve
 
     check_output_dir(out)
-    review = Review.open(file, out)
+    review = Review.open(file, out, texts=texts)
     try:
         server = serve(review, host=host, port=port)
         done = len(review.answers.rows)
@@ -858,9 +862,12 @@ def review(
             out_console.print("nothing is flagged or suspected in this file: the page shows "
                               "the hardest samples (lowest learnability) to browse",
                               highlight=False)
-        if review.samples is None:
+        if review.texts is not None:
+            out_console.print(f"each sample shown as its text, from {texts}", highlight=False)
+        elif review.samples is None:
             out_console.print("the data it was scored on could not be loaded: the page shows "
-                              "labels and probabilities, no images", highlight=False)
+                              "labels and probabilities, no images (text: pass --texts)",
+                              highlight=False)
         out_console.print(f"open {server.url}  (Ctrl-C to stop)", highlight=False)
         if open_browser:
             import webbrowser

@@ -13,6 +13,10 @@ What the person answers is kept in :class:`Answers`: every answer rewrites the c
 file whole (a synced temporary file renamed over it, :func:`curator.corrections.write`), so
 closing the browser or killing the server loses at most the answer being written, and
 ``curator review`` started again reads the file and goes on where the person stopped.
+
+Samples are shown as images (image data), line plots (vectors, 1-D signals) or, for text that
+curator cannot train on itself (a file recorded through ``curator.hf``), as their text, from
+the texts the person names (:func:`load_texts`).
 """
 
 from __future__ import annotations
@@ -188,10 +192,12 @@ class Review:
     samples: Any  # the training split (curator.api.TrainingSplit) or None
     shape: tuple[int, ...]
     answers: Answers
+    texts: list[str] | None = None  # each sample's text (load_texts), shown instead of images
 
     @classmethod
-    def open(cls, scores: str | Path, out: str | Path) -> Review:
-        """Read ``scores`` (nothing is written to it) and take the corrections file ``out``."""
+    def open(cls, scores: str | Path, out: str | Path, texts: str | None = None) -> Review:
+        """Read ``scores`` (nothing is written to it) and take the corrections file ``out``;
+        ``texts``: where each training sample's text is (:func:`load_texts`)."""
         from curator.flagging import read_report
         from curator.scores import FileTrajectories
         from curator.store import open_scores
@@ -204,8 +210,9 @@ class Review:
         with open_scores(scores) as f:
             FileTrajectories(f)  # complete runs, or a clear error
             ease = f.score("learnability").values
-            samples, shape = _samples(f)
+            samples, shape = (None, ()) if texts is not None else _samples(f)
         labels = report.labels
+        text = None if texts is None else load_texts(texts, labels)
         order = np.lexsort((-np.asarray(ease, dtype=np.float64), labels))
         counts = np.bincount(labels, minlength=len(report.classes))
         members = np.split(order, np.cumsum(counts)[:-1])
@@ -214,7 +221,7 @@ class Review:
                    report.fit.suspected,
                    np.asarray(report.fit.probability, dtype=np.float64), report.suggested,
                    report.confidence, Path(scores), np.asarray(ease, dtype=np.float64),
-                   [m[:TYPICAL] for m in members], samples, shape, answers)
+                   [m[:TYPICAL] for m in members], samples, shape, answers, text)
 
     def state(self) -> dict[str, Any]:
         """The page's start: classes, the queue, the answers so far."""
@@ -223,7 +230,8 @@ class Review:
                 "flagged": int(self.flagged.sum()),
                 "given": self.labels[self.queue].tolist(),
                 "suggested": self.suggested[self.queue].tolist(),
-                "images": self.samples is not None, "out": str(self.answers.path),
+                "images": self.samples is not None, "text": self.texts is not None,
+                "out": str(self.answers.path),
                 "suspected": int(self.suspected.sum())}
 
     def queue_of(self, by: str = "flags", cls: int | None = None,
@@ -268,7 +276,10 @@ class Review:
         p_given = np.nanmean(p, axis=0)
         p_sugg = [None if s < 0 or c == 0 else round(float(v), 4)
                   for c, v in zip(count, mean, strict=True)]
-        return {"index": i, "given": given, "suggested": s,
+        shown = [i, *self.typical[given].tolist(),
+                 *(self.typical[s].tolist() if s >= 0 else [])]
+        texts = ({} if self.texts is None else {str(j): self.texts[j] for j in shown})
+        return {"index": i, "given": given, "suggested": s, "texts": texts,
                 "confidence": round(float(self.confidence[i]), 4),
                 "probability": round(float(self.probability[i]), 4),
                 "flagged": bool(self.flagged[i]), "suspected": bool(self.suspected[i]),
@@ -303,6 +314,82 @@ class Review:
             fig.savefig(buf, format="png")
             plt.close(fig)
         return buf.getvalue()
+
+
+def load_texts(source: str | Path, labels: np.ndarray) -> list[str]:
+    """Each training sample's text, in index order, from ``source``: a ``.txt`` file (one
+    sample a line), a ``.jsonl`` or ``.csv`` file, or a Hugging Face data set folder
+    (``save_to_disk``, its ``train`` split for a ``DatasetDict``); in the last three the
+    column ``text``, or another named after a comma (``data.jsonl,column=sentence``). Texts of
+    another length than the scores file's samples are refused, and so are those whose rows
+    carry a ``label`` column that differs from the file's labels: they are other data."""
+    spec, _, option = str(source).partition(",")
+    column = "text"
+    if option:
+        key, _, value = option.partition("=")
+        if key != "column" or not value:
+            raise CuratorError(f"the texts' option {option!r} is not column=NAME",
+                               hint="e.g. --texts train.jsonl,column=sentence")
+        column = value
+    path = Path(spec)
+    if not path.exists():
+        raise CuratorError(f"the texts {str(path)!r} do not exist")
+    given: list[Any] | None = None
+    if path.is_file() and path.suffix == ".txt":
+        texts = path.read_text(encoding="utf-8").splitlines()
+    elif path.is_file() and path.suffix in (".jsonl", ".csv"):
+        if path.suffix == ".jsonl":
+            rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()
+                    if line.strip()]
+        else:
+            import csv
+
+            with path.open(newline="", encoding="utf-8") as fh:
+                rows = list(csv.DictReader(fh))
+        if rows and column not in rows[0]:
+            raise CuratorError(f"{str(path)!r} has no column {column!r} (it has "
+                               f"{', '.join(map(repr, rows[0]))})",
+                               hint=f"name the texts' column: --texts {spec},column=NAME")
+        texts = [str(r[column]) for r in rows]
+        if rows and "label" in rows[0]:
+            given = [r["label"] for r in rows]
+    elif path.is_dir():
+        try:
+            import datasets
+        except ImportError as exc:
+            raise CuratorError("a Hugging Face data set folder needs the datasets package",
+                               hint="pip install 'torch-curator[hf]'") from exc
+        loaded = datasets.load_from_disk(str(path))
+        if isinstance(loaded, datasets.DatasetDict):
+            if "train" not in loaded:
+                raise CuratorError(f"{str(path)!r} has no train split (it has "
+                                   f"{', '.join(loaded)})")
+            loaded = loaded["train"]
+        if column not in loaded.column_names:
+            raise CuratorError(f"{str(path)!r} has no column {column!r} (it has "
+                               f"{', '.join(map(repr, loaded.column_names))})",
+                               hint=f"name the texts' column: --texts {spec},column=NAME")
+        texts = [str(t) for t in loaded[column]]
+        if "label" in loaded.column_names:
+            given = loaded["label"]
+    else:
+        raise CuratorError(f"cannot read texts from {str(path)!r}",
+                           hint="give a .txt (a sample a line), .jsonl or .csv file, or a "
+                                "folder saved with Dataset.save_to_disk")
+    if len(texts) != len(labels):
+        raise CuratorError(f"{str(path)!r} has {len(texts)} texts, but the scores file has "
+                           f"{len(labels)} samples: they are other data")
+    if given is not None:
+        try:
+            numbers = np.asarray(given, dtype=np.int64)
+        except (TypeError, ValueError):
+            numbers = None  # string labels: not comparable with the file's numbers
+        if numbers is not None and (numbers != labels).any():
+            at = int(np.argmax(numbers != labels))
+            raise CuratorError(f"{str(path)!r}'s labels differ from the scores file's (first "
+                               f"at row {at}: {int(numbers[at])} against {int(labels[at])}): "
+                               "they are other data, or in another order")
+    return texts
 
 
 def _samples(f: Any) -> tuple[Any, tuple[int, ...]]:

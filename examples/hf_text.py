@@ -172,8 +172,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, default=Path("text.h5"))
     parser.add_argument("--epochs", type=int, default=4)
+    parser.add_argument("--save-texts", type=Path,
+                        help="also write the training texts, one a line (curator review "
+                             "--texts)")
     args = parser.parse_args()
     print(f"wrote {run(args.out, epochs=args.epochs)}")
+    if args.save_texts:
+        texts = prepare().train["text"]  # the same generated texts, in index order
+        args.save_texts.write_text("".join(t + "\n" for t in texts), encoding="utf-8")
+        print(f"wrote {args.save_texts}: review with curator review {args.out} --texts "
+              f"{args.save_texts}")
 
 
 if __name__ == "__main__":

@@ -291,3 +291,77 @@ def test_the_page_in_a_real_browser(scores: Path, tmp_path: Path) -> None:
         except subprocess.TimeoutExpired:
             proc.kill()
     time.sleep(0)
+
+
+def test_text_samples_are_shown_as_their_text(scores: Path, tmp_path: Path) -> None:
+    """--texts: each sample's text (a .txt line, a .jsonl or .csv column, a save_to_disk
+    folder) comes with the sample and its typical members, and the page shows it in a real
+    browser; texts of other data (another length, other labels) are refused."""
+    from curator.store import open_scores
+
+    with open_scores(scores) as f:
+        labels = np.asarray(f.labels)
+    n = len(labels)
+    txt = tmp_path / "t.txt"
+    txt.write_text("".join(f"sentence number {i}\n" for i in range(n)))
+    review = Review.open(scores, tmp_path / "c.csv", texts=str(txt))
+    try:
+        assert review.state()["text"] and not review.state()["images"]
+        i = int(review.queue[0])
+        s = review.sample(i)
+        assert s["texts"][str(i)] == f"sentence number {i}"
+        assert all(s["texts"][str(j)] == f"sentence number {j}"
+                   for j in s["typical_given"] + s["typical_suggested"])
+    finally:
+        review.answers.close()
+    rows = [{"sentence": f"s{i}", "label": int(y)} for i, y in enumerate(labels)]
+    jsonl = tmp_path / "t.jsonl"
+    jsonl.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    from curator.review import load_texts
+
+    assert load_texts(f"{jsonl},column=sentence", labels)[:2] == ["s0", "s1"]
+    with pytest.raises(CuratorError, match="has no column 'text'.*'sentence'"):
+        load_texts(jsonl, labels)
+    rows[5]["label"] = (rows[5]["label"] + 1) % 10
+    jsonl.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    with pytest.raises(CuratorError, match="labels differ.*row 5"):
+        load_texts(f"{jsonl},column=sentence", labels)
+    with pytest.raises(CuratorError, match=f"has {n} texts, but the scores file has {n - 1}"):
+        load_texts(txt, labels[: n - 1])
+    with pytest.raises(CuratorError, match="is not column=NAME"):
+        load_texts(f"{txt},col=x", labels)
+    datasets = pytest.importorskip("datasets")
+    folder = tmp_path / "saved"
+    datasets.Dataset.from_dict({"text": [f"d{i}" for i in range(n)],
+                                "label": labels.tolist()}).save_to_disk(str(folder))
+    assert load_texts(folder, labels)[-1] == f"d{n - 1}"
+    if _chromium() is None:
+        return
+    webdriver = pytest.importorskip("selenium.webdriver")
+    from selenium.webdriver.chrome.service import Service
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    review = Review.open(scores, tmp_path / "c2.csv", texts=str(folder))
+    srv = serve(review, port=0)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    browser, driver_path = _chromium()  # type: ignore[misc]
+    options = webdriver.ChromeOptions()
+    options.binary_location = browser
+    for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage"):
+        options.add_argument(arg)
+    driver = webdriver.Chrome(service=Service(executable_path=driver_path), options=options)
+    try:
+        driver.get(srv.url)
+        wait = WebDriverWait(driver, 20)
+        wait.until(lambda d: d.find_element(By.ID, "text").text.strip() != "")
+        first = int(review.queue[0])
+        assert driver.find_element(By.ID, "text").text == f"d{first}"
+        assert not driver.find_element(By.ID, "image").is_displayed()
+        snippets = driver.find_elements(By.CSS_SELECTOR, "#typical_given .snip")
+        assert snippets and all(s.text.startswith("d") for s in snippets)
+    finally:
+        driver.quit()
+        srv.shutdown()
+        srv.server_close()
+        review.answers.close()
