@@ -141,12 +141,13 @@ def arguments(out_dir: Path, *, epochs: int, seed: int, save: bool = False) -> A
 
 def fit(out: Path, *, epochs: int = 4, seed: int = 0, work: Path | None = None,
         resume: str | bool | None = None, save: bool = False, record: bool = True,
-        **task_options: Any) -> tuple[Path, float]:
+        first_epoch_checks: int = 0, **task_options: Any) -> tuple[Path, float]:
     """Fine-tune and record; returns the scores file and the seconds ``trainer.train`` took
     (the Trainer's own ``train_runtime``). ``resume``: the Trainer's
     ``resume_from_checkpoint``; ``save``: a checkpoint at each epoch's end; ``record``: False
-    trains the plain ``Trainer`` (the overhead benchmark's baseline); ``task_options`` go to
-    :func:`prepare` (``n_train``, ``noise``, ``noise_kind``, ``words``...)."""
+    trains the plain ``Trainer`` (the overhead benchmark's baseline); ``first_epoch_checks``:
+    CuratorTrainer's; ``task_options`` go to :func:`prepare` (``n_train``, ``noise``,
+    ``noise_kind``, ``words``...)."""
     import transformers
 
     from curator.hf import CuratorTrainer
@@ -161,6 +162,7 @@ def fit(out: Path, *, epochs: int = 4, seed: int = 0, work: Path | None = None,
     trainer = CuratorTrainer(
         model=task.model, args=args, train_dataset=task.train, eval_dataset=task.test,
         compute_metrics=task.accuracy, curator_path=out, labels=task.noisy_y,
+        first_epoch_checks=first_epoch_checks,
         recorder_kwargs={"classes": list(TOPICS), "noisy": task.noisy,
                          "original_labels": task.train_y, "data": "hf_text",
                          "model": "bert-tiny", "force": not resume})

@@ -41,7 +41,7 @@ def main(out: str, n_train: int) -> None:
     args = hf_text.arguments(Path(out).parent / "run", epochs=2, seed=0)
     Watched(model=task.model, args=args, train_dataset=task.train, eval_dataset=task.test,
             compute_metrics=task.accuracy, curator_path=out, labels=task.noisy_y,
-            recorder_kwargs={"force": True}).train()
+            first_epoch_checks=10, recorder_kwargs={"force": True}).train()
     Path(f"{out}.rank{rank}.json").write_text(json.dumps(
         {"seen": seen, "steps": steps["train"],
          "world": int(os.environ.get("WORLD_SIZE", "1"))}))

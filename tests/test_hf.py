@@ -62,7 +62,7 @@ def test_a_trainer_run_is_recorded_from_its_own_forward_passes(tmp_path: Path) -
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(transformers.BertForSequenceClassification, "forward", spy)
         mp.setattr(hf.CuratorMixin, "compute_loss", catch)
-        hf_text.run(out, epochs=3, work=tmp_path / "run")
+        hf_text.run(out, epochs=3, work=tmp_path / "run", first_epoch_checks=10)
     assert calls["train"] == 3 * 38  # one forward a step, none extra
     with open_scores(out) as f:
         (run,) = f.runs()
