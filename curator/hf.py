@@ -31,6 +31,7 @@ import math
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 import transformers
 
@@ -100,6 +101,13 @@ class CuratorMixin:
                  curator_index: str = INDEX, test_metric: str = "eval_accuracy",
                  first_epoch_checks: int = 0,
                  recorder_kwargs: dict[str, Any] | None = None, **kwargs: Any) -> None:
+        given = np.asarray(labels)
+        if given.dtype.kind in "USO":  # the Trainer's loss needs class numbers, and so do we
+            raise CuratorError(
+                f"labels are {given.dtype.kind == 'O' and 'objects' or 'strings'} (e.g. "
+                f"{str(given.flat[0])!r}): the Trainer and the scores file need class numbers",
+                param="labels", hint="number them first: train = train.class_encode_column("
+                                     "'label'), then labels=train['label']")
         super().__init__(*args, **kwargs)  # type: ignore[call-arg]
         self._curator_path = Path(curator_path)
         self._curator_labels = labels

@@ -170,6 +170,35 @@ def test_a_batch_without_the_index_is_refused(tmp_path: Path) -> None:
             hf_text.run(tmp_path / "t.h5", epochs=1, work=tmp_path / "run")
     with pytest.raises(CuratorError, match="already has a column"):
         hf.with_index(hf.with_index(datasets.Dataset.from_dict({"text": ["a"], "label": [0]})))
+    task = hf_text.prepare(n_train=64, n_test=32)
+    args = hf_text.arguments(tmp_path / "run2", epochs=1, seed=0)
+    with pytest.raises(CuratorError,
+                       match="(?s)labels are strings .e.g. .sport.*class_encode_column"):
+        hf.CuratorTrainer(model=task.model, args=args, train_dataset=task.train,
+                          curator_path=tmp_path / "s.h5", labels=["sport"] * 64)
+
+
+@pytest.mark.slow
+def test_remove_unused_columns_either_way(tmp_path: Path) -> None:
+    """With remove_unused_columns=False the index column reaches compute_loss as it is and is
+    taken out before the model (which would refuse it); with True (the default) it is kept
+    through the column removal: both record a complete run of every sample."""
+    from curator import hf
+
+    for remove in (False, True):
+        task = hf_text.prepare(n_train=96, n_test=32)
+        train = task.train.remove_columns(["text"])  # only what the model and curator take
+        test = task.test.remove_columns(["text"])
+        args = hf_text.arguments(tmp_path / f"run{remove}", epochs=2, seed=0)
+        args.remove_unused_columns = remove
+        out = tmp_path / f"s{remove}.h5"
+        hf.CuratorTrainer(model=task.model, args=args, train_dataset=train, eval_dataset=test,
+                          compute_metrics=task.accuracy, curator_path=out,
+                          labels=task.noisy_y).train()
+        with open_scores(out) as f:
+            (run,) = f.runs()
+            assert run.complete and run.epochs_done == 2
+            assert np.isfinite(f.read_stat(run.name, "p_true", 0, 96)).all()
 
 
 @pytest.mark.slow
