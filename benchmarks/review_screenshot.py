@@ -33,6 +33,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("review.png"))
     parser.add_argument("--size", default="1300,800", help="the window, width,height")
     parser.add_argument("--texts", help="show the samples as text (curator review --texts)")
+    parser.add_argument("--grid", action="store_true", help="the grid view")
     args = parser.parse_args()
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
@@ -59,8 +60,14 @@ def main() -> None:
             driver.get(server.url)
             wait = WebDriverWait(driver, 30)
             wait.until(lambda d: d.find_element(By.ID, "index").text.strip() != "")
-            wait.until(lambda d: d.execute_script(
-                "return [...document.images].every((i) => !i.src || i.complete)"))
+            if args.grid:
+                from selenium.webdriver.support.ui import Select
+
+                Select(driver.find_element(By.ID, "view")).select_by_value("grid")
+                wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#grid .cell"))
+            wait.until(lambda d: d.execute_script(  # the images in view (the grid's
+                "return [...document.images].filter((i) => i.getBoundingClientRect().top < "
+                "innerHeight).every((i) => !i.src || i.complete)"))  # others load lazily
             driver.save_screenshot(str(args.out))
         finally:
             driver.quit()

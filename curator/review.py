@@ -254,6 +254,15 @@ class Review:
         return {"queue": idx.tolist(), "given": self.labels[idx].tolist(),
                 "suggested": self.suggested[idx].tolist()}
 
+    def texts_of(self, indices: list[int]) -> dict[str, str]:
+        """The texts of at most 500 samples (the grid view of text data); none without
+        texts."""
+        if len(indices) > 500:
+            raise CuratorError(f"{len(indices)} texts asked for at once; at most 500")
+        if self.texts is None:
+            return {}
+        return {str(i): self.texts[self.answers._index(i)] for i in indices}
+
     def sample(self, index: int) -> dict[str, Any]:
         """One sample as the page shows it."""
         from curator.scores import FileTrajectories, rival_probability
@@ -467,6 +476,9 @@ class _Handler(BaseHTTPRequestHandler):
                 self._json(review.queue_of(query.get("by", ["flags"])[0],
                                            _int(cls) if cls != "" else None,
                                            _int(query.get("limit", ["2000"])[0])))
+            elif method == "GET" and parts == ["api", "texts"]:
+                ids = parse_qs(url.query).get("ids", [""])[0]
+                self._json(review.texts_of([_int(i) for i in ids.split(",") if i]))
             elif method == "GET" and len(parts) == 3 and parts[:2] == ["api", "sample"]:
                 self._json(review.sample(_int(parts[2])))
             elif method == "GET" and len(parts) == 2 and parts[0] == "img":

@@ -335,6 +335,15 @@ def test_text_samples_are_shown_as_their_text(scores: Path, tmp_path: Path) -> N
     datasets.Dataset.from_dict({"text": [f"d{i}" for i in range(n)],
                                 "label": labels.tolist()}).save_to_disk(str(folder))
     assert load_texts(folder, labels)[-1] == f"d{n - 1}"
+    review = Review.open(scores, tmp_path / "c1.csv", texts=str(folder))
+    try:  # the grid view's texts: a few at once, at most 500
+        assert review.texts_of([0, 7]) == {"0": "d0", "7": "d7"}
+        with pytest.raises(CuratorError, match="at most 500"):
+            review.texts_of(list(range(501)))
+        with pytest.raises(CuratorError, match="outside"):
+            review.texts_of([n])
+    finally:
+        review.answers.close()
     if _chromium() is None:
         return
     webdriver = pytest.importorskip("selenium.webdriver")
@@ -360,6 +369,20 @@ def test_text_samples_are_shown_as_their_text(scores: Path, tmp_path: Path) -> N
         assert not driver.find_element(By.ID, "image").is_displayed()
         snippets = driver.find_elements(By.CSS_SELECTOR, "#typical_given .snip")
         assert snippets and all(s.text.startswith("d") for s in snippets)
+        # the grid view: the queue's samples at once, a click answers one in the single view
+        from selenium.webdriver.support.ui import Select
+
+        Select(driver.find_element(By.ID, "view")).select_by_value("grid")
+        wait.until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "#grid .cell")) ==
+                   min(300, len(review.queue)))
+        cells = driver.find_elements(By.CSS_SELECTOR, "#grid .cell")
+        third = int(review.queue[2])
+        assert cells[2].find_element(By.CLASS_NAME, "snip").text == f"d{third}"
+        assert not driver.find_element(By.TAG_NAME, "main").is_displayed()
+        cells[2].click()
+        wait.until(lambda d: d.find_element(By.ID, "index").text == str(third))
+        assert driver.find_element(By.ID, "text").text == f"d{third}"
+        assert not driver.find_element(By.ID, "gridview").is_displayed()
     finally:
         driver.quit()
         srv.shutdown()
