@@ -10,6 +10,10 @@
                              curator_path="scores.h5", labels=train["label"])
     trainer.train()                                # then: curator flag scores.h5
 
+    # the second run, on what the scores decided (a datasets.Dataset again):
+    kept = curator.prune("scores.h5", keep=0.8).selection.indices
+    clean = with_corrections(train, "corrections.csv", keep=kept)  # curator relabel / review
+
 A ``Trainer`` drops the columns its model's ``forward`` does not take and never shows a
 callback the logits of a training step. :class:`CuratorTrainer` (or :class:`CuratorMixin`
 before any ``Trainer`` subclass) keeps the index column through ``remove_unused_columns`` and
@@ -50,6 +54,46 @@ def with_index(dataset: Any, column: str = INDEX) -> Any:
                            hint="pass column= another name (and curator_index= the same to "
                                 "CuratorTrainer)")
     return dataset.add_column(column, list(range(len(dataset))))
+
+
+def with_corrections(dataset: Any, corrections: Any, *, keep: Any = None,
+                     label_column: str = "label") -> Any:
+    """``dataset`` (the ``datasets.Dataset`` a scores file was recorded on, in its order) with
+    the corrections applied, as a ``datasets.Dataset`` for the next ``Trainer``: the dropped
+    rows left out (with ``keep``, the indices of a pruning selection, only those rows), the
+    relabelled rows with their new label, every row in its order (its
+    :func:`with_index` column, if any, still the original index). A corrections file
+    (``curator relabel``, ``curator review``) or :class:`curator.corrections.Corrections`;
+    one made against other labels is refused. ``with_corrections(train, None, keep=...)``
+    selects without corrections."""
+    from curator.corrections import Corrections, read
+
+    n = len(dataset)
+    if label_column not in dataset.column_names:
+        raise CuratorError(f"the data set has no column {label_column!r} (it has "
+                           f"{', '.join(map(repr, dataset.column_names))})",
+                           param="label_column")
+    labels = np.asarray(dataset[label_column])
+    mask = np.ones(n, dtype=bool)
+    if corrections is not None:
+        if not isinstance(corrections, Corrections):
+            corrections = read(corrections)
+        corrections.check_labels(labels, "the data set")
+        mask &= corrections.kept()
+        new = corrections.labels(labels)
+        if (new != labels).any():
+            feature = dataset.features[label_column]
+            dataset = dataset.remove_columns(label_column).add_column(
+                label_column, new.tolist()).cast_column(label_column, feature)
+    if keep is not None:
+        chosen = np.asarray(keep, dtype=np.int64)
+        if chosen.size and (chosen.min() < 0 or chosen.max() >= n):
+            raise CuratorError(f"keep has indices outside the data set's {n} rows",
+                               param="keep")
+        selected = np.zeros(n, dtype=bool)
+        selected[chosen] = True
+        mask &= selected
+    return dataset.select(np.flatnonzero(mask).tolist())
 
 
 class _EpochEnd(transformers.TrainerCallback):

@@ -331,3 +331,47 @@ def test_a_trainer_under_torchrun_records_every_ranks_samples(tmp_path: Path) ->
         test_acc = f.history(run.name)["test_acc"]
     np.testing.assert_allclose(p1, [seen[i] for i in range(301)], rtol=1e-3, atol=1e-4)
     assert np.isfinite(test_acc).all()
+
+
+@pytest.mark.slow
+def test_the_second_run_trains_on_what_the_scores_decided(tmp_path: Path) -> None:
+    """The recorded example, then `curator.prune` and `curator.relabel` on its file, and the
+    selection and the corrections applied to the same datasets.Dataset for the next Trainer
+    (curator.hf.with_corrections): the dropped rows and the rows outside the selection gone,
+    the relabelled rows carrying their new label, fewer wrong labels than before; a Trainer
+    trains on it. Corrections made against other labels are refused."""
+    import datasets
+    import transformers
+
+    import curator
+    from curator import hf
+
+    out = tmp_path / "text.h5"
+    hf_text.run(out, epochs=4, work=tmp_path / "run")
+    kept = curator.prune(out, keep=0.8).selection.indices
+    made, _ = curator.relabel(out, tmp_path / "corrections.csv")
+    task = hf_text.prepare()  # the same generated data set, in index order
+    clean = hf.with_corrections(task.train, tmp_path / "corrections.csv")
+    expect = np.flatnonzero(made.kept())
+    assert clean[hf.INDEX] == expect.tolist()
+    new = made.labels(task.noisy_y)
+    assert clean["label"] == new[expect].tolist()
+    assert len(made.relabelled) and set(made.relabelled) <= set(expect)
+    wrong_before = float((task.noisy_y != task.train_y).mean())
+    wrong_after = float((new[expect] != task.train_y[expect]).mean())
+    assert wrong_after < wrong_before / 3, (wrong_before, wrong_after)
+    both = hf.with_corrections(task.train, made, keep=range(600))  # with a selection
+    assert both[hf.INDEX] == expect[expect < 600].tolist()
+    assert isinstance(clean, datasets.Dataset)
+    args = hf_text.arguments(tmp_path / "second", epochs=1, seed=0)
+    done = transformers.Trainer(model=hf_text.prepare().model, args=args, train_dataset=clean,
+                                eval_dataset=task.test, compute_metrics=task.accuracy).train()
+    assert done.global_step == -(-len(clean) // 32)
+    selected = hf.with_corrections(task.train, None, keep=kept)  # a selection alone
+    assert selected[hf.INDEX] == sorted(np.asarray(kept).tolist())
+    other = task.train.remove_columns("label").add_column(
+        "label", ((task.noisy_y + 1) % 4).tolist())
+    with pytest.raises(CuratorError, match="made against other labels"):
+        hf.with_corrections(other, tmp_path / "corrections.csv")
+    with pytest.raises(CuratorError, match="outside the data set's 1200 rows"):
+        hf.with_corrections(task.train, None, keep=[1200])
