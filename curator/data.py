@@ -618,8 +618,9 @@ def hugging_face(arg: str, opts: LoadOptions) -> Source:
     saved with ``save_to_disk`` (a ``Dataset``, or a ``DatasetDict`` with a ``train`` and
     optionally a ``test`` split), or a folder of ``.parquet``, ``.csv`` or ``.json``/``.jsonl``
     files (``train*`` and ``test*`` files where named so; else one training split). The label
-    column (default ``label``) holds class indices, or strings, which are numbered in sorted
-    order and become the class names; the inputs are the ``x`` columns (default: an
+    column (default ``label``) holds class indices (a ``ClassLabel`` column's names become the
+    class names), or strings, which are numbered in sorted order and become the class names;
+    the inputs are the ``x`` columns (default: an
     ``image`` column, else every other numeric column as one vector). Text needs a tokenizer
     and a model: record it in a ``Trainer`` with :mod:`curator.hf`."""
     try:
@@ -652,6 +653,13 @@ def hugging_face(arg: str, opts: LoadOptions) -> Source:
     x_cols = opts_map["x"].split("+") if "x" in opts_map else None
     y, classes = _hf_labels(train[label], None if test is None else test[label], path)
     y_train, y_test = y
+    names = getattr(train.features[label], "names", None)  # a ClassLabel feature's names
+    if classes is None and names:
+        if int(y_train.max()) >= len(names) or (y_test is not None and len(y_test)
+                                                and int(y_test.max()) >= len(names)):
+            raise DataError(f"the labels of hf data {str(path)!r} go past the "
+                            f"{len(names)} names of its ClassLabel column {label!r}")
+        classes = [str(n) for n in names]
     x_train = _hf_inputs(train, label, x_cols, path)
     x_test = None if test is None else _hf_inputs(test, label, x_cols, path)
     return arrays_to_source(x_train, y_train, x_test, y_test, where=f"hf data {str(path)!r}",

@@ -276,6 +276,19 @@ def test_score_reads_hugging_face_data(tmp_path: Path) -> None:
     r = runner.invoke(app, ["score", "--data", f"hf:{saved}", *quick,  # caption left out
                             "--out", str(tmp_path / "e.h5")])
     assert r.exit_code == 0, r.output
+    named = tmp_path / "named"  # a ClassLabel column: its names are the classes
+    datasets = pytest.importorskip("datasets")
+    part = datasets.load_from_disk(str(files.parent / "saved"))["train"].select(range(300))
+    digits = [str(i) for i in range(10)]
+    part = part.remove_columns("label").add_column(
+        "label", [int(v) for v in np.arange(300) % 10]).cast_column(
+        "label", datasets.ClassLabel(names=[f"digit {d}" for d in digits]))
+    part.save_to_disk(str(named))
+    out = tmp_path / "n.h5"
+    r = runner.invoke(app, ["score", "--data", f"hf:{named},x=pixels", *quick, "--out", str(out)])
+    assert r.exit_code == 0, r.output
+    with open_scores(out) as f:
+        assert f.data_spec["classes"][:2] == ["digit 0", "digit 1"]
     r = runner.invoke(app, ["score", "--data", f"hf:{saved},x=caption", *quick,
                             "--out", str(tmp_path / "d.h5")])
     assert r.exit_code == 1 and "is not numeric" in " ".join(r.output.split())
