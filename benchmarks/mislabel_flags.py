@@ -49,6 +49,7 @@ import heapq
 import itertools
 import json
 import multiprocessing as mp
+import shutil
 import sys
 import tempfile
 import time
@@ -545,9 +546,12 @@ def main() -> None:
              for d, z, m, t in itertools.product(args.data, args.noise, args.models,
                                                  args.epochs)]
     results = []
-    for r in run_grid(cells, args.jobs):
-        print(json.dumps(r), flush=True)
-        results.append(r)
+    try:
+        for r in run_grid(cells, args.jobs):
+            print(json.dumps(r), flush=True)
+            results.append(r)
+    finally:  # the data sets written for the cells' processes
+        shutil.rmtree(cache, ignore_errors=True)
     order = {(c["data"], c["noise"], c["model"], c["epochs"]): i for i, c in enumerate(cells)}
     results.sort(key=lambda r: order[(r["data"], r["noise"], r["model"], r["epochs"])])
     print("\nshare: the share of wrong labels the flags' prior was set to (from the test "
