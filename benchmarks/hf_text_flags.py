@@ -125,6 +125,12 @@ def main() -> None:
         print(f"{cell:<10} {mean_std(rows['acc']):>15} {mean_std(rows['f1']):>15} "
               f"{np.mean(rows['flagged']):>8.0f} {cl[0]:>15} {cl[1]:>8} "
               f"{mean_std(rows['bound']):>15} {mean_std(rows['auroc']):>15}", flush=True)
+        print("  per seed: " + "; ".join(
+            f"test acc {a:.3f}, curator {c:.3f}"
+            + (f", cleanlab {rows['cl_f1'][k]:.3f}" if rows["cl_f1"] else "")
+            + f", bound {b:.3f}"
+            for k, (a, c, b) in enumerate(zip(rows["acc"], rows["f1"], rows["bound"],
+                                             strict=True))), flush=True)
 
 
 if __name__ == "__main__":
