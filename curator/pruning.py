@@ -51,6 +51,16 @@ def _rng(seed: int, *keys: int) -> np.random.Generator:
 # A strategy takes the ease (higher = easier), the count to keep, the options and the
 # samples to drop first (indices, most certain first; may be empty), and returns the kept
 # indices. ``drop`` holds the flagged samples, or CCS's hardest beta fraction.
+#
+# What a strategy drops first is declared where it is registered, ``first=``: a function of
+# the options naming "flagged" (the samples flagged as mislabelled: it reads the mislabel
+# estimate, and never keeps them, even short of the count asked), "threshold" (the samples
+# below ``opts.threshold``: never kept either) or "hardest" (CCS's hardest fraction, dropped
+# only as far as the count allows); none declared: nothing. ``suspected=True``: the suspected
+# samples go next, while more must go (the default). plan_selection and needs_flags read
+# these declarations (first_dropped), not the strategies' names.
+FLAGGED, THRESHOLD, HARDEST = "flagged", "threshold", "hardest"
+NEVER_KEPT = (FLAGGED, THRESHOLD)  # what a strategy that drops it never keeps
 
 
 @STRATEGIES.register("easy", description="keep the easiest (drops likely mislabelled first)")
@@ -71,7 +81,8 @@ def keep_random(ease: np.ndarray, keep: int, opts: PruneOptions, drop: np.ndarra
 
 @STRATEGIES.register("drop-flagged", description="the default: drop the samples flagged as "
                      "mislabelled, then the suspected ones while more must go, then keep a "
-                     "uniformly random subset of the rest")
+                     "uniformly random subset of the rest",
+                     first=lambda opts: FLAGGED, suspected=True)
 def keep_random_unflagged(ease: np.ndarray, keep: int, opts: PruneOptions, drop: np.ndarray
                           ) -> np.ndarray:
     # ``drop``: the flagged samples (plan_selection: keep <= N - their count), then the
@@ -82,7 +93,8 @@ def keep_random_unflagged(ease: np.ndarray, keep: int, opts: PruneOptions, drop:
 
 @STRATEGIES.register("stratified", description="coverage-centric (CCS, Zheng 2023): drop the "
                      "flagged (or hardest) samples, then sample evenly across score strata",
-                     options=("drop_hardest", "strata"))
+                     options=("drop_hardest", "strata"),
+                     first=lambda opts: FLAGGED if opts.drop_hardest is None else HARDEST)
 def keep_stratified(ease: np.ndarray, keep: int, opts: PruneOptions, drop: np.ndarray
                     ) -> np.ndarray:
     n = len(ease)
@@ -109,7 +121,9 @@ def keep_stratified(ease: np.ndarray, keep: int, opts: PruneOptions, drop: np.nd
 
 
 @STRATEGIES.register("drop-noisy", description="drop only the samples flagged as mislabelled, "
-                     "then the hardest if fewer must be kept", options=("threshold",))
+                     "then the hardest if fewer must be kept", options=("threshold",),
+                     first=lambda opts: FLAGGED if opts.threshold is None else THRESHOLD,
+                     needs_a_drop=True)
 def keep_unflagged(ease: np.ndarray, keep: int, opts: PruneOptions, drop: np.ndarray
                    ) -> np.ndarray:
     order = np.argsort(-ease, kind="stable")
@@ -170,31 +184,32 @@ def plan_selection(ease: np.ndarray, keep: int, *, strategy: str = DEFAULT_STRAT
         flag_order = order[: int((m >= FLAG_AT).sum())]
         if fit is not None:
             suspect_order = order[suspected(m, fit.share)[order]]
-    # strategies that never keep a flagged sample, even when that leaves fewer than ``keep``:
-    # keeping flagged samples to reach the count cost accuracy in every measured case
-    # (docs/pruning.md), most of all when the model memorises them
-    capped = strategy in ("drop-flagged", "drop-noisy") or (
-        strategy == "stratified" and opts.drop_hardest is None)
+    entry = STRATEGIES.entry(strategy)
+    first = first_dropped(strategy, opts)
+    # a strategy never keeps what it drops first when that is the flagged samples (or those
+    # below a threshold), even when that leaves fewer than ``keep``: keeping flagged samples
+    # to reach the count cost accuracy in every measured case (docs/pruning.md), most of all
+    # when the model memorises them
+    capped = first in NEVER_KEPT
     drop = flag_order
-    if strategy == "drop-noisy":
-        if opts.threshold is not None:
-            drop = np.flatnonzero(ease < opts.threshold)
-            params["threshold"] = opts.threshold
-        elif mislabel is not None:
-            params["threshold"] = "flags"
-        else:
-            raise CuratorError("drop-noisy needs the mislabel estimate or a threshold",
-                               hint="pass threshold (samples at least this easy are kept)",
-                               param="threshold")
+    if first == THRESHOLD:
+        drop = np.flatnonzero(ease < opts.threshold)  # type: ignore[operator]
+    elif first == HARDEST:
+        drop = np.argsort(ease, kind="stable")[: int(math.floor(opts.drop_hardest * n))]  # type: ignore[operator]
+    elif first == FLAGGED and mislabel is None and entry.meta.get("needs_a_drop"):
+        raise CuratorError(f"{strategy} needs the mislabel estimate or a threshold",
+                           hint="pass threshold (samples at least this easy are kept)",
+                           param="threshold")
+    # the resolved options, stored with the selection
+    if "threshold" in entry.meta.get("options", ()):
+        params["threshold"] = opts.threshold if first == THRESHOLD else "flags"
         params["flagged"] = int(len(drop))
-    elif strategy == "drop-flagged":
-        params["flags"] = mislabel is not None
-    elif strategy == "stratified":
+    if "drop_hardest" in entry.meta.get("options", ()):
         params["drop_hardest"] = "auto" if opts.drop_hardest is None else opts.drop_hardest
-        if opts.drop_hardest is not None:
-            drop = np.argsort(ease, kind="stable")[: int(math.floor(opts.drop_hardest * n))]
+    if entry.meta.get("suspected"):
+        params["flags"] = mislabel is not None
     never = drop  # what the capped strategies never keep
-    if strategy == "drop-flagged":
+    if entry.meta.get("suspected"):
         drop = np.concatenate([drop, suspect_order])
     if capped:
         params["asked"] = keep
@@ -202,7 +217,7 @@ def plan_selection(ease: np.ndarray, keep: int, *, strategy: str = DEFAULT_STRAT
         if keep == 0:
             raise CuratorError("every sample is flagged as mislabelled",
                                hint="choose another strategy, e.g. random")
-    if strategy == "stratified":
+    if "strata" in entry.meta.get("options", ()):
         params.update(strata=opts.strata, dropped_first=int(min(len(drop), n - keep)))
     if not class_balanced:
         picked = fn(ease, keep, opts, drop)
@@ -229,7 +244,7 @@ def plan_selection(ease: np.ndarray, keep: int, *, strategy: str = DEFAULT_STRAT
                 local = local[np.argsort(rank[members[local]], kind="stable")]
                 parts.append(members[fn(ease[members], int(budget), sub, local)])
         picked = np.concatenate(parts) if parts else np.zeros(0, np.int64)
-    if strategy == "drop-flagged":
+    if entry.meta.get("suspected"):
         params["suspected_dropped"] = int(len(suspect_order)
                                           - np.isin(suspect_order, picked).sum())
     return Plan(np.sort(np.asarray(picked, dtype=np.int64)), params)
@@ -290,11 +305,16 @@ class Selection:
     params: dict[str, Any]
 
 
+def first_dropped(strategy: str, opts: PruneOptions) -> str | None:
+    """What ``strategy`` with ``opts`` drops before anything else, as it declared when it was
+    registered: :data:`FLAGGED`, :data:`THRESHOLD`, :data:`HARDEST`, or None."""
+    rule = STRATEGIES.entry(strategy).meta.get("first")
+    return None if rule is None else rule(opts)
+
+
 def needs_flags(strategy: str, opts: PruneOptions) -> bool:
     """Whether ``strategy`` with ``opts`` reads the mislabel estimate."""
-    return (strategy == "drop-flagged"
-            or (strategy == "stratified" and opts.drop_hardest is None)
-            or (strategy == "drop-noisy" and opts.threshold is None))
+    return first_dropped(strategy, opts) == FLAGGED
 
 
 @dataclass(frozen=True)
