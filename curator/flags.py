@@ -690,6 +690,16 @@ def flag_quality(flagged: np.ndarray, noisy: np.ndarray) -> FlagQuality:
     return FlagQuality(int(flagged.sum()), int(noisy.sum()), int((flagged & noisy).sum()))
 
 
+def during_epochs(after: np.ndarray, start: float) -> np.ndarray:
+    """(R, T) test accuracies (or errors) after each epoch -> what each epoch's training pass
+    met, on average: the mean of the value after the epoch before (``start``, chance, before
+    the first) and after this one. The one reading of a training pass that
+    :func:`early_window` and :func:`curator.scores.error_rates` share."""
+    values = np.asarray(after, dtype=np.float64)
+    before = np.concatenate([np.full((len(values), 1), start), values[:, :-1]], axis=1)
+    return (before + values) / 2
+
+
 def early_window(test_acc: np.ndarray | None, num_epochs: int,
                  test_samples: int | None = None, num_classes: int | None = None) -> int:
     """Epochs read by ``early_aum`` and ``early_learnability`` (the window before memorising):
@@ -723,7 +733,7 @@ def early_window(test_acc: np.ndarray | None, num_epochs: int,
     if test_samples:
         level = best - WINDOW_Z * float(np.sqrt(best * (1 - best) / test_samples))
     first = int(np.argmax(mean >= level))  # 0-based: the first epoch at the level
-    before = mean[first - 1] if first else (1 / num_classes if num_classes else 0.0)
-    if (before + mean[first]) / 2 < level:  # reached during the epoch: its pass lags
+    met = during_epochs(mean[None], 1 / num_classes if num_classes else 0.0)[0]
+    if met[first] < level:  # reached during the epoch: its pass lags
         return min(first + 2, num_epochs)
     return first + 1

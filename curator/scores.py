@@ -25,6 +25,7 @@ from curator.flags import (
     DEFAULT_BY,
     SCALE_NAMES,
     SUGGEST_AT,
+    during_epochs,
     early_window,
     estimate_mislabelled,
     first_epoch_share,
@@ -252,7 +253,7 @@ def early_aum(margin: np.ndarray, *, early_epochs: int) -> np.ndarray:
                         "over runs: p_y exp(-margin) each epoch")
 def early_rival(p_true: np.ndarray, margin: np.ndarray, *, early_epochs: int) -> np.ndarray:
     return rival_probability(p_true[:, :early_epochs], margin[:, :early_epochs]
-                              ).mean(axis=(0, 1))
+                             ).mean(axis=(0, 1))
 
 
 def rival_probability(p_true: np.ndarray, margin: np.ndarray) -> np.ndarray:
@@ -581,11 +582,9 @@ def error_rates(traj: Trajectories, epochs: int) -> tuple[float, float]:
     train = np.asarray(train, dtype=np.float64)[:, :epochs]
     if not acc.size or not np.isfinite(acc).all() or not np.isfinite(train).all():
         return float("nan"), float("nan")
-    error = 1 - acc
     classes = max(2, int(getattr(traj, "num_classes", 0) or 2))
-    before = np.concatenate([np.full((len(error), 1), 1 - 1 / classes), error[:, :-1]], axis=1)
-    during = (before + error) / 2
-    first = 1 if error.shape[1] > 1 else 0
+    during = during_epochs(1 - acc, 1 - 1 / classes)  # the test error the passes met
+    first = 1 if acc.shape[1] > 1 else 0
     return float(1 - train[:, first:].mean()), float(during[:, first:].mean())
 
 
