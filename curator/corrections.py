@@ -226,6 +226,22 @@ def write(corrections: Corrections, path: str | Path) -> Path:
     return path
 
 
+def kept_rows(num_samples: int, corrections: Corrections | None, keep: Any = None
+              ) -> np.ndarray:
+    """Sorted indices of the rows a training run takes: those ``corrections`` (or None) does
+    not drop and, with ``keep`` (a pruning selection's indices), those in it."""
+    mask = np.ones(num_samples, dtype=bool) if corrections is None else corrections.kept()
+    if keep is not None:
+        chosen = np.asarray(keep, dtype=np.int64)
+        if chosen.size and (chosen.min() < 0 or chosen.max() >= num_samples):
+            raise CuratorError(f"keep has indices outside the data set's {num_samples} rows",
+                               param="keep")
+        selected = np.zeros(num_samples, dtype=bool)
+        selected[chosen] = True
+        mask &= selected
+    return np.flatnonzero(mask)
+
+
 class CorrectedDataset:
     """``dataset`` without its dropped samples (and, with ``keep``, only those), each item's
     label replaced by its correction. ``indices[i]``: the original index of item ``i``. Items
@@ -238,13 +254,8 @@ class CorrectedDataset:
             raise CuratorError(f"the data set has {n} samples, but the corrections are for "
                                f"{corrections.num_samples}",
                                hint="pass the training split the scores file was made on")
-        mask = corrections.kept()
-        if keep is not None:
-            selected = np.zeros(n, dtype=bool)
-            selected[np.asarray(keep, dtype=np.int64)] = True
-            mask &= selected
         self.dataset, self.corrections, self.label_key = dataset, corrections, label_key
-        self.indices = np.flatnonzero(mask)
+        self.indices = kept_rows(n, corrections, keep)
         rows = corrections.action == "relabel"
         self._new = dict(zip(corrections.index[rows].tolist(), corrections.label[rows].tolist(),
                              strict=True))

@@ -66,34 +66,23 @@ def with_corrections(dataset: Any, corrections: Any, *, keep: Any = None,
     (``curator relabel``, ``curator review``) or :class:`curator.corrections.Corrections`;
     one made against other labels is refused. ``with_corrections(train, None, keep=...)``
     selects without corrections."""
-    from curator.corrections import Corrections, read
+    from curator.corrections import Corrections, kept_rows, read
 
-    n = len(dataset)
     if label_column not in dataset.column_names:
         raise CuratorError(f"the data set has no column {label_column!r} (it has "
                            f"{', '.join(map(repr, dataset.column_names))})",
                            param="label_column")
     labels = np.asarray(dataset[label_column])
-    mask = np.ones(n, dtype=bool)
     if corrections is not None:
         if not isinstance(corrections, Corrections):
             corrections = read(corrections)
         corrections.check_labels(labels, "the data set")
-        mask &= corrections.kept()
         new = corrections.labels(labels)
         if (new != labels).any():
             feature = dataset.features[label_column]
             dataset = dataset.remove_columns(label_column).add_column(
                 label_column, new.tolist()).cast_column(label_column, feature)
-    if keep is not None:
-        chosen = np.asarray(keep, dtype=np.int64)
-        if chosen.size and (chosen.min() < 0 or chosen.max() >= n):
-            raise CuratorError(f"keep has indices outside the data set's {n} rows",
-                               param="keep")
-        selected = np.zeros(n, dtype=bool)
-        selected[chosen] = True
-        mask &= selected
-    return dataset.select(np.flatnonzero(mask).tolist())
+    return dataset.select(kept_rows(len(labels), corrections, keep).tolist())
 
 
 class _EpochEnd(transformers.TrainerCallback):
