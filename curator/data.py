@@ -623,11 +623,6 @@ def hugging_face(arg: str, opts: LoadOptions) -> Source:
     the inputs are the ``x`` columns (default: an
     ``image`` column, else every other numeric column as one vector). Text needs a tokenizer
     and a model: record it in a ``Trainer`` with :mod:`curator.hf`."""
-    try:
-        import datasets
-    except ImportError:
-        raise DataError("--data hf: needs the datasets package",
-                        hint="pip install 'torch-curator[hf]'") from None
     path_text, *options = arg.split(",")
     path = Path(path_text).expanduser()
     opts_map: dict[str, str] = {}
@@ -641,11 +636,8 @@ def hugging_face(arg: str, opts: LoadOptions) -> Source:
         raise DataError(f"hf data {str(path)!r} is not a folder",
                         hint="save it with Dataset.save_to_disk(DIR), or put parquet, csv or "
                              "json files in a folder")
-    splits = _hf_splits(datasets, path)
-    train, test = splits.get("train"), splits.get("test")
-    if train is None:
-        raise DataError(f"hf data {str(path)!r} has no train split (it has: "
-                        f"{', '.join(sorted(splits)) or 'none'})")
+    splits = hf_splits(path)
+    train, test = splits["train"], splits.get("test")
     label = opts_map.get("label", "label")
     if label not in train.column_names:
         raise DataError(f"hf data {str(path)!r} has no label column {label!r} (columns: "
@@ -670,7 +662,23 @@ def _some(names: list[str], most: int = 8) -> str:
     return ", ".join(names[:most]) + (f", ... ({len(names)} in all)" if len(names) > most else "")
 
 
-def _hf_splits(datasets: Any, path: Path) -> dict[str, Any]:
+def hf_splits(path: Path) -> dict[str, Any]:
+    """The splits of a Hugging Face data set folder — saved with ``save_to_disk``, or a
+    folder of data files (:func:`hugging_face`) — with a ``train`` split, by name (for
+    ``--data hf:`` and ``curator review --texts``)."""
+    try:
+        import datasets
+    except ImportError:
+        raise DataError("a Hugging Face data set needs the datasets package",
+                        hint="pip install 'torch-curator[hf]'") from None
+    splits = _hf_folder(datasets, path)
+    if "train" not in splits:
+        raise DataError(f"hf data {str(path)!r} has no train split (it has: "
+                        f"{', '.join(sorted(splits)) or 'none'})")
+    return splits
+
+
+def _hf_folder(datasets: Any, path: Path) -> dict[str, Any]:
     """The splits of a ``save_to_disk`` folder or of a folder of data files."""
     if (path / "dataset_dict.json").exists() or (path / "dataset_info.json").exists():
         loaded = datasets.load_from_disk(str(path))

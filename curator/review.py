@@ -328,7 +328,8 @@ class Review:
 def load_texts(source: str | Path, labels: np.ndarray) -> list[str]:
     """Each training sample's text, in index order, from ``source``: a ``.txt`` file (one
     sample a line), a ``.jsonl`` or ``.csv`` file, or a Hugging Face data set folder
-    (``save_to_disk``, its ``train`` split for a ``DatasetDict``); in the last three the
+    (``save_to_disk`` or data files, as ``--data hf:`` reads it: its ``train`` split); in the
+    last three the
     column ``text``, or another named after a comma (``data.jsonl,column=sentence``). Texts of
     another length than the scores file's samples are refused, and so are those whose rows
     carry a ``label`` column that differs from the file's labels: they are other data."""
@@ -363,17 +364,9 @@ def load_texts(source: str | Path, labels: np.ndarray) -> list[str]:
         if rows and "label" in rows[0]:
             given = [r["label"] for r in rows]
     elif path.is_dir():
-        try:
-            import datasets
-        except ImportError as exc:
-            raise CuratorError("a Hugging Face data set folder needs the datasets package",
-                               hint="pip install 'torch-curator[hf]'") from exc
-        loaded = datasets.load_from_disk(str(path))
-        if isinstance(loaded, datasets.DatasetDict):
-            if "train" not in loaded:
-                raise CuratorError(f"{str(path)!r} has no train split (it has "
-                                   f"{', '.join(loaded)})")
-            loaded = loaded["train"]
+        from curator.data import hf_splits
+
+        loaded = hf_splits(path)["train"]
         if column not in loaded.column_names:
             raise CuratorError(f"{str(path)!r} has no column {column!r} (it has "
                                f"{', '.join(map(repr, loaded.column_names))})",
