@@ -151,6 +151,7 @@ class CuratorMixin:
         self._curator_pending = False
         self._curator_checks = int(first_epoch_checks)
         self._curator_marks: set[int] = set()  # the first epoch's steps followed by a check
+        self._curator_check_set: Any = None  # the evaluation samples the checks measure
         self.add_callback(_EpochEnd(self))  # type: ignore[attr-defined]
 
     def _set_signature_columns_if_needed(self) -> None:
@@ -190,6 +191,13 @@ class CuratorMixin:
                     if args.max_steps <= 0 else state.max_steps)
         k = max(1, min(self._curator_checks, steps))
         self._curator_marks = {max(1, round(steps * (i + 1) / k)) for i in range(k)}
+        if len(test) > CHECK_TEST_SAMPLES:  # the same subset at every check
+            generator = torch.Generator().manual_seed(int(args.seed))
+            test = test.select(torch.randperm(len(test), generator=generator)
+                               [:CHECK_TEST_SAMPLES].tolist())
+        if hasattr(test, "column_names"):  # a datasets.Dataset: the model's columns only
+            test = self._remove_unused_columns(test, description="check")  # type: ignore[attr-defined]
+        self._curator_check_set = test
         self._curator_check()
 
     def _curator_after_step(self, state: Any) -> None:
@@ -198,21 +206,15 @@ class CuratorMixin:
             self._curator_check()
 
     def _curator_check(self) -> None:
-        """The model's accuracy now on (at most CHECK_TEST_SAMPLES of) the evaluation set,
-        in eval mode, without the Trainer's evaluation loop (no callbacks, no logs): handed
-        to :meth:`curator.Recorder.check`. Every rank evaluates the same samples."""
+        """The model's accuracy now on the check set (at most CHECK_TEST_SAMPLES of the
+        evaluation set, chosen once by :meth:`_curator_plan_checks`), in eval mode, without
+        the Trainer's evaluation loop (no callbacks, no logs): handed to
+        :meth:`curator.Recorder.check`. Every rank evaluates the same samples."""
         rec = self._curator_recorder
-        if rec is None or rec.epochs_done:
+        if rec is None or rec.epochs_done or self._curator_check_set is None:
             return
-        test = self.eval_dataset  # type: ignore[attr-defined]
-        if len(test) > CHECK_TEST_SAMPLES:  # the same subset at every check
-            generator = torch.Generator().manual_seed(int(self.args.seed))  # type: ignore[attr-defined]
-            test = test.select(torch.randperm(len(test), generator=generator)
-                               [:CHECK_TEST_SAMPLES].tolist())
-        if hasattr(test, "column_names"):  # a datasets.Dataset: the model's columns only
-            test = self._remove_unused_columns(test, description="check")  # type: ignore[attr-defined]
         loader = torch.utils.data.DataLoader(
-            test, batch_size=self.args.per_device_eval_batch_size,  # type: ignore[attr-defined]
+            self._curator_check_set, batch_size=self.args.per_device_eval_batch_size,  # type: ignore[attr-defined]
             collate_fn=self.data_collator)  # type: ignore[attr-defined]
         model = self.model  # type: ignore[attr-defined]
         training = model.training
