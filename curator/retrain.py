@@ -171,8 +171,7 @@ def train(cfg: TrainConfig, plan: TrainPlan, *, progress: TrainingProgress | Non
         fixes.check_labels(bundle.labels, repr(str(plan.scores)))
         bundle = replace(bundle, train=bundle.train.with_labels(
             torch.from_numpy(fixes.labels(bundle.labels))))
-        kept = fixes.kept()
-        subset = np.flatnonzero(kept) if subset is None else subset[kept[subset]]
+        subset = corrections.kept_rows(bundle.num_samples, fixes, subset)
     n_used = len(subset) if subset is not None else bundle.num_samples
     check_setup(cfg, bundle, n_used)
     positions = subset if subset is not None else np.arange(bundle.num_samples)
