@@ -685,6 +685,32 @@ def test_a_hard_tail_is_not_a_population() -> None:
     assert flag_quality(fit.flagged, noisy).f1 > 0.95
 
 
+def test_a_component_collapsed_onto_one_outlier_is_fitted_again() -> None:
+    """A Gaussian mixture's likelihood is unbounded as a component shrinks onto one value:
+    sklearn's fit of one class (41% flipped labels overlapping the clean ones, and one
+    sample far out) spends a component on the outlier, whose Ashman's D is then huge. The
+    estimate fits again to the winsorized values: it finds the flipped heap, and on a clean
+    class with the same outlier it finds nothing."""
+    from sklearn.mixture import GaussianMixture
+
+    rng = np.random.default_rng(1)
+    noisy = np.r_[np.ones(58, bool), np.zeros(84, bool)]
+    values = np.concatenate([rng.normal(-0.35, 0.2, 58), rng.normal(0.3, 0.2, 83), [-4.0]])
+    plain = GaussianMixture(2, n_init=2, random_state=0, reg_covar=1e-6)
+    plain.fit(values.reshape(-1, 1))
+    assert plain.weights_.min() * len(values) < 2  # the premise: sklearn collapses here
+    labels = np.zeros(len(values), np.int64)
+    fit = fit_mislabelled(values, by="aum", scale="margin", labels=labels)
+    assert 0.3 < fit.mixtures[0].weights[0] < 0.6 and fit.noise_found
+    assert flag_quality(fit.flagged, noisy).f1 > 0.9
+    clean = np.concatenate([rng.normal(0.3, 0.2, 141), [-4.0]])
+    plain.fit(clean.reshape(-1, 1))
+    order = np.argsort(plain.means_.ravel())
+    assert flags._rejected_separation(plain, order) > 10  # collapsed: "wrong labels" before
+    fit = fit_mislabelled(clean, by="aum", scale="margin", labels=labels)
+    assert not fit.noise_found and not fit.flagged.any()
+
+
 def test_flag_says_why_it_abstains() -> None:
     from curator.flagging import flag_lines
 
