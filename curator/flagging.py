@@ -369,8 +369,12 @@ def flag_lines(fit: MislabelFit, classes: Sequence[str] | None = None) -> list[s
                      f"(mean {m.means[0]:.3g}, sd {m.stds[0]:.3g}, {unit}) beside one of "
                      f"{_pct(m.weights[1])} (mean {m.means[1]:.3g}){apart}")
     if len(fit.mixtures) > 1:
-        lines.append("a label is flagged when both mixtures' low components claim it and "
-                     "the model rejects it before memorising (early_aum below 0)"
+        second = fit.mixtures[1]
+        claim = ("both mixtures' low components claim it" if second.noise_found else
+                 f"the mixture of its class claims it (the one on {second.by} is not apart, "
+                 "so it vetoes nothing)")
+        lines.append(f"a label is flagged when {claim} and the model rejects it before "
+                     "memorising (early_aum below 0)"
                      + (", except in the contested classes" if fit.contested else ""))
     if fit.contested:
         names = ", ".join(classes[c] if classes is not None and 0 <= c < len(classes)

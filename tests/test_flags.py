@@ -733,6 +733,13 @@ def test_flag_says_why_it_abstains() -> None:
                            ["T-shirt", "b", "c", "d", "e", "f", "Shirt"])
     assert any("contested classes: T-shirt, Shirt" in x for x in contested)
     assert not any("nothing flagged" in x for x in contested)
+    # the second view vetoes only where it is apart itself, and the rule printed says so
+    for d, says in ((3.0, "both mixtures' low components claim it"),
+                    (0.8, "is not apart, so it vetoes nothing")):
+        second = flags.Mixture("early_learnability", (-0.6, -0.3), (0.6, 0.3), (0.4, 0.6),
+                               flags.found(d), False, d)
+        two = replace(fit_with(4.2), mixtures=(fit_with(4.2).mixtures[0], second))
+        assert any(says in x for x in flag_lines(two)), flag_lines(two)
 
 
 @pytest.mark.slow
