@@ -350,6 +350,12 @@ def flag_lines(fit: MislabelFit, classes: Sequence[str] | None = None) -> list[s
                          f"component whose labels the model rejects (every low mean at or "
                          f"above 0, {unit}), and no sample is an outlier of its class the "
                          "model is sure of")
+        elif evidence.separation == 0:
+            lines.append(f"nothing flagged: where the model rejects a component of "
+                         f"{evidence.by} {where}, it rejects the rest of that class too (both "
+                         f"means at or below 0, {unit}: a class it has not learned, Ashman's "
+                         "D counted as 0), so no rejected labels stand apart from accepted "
+                         "ones; and no sample is an outlier of its class the model is sure of")
         else:
             lines.append(f"nothing flagged: the samples whose labels the model rejects on "
                          f"{evidence.by} are not apart from the rest (Ashman's D at most "

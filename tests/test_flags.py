@@ -711,6 +711,23 @@ def test_a_component_collapsed_onto_one_outlier_is_fitted_again() -> None:
     assert not fit.noise_found and not fit.flagged.any()
 
 
+def test_a_class_rejected_as_a_whole_is_no_evidence() -> None:
+    """Wrong labels are rejected beside samples the model accepts. A class whose margins sit
+    in two heaps both below 0 (a weak model rejects the whole class) is apart (Ashman's D
+    above 2) but holds no evidence: nothing is flagged. The same heaps shifted so that the
+    high one is accepted are flagged."""
+    rng = np.random.default_rng(0)
+    labels = np.zeros(2000, np.int64)
+    low = rng.random(2000) < 0.3
+    margins = np.where(low, rng.normal(-1.4, 0.3, 2000), rng.normal(-0.15, 0.3, 2000))
+    fit = fit_mislabelled(margins, by="aum", scale="margin", labels=labels)
+    assert fit.mixtures[0].means[1] < 0 and fit.mixtures[0].separation == 0.0
+    assert not fit.noise_found and not fit.flagged.any()
+    fit = fit_mislabelled(margins + 1.0, by="aum", scale="margin", labels=labels)
+    assert fit.noise_found and fit.mixtures[0].separation >= flags.SEPARATION
+    assert flag_quality(fit.flagged, low).f1 > 0.9
+
+
 def test_flag_says_why_it_abstains() -> None:
     from curator.flagging import flag_lines
 
@@ -725,6 +742,8 @@ def test_flag_says_why_it_abstains() -> None:
     assert "nothing flagged" in line and "every low mean at or above 0" in line
     (line,) = flag_lines(fit_with(1.5))
     assert "nothing flagged" in line and "Ashman's D at most 1.50, below 2" in line
+    (line,) = flag_lines(fit_with(0.0))
+    assert "nothing flagged" in line and "rejects the rest of that class too" in line
     (line,) = flag_lines(fit_with(1.5, outliers=3))
     assert "only the 3 outliers the model is sure of" in line and "1.50" in line
     found = flag_lines(fit_with(4.2))
