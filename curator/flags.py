@@ -52,7 +52,9 @@ from curator.errors import CuratorError
 # the estimate's version, stored with its fit: 1 took the prior from the test split alone and
 # flagged nothing when it implied no wrong labels; 2 (2026-12-05) needs no clean test split;
 # 3 (2026-12-05, later) flags in contested classes too; 4 (2026-12-05) takes one epoch more
-# into the early window when the model reached its level only during the window's last epoch
+# into the early window when the model reached its level only during the window's last epoch;
+# 5 fits a mixture again when a component collapsed onto a few outliers; 6 takes no evidence
+# from a class whose mixture rejects both components (a class the model has not learned)
 ESTIMATE = 6
 FLAG_AT = 0.5  # flagged: probability of being mislabelled at least this
 # a suggested label needs at least this mean probability before memorising (and more than
@@ -254,7 +256,8 @@ def estimate_mislabelled(early_aum: np.ndarray, early_learnability: np.ndarray,
        per class; the data hold a population of wrong labels only if some class's low
        component has a negative mean (the model, on average, prefers another class for
        those samples) and stands apart from the rest (Ashman's D at least
-       :data:`SEPARATION`). Neither holds on clean data, nor for a weak model's hard samples.
+       :data:`SEPARATION`), the rest being accepted (a positive mean: a class the model has
+       learned). Neither holds on clean data, nor for a weak model's hard samples.
     2. Per sample, the smaller of two posteriors: under the low component of its class's
        margin mixture, and under the low component of a mixture of logit(``early_learnability``)
        over all samples — within its class an atypical but clean member of an easy class
