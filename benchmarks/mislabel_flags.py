@@ -81,8 +81,9 @@ from curator.store import open_scores  # noqa: E402
 
 # relabel: `curator relabel`'s corrections (the flagged relabelled to their suggestion where
 # it is confident, the other flagged dropped); same-count: the default pruning keeping as
-# many samples as relabel does
-SELECTIONS = ("default", "easy", "random", "all", "cleanlab", "relabel", "same-count")
+# many samples as relabel does; fixed (a bound, only when asked for): every sample kept, the
+# flagged ones with their original label, as if every flagged sample were relabelled right
+SELECTIONS = ("default", "easy", "random", "all", "cleanlab", "relabel", "same-count", "fixed")
 LEVELS = (0.0, 0.3, 0.4, 0.5, 0.6, 0.7)  # suggestion confidence levels reported (RELABEL_AT)
 
 
@@ -283,7 +284,7 @@ class Cell:
         for name in names:
             self.trained[name] = {}
             for s in range(self.cell["train_seeds"]):
-                labels = self.relabelled if name == "relabel" else None
+                labels = {"relabel": self.relabelled, "fixed": self.fixed}.get(name)
                 tasks.append(("train", s, self.picks[name](s), labels, name))
         self.pending += len(tasks)
         return tasks
@@ -338,6 +339,7 @@ class Cell:
                                      at=cell["relabel_at"])
         self.relabelled = np.where(relabel, ref["suggested"], self.labels)
         relabel_kept = np.flatnonzero(~drop)
+        self.fixed = np.where(mislabel.flagged, self.original, self.labels)
         self.out["suggest"]["relabelled"] = int(relabel.sum())
         self.out["suggest"]["relabelled_right"] = int(
             (self.relabelled[relabel] == self.original[relabel]).sum())
@@ -362,6 +364,7 @@ class Cell:
             "all": lambda s: np.arange(n),
             "relabel": lambda s: relabel_kept,
             "same-count": lambda s: same[draw(s)],
+            "fixed": lambda s: np.arange(n),
         }
         self.out["selections"] = {}
         folds = [("fold", k) for k in range(FOLDS)] if cell["cleanlab"] else []
@@ -508,7 +511,8 @@ def main() -> None:
     parser.add_argument("--by", default=DEFAULT_BY,
                         help="the score the flags are fitted on, as `curator flag --by` "
                              "(heldout_learnability needs --holdout)")
-    parser.add_argument("--selections", nargs="+", choices=SELECTIONS, default=list(SELECTIONS),
+    parser.add_argument("--selections", nargs="+", choices=SELECTIONS,
+                        default=[s for s in SELECTIONS if s != "fixed"],
                         help="the selections to train on (the others print -)")
     parser.add_argument("--score-model",
                         help="train this model for the scores, the flags and cleanlab's "
