@@ -81,9 +81,13 @@ from curator.store import open_scores  # noqa: E402
 
 # relabel: `curator relabel`'s corrections (the flagged relabelled to their suggestion where
 # it is confident, the other flagged dropped); same-count: the default pruning keeping as
-# many samples as relabel does; fixed (a bound, only when asked for): every sample kept, the
-# flagged ones with their original label, as if every flagged sample were relabelled right
-SELECTIONS = ("default", "easy", "random", "all", "cleanlab", "relabel", "same-count", "fixed")
+# many samples as relabel does. Two bounds, trained only when asked for: relabel-true, the
+# samples relabel keeps with each relabelled one given its original label (suggestions always
+# right), and fixed, every sample kept with the flagged ones given their original label (every
+# flagged sample relabelled, and right)
+SELECTIONS = ("default", "easy", "random", "all", "cleanlab", "relabel", "same-count",
+              "relabel-true", "fixed")
+BOUNDS = ("relabel-true", "fixed")
 LEVELS = (0.0, 0.3, 0.4, 0.5, 0.6, 0.7)  # suggestion confidence levels reported (RELABEL_AT)
 
 
@@ -284,7 +288,8 @@ class Cell:
         for name in names:
             self.trained[name] = {}
             for s in range(self.cell["train_seeds"]):
-                labels = {"relabel": self.relabelled, "fixed": self.fixed}.get(name)
+                labels = {"relabel": self.relabelled, "relabel-true": self.relabelled_true,
+                          "fixed": self.fixed}.get(name)
                 tasks.append(("train", s, self.picks[name](s), labels, name))
         self.pending += len(tasks)
         return tasks
@@ -339,6 +344,7 @@ class Cell:
                                      at=cell["relabel_at"])
         self.relabelled = np.where(relabel, ref["suggested"], self.labels)
         relabel_kept = np.flatnonzero(~drop)
+        self.relabelled_true = np.where(relabel, self.original, self.labels)
         self.fixed = np.where(mislabel.flagged, self.original, self.labels)
         self.out["suggest"]["relabelled"] = int(relabel.sum())
         self.out["suggest"]["relabelled_right"] = int(
@@ -364,6 +370,7 @@ class Cell:
             "all": lambda s: np.arange(n),
             "relabel": lambda s: relabel_kept,
             "same-count": lambda s: same[draw(s)],
+            "relabel-true": lambda s: relabel_kept,
             "fixed": lambda s: np.arange(n),
         }
         self.out["selections"] = {}
@@ -425,9 +432,12 @@ def welch(a: list[float], b: list[float]) -> float:
 
 
 def table(results: list[dict[str, Any]]) -> str:
+    # the bounds' columns only where some cell trained them
+    shown = [s for s in SELECTIONS
+             if s not in BOUNDS or any(s in r["selections"] for r in results)]
     head = (f"{'data':<16} {'noise':<8} {'model':<7} {'T':>3} | {'share':>5} | "
             f"{'curator P/R/F1 (n)':<25} | {'oracle':>6} {'AUROC':>5} | "
-            f"{'cleanlab P/R/F1 (n)':<25} | " + " ".join(f"{s:>15}" for s in SELECTIONS)
+            f"{'cleanlab P/R/F1 (n)':<25} | " + " ".join(f"{s:>15}" for s in shown)
             + f" | {'default-random':>15} {'p':>6} {'flipped kept':>13} {'suspected':>9}")
     lines = [head, "-" * len(head)]
     for r in results:
@@ -440,7 +450,7 @@ def table(results: list[dict[str, Any]]) -> str:
             return f"{p}/{d['recall']:.3f}/{d['f1']:.3f} ({d['flagged']})"
         sel = r["selections"]
         accs = " ".join(f"{mean_std(sel[s]['acc']) if s in sel else '-':>15}"
-                        for s in SELECTIONS)
+                        for s in shown)
         versus = f"{'-':>15} {'-':>6}"
         if "default" in sel and "random" in sel:
             diff = np.mean(sel["default"]["acc"]) - np.mean(sel["random"]["acc"])
@@ -512,7 +522,7 @@ def main() -> None:
                         help="the score the flags are fitted on, as `curator flag --by` "
                              "(heldout_learnability needs --holdout)")
     parser.add_argument("--selections", nargs="+", choices=SELECTIONS,
-                        default=[s for s in SELECTIONS if s != "fixed"],
+                        default=[s for s in SELECTIONS if s not in BOUNDS],
                         help="the selections to train on (the others print -)")
     parser.add_argument("--score-model",
                         help="train this model for the scores, the flags and cleanlab's "
