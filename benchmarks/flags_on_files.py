@@ -10,7 +10,12 @@ stored score's AUROC (``benchmarks/mislabel_flags.py`` computes the same per cel
 estimate is made anew from the trajectories (the stored fit of an older estimate is not
 read), so this measures the code as it is.
 
-    python benchmarks/flags_on_files.py runs/*.h5 [--json out.json]
+    python benchmarks/flags_on_files.py runs/*.h5 [--json out.json] [--windows]
+
+``--windows``: for each file, also the estimate read over every early window from 1 epoch to
+one past the default's (:func:`curator.flags.early_window`): its evidence D, how many it
+flags and their F1, so a rule for the window can be tried on the files before it is
+adopted.
 """
 
 from __future__ import annotations
@@ -28,8 +33,9 @@ if str(ROOT) not in sys.path:  # run as a script from anywhere
 
 from benchmarks._env import describe  # noqa: E402
 from benchmarks.mislabel_flags import oracle  # noqa: E402
-from curator.flagging import best_test_accuracy, fresh_fit  # noqa: E402
+from curator.flagging import best_test_accuracy, fresh_fit, stored_fit  # noqa: E402
 from curator.flags import flag_quality  # noqa: E402
+from curator.scores import FileTrajectories, compute_scores  # noqa: E402
 from curator.store import open_scores  # noqa: E402
 
 
@@ -56,6 +62,25 @@ def row(path: Path) -> dict[str, object]:
     return out
 
 
+def windows(path: Path, window: int) -> str:
+    """One line: for every early window k from 1 to ``window`` + 1 epochs, ``k:D/flagged``
+    and the F1 against the injected flips where there are some (``c``: some class
+    contested)."""
+    parts = []
+    with open_scores(path) as f:
+        traj, noisy = FileTrajectories(f), f.noisy
+        for k in range(1, min(window + 1, traj.num_epochs) + 1):
+            scored = compute_scores(traj, ["mislabel_probability"], options={"early_epochs": k})
+            fit = stored_fit(scored["mislabel_probability"])
+            assert fit is not None
+            d = fit.mixtures[0].separation
+            part = f"{k}:{fmt(d, '.1f')}/{int(fit.flagged.sum())}"
+            if noisy is not None and noisy.any():
+                part += f"/{flag_quality(fit.flagged, noisy).f1:.3f}"
+            parts.append(part + ("c" if fit.contested else ""))
+    return f"{path.name} (window {window}): " + " ".join(parts)
+
+
 def fmt(v: object, spec: str) -> str:
     return "-" if v is None or (isinstance(v, float) and np.isnan(v)) else format(v, spec)
 
@@ -64,6 +89,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("files", nargs="+", type=Path)
     parser.add_argument("--json", type=Path, help="write the rows here too")
+    parser.add_argument("--windows", action="store_true",
+                        help="also the estimate over every early window, a line per file")
     args = parser.parse_args()
     print(describe())
     rows = [row(p) for p in args.files]
@@ -87,6 +114,11 @@ def main() -> None:
           "samples on any stored score; ratio: F1 / oracle; AUROC: the best stored score's; "
           "contested: the classes where a label is flagged when the model prefers the rival "
           "(docs/flags.md, step 3)")
+    if args.windows:
+        print("\nevery early window k: k:D/flagged[/F1][c] (D: as above, - where no low mean "
+              "is below 0; F1 against the injected flips; c: some class contested)")
+        for p, r in zip(args.files, rows, strict=True):
+            print(windows(p, int(r["window"])), flush=True)  # type: ignore[call-overload]
     if args.json:
         args.json.write_text(json.dumps(rows, indent=1, default=float))
 
