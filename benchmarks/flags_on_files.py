@@ -34,7 +34,7 @@ if str(ROOT) not in sys.path:  # run as a script from anywhere
 from benchmarks._env import describe  # noqa: E402
 from benchmarks.mislabel_flags import oracle  # noqa: E402
 from curator.flagging import best_test_accuracy, fresh_fit, stored_fit  # noqa: E402
-from curator.flags import flag_quality  # noqa: E402
+from curator.flags import early_window, flag_quality  # noqa: E402
 from curator.scores import FileTrajectories, compute_scores  # noqa: E402
 from curator.store import open_scores  # noqa: E402
 
@@ -47,7 +47,10 @@ def row(path: Path) -> dict[str, object]:
         n = f.num_samples
         bound = oracle(f, noisy) if noisy is not None else {}
         acc = best_test_accuracy(f)
-        epochs = f.score("early_learnability").params["early_epochs"]
+        traj = FileTrajectories(f)  # the window as the estimate reads it now (a stored
+        # score's may be an older rule's)
+        epochs = early_window(traj.test_acc, traj.num_epochs, traj.test_samples,
+                              traj.num_classes)
     out: dict[str, object] = {
         "file": path.name, "n": n, "noise": spec.get("label_noise", 0.0),
         "kind": spec.get("noise_kind", "symmetric") if noisy is not None else "-",
@@ -63,7 +66,8 @@ def row(path: Path) -> dict[str, object]:
 
 
 def windows(path: Path, window: int) -> str:
-    """One line: for every early window k from 1 to ``window`` + 1 epochs, ``k:D/flagged``
+    """One line: for every early window k from 1 to ``window`` + 1 epochs (``window``: the
+    default's), ``k:D/flagged``
     and the F1 against the injected flips where there are some (``c``: some class
     contested)."""
     parts = []
