@@ -18,7 +18,11 @@ Each cell is (data, label noise, model, epochs). In a cell:
    selections draw at random: each training seed trains on its own draw (``--draws one``:
    seed 0's draw for every seed, as the grid's rows before 2026-12-02). ``--selections``
    trains on only some of them: the selections are deterministic on a CPU, so a rerun after
-   a change to the flags needs only ``default random``.
+   a change to the flags needs only ``default random``. Beside them ``relabel`` (``curator
+   relabel``'s corrections) and ``same-count`` (dropping what it touches), and, only when
+   named, two bounds for relabelling: ``relabel-true`` (its samples, the relabelled given
+   their original label) and ``fixed`` (every sample, the flagged given their original
+   label).
 
     pip install cleanlab   # the peer; not a dependency of curator
     python benchmarks/mislabel_flags.py --data digits mnist1d --jobs 1
