@@ -7,7 +7,8 @@ Three phases, each in its own process so that each peak memory (max RSS) is its 
   itself is left out); per-epoch write time, file size, and bytes per sample, epoch and
   statistic;
 - ``score``: every registered score computed from the file (:func:`curator.scores.rescore`,
-  which reads column blocks) and written back;
+  which reads column blocks) and written back; then the suggested labels alone (the score
+  whose cost grows fastest with the early window: runs x early epochs pairs per sample);
 - ``sampler``: an :class:`~samplers.EasyToHardSampler` built from the file and one epoch's
   order drawn (then the list one rank of 8 iterates);
 - ``flags``: the default mislabel estimate (:func:`curator.flags.estimate_mislabelled`):
@@ -16,9 +17,11 @@ Three phases, each in its own process so that each peak memory (max RSS) is its 
   which would skip the fits).
 
 The trajectories are synthetic but shaped like real ones: each sample has a difficulty, and
-its true-label probability rises over the epochs at a rate set by it, with noise.
+its true-label probability rises over the epochs at a rate set by it, with noise; its rival
+class is mostly one look-alike class; the test accuracy rises for the first 60% of the epochs
+and then stays level, so the early window is 60% of the run, as in a long real one.
 
-    python benchmarks/scale.py --n 1281167 --epochs 90 --dir /tmp/scale
+    python benchmarks/scale.py --n 1281167 --epochs 90 --runs 1 --dir /tmp/scale
 """
 
 from __future__ import annotations
@@ -45,7 +48,7 @@ def phase_write(args: argparse.Namespace) -> dict:
 
     from curator import store
     from curator.data import DataBundle, TensorSplit
-    from curator.store import STAT_DTYPES
+    from curator.store import STAT_DTYPES, stat_dtype
 
     n, t, classes = args.n, args.epochs, 1000
     rng = np.random.default_rng(0)
@@ -55,39 +58,53 @@ def phase_write(args: argparse.Namespace) -> dict:
     path = args.dir / "scale.h5"
     path.unlink(missing_ok=True)
     store.create(path, bundle, {"model": "synthetic", "probe": "train", "epochs": t})
-    store.add_run(path, "seed-0", seed=0, config={"model": "synthetic", "probe": "train"},
-                  epochs=t, record=True)
     difficulty = rng.exponential(1.0, n).astype(np.float32)
+    look_alike = (labels + rng.integers(1, classes, n)) % classes
     base_mib = _peak_mib()
     write_s = []
-    for epoch in range(t):
-        progress = (epoch + 1) / t
-        logit = 6 * progress / (0.2 + difficulty) - 3 + rng.normal(0, 1, n).astype(np.float32)
-        p = (1 / (1 + np.exp(-logit))).astype(np.float32)
-        stats = {"p_true": p, "correct": p > 0.5, "loss": -np.log(np.maximum(p, 1e-7)),
-                 "margin": logit, "el2n": (1 - p) * np.sqrt(2)}
-        stats = {k: v.astype(STAT_DTYPES[k]) for k, v in stats.items()}
-        metrics = {"train_loss": 1.0, "train_acc": 0.5, "test_loss": 1.0, "test_acc": 0.5,
-                   "lr": 0.1, "seconds": 1.0}
-        t0 = time.perf_counter()
-        store.append_epoch(path, "seed-0", epoch, stats, metrics)
-        write_s.append(time.perf_counter() - t0)
-    store.finish_run(path, "seed-0")
+    for run in range(args.runs):
+        name = f"seed-{run}"
+        store.add_run(path, name, seed=run, config={"model": "synthetic", "probe": "train"},
+                      epochs=t, record=True)
+        for epoch in range(t):
+            progress = (epoch + 1) / t
+            logit = (6 * progress / (0.2 + difficulty) - 3
+                     + rng.normal(0, 1, n).astype(np.float32))
+            p = (1 / (1 + np.exp(-logit))).astype(np.float32)
+            other = (labels + rng.integers(1, classes, n)) % classes
+            stats = {"p_true": p, "correct": p > 0.5, "loss": -np.log(np.maximum(p, 1e-7)),
+                     "margin": logit, "el2n": (1 - p) * np.sqrt(2),
+                     "rival": np.where(rng.random(n) < 0.8, look_alike, other)}
+            stats = {k: v.astype(stat_dtype(k, classes)) for k, v in stats.items()}
+            test_acc = 0.3 + 0.4 * min(1.0, progress / 0.6)  # level from 60% of the run on
+            metrics = {"train_loss": 1.0, "train_acc": 0.5, "test_loss": 1.0,
+                       "test_acc": test_acc, "lr": 0.1, "seconds": 1.0}
+            t0 = time.perf_counter()
+            store.append_epoch(path, name, epoch, stats, metrics)
+            write_s.append(time.perf_counter() - t0)
+        store.finish_run(path, name)
     size = path.stat().st_size
-    raw = n * t * sum(np.dtype(d).itemsize for d in STAT_DTYPES.values())
+    raw = args.runs * n * t * sum(stat_dtype(s, classes).itemsize for s in STAT_DTYPES)
     return {"epoch_write_s": write_s, "file_bytes": size, "raw_stat_bytes": raw,
-            "bytes_per_sample_epoch_stat": size / (n * t * len(STAT_DTYPES)),
+            "bytes_per_sample_epoch_stat": size / (args.runs * n * t * len(STAT_DTYPES)),
             "peak_rss_mib": _peak_mib(), "rss_before_writes_mib": base_mib,
-            "one_epoch_of_stats_mib": raw / t / 2**20}
+            "one_epoch_of_stats_mib": raw / args.runs / t / 2**20}
 
 
 def phase_score(args: argparse.Namespace) -> dict:
-    from curator.scores import rescore
+    from curator.scores import FileTrajectories, compute_scores, rescore
+    from curator.store import open_scores
 
     t0 = time.perf_counter()
     scores = rescore(args.dir / "scale.h5")
-    return {"seconds": time.perf_counter() - t0, "scores": sorted(scores),
-            "peak_rss_mib": _peak_mib()}
+    seconds = time.perf_counter() - t0
+    with open_scores(args.dir / "scale.h5") as f:
+        t0 = time.perf_counter()
+        made = compute_scores(FileTrajectories(f), ["suggested_label"])["suggested_label"]
+        suggest = time.perf_counter() - t0
+    return {"seconds": seconds, "scores": sorted(scores), "suggest_seconds": suggest,
+            "early_epochs": made.params["early_epochs"],
+            "suggested": int((made.values >= 0).sum()), "peak_rss_mib": _peak_mib()}
 
 
 def phase_sampler(args: argparse.Namespace) -> dict:
@@ -127,6 +144,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--n", type=int, default=1_281_167)
     parser.add_argument("--epochs", type=int, default=90)
+    parser.add_argument("--runs", type=int, default=1, help="reference runs (seeds) written")
     parser.add_argument("--dir", type=Path, default=Path("/tmp/curator-scale"))
     parser.add_argument("--phase", choices=sorted(PHASES), help=argparse.SUPPRESS)
     parser.add_argument("--out", type=Path, help="write the results as JSON")
@@ -137,29 +155,33 @@ def main() -> None:
         return
     sys.path.insert(0, str(ROOT))
     from benchmarks._env import describe, mean_std
+    from curator.store import STAT_DTYPES
 
     print(describe())
     results = {}
     for name in ("write", "score", "sampler", "flags"):
         cmd = [sys.executable, __file__, "--phase", name, "--n", str(args.n), "--epochs",
-               str(args.epochs), "--dir", str(args.dir)]
+               str(args.epochs), "--runs", str(args.runs), "--dir", str(args.dir)]
         proc = subprocess.run(cmd, capture_output=True, text=True, check=True,
                               env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"})
         results[name] = json.loads(proc.stdout.strip().splitlines()[-1])
     w, s, m, g = results["write"], results["score"], results["sampler"], results["flags"]
     n, t = args.n, args.epochs
-    print(f"\nscale: N = {n:,} samples x T = {t} epochs, one run, 5 statistics")
+    print(f"\nscale: N = {n:,} samples x T = {t} epochs, {args.runs} run(s), "
+          f"{len(STAT_DTYPES)} statistics, 1,000 classes")
     ws = w["epoch_write_s"]
     print(f"write: per epoch {mean_std(ws)} s (median {np.median(ws):.3f}, max {max(ws):.3f}); "
           f"total {sum(ws):.1f} s")
     print(f"file: {w['file_bytes'] / 2**20:,.1f} MiB for {w['raw_stat_bytes'] / 2**20:,.1f} MiB "
           f"of raw statistics; {w['bytes_per_sample_epoch_stat']:.3f} bytes per sample, epoch "
-          "and statistic (raw: p_true 4, correct 1, loss/margin/el2n 2 each)")
+          "and statistic (raw: p_true 4, correct 1, loss/margin/el2n 2 each, rival 2)")
     print(f"writer peak RSS {w['peak_rss_mib']:,.0f} MiB (before the first append "
           f"{w['rss_before_writes_mib']:,.0f} MiB; one epoch of statistics is "
           f"{w['one_epoch_of_stats_mib']:.1f} MiB)")
     print(f"all scores ({len(s['scores'])}) from the file: {s['seconds']:.1f} s, peak RSS "
-          f"{s['peak_rss_mib']:,.0f} MiB")
+          f"{s['peak_rss_mib']:,.0f} MiB; the suggested labels alone "
+          f"({args.runs} x {s['early_epochs']} early epochs per sample): "
+          f"{s['suggest_seconds']:.1f} s, {s['suggested']:,} suggested")
     print(f"EasyToHardSampler.from_h5: {m['build_s']:.3f} s; one epoch's list for rank 0 of 8: "
           f"{m['epoch_s']:.3f} s ({m['rank_samples']:,} indices); peak RSS "
           f"{m['peak_rss_mib']:,.0f} MiB")
