@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
@@ -235,6 +235,42 @@ def test_suggested_label_is_the_early_rival_the_model_preferred() -> None:
                                rival=np.full((1, 2, 1), 4, dtype=np.uint8)),
                           ["suggested_label"], options={"early_epochs": 2})
     assert flags.SUGGEST_AT > 0.2 and weak["suggested_label"].values.tolist() == [-1]
+
+
+@settings(max_examples=60, deadline=None)
+@given(runs=st.integers(1, 3), epochs=st.integers(1, 6), samples=st.integers(1, 12),
+       classes=st.integers(2, 5), seed=st.integers(0, 2**31 - 1))
+def test_suggestion_sums_each_rival_class_like_a_loop_over_the_pairs(
+        runs: int, epochs: int, samples: int, classes: int, seed: int) -> None:
+    """The vectorised suggestion (pairs sorted by class, summed class by class) against the
+    definition written as a loop: per sample, the rival class with the largest summed
+    probability over the window's presented (run, epoch) pairs, its sum over the presented
+    pairs its confidence; a suggestion only at SUGGEST_AT or more and above the label's."""
+    rng = np.random.default_rng(seed)
+    p = rng.random((runs, epochs, samples))
+    p[rng.random(p.shape) < 0.2] = np.nan  # a pair where the sample was not presented
+    margin = rng.normal(0, 1.5, p.shape)
+    rival = rng.integers(0, classes, p.shape).astype(np.uint8)
+    window = int(rng.integers(1, epochs + 1))
+    label, confidence = scores_mod.suggestion(p, margin, rival, early_epochs=window)
+    for i in range(samples):
+        sums: dict[int, float] = {}
+        presented, given_sum = 0, 0.0
+        for r in range(runs):
+            for t in range(window):
+                if np.isnan(p[r, t, i]):
+                    continue
+                presented += 1
+                given_sum += p[r, t, i]
+                c = int(rival[r, t, i])
+                sums[c] = sums.get(c, 0.0) + min(1.0, p[r, t, i] * np.exp(-margin[r, t, i]))
+        k = max(presented, 1)
+        best = max(sums.values(), default=0.0) / k
+        if best >= flags.SUGGEST_AT and best > given_sum / k:
+            assert sums[int(label[i])] / k == pytest.approx(best, abs=1e-12)
+            assert confidence[i] == pytest.approx(best, abs=1e-12)
+        else:
+            assert label[i] == -1 and confidence[i] == 0.0
 
 
 def test_runs_without_rival_give_every_other_score_and_a_clear_error() -> None:
