@@ -67,9 +67,8 @@ def row(path: Path) -> dict[str, object]:
 
 def windows(path: Path, window: int) -> str:
     """One line: for every early window k from 1 to ``window`` + 1 epochs (``window``: the
-    default's), ``k:D/flagged``
-    and the F1 against the injected flips where there are some (``c``: some class
-    contested)."""
+    default's), ``k:D/flagged`` and the F1 against the injected flips where there are some
+    (``c``: some class contested)."""
     parts = []
     with open_scores(path) as f:
         traj, noisy = FileTrajectories(f), f.noisy

@@ -84,11 +84,12 @@ from curator.retrain import TrainPlan, train  # noqa: E402
 from curator.store import open_scores  # noqa: E402
 
 # relabel: `curator relabel`'s corrections (the flagged relabelled to their suggestion where
-# it is confident, the other flagged dropped); same-count: the default pruning keeping as
-# many samples as relabel does. Two bounds, trained only when asked for: relabel-true, the
-# samples relabel keeps with each relabelled one given its original label (suggestions always
-# right), and fixed, every sample kept with the flagged ones given their original label (every
-# flagged sample relabelled, and right)
+# it is confident, the other flagged dropped); same-count: the default pruning asked to keep
+# as many samples as relabel does (it drops every flagged sample whatever the count, so it
+# keeps fewer: it drops what relabel touches). Two bounds, trained only when asked for:
+# relabel-true, the samples relabel keeps with each relabelled one given its original label
+# (suggestions always right), and fixed, every sample kept with the flagged ones given their
+# original label (every flagged sample relabelled, and right)
 SELECTIONS = ("default", "easy", "random", "all", "cleanlab", "relabel", "same-count",
               "relabel-true", "fixed")
 BOUNDS = ("relabel-true", "fixed")
