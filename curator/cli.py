@@ -927,6 +927,9 @@ def relabel(
         out_console.print(f"against the original labels the file records: {right} of the "
                           f"{relabelled} relabelled get it back "
                           f"({_pct(right / relabelled)})", highlight=False)
+    if relabelled:  # a wrong relabel costs more than a dropped sample (docs/corrections.md)
+        out_console.print(f"to check them by eye: curator review {file} --out {out} (it goes "
+                          "on from these answers)", highlight=False)
 
 
 @app.command()

@@ -131,6 +131,7 @@ def test_relabel_and_train_on_the_corrections(tmp_path: Path) -> None:
     assert r.exit_code == 0, r.output
     text = " ".join(r.stdout.split())
     assert "relabelled" in text and "get it back" in text
+    assert f"curator review {scores} --out {out}" in text  # where a person checks them
     made = corrections.read(out)
     with open_scores(scores) as f:
         original, labels, noisy = f.original_labels, f.labels, f.noisy
