@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -18,9 +19,13 @@ from pathlib import Path
 import numpy as np
 from scipy import stats
 
-from benchmarks._env import describe
-from curator.config import TrainConfig
-from curator.reference import score
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:  # run as a script from anywhere
+    sys.path.insert(0, str(ROOT))
+
+from benchmarks._env import describe  # noqa: E402
+from curator.config import TrainConfig  # noqa: E402
+from curator.reference import score  # noqa: E402
 
 
 def main() -> None:

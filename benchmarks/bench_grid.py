@@ -16,12 +16,17 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import tempfile
 from pathlib import Path
 
-from benchmarks._env import describe
-from curator.bench import Regime, make_strategies, run_bench, to_json, to_markdown
-from curator.config import TrainConfig, config_from_dict, load_config
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:  # run as a script from anywhere
+    sys.path.insert(0, str(ROOT))
+
+from benchmarks._env import describe  # noqa: E402
+from curator.bench import Regime, make_strategies, run_bench, to_json, to_markdown  # noqa: E402
+from curator.config import TrainConfig, config_from_dict, load_config  # noqa: E402
 
 
 def main() -> None:

@@ -11,15 +11,21 @@ from __future__ import annotations
 
 import argparse
 import resource
+import sys
 import time
+from pathlib import Path
 
 import torch
 
-from benchmarks._env import describe
-from curator.data import TensorSplit
-from curator.depth import prediction_depth
-from curator.loop import amp_dtype, autocast, resolve_device
-from curator.models import build_model, probe_layers
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:  # run as a script from anywhere
+    sys.path.insert(0, str(ROOT))
+
+from benchmarks._env import describe  # noqa: E402
+from curator.data import TensorSplit  # noqa: E402
+from curator.depth import prediction_depth  # noqa: E402
+from curator.loop import amp_dtype, autocast, resolve_device  # noqa: E402
+from curator.models import build_model, probe_layers  # noqa: E402
 
 
 def main() -> None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -20,12 +21,16 @@ from pathlib import Path
 import numpy as np
 from sklearn.metrics import roc_auc_score
 
-from benchmarks._env import describe, mean_std
-from curator.compare import compare_files
-from curator.config import TrainConfig
-from curator.reference import score
-from curator.scores import FileTrajectories, compute_scores
-from curator.store import ease_of, open_scores
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:  # run as a script from anywhere
+    sys.path.insert(0, str(ROOT))
+
+from benchmarks._env import describe, mean_std  # noqa: E402
+from curator.compare import compare_files  # noqa: E402
+from curator.config import TrainConfig  # noqa: E402
+from curator.reference import score  # noqa: E402
+from curator.scores import FileTrajectories, compute_scores  # noqa: E402
+from curator.store import ease_of, open_scores  # noqa: E402
 
 
 def auroc(values: np.ndarray, higher_is: str, noisy: np.ndarray) -> float:

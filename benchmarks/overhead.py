@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -27,11 +28,15 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from benchmarks._env import describe, mean_std
-from curator.config import TrainConfig
-from curator.data import load_data
-from curator.loop import Trainer, resolve_device
-from curator.models import build_model
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:  # run as a script from anywhere
+    sys.path.insert(0, str(ROOT))
+
+from benchmarks._env import describe, mean_std  # noqa: E402
+from curator.config import TrainConfig  # noqa: E402
+from curator.data import load_data  # noqa: E402
+from curator.loop import Trainer, resolve_device  # noqa: E402
+from curator.models import build_model  # noqa: E402
 
 PROBES = ("none", "train", "eval")
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import tempfile
 from pathlib import Path
 
@@ -21,15 +22,19 @@ import numpy as np
 import torch
 from scipy import stats
 
-from benchmarks._env import describe, mean_std
-from curator.config import TrainConfig
-from curator.data import DataBundle
-from curator.flagging import file_mislabel
-from curator.loop import Trainer, resolve_device
-from curator.models import build_model
-from curator.pruning import STRATEGIES, PruneOptions, plan_selection
-from curator.reference import score
-from curator.store import open_scores
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:  # run as a script from anywhere
+    sys.path.insert(0, str(ROOT))
+
+from benchmarks._env import describe, mean_std  # noqa: E402
+from curator.config import TrainConfig  # noqa: E402
+from curator.data import DataBundle  # noqa: E402
+from curator.flagging import file_mislabel  # noqa: E402
+from curator.loop import Trainer, resolve_device  # noqa: E402
+from curator.models import build_model  # noqa: E402
+from curator.pruning import STRATEGIES, PruneOptions, plan_selection  # noqa: E402
+from curator.reference import score  # noqa: E402
+from curator.store import open_scores  # noqa: E402
 
 VARIANTS = [("random", {}), ("easy", {}), ("hard", {}), ("drop-noisy", {}),
             ("stratified", {"drop_hardest": 0.0}), ("stratified", {"drop_hardest": 0.1}),

@@ -11,12 +11,18 @@ over --repeats epochs, the global order of an epoch (``epoch_indices``), one ran
 from __future__ import annotations
 
 import argparse
+import sys
 import time
+from pathlib import Path
 
 import numpy as np
 
-from benchmarks._env import describe, mean_std
-from samplers import SAMPLERS
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:  # run as a script from anywhere
+    sys.path.insert(0, str(ROOT))
+
+from benchmarks._env import describe, mean_std  # noqa: E402
+from samplers import SAMPLERS  # noqa: E402
 
 
 def timed(fn, *args) -> float:  # noqa: ANN001
