@@ -496,14 +496,15 @@ def _mixture(x: np.ndarray, seed: int) -> tuple[object, np.ndarray]:
     on each side, so that no outlier stands alone."""
     from sklearn.mixture import GaussianMixture
 
+    def fit(values: np.ndarray) -> GaussianMixture:
+        return GaussianMixture(2, n_init=2, random_state=seed, reg_covar=1e-6).fit(
+            values.reshape(-1, 1))
+
     rng = np.random.default_rng(seed)
     sample = x if len(x) <= FIT_SAMPLES else x[rng.choice(len(x), FIT_SAMPLES, replace=False)]
-    gmm = GaussianMixture(2, n_init=2, random_state=seed, reg_covar=1e-6)
-    gmm.fit(sample.reshape(-1, 1))
+    gmm = fit(sample)
     if _collapsed(gmm, len(sample)):
-        lo, hi = np.quantile(sample, [COLLAPSED, 1 - COLLAPSED])
-        gmm = GaussianMixture(2, n_init=2, random_state=seed, reg_covar=1e-6)
-        gmm.fit(np.clip(sample, lo, hi).reshape(-1, 1))
+        gmm = fit(np.clip(sample, *np.quantile(sample, [COLLAPSED, 1 - COLLAPSED])))
     return gmm, np.argsort(gmm.means_.ravel())
 
 
