@@ -54,8 +54,10 @@ from curator.errors import CuratorError
 # 3 (2026-12-05, later) flags in contested classes too; 4 (2026-12-05) takes one epoch more
 # into the early window when the model reached its level only during the window's last epoch;
 # 5 fits a mixture again when a component collapsed onto a few outliers; 6 takes no evidence
-# from a class whose mixture rejects both components (a class the model has not learned)
-ESTIMATE = 6
+# from a class whose mixture rejects both components (a class the model has not learned);
+# 7 (2026-12-06) weighs, in a class whose rejected samples do not stand apart, the labels
+# whose rival the model nearly prefers too (:func:`in_doubt`)
+ESTIMATE = 7
 FLAG_AT = 0.5  # flagged: probability of being mislabelled at least this
 # a suggested label needs at least this mean probability before memorising (and more than
 # the given label's): on the flipped samples of Fashion-MNIST 20,000 with 20% symmetric noise,
@@ -83,6 +85,12 @@ SEPARATION = 2.0
 # over all samples; Fashion-MNIST 20,000 with flips inside pairs, to one class or towards the
 # class an image resembles, 0.87-0.97 and 0.92-0.96
 CONTESTED = 0.8
+# in a class whose rejected samples do not stand apart, a label is in doubt also where the
+# model gives the rival at least this share of the label's probability before memorising
+# (:func:`in_doubt`): flips towards the class an image resembles sit at the boundary, and the
+# model prefers the wrong label for about half of them. Measured (benchmarks/RESULTS.md, "Labels
+# in doubt"): 0.3, 0.5 and 0.7 on the files of that section
+DOUBT = 0.5
 CLIP = 1e-4  # probabilities are clipped to [CLIP, 1 - CLIP] before the logit
 SHARE_Z = 2.0  # the first epoch's share counts when at least this many standard errors above 0
 # the early window ends at the first epoch within this many standard errors of the best test
@@ -291,14 +299,16 @@ def estimate_mislabelled(early_aum: np.ndarray, early_learnability: np.ndarray,
     contested: list[np.ndarray] = []
     if early_rival is not None and labels is not None and fitted is not None:
         contested = contested_classes(fitted.classes, early_learnability, early_rival, labels)
-    if contested and _prior(share) is not None:
-        # flips to a look-alike class are what contests a class, and the test split's share
-        # under-counts them (the model often agrees with such a label): the mixtures' own
-        # weights are the priors instead (the same mixtures, their posteriors again)
-        share = None
-        within, candidate, _ = _fit_mixtures(early_aum, by="early_aum", scale="margin",
-                                             seed=seed, share=None, share_from=share_from,
-                                             labels=labels, fitted=fitted)
+        if contested and _prior(share) is not None:
+            # flips to a look-alike class are what contests a class, and the test split's
+            # share under-counts them (the model often agrees with such a label): the
+            # mixtures' own weights are the priors instead
+            share = None
+        # the same mixtures, their posteriors again, for the labels in doubt
+        within, candidate, _ = _fit_mixtures(
+            early_aum, by="early_aum", scale="margin", seed=seed, share=share,
+            share_from=share_from, labels=labels, fitted=fitted,
+            doubt=in_doubt(early_aum, early_learnability, early_rival, fitted.classes))
     if contested:  # wrong labels are there: the posteriors count in the other classes
         within = replace(within, probability=candidate)
     if n < 10 or np.ptp(logit) < 1e-9:
@@ -355,6 +365,32 @@ def contested_classes(classes: Sequence[tuple[np.ndarray, float | None]],
             or len(np.unique(labels)) <= 2):
         return []
     return [at for at in rejected if float((prob[at] + rival[at]).mean()) >= CONTESTED]
+
+
+def in_doubt(early_aum: np.ndarray, early_learnability: np.ndarray, early_rival: np.ndarray,
+             classes: Sequence[tuple[np.ndarray, float | None]]) -> np.ndarray:
+    """(N,) bool: the samples whose label may be wrong, for the posteriors to weigh. A label
+    the model rejects before memorising (``early_aum`` below 0), in every class; in a class
+    whose rejected samples do not stand apart (``classes``: each class's indices and
+    :func:`_rejected_separation`, below :data:`SEPARATION` or None) but which the model has
+    learned (D not 0), also a label whose rival gets at least :data:`DOUBT` of its
+    probability (``early_rival`` >= DOUBT x ``early_learnability``). Where wrong labels stand
+    apart, they are the rejected component, and the samples at the boundary are the class's
+    hard clean ones; where they do not, they sit at the boundary themselves — flips towards
+    the class an image resembles, which the model gives their wrong label about half the
+    time (benchmarks/RESULTS.md, "Labels in doubt")."""
+    margin = np.asarray(early_aum, dtype=np.float64)
+    prob = np.asarray(early_learnability, dtype=np.float64)
+    rival = np.asarray(early_rival, dtype=np.float64)
+    if not len(margin) == len(prob) == len(rival):
+        raise CuratorError("early_aum, early_learnability and early_rival differ in length",
+                           param="early_rival")
+    out = margin < 0
+    hesitant = rival >= DOUBT * prob
+    for at, d in classes:
+        if d is None or 0 < d < SEPARATION:  # 0: a class the model has not learned
+            out[at] |= hesitant[at]
+    return out
 
 
 def _contested_probability(probability: np.ndarray, contested: Sequence[np.ndarray],
@@ -675,12 +711,13 @@ def fit_mislabelled(values: np.ndarray, *, by: str, scale: str, seed: int = 0,
 
 def _fit_mixtures(values: np.ndarray, *, by: str, scale: str, seed: int,
                   share: float | None, share_from: str | None, labels: np.ndarray | None,
-                  fitted: _Mixtures | None = None
+                  fitted: _Mixtures | None = None, doubt: np.ndarray | None = None
                   ) -> tuple[MislabelFit, np.ndarray, _Mixtures | None]:
-    """:func:`fit_mislabelled`'s fit; beside it each sample's posterior where the model
-    rejects its label whether or not the mixtures are apart (what the fit's probability is
-    when they are), and the mixtures (None when there was nothing to fit), which a second
-    call with another ``share`` takes as ``fitted`` instead of fitting them again."""
+    """:func:`fit_mislabelled`'s fit; beside it each sample's posterior where its label is
+    in ``doubt`` (default: where the model rejects it) whether or not the mixtures are apart
+    (what the fit's probability is when they are), and the mixtures (None when there was
+    nothing to fit), which a second call with another ``share`` or ``doubt`` takes as
+    ``fitted`` instead of fitting them again."""
     if scale not in SCALE_NAMES:
         raise CuratorError(f"scale {scale!r} of score {by!r} is not one of "
                            f"{', '.join(SCALE_NAMES)}", param="scale")
@@ -693,7 +730,7 @@ def _fit_mixtures(values: np.ndarray, *, by: str, scale: str, seed: int,
     fitted = fitted or _fit_groups(x, labels, seed)
     post, separation = _posteriors(fitted, x, _prior(share))
     rejected = found(separation)
-    candidate = np.where(x < 0, post, 0).astype(np.float32)
+    candidate = np.where(x < 0 if doubt is None else doubt, post, 0).astype(np.float32)
     prob = candidate if rejected else np.zeros(n, np.float32)
     fit = MislabelFit(prob, (Mixture(by, *_summary(fitted.gmm, fitted.order), rejected,
                                      per_class, separation),), share, share_from)

@@ -832,3 +832,49 @@ def test_bad_input_one_class_and_everything_flagged() -> None:
     every = flags.MislabelFit(np.ones(1000, np.float32), ())
     with pytest.raises(CuratorError, match="every sample is flagged"):
         plan_selection(margin, 800, mislabel=every)
+
+
+def test_labels_in_doubt_reach_the_boundary_only_where_wrong_labels_are_not_apart() -> None:
+    """A rejected label is in doubt in every class; an accepted one whose rival gets at
+    least DOUBT of its probability only in a learned class whose rejected samples do not
+    stand apart (D below 2, or no rejected component at all)."""
+    labels = np.repeat([0, 1, 2, 3], 4)
+    margin = np.tile([-1.0, 0.3, 0.3, 2.0], 4)
+    prob = np.tile([0.3, 0.45, 0.45, 0.9], 4)
+    rival = np.tile([0.6, 0.4, 0.1, 0.05], 4)  # the second sample of each class hesitates
+    classes = [(np.flatnonzero(labels == c), d) for c, d in enumerate([None, 5.0, 0.0, 1.2])]
+    doubt = flags.in_doubt(margin, prob, rival, classes).reshape(4, 4)
+    np.testing.assert_array_equal(doubt, [[1, 1, 0, 0],   # not apart: the boundary too
+                                          [1, 0, 0, 0],   # apart: the rejected only
+                                          [1, 0, 0, 0],   # not learned (D 0): the same
+                                          [1, 1, 0, 0]])  # not apart (D 1.2)
+    with pytest.raises(CuratorError, match="differ in length"):
+        flags.in_doubt(margin, prob, rival[:3], classes)
+
+
+def test_flips_at_the_boundary_are_flagged_where_the_model_accepts_them() -> None:
+    """Class 0's wrong labels stand apart (the evidence); class 1's sit at the boundary
+    (margins around +0.2, the rival 0.8 as likely as the label), as flips towards the class
+    an image resembles do: flagged where the model still gives them their label, which the
+    rejected-only rule left out; the clean samples stay unflagged."""
+    rng = np.random.default_rng(0)
+    labels = np.repeat([0, 1, 2], 600)
+    wrong = np.zeros(1800, bool)
+    wrong[:150] = wrong[600:750] = True
+    margin = rng.normal(4, 1, 1800)
+    margin[:150] = rng.normal(-3, 0.5, 150)
+    margin[600:750] = rng.normal(0.2, 0.5, 150)
+    prob = np.clip(rng.normal(0.9, 0.03, 1800), 0, 0.99)
+    prob[:150] = rng.uniform(0.05, 0.35, 150)
+    prob[600:750] = rng.uniform(0.2, 0.4, 150)
+    rival = np.where(wrong, 0.6, 0.05)
+    rival[600:750] = 0.8 * prob[600:750]
+    fit = flags.estimate_mislabelled(margin, prob, labels, early_rival=rival)
+    assert fit.noise_found and fit.contested == ()
+    accepted = wrong & (labels == 1) & (margin >= 0)
+    assert accepted.sum() > 80 and fit.flagged[accepted].mean() > 0.9
+    assert flag_quality(fit.flagged, wrong).f1 > 0.95
+    assert not fit.flagged[~wrong].any()
+    # the rejected-only rule (without the rival, nothing is in doubt beyond the rejected)
+    old = flags.estimate_mislabelled(margin, prob, labels)
+    assert not old.flagged[accepted].any() and flag_quality(old.flagged, wrong).f1 < 0.85
