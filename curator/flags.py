@@ -272,12 +272,14 @@ def estimate_mislabelled(early_aum: np.ndarray, early_learnability: np.ndarray,
        looks rejected, over all samples a clean member of a hard class does; a wrong label
        looks rejected both ways. The second view counts only where its own mixture
        separates (the same test as step 1).
-    3. Only a sample whose own label the model rejects (``early_aum`` below 0) can be wrong.
-       In a contested class (:func:`contested_classes`, with ``early_rival``), whose
-       rejected samples are not apart but which the model has narrowed down to two classes,
-       its probability is the rival's share of the two, rival / (label + rival): flagged
-       where the model prefers the rival. A contested class is evidence too: the posteriors
-       of step 2 then count in the other classes.
+    3. Only a label in doubt can be wrong (:func:`in_doubt`): one the model rejects
+       (``early_aum`` below 0) or, in a class whose rejected samples do not stand apart,
+       one whose rival gets at least :data:`DOUBT` of its probability. In a contested
+       class (:func:`contested_classes`, with ``early_rival``), whose rejected samples are
+       not apart but which the model has narrowed down to two classes, its probability is
+       the rival's share of the two, rival / (label + rival): flagged where the model
+       prefers the rival. A contested class is evidence too: the posteriors of step 2 then
+       count in the other classes.
     4. Where step 1 finds no such class and none is contested — real data's few wrong
        labels are too few to form a component —, the outliers the model is sure of
        (:func:`confident_outliers`, with
