@@ -88,8 +88,9 @@ CONTESTED = 0.8
 # in a class whose rejected samples do not stand apart, a label is in doubt also where the
 # model gives the rival at least this share of the label's probability before memorising
 # (:func:`in_doubt`): flips towards the class an image resembles sit at the boundary, and the
-# model prefers the wrong label for about half of them. Measured (benchmarks/RESULTS.md, "Labels
-# in doubt"): 0.3, 0.5 and 0.7 on the files of that section
+# model prefers the wrong label for about half of them. Of 0.3, 0.5 and 0.7, 0.5 had the best
+# F1, or within 0.002 of it, on each file whose flags the rule changes (benchmarks/RESULTS.md,
+# "Labels in doubt")
 DOUBT = 0.5
 CLIP = 1e-4  # probabilities are clipped to [CLIP, 1 - CLIP] before the logit
 SHARE_Z = 2.0  # the first epoch's share counts when at least this many standard errors above 0
