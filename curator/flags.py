@@ -311,7 +311,8 @@ def estimate_mislabelled(early_aum: np.ndarray, early_learnability: np.ndarray,
         within, candidate, _ = _fit_mixtures(
             early_aum, by="early_aum", scale="margin", seed=seed, share=share,
             share_from=share_from, labels=labels, fitted=fitted,
-            doubt=in_doubt(early_aum, early_learnability, early_rival, fitted.classes))
+            doubt=in_doubt(early_aum, early_learnability, early_rival, fitted.classes,
+                           len(np.unique(labels))))
     if contested:  # wrong labels are there: the posteriors count in the other classes
         within = replace(within, probability=candidate)
     if n < 10 or np.ptp(logit) < 1e-9:
@@ -371,7 +372,8 @@ def contested_classes(classes: Sequence[tuple[np.ndarray, float | None]],
 
 
 def in_doubt(early_aum: np.ndarray, early_learnability: np.ndarray, early_rival: np.ndarray,
-             classes: Sequence[tuple[np.ndarray, float | None]]) -> np.ndarray:
+             classes: Sequence[tuple[np.ndarray, float | None]], num_classes: int
+             ) -> np.ndarray:
     """(N,) bool: the samples whose label may be wrong, for the posteriors to weigh. A label
     the model rejects before memorising (``early_aum`` below 0), in every class; in a class
     whose rejected samples do not stand apart (``classes``: each class's indices and
@@ -381,7 +383,9 @@ def in_doubt(early_aum: np.ndarray, early_learnability: np.ndarray, early_rival:
     apart, they are the rejected component, and the samples at the boundary are the class's
     hard clean ones; where they do not, they sit at the boundary themselves — flips towards
     the class an image resembles, which the model gives their wrong label about half the
-    time (benchmarks/RESULTS.md, "Labels in doubt")."""
+    time (benchmarks/RESULTS.md, "Labels in doubt"). Only with more than two classes
+    (``num_classes``): with two, the rival's probability is 1 - the label's for every
+    sample, and hesitating between the two says no more than a low probability does."""
     margin = np.asarray(early_aum, dtype=np.float64)
     prob = np.asarray(early_learnability, dtype=np.float64)
     rival = np.asarray(early_rival, dtype=np.float64)
@@ -389,6 +393,8 @@ def in_doubt(early_aum: np.ndarray, early_learnability: np.ndarray, early_rival:
         raise CuratorError("early_aum, early_learnability and early_rival differ in length",
                            param="early_rival")
     out = margin < 0
+    if num_classes <= 2:
+        return out
     hesitant = rival >= DOUBT * prob
     for at, d in classes:
         if d is None or 0 < d < SEPARATION:  # 0: a class the model has not learned

@@ -843,13 +843,16 @@ def test_labels_in_doubt_reach_the_boundary_only_where_wrong_labels_are_not_apar
     prob = np.tile([0.3, 0.45, 0.45, 0.9], 4)
     rival = np.tile([0.6, 0.4, 0.1, 0.05], 4)  # the second sample of each class hesitates
     classes = [(np.flatnonzero(labels == c), d) for c, d in enumerate([None, 5.0, 0.0, 1.2])]
-    doubt = flags.in_doubt(margin, prob, rival, classes).reshape(4, 4)
+    doubt = flags.in_doubt(margin, prob, rival, classes, 4).reshape(4, 4)
     np.testing.assert_array_equal(doubt, [[1, 1, 0, 0],   # not apart: the boundary too
                                           [1, 0, 0, 0],   # apart: the rejected only
                                           [1, 0, 0, 0],   # not learned (D 0): the same
                                           [1, 1, 0, 0]])  # not apart (D 1.2)
+    # with two classes the rival is 1 - the label for every sample: the rejected only
+    two = flags.in_doubt(margin[:8], prob[:8], 1 - prob[:8], classes[:2], 2)
+    np.testing.assert_array_equal(two, margin[:8] < 0)
     with pytest.raises(CuratorError, match="differ in length"):
-        flags.in_doubt(margin, prob, rival[:3], classes)
+        flags.in_doubt(margin, prob, rival[:3], classes, 4)
 
 
 def test_flips_at_the_boundary_are_flagged_where_the_model_accepts_them() -> None:
