@@ -380,10 +380,11 @@ def flag_lines(fit: MislabelFit, classes: Sequence[str] | None = None) -> list[s
         claim = ("both mixtures' low components claim it" if second.noise_found else
                  f"the mixture of its class claims it (the one on {second.by} is not apart, "
                  "so it vetoes nothing)")
+        doubt = ("" if classes is not None and len(classes) <= 2 else
+                 " or, in a class whose rejected samples do not stand apart, gives the "
+                 f"rival at least {DOUBT:g} of its probability")
         lines.append(f"a label is flagged when {claim} and it is in doubt: the model "
-                     "rejects it before memorising (early_aum below 0) or, in a class whose "
-                     "rejected samples do not stand apart, gives the rival at least "
-                     f"{DOUBT:g} of its probability"
+                     f"rejects it before memorising (early_aum below 0){doubt}"
                      + (" (except in the contested classes)" if fit.contested else ""))
     if fit.contested:
         names = ", ".join(classes[c] if classes is not None and 0 <= c < len(classes)
