@@ -295,11 +295,10 @@ def estimate_mislabelled(early_aum: np.ndarray, early_learnability: np.ndarray,
     if len(logit) != n:
         raise CuratorError(f"early_learnability has {len(logit)} values for {n} samples",
                            param="early_learnability")
-    # (checks early_aum and the labels)
-    within, candidate, fitted = _fit_mixtures(early_aum, by="early_aum", scale="margin",
-                                              seed=seed, share=share,
-                                              share_from=share_from, labels=labels)
+    fitted = _groups_of(early_aum, by="early_aum", scale="margin", seed=seed,
+                        labels=labels)  # (checks early_aum and the labels)
     contested: list[np.ndarray] = []
+    doubt = None  # the rejected labels
     if early_rival is not None and labels is not None and fitted is not None:
         contested = contested_classes(fitted.classes, early_learnability, early_rival, labels)
         if contested and _prior(share) is not None:
@@ -307,12 +306,11 @@ def estimate_mislabelled(early_aum: np.ndarray, early_learnability: np.ndarray,
             # share under-counts them (the model often agrees with such a label): the
             # mixtures' own weights are the priors instead
             share = None
-        # the same mixtures, their posteriors again, for the labels in doubt
-        within, candidate, _ = _fit_mixtures(
-            early_aum, by="early_aum", scale="margin", seed=seed, share=share,
-            share_from=share_from, labels=labels, fitted=fitted,
-            doubt=in_doubt(early_aum, early_learnability, early_rival, fitted.classes,
-                           len(np.unique(labels))))
+        doubt = in_doubt(early_aum, early_learnability, early_rival, fitted.classes,
+                         len(np.unique(labels)))
+    within, candidate = _fit_mixtures(early_aum, by="early_aum", scale="margin", seed=seed,
+                                      share=share, share_from=share_from, labels=labels,
+                                      fitted=fitted, doubt=doubt)
     if contested:  # wrong labels are there: the posteriors count in the other classes
         within = replace(within, probability=candidate)
     if n < 10 or np.ptp(logit) < 1e-9:
@@ -718,25 +716,35 @@ def fit_mislabelled(values: np.ndarray, *, by: str, scale: str, seed: int = 0,
                          share_from=share_from, labels=labels)[0]
 
 
-def _fit_mixtures(values: np.ndarray, *, by: str, scale: str, seed: int,
-                  share: float | None, share_from: str | None, labels: np.ndarray | None,
-                  fitted: _Mixtures | None = None, doubt: np.ndarray | None = None
-                  ) -> tuple[MislabelFit, np.ndarray, _Mixtures | None]:
-    """:func:`fit_mislabelled`'s fit; beside it each sample's posterior where its label is
-    in ``doubt`` (default: where the model rejects it) whether or not the mixtures are apart
-    (what the fit's probability is when they are), and the mixtures (None when there was
-    nothing to fit), which a second call with another ``share`` or ``doubt`` takes as
-    ``fitted`` instead of fitting them again."""
+def _groups_of(values: np.ndarray, *, by: str, scale: str, seed: int,
+               labels: np.ndarray | None) -> _Mixtures | None:
+    """The mixtures of a score's ``values`` on its ``scale`` (one per class with
+    ``labels``), after checking them; None when there is nothing to separate (fewer than 10
+    values, or all alike)."""
     if scale not in SCALE_NAMES:
         raise CuratorError(f"scale {scale!r} of score {by!r} is not one of "
                            f"{', '.join(SCALE_NAMES)}", param="scale")
     x = transform(values, scale)
     _check_values(x, by, labels)
-    n = len(x)
+    if len(x) < 10 or np.ptp(x) < 1e-9:
+        return None
+    return _fit_groups(x, labels, seed)
+
+
+def _fit_mixtures(values: np.ndarray, *, by: str, scale: str, seed: int,
+                  share: float | None, share_from: str | None, labels: np.ndarray | None,
+                  fitted: _Mixtures | None = None, doubt: np.ndarray | None = None
+                  ) -> tuple[MislabelFit, np.ndarray]:
+    """:func:`fit_mislabelled`'s fit; beside it each sample's posterior where its label is
+    in ``doubt`` (default: where the model rejects it) whether or not the mixtures are apart
+    (what the fit's probability is when they are). ``fitted``: the mixtures of these values
+    (:func:`_groups_of`), when the caller has them already."""
+    fitted = fitted or _groups_of(values, by=by, scale=scale, seed=seed, labels=labels)
+    n = len(values)
     per_class = labels is not None
-    if n < 10 or np.ptp(x) < 1e-9:  # nothing to separate
-        return _nothing(n, by, share, share_from, per_class), np.zeros(n, np.float32), None
-    fitted = fitted or _fit_groups(x, labels, seed)
+    if fitted is None:  # nothing to separate
+        return _nothing(n, by, share, share_from, per_class), np.zeros(n, np.float32)
+    x = transform(values, scale)
     post, separation = _posteriors(fitted, x, _prior(share))
     rejected = found(separation)
     candidate = np.where(x < 0 if doubt is None else doubt, post, 0).astype(np.float32)
@@ -745,7 +753,7 @@ def _fit_mixtures(values: np.ndarray, *, by: str, scale: str, seed: int,
                                      per_class, separation),), share, share_from)
     if _prior(share) is None and rejected:  # the expected share stands for the prior
         fit = replace(fit, share=fit.estimated_share, share_from="mixtures")
-    return fit, candidate, fitted
+    return fit, candidate
 
 
 @dataclass(frozen=True)
