@@ -34,8 +34,8 @@ if str(ROOT) not in sys.path:  # run as a script from anywhere
 from benchmarks._env import describe  # noqa: E402
 from benchmarks.mislabel_flags import oracle  # noqa: E402
 from curator.flagging import best_test_accuracy, fresh_fit, stored_fit  # noqa: E402
-from curator.flags import early_window, flag_quality  # noqa: E402
-from curator.scores import FileTrajectories, compute_scores  # noqa: E402
+from curator.flags import flag_quality  # noqa: E402
+from curator.scores import FileTrajectories, compute_scores, options_of  # noqa: E402
 from curator.store import open_scores  # noqa: E402
 
 
@@ -49,8 +49,7 @@ def row(path: Path) -> dict[str, object]:
         acc = best_test_accuracy(f)
         traj = FileTrajectories(f)  # the window as the estimate reads it now (a stored
         # score's may be an older rule's)
-        epochs = early_window(traj.test_acc, traj.num_epochs, traj.test_samples,
-                              traj.num_classes)
+        epochs = options_of(traj)["early_epochs"]
     out: dict[str, object] = {
         "file": path.name, "n": n, "noise": spec.get("label_noise", 0.0),
         "kind": spec.get("noise_kind", "symmetric") if noisy is not None else "-",

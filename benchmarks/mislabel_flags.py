@@ -282,7 +282,8 @@ class Cell:
         self.pending = 1  # the reference run
         self.folds: dict[int, tuple[np.ndarray, np.ndarray]] = {}
         self.trained: dict[str, dict[int, tuple[np.ndarray, float]]] = {}
-        self.picks: dict[str, Any] = {}
+        self.picks: dict[str, Any] = {}  # selection -> (seed -> the indices kept)
+        self.relabels: dict[str, np.ndarray] = {}  # selection -> the labels it trains on
 
     def progress(self, stage: str) -> None:  # a cell can take an hour on a CPU: say where
         print(f"[{self.where}] {stage} ({time.perf_counter() - self.t0:.0f} s)",
@@ -293,9 +294,7 @@ class Cell:
         for name in names:
             self.trained[name] = {}
             for s in range(self.cell["train_seeds"]):
-                labels = {"relabel": self.relabelled, "relabel-true": self.relabelled_true,
-                          "fixed": self.fixed}.get(name)
-                tasks.append(("train", s, self.picks[name](s), labels, name))
+                tasks.append(("train", s, self.picks[name](s), self.relabels.get(name), name))
         self.pending += len(tasks)
         return tasks
 
@@ -349,8 +348,11 @@ class Cell:
                                      at=cell["relabel_at"])
         self.relabelled = np.where(relabel, ref["suggested"], self.labels)
         relabel_kept = np.flatnonzero(~drop)
-        self.relabelled_true = np.where(relabel, self.original, self.labels)
-        self.fixed = np.where(mislabel.flagged, self.original, self.labels)
+        # the bounds: relabel-true keeps what relabel keeps, each relabelled one right; fixed
+        # keeps every sample, each flagged one right
+        self.relabels = {"relabel": self.relabelled,
+                         "relabel-true": np.where(relabel, self.original, self.labels),
+                         "fixed": np.where(mislabel.flagged, self.original, self.labels)}
         self.out["suggest"]["relabelled"] = int(relabel.sum())
         self.out["suggest"]["relabelled_right"] = int(
             (self.relabelled[relabel] == self.original[relabel]).sum())
@@ -375,9 +377,8 @@ class Cell:
             "all": lambda s: np.arange(n),
             "relabel": lambda s: relabel_kept,
             "same-count": lambda s: same[draw(s)],
-            "relabel-true": lambda s: relabel_kept,
-            "fixed": lambda s: np.arange(n),
         }
+        self.picks.update({"relabel-true": self.picks["relabel"], "fixed": self.picks["all"]})
         self.out["selections"] = {}
         folds = [("fold", k) for k in range(FOLDS)] if cell["cleanlab"] else []
         self.pending += len(folds)

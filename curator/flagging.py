@@ -25,9 +25,9 @@ from curator.flags import (
     SEPARATION,
     FlagQuality,
     MislabelFit,
-    early_window,
     fit_mislabelled,
     flag_quality,
+    hesitation_tells,
     noise_share,
     relabel_plan,
 )
@@ -36,6 +36,7 @@ from curator.scores import (
     FileTrajectories,
     compute_scores,
     heldout_error_rates,
+    options_of,
     reference_noise_share,
     scale_of,
 )
@@ -125,8 +126,7 @@ def file_noise_share(f: ScoresFile, by: str = DEFAULT_BY) -> tuple[float | None,
         return None, None
     if kind == "holdout":
         return noise_share(*heldout_error_rates(traj), f.num_classes), kind
-    return reference_noise_share(traj, early_window(traj.test_acc, traj.num_epochs,
-                                                     traj.test_samples, f.num_classes))
+    return reference_noise_share(traj, options_of(traj)["early_epochs"])
 
 
 def score_for_flags(f: ScoresFile, by: str) -> tuple[ScoreValues, bool]:
@@ -380,7 +380,7 @@ def flag_lines(fit: MislabelFit, classes: Sequence[str] | None = None) -> list[s
         claim = ("both mixtures' low components claim it" if second.noise_found else
                  f"the mixture of its class claims it (the one on {second.by} is not apart, "
                  "so it vetoes nothing)")
-        doubt = ("" if classes is not None and len(classes) <= 2 else
+        doubt = ("" if classes is not None and not hesitation_tells(len(classes)) else
                  " or, in a class whose rejected samples do not stand apart, gives the "
                  f"rival at least {DOUBT:g} of its probability")
         lines.append(f"a label is flagged when {claim} and it is in doubt: the model "

@@ -300,14 +300,16 @@ def estimate_mislabelled(early_aum: np.ndarray, early_learnability: np.ndarray,
     contested: list[np.ndarray] = []
     doubt = None  # the rejected labels
     if early_rival is not None and labels is not None and fitted is not None:
-        contested = contested_classes(fitted.classes, early_learnability, early_rival, labels)
+        num_classes = len(np.unique(labels))
+        contested = contested_classes(fitted.classes, early_learnability, early_rival,
+                                      num_classes)
         if contested and _prior(share) is not None:
             # flips to a look-alike class are what contests a class, and the test split's
             # share under-counts them (the model often agrees with such a label): the
             # mixtures' own weights are the priors instead
             share = None
         doubt = in_doubt(early_aum, early_learnability, early_rival, fitted.classes,
-                         len(np.unique(labels)))
+                         num_classes)
     within, candidate = _fit_mixtures(early_aum, by="early_aum", scale="margin", seed=seed,
                                       share=share, share_from=share_from, labels=labels,
                                       fitted=fitted, doubt=doubt)
@@ -345,7 +347,7 @@ def estimate_mislabelled(early_aum: np.ndarray, early_learnability: np.ndarray,
 
 def contested_classes(classes: Sequence[tuple[np.ndarray, float | None]],
                       early_learnability: np.ndarray, early_rival: np.ndarray,
-                      labels: np.ndarray) -> list[np.ndarray]:
+                      num_classes: int) -> list[np.ndarray]:
     """The indices of each contested class: one whose margin mixture has a low component the
     model rejects on average but not apart from the rest (``classes``: each class's indices
     and :func:`_rejected_separation`, below :data:`SEPARATION`), and whose samples the
@@ -355,8 +357,8 @@ def contested_classes(classes: Sequence[tuple[np.ndarray, float | None]],
     class, or towards the class an image resembles make such classes: the wrong labels sit
     at the boundary between the label and one rival, beside the clean samples that look
     like the rival, so no component stands apart. A class the model has not learned (a
-    weak model's clean data) spreads its probability over many classes instead. Only with
-    more than two classes: with two, every sample's two probabilities add up to 1."""
+    weak model's clean data) spreads its probability over many classes instead. Only where
+    hesitating says something (:func:`hesitation_tells`, ``num_classes``)."""
     prob = np.asarray(early_learnability, dtype=np.float64)
     rival = np.asarray(early_rival, dtype=np.float64)
     if len(rival) != len(prob):
@@ -364,9 +366,17 @@ def contested_classes(classes: Sequence[tuple[np.ndarray, float | None]],
                            param="early_rival")
     rejected = [at for at, d in classes if d is not None and d < SEPARATION]
     if (not rejected or float((prob + rival).mean()) < CONTESTED  # spread: a weak model
-            or len(np.unique(labels)) <= 2):
+            or not hesitation_tells(num_classes)):
         return []
     return [at for at in rejected if float((prob[at] + rival[at]).mean()) >= CONTESTED]
+
+
+def hesitation_tells(num_classes: int) -> bool:
+    """Whether the model's hesitating between a sample's label and its most likely other
+    class (the rival) says more than a low probability of the label does: only with more
+    than two classes. With two, the rival's probability is 1 - the label's for every sample
+    (:func:`contested_classes`, :func:`in_doubt`)."""
+    return num_classes > 2
 
 
 def in_doubt(early_aum: np.ndarray, early_learnability: np.ndarray, early_rival: np.ndarray,
@@ -381,9 +391,8 @@ def in_doubt(early_aum: np.ndarray, early_learnability: np.ndarray, early_rival:
     apart, they are the rejected component, and the samples at the boundary are the class's
     hard clean ones; where they do not, they sit at the boundary themselves — flips towards
     the class an image resembles, which the model gives their wrong label about half the
-    time (benchmarks/RESULTS.md, "Labels in doubt"). Only with more than two classes
-    (``num_classes``): with two, the rival's probability is 1 - the label's for every
-    sample, and hesitating between the two says no more than a low probability does."""
+    time (benchmarks/RESULTS.md, "Labels in doubt"). Only where hesitating says something
+    (:func:`hesitation_tells`, ``num_classes``)."""
     margin = np.asarray(early_aum, dtype=np.float64)
     prob = np.asarray(early_learnability, dtype=np.float64)
     rival = np.asarray(early_rival, dtype=np.float64)
@@ -391,7 +400,7 @@ def in_doubt(early_aum: np.ndarray, early_learnability: np.ndarray, early_rival:
         raise CuratorError("early_aum, early_learnability and early_rival differ in length",
                            param="early_rival")
     out = margin < 0
-    if num_classes <= 2:
+    if not hesitation_tells(num_classes):
         return out
     hesitant = rival >= DOUBT * prob
     for at, d in classes:

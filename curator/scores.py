@@ -381,6 +381,14 @@ def default_options(num_epochs: int, test_acc: np.ndarray | None = None,
             "early_epochs": early_window(test_acc, num_epochs, test_samples, num_classes)}
 
 
+def options_of(traj: Trajectories) -> dict[str, int]:
+    """:func:`default_options` for these trajectories: their epochs, and the test accuracy,
+    test samples and classes where they record them (the early window the flags read)."""
+    return default_options(traj.num_epochs, getattr(traj, "test_acc", None),
+                           getattr(traj, "test_samples", None),
+                           getattr(traj, "num_classes", None))
+
+
 # --------------------------------------------------------------------------------------
 # The engine
 # --------------------------------------------------------------------------------------
@@ -512,9 +520,7 @@ def compute_scores(traj: Trajectories, names: Sequence[str] | None = None, *,
                               f"the {e.meta['runs']} runs do not record",
                               hint="files of format 0.1.0 have no 'rival' (the suggested "
                                    "labels need it): record the runs again with this curator")
-    opts = default_options(traj.num_epochs, getattr(traj, "test_acc", None),
-                           getattr(traj, "test_samples", None),
-                           getattr(traj, "num_classes", None))
+    opts = options_of(traj)
     opts.update({k: v for k, v in (options or {}).items() if v is not None})
     for key, value in opts.items():
         if not 1 <= value <= traj.num_epochs:
