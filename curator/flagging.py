@@ -389,10 +389,13 @@ def flag_lines(fit: MislabelFit, classes: Sequence[str] | None = None) -> list[s
     if fit.contested:
         names = ", ".join(classes[c] if classes is not None and 0 <= c < len(classes)
                           else str(c) for c in fit.contested)
+        both = (" — or where it is in doubt and both mixtures' low components claim it "
+                "(neither finds the wrong labels apart)"
+                if len(fit.mixtures) > 1 and not fit.mixtures[1].noise_found else "")
         lines.append(f"contested classes: {names} — their rejected samples are not apart "
                      "from the rest, but the model has narrowed the class down to two "
                      "classes (the label's and the rival's mean probabilities add up to at "
                      f"least {CONTESTED:g}): there a label is flagged where the model "
                      "prefers the rival before memorising (the rival's share of the two at "
-                     "least 1/2; docs/flags.md, step 3)")
+                     f"least 1/2){both}; docs/flags.md, step 3")
     return lines

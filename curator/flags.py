@@ -56,8 +56,10 @@ from curator.errors import CuratorError
 # 5 fits a mixture again when a component collapsed onto a few outliers; 6 takes no evidence
 # from a class whose mixture rejects both components (a class the model has not learned);
 # 7 (2026-12-06) weighs, in a class whose rejected samples do not stand apart, the labels
-# whose rival the model nearly prefers too (:func:`in_doubt`)
-ESTIMATE = 7
+# whose rival the model nearly prefers too (:func:`in_doubt`); 8 (2026-12-06) lets the
+# posteriors flag a label in doubt in a contested class too, where the mixture over all
+# samples does not find the wrong labels apart
+ESTIMATE = 8
 FLAG_AT = 0.5  # flagged: probability of being mislabelled at least this
 # a suggested label needs at least this mean probability before memorising (and more than
 # the given label's): on the flipped samples of Fashion-MNIST 20,000 with 20% symmetric noise,
@@ -279,7 +281,9 @@ def estimate_mislabelled(early_aum: np.ndarray, early_learnability: np.ndarray,
        class (:func:`contested_classes`, with ``early_rival``), whose rejected samples are
        not apart but which the model has narrowed down to two classes, its probability is
        the rival's share of the two, rival / (label + rival): flagged where the model
-       prefers the rival. A contested class is evidence too: the posteriors of step 2 then
+       prefers the rival; where the mixture over all samples of step 2 does not find the
+       wrong labels apart either, the larger of that and the posterior of step 2 (for a
+       label in doubt). A contested class is evidence too: the posteriors of step 2 then
        count in the other classes.
     4. Where step 1 finds no such class and none is contested — real data's few wrong
        labels are too few to form a component —, the outliers the model is sure of
@@ -330,9 +334,12 @@ def estimate_mislabelled(early_aum: np.ndarray, early_learnability: np.ndarray,
     fit = combined([within, overall]) if overall.noise_found else replace(
         within, mixtures=within.mixtures + overall.mixtures)
     if contested:
+        # where the second view does not find the wrong labels apart either, the two
+        # posteriors speak for a label in doubt in a contested class too (estimate 8)
+        second = None if overall.noise_found else np.minimum(candidate, overall.probability)
         fit = replace(fit, probability=_contested_probability(
-            fit.probability, contested, early_aum, early_learnability, early_rival),  # type: ignore[arg-type]
-            contested=tuple(int(np.asarray(labels)[at[0]]) for at in contested))
+            fit.probability, contested, early_aum, early_learnability, early_rival,  # type: ignore[arg-type]
+            second), contested=tuple(int(np.asarray(labels)[at[0]]) for at in contested))
     elif not within.noise_found and early_rival is not None and labels is not None:
         outliers = confident_outliers(early_aum, early_learnability, early_rival, labels)
         if outliers.any():
@@ -411,11 +418,13 @@ def in_doubt(early_aum: np.ndarray, early_learnability: np.ndarray, early_rival:
 
 def _contested_probability(probability: np.ndarray, contested: Sequence[np.ndarray],
                            early_aum: np.ndarray, early_learnability: np.ndarray,
-                           early_rival: np.ndarray) -> np.ndarray:
+                           early_rival: np.ndarray, second: np.ndarray | None = None
+                           ) -> np.ndarray:
     """``probability`` with each contested class's samples set to the rival's share of the
     two probabilities, rival / (label + rival), where the model rejects the label
     (``early_aum`` below 0), else 0: of the two classes the model hesitates between, how
-    likely the sample is the other one."""
+    likely the sample is the other one; or to ``second`` (the smaller of the two posteriors,
+    0 where the label is not in doubt) where that is larger."""
     out = np.array(probability, dtype=np.float32, copy=True)
     margin = np.asarray(early_aum, dtype=np.float64)
     prob = np.asarray(early_learnability, dtype=np.float64)
@@ -423,6 +432,8 @@ def _contested_probability(probability: np.ndarray, contested: Sequence[np.ndarr
     for at in contested:
         share = rival[at] / np.maximum(prob[at] + rival[at], 1e-12)
         out[at] = np.where(margin[at] < 0, share, 0.0)
+        if second is not None:
+            out[at] = np.maximum(out[at], second[at])
     return out
 
 
