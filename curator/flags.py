@@ -323,7 +323,7 @@ def estimate_mislabelled(early_aum: np.ndarray, early_learnability: np.ndarray,
         overall = _nothing(n, "early_learnability", share, share_from)
     else:  # the second opinion: its posterior, whether or not the sample's margin is < 0
         pooled = _fit_groups(logit, None, seed)
-        post, separation = _posteriors(pooled, logit, _prior(share))
+        post, separation = _posteriors(pooled, _prior(share))
         overall = MislabelFit(post, (Mixture("early_learnability",
                                              *_summary(pooled.gmm, pooled.order),
                                              found(separation), False, separation),),
@@ -607,12 +607,14 @@ class _Mixtures:
     """The mixtures of one score, fitted once (the priors are applied afterwards, so a
     change of prior needs no new fit): the mixture over all samples with the order of its
     components, the groups it is applied to — (indices, mixture, order, its
-    :func:`_rejected_separation`) —, and of those the classes fitted on their own."""
+    :func:`_rejected_separation`) —, of those the classes fitted on their own, and the
+    values they were fitted to (on the score's scale, :func:`transform`)."""
 
     gmm: object
     order: np.ndarray
     groups: list[tuple[np.ndarray | slice, object, np.ndarray, float | None]]
     classes: list[tuple[np.ndarray, float | None]]  # (indices, separation) of each class
+    x: np.ndarray
 
 
 def _fit_groups(x: np.ndarray, labels: np.ndarray | None, seed: int) -> _Mixtures:
@@ -622,7 +624,7 @@ def _fit_groups(x: np.ndarray, labels: np.ndarray | None, seed: int) -> _Mixture
     groups: list[tuple[np.ndarray | slice, object, np.ndarray, float | None]] = []
     if labels is None:
         groups.append((slice(None), gmm, order, _rejected_separation(gmm, order)))
-        return _Mixtures(gmm, order, groups, [])
+        return _Mixtures(gmm, order, groups, [], x)
     members = _class_members(labels)
     small = [at for at in members if len(at) < MIN_CLASS]
     if small:
@@ -634,15 +636,15 @@ def _fit_groups(x: np.ndarray, labels: np.ndarray | None, seed: int) -> _Mixture
             d = _rejected_separation(mixture, low_first, one_class=True)
             groups.append((at, mixture, low_first, d))
             classes.append((at, d))
-    return _Mixtures(gmm, order, groups, classes)
+    return _Mixtures(gmm, order, groups, classes, x)
 
 
-def _posteriors(fitted: _Mixtures, x: np.ndarray, prior: float | None
-                ) -> tuple[np.ndarray, float | None]:
-    """Every value's posterior under the low component of its group's mixture, with
+def _posteriors(fitted: _Mixtures, prior: float | None) -> tuple[np.ndarray, float | None]:
+    """Every fitted value's posterior under the low component of its group's mixture, with
     ``prior`` (None: each mixture's own weight), and the largest
     :func:`_rejected_separation` of the mixtures (None: no low component has a negative
     mean)."""
+    x = fitted.x
     prob = np.zeros(len(x), np.float32)
     separation = None
     for at, mixture, low_first, d in fitted.groups:
@@ -764,8 +766,8 @@ def _fit_mixtures(values: np.ndarray, *, by: str, scale: str, seed: int,
     per_class = labels is not None
     if fitted is None:  # nothing to separate
         return _nothing(n, by, share, share_from, per_class), np.zeros(n, np.float32)
-    x = transform(values, scale)
-    post, separation = _posteriors(fitted, x, _prior(share))
+    x = fitted.x
+    post, separation = _posteriors(fitted, _prior(share))
     rejected = found(separation)
     candidate = np.where(x < 0 if doubt is None else doubt, post, 0).astype(np.float32)
     prob = candidate if rejected else np.zeros(n, np.float32)
