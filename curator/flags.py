@@ -58,8 +58,9 @@ from curator.errors import CuratorError
 # 7 (2026-12-06) weighs, in a class whose rejected samples do not stand apart, the labels
 # whose rival the model nearly prefers too (:func:`in_doubt`); 8 (2026-12-06) lets the
 # posteriors flag a label in doubt in a contested class too, where the mixture over all
-# samples does not find the wrong labels apart
-ESTIMATE = 8
+# samples does not find the wrong labels apart; 9 (2026-12-06) ends the early window before
+# the test loss rises clearly above its minimum (:func:`memorising_onset`)
+ESTIMATE = 9
 FLAG_AT = 0.5  # flagged: probability of being mislabelled at least this
 # a suggested label needs at least this mean probability before memorising (and more than
 # the given label's): on the flipped samples of Fashion-MNIST 20,000 with 20% symmetric noise,
@@ -99,6 +100,13 @@ SHARE_Z = 2.0  # the first epoch's share counts when at least this many standard
 # the early window ends at the first epoch within this many standard errors of the best test
 # accuracy: the one-standard-error rule of model selection, with the epochs as the complexity
 WINDOW_Z = 1.0
+# memorising has begun where the mean test loss over the runs is this many standard deviations
+# of its epoch-to-epoch noise above its minimum (:func:`memorising_onset`). The largest scan
+# of the curve (every epoch after the minimum) asks for more than the usual 2: on 76
+# reference-run files, 2 also cut windows where the later epochs were better (mnist1d 40%
+# symmetric flips, F1 0.663 -> 0.630); 3 cut only where the loss had risen by 20-30%
+# (benchmarks/RESULTS.md, "Memorising a noisy test split")
+LOSS_Z = 3.0
 # how a score is made comparable to the level 0 ("the model rejects the label"):
 # probabilities of the label through the logit, margins as they are. Each score declares its
 # own at registration (curator.scores: scale=...).
@@ -816,7 +824,8 @@ def during_epochs(after: np.ndarray, start: float) -> np.ndarray:
 
 
 def early_window(test_acc: np.ndarray | None, num_epochs: int,
-                 test_samples: int | None = None, num_classes: int | None = None) -> int:
+                 test_samples: int | None = None, num_classes: int | None = None,
+                 test_loss: np.ndarray | None = None) -> int:
     """Epochs read by ``early_aum`` and ``early_learnability`` (the window before memorising):
     up to the first (1-based) epoch whose mean test accuracy over the runs is level with the
     best one: within one standard error sqrt(a (1 - a) / m) of the best accuracy a, the
@@ -827,6 +836,12 @@ def early_window(test_acc: np.ndarray | None, num_epochs: int,
     creeps up for tens of epochs after that (a weak one, whose test accuracy memorising does
     not lower) memorises wrong labels in them. Without ``test_samples``, the epoch of the
     best mean; without test accuracies, the first ceil(T/5).
+
+    Where the test labels are wrong the way the training labels are (flips towards the class
+    an image resembles, in both splits: real data), memorising the training flips can raise
+    the test accuracy too, for tens of epochs, while the test loss climbs. So with
+    ``test_loss`` (R, T), the best accuracy is sought only among the epochs before
+    :func:`memorising_onset`, when the window would reach it.
 
     An epoch's statistics are read in its training pass, from a model half an epoch, on
     average, before the epoch's end (as :func:`curator.scores.error_rates` compares them).
@@ -839,10 +854,18 @@ def early_window(test_acc: np.ndarray | None, num_epochs: int,
     if test_acc is None:
         return fallback
     acc = np.asarray(test_acc, dtype=np.float64).reshape(-1, num_epochs)
-    acc = acc[:, :num_epochs]
     if acc.size == 0 or not np.isfinite(acc).all():
         return fallback
-    mean = acc.mean(axis=0)
+    window = _accuracy_window(acc.mean(axis=0), test_samples, num_classes)
+    onset = None if test_loss is None else memorising_onset(test_loss, num_epochs)
+    if onset is not None and window >= onset:
+        window = _accuracy_window(acc.mean(axis=0)[:onset - 1], test_samples, num_classes)
+    return window
+
+
+def _accuracy_window(mean: np.ndarray, test_samples: int | None,
+                     num_classes: int | None) -> int:
+    """:func:`early_window`'s rule on the mean test accuracy per epoch (T,)."""
     best = float(mean.max())
     level = best
     if test_samples:
@@ -850,5 +873,26 @@ def early_window(test_acc: np.ndarray | None, num_epochs: int,
     first = int(np.argmax(mean >= level))  # 0-based: the first epoch at the level
     met = during_epochs(mean[None], 1 / num_classes if num_classes else 0.0)[0]
     if met[first] < level:  # reached during the epoch: its pass lags
-        return min(first + 2, num_epochs)
+        return min(first + 2, len(mean))
     return first + 1
+
+
+def memorising_onset(test_loss: np.ndarray, num_epochs: int) -> int | None:
+    """The first (1-based) epoch after the minimum of the mean test loss over the runs
+    (``test_loss``, (R, T)) whose loss is at least :data:`LOSS_Z` times the curve's noise
+    above that minimum; None where there is none, or without a loss for every epoch (a run
+    recorded without ``test_loss``). A model that memorises wrong labels grows sure of
+    predictions that the test labels contradict, and its test loss rises, whatever its test
+    accuracy does (early stopping on the validation loss: Prechelt, "Early Stopping — But
+    When?", 1998). The noise is the curve's own epoch-to-epoch scatter, sqrt(mean(diff^2) /
+    2) — von Neumann's mean square successive difference, which a slow trend barely moves
+    (von Neumann, Kent, Bellinson, Hart 1941, "The mean square successive difference") —, so
+    one run serves as well as several."""
+    loss = np.asarray(test_loss, dtype=np.float64).reshape(-1, num_epochs)
+    if num_epochs < 3 or loss.size == 0 or not np.isfinite(loss).all():
+        return None
+    mean = loss.mean(axis=0)
+    noise = float(np.sqrt(np.mean(np.diff(mean) ** 2) / 2))
+    low = int(np.argmin(mean))
+    risen = np.flatnonzero(mean[low + 1:] >= mean[low] + LOSS_Z * noise)
+    return None if not len(risen) or noise <= 0 else low + 2 + int(risen[0])

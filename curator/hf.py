@@ -19,10 +19,11 @@ callback the logits of a training step. :class:`CuratorTrainer` (or :class:`Cura
 before any ``Trainer`` subclass) keeps the index column through ``remove_unused_columns`` and
 the collator, takes it out of the batch before the model sees it, and hands the logits of
 every training step's own forward pass to :class:`curator.Recorder` — no second forward
-pass. Each epoch's test accuracy is the ``Trainer``'s own evaluation (``eval_accuracy``, or
-the metric named by ``test_metric``; run it every epoch: ``eval_strategy="epoch"``), and the
-end of training finishes the run and writes the scores. Training resumed from a checkpoint
-saved at an epoch's end (``trainer.train(resume_from_checkpoint=...)``, ``save_strategy=
+pass. Each epoch's test accuracy and loss are the ``Trainer``'s own evaluation
+(``eval_accuracy`` and ``eval_loss``, or the metrics named by ``test_metric`` and
+``test_loss_metric``; run it every epoch: ``eval_strategy="epoch"``), and the end of training
+finishes the run and writes the scores. Training resumed from a checkpoint saved at an
+epoch's end (``trainer.train(resume_from_checkpoint=...)``, ``save_strategy=
 "epoch"``) continues the run at that epoch. Under ``torchrun`` every rank records the
 samples it trained on and rank 0 writes the file (:class:`curator.Recorder` under DDP).
 
@@ -86,8 +87,8 @@ def with_corrections(dataset: Any, corrections: Any, *, keep: Any = None,
 
 
 class _EpochEnd(transformers.TrainerCallback):
-    """Ends the recorder's epoch with the test accuracy of the evaluation that follows the
-    epoch (the ``Trainer`` evaluates after ``on_epoch_end``), or without one."""
+    """Ends the recorder's epoch with the test accuracy and loss of the evaluation that
+    follows the epoch (the ``Trainer`` evaluates after ``on_epoch_end``), or without them."""
 
     def __init__(self, owner: CuratorMixin) -> None:
         self.owner = owner
@@ -98,8 +99,10 @@ class _EpochEnd(transformers.TrainerCallback):
     def on_evaluate(self, args: Any, state: Any, control: Any, metrics: dict | None = None,
                     **kwargs: Any) -> None:
         if self.owner._curator_pending:
-            value = (metrics or {}).get(self.owner._curator_metric)
-            self.owner._curator_end_epoch(math.nan if value is None else float(value))
+            found = metrics or {}
+            acc, loss = (found.get(name) for name in self.owner._curator_metrics)
+            self.owner._curator_end_epoch(math.nan if acc is None else float(acc),
+                                          math.nan if loss is None else float(loss))
 
     def on_epoch_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
         if self.owner._curator_pending:  # no evaluation after the last epoch
@@ -118,7 +121,8 @@ class CuratorMixin:
     """Put before a ``transformers.Trainer`` (sub)class to record its training: see the
     module docstring. ``curator_path``: the scores file; ``labels``: the training labels in
     index order (required); ``curator_index``: the index column (:func:`with_index`);
-    ``test_metric``: the evaluation metric taken for the test accuracy;
+    ``test_metric``, ``test_loss_metric``: the evaluation metrics taken for the test accuracy
+    and loss (the loss tells where memorising begins: docs/flags.md, step 1);
     ``first_epoch_checks``: test evaluations inside the first epoch (before its first step,
     then after every ``1/k`` of its steps, on at most 2,000 evaluation samples, as ``curator
     score`` makes them with 10; 0, the default: none) — a second count of the share of wrong
@@ -132,7 +136,7 @@ class CuratorMixin:
 
     def __init__(self, *args: Any, curator_path: str | Path, labels: Any,
                  curator_index: str = INDEX, test_metric: str = "eval_accuracy",
-                 first_epoch_checks: int = 0,
+                 test_loss_metric: str = "eval_loss", first_epoch_checks: int = 0,
                  recorder_kwargs: dict[str, Any] | None = None, **kwargs: Any) -> None:
         given = np.asarray(labels)
         if given.dtype.kind in "USO":  # the Trainer's loss needs class numbers, and so do we
@@ -145,7 +149,7 @@ class CuratorMixin:
         self._curator_path = Path(curator_path)
         self._curator_labels = labels
         self._curator_index = curator_index
-        self._curator_metric = test_metric
+        self._curator_metrics = (test_metric, test_loss_metric)
         self._curator_kwargs = dict(recorder_kwargs or {})
         self._curator_recorder: Recorder | None = None
         self._curator_pending = False
@@ -247,10 +251,10 @@ class CuratorMixin:
         self._curator_open().update(index, logits.detach(), inputs.get("labels"))
         return (loss, outputs) if return_outputs else loss
 
-    def _curator_end_epoch(self, test_acc: float) -> None:
+    def _curator_end_epoch(self, test_acc: float, test_loss: float = math.nan) -> None:
         self._curator_pending = False
         if self._curator_recorder is not None:
-            self._curator_recorder.end_epoch(test_acc=test_acc)
+            self._curator_recorder.end_epoch(test_acc=test_acc, test_loss=test_loss)
 
     def _curator_close(self) -> None:
         if self._curator_recorder is not None:

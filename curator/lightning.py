@@ -14,7 +14,9 @@
 
 Each training step's ``logits``, ``index`` (and optional ``target``) outputs go to
 :meth:`curator.Recorder.update`, each epoch's end to :meth:`~curator.Recorder.end_epoch` with
-the logged ``val_acc`` (or the metric named by ``test_metric``), and the end of fitting
+the logged ``val_acc`` and ``val_loss`` (or the metrics named by ``test_metric`` and
+``test_loss_metric``; the loss tells where memorising begins, docs/flags.md, step 1), and the
+end of fitting
 finishes the run and writes the scores. Resuming from a Lightning checkpoint
 (``trainer.fit(..., ckpt_path=...)``) continues the run at the checkpoint's epoch; under
 Lightning's DDP strategy each rank records its own samples and rank 0 writes.
@@ -38,12 +40,13 @@ class CuratorCallback(pl.Callback):
     ``max_epochs``; ``seed`` names the run, ``seed-<seed>``)."""
 
     def __init__(self, path: str | Path, *, test_metric: str = "val_acc",
-                 **recorder_kwargs: Any) -> None:
+                 test_loss_metric: str = "val_loss", **recorder_kwargs: Any) -> None:
         if "labels" not in recorder_kwargs:
             raise CuratorError("CuratorCallback needs labels= (the training labels in index "
                                "order)", param="labels")
         self.path = Path(path)
         self.test_metric = test_metric
+        self.test_loss_metric = test_loss_metric
         self.kwargs = recorder_kwargs
         self.recorder: Recorder | None = None
 
@@ -70,8 +73,10 @@ class CuratorCallback(pl.Callback):
     def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         if self.recorder is None or trainer.sanity_checking:
             return
-        metric = trainer.callback_metrics.get(self.test_metric)
-        self.recorder.end_epoch(test_acc=math.nan if metric is None else float(metric))
+        acc, loss = (trainer.callback_metrics.get(name)
+                     for name in (self.test_metric, self.test_loss_metric))
+        self.recorder.end_epoch(test_acc=math.nan if acc is None else float(acc),
+                                test_loss=math.nan if loss is None else float(loss))
 
     def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         if self.recorder is not None:

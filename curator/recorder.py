@@ -464,8 +464,10 @@ class Recorder:
         survives a crash). The write runs in the background while the next epoch trains;
         the next ``end_epoch``, :meth:`wait` and :meth:`close` wait for it.
         ``test_acc``/``test_loss`` (optional) are stored in the run's
-        history; curator uses ``test_acc`` to find the epochs before memorisation
-        (``early_aum``, ``early_learnability``). Under DDP every rank calls it; rank 0 writes."""
+        history; curator uses them to find the epochs before memorisation
+        (``early_aum``, ``early_learnability``; the loss where memorising raises it while the
+        accuracy still creeps up: docs/flags.md, step 1). Under DDP every rank calls it; rank
+        0 writes."""
         self._check_open("end_epoch")
         epoch = self.epochs_done
         if self.epochs is not None and epoch >= self.epochs:

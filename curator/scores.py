@@ -369,24 +369,28 @@ def _mean_recorded(values: np.ndarray) -> np.ndarray:
 
 
 def default_options(num_epochs: int, test_acc: np.ndarray | None = None,
-                    test_samples: int | None = None,
-                    num_classes: int | None = None) -> dict[str, int]:
+                    test_samples: int | None = None, num_classes: int | None = None,
+                    test_loss: np.ndarray | None = None) -> dict[str, int]:
     """EL2N at 10% of training (epoch 20 of 200, as Paul et al.), easiness over the first
     20% of the epochs (at least one each), early learnability up to the first epoch whose
-    mean test accuracy is level with the best (``test_acc``: (R, T) of the runs, measured on
-    ``test_samples`` samples: :func:`curator.flags.early_window`; without it, the first
-    20%)."""
+    mean test accuracy is level with the best, before the test loss has clearly risen
+    (``test_acc``, ``test_loss``: (R, T) of the runs, the accuracy measured on
+    ``test_samples`` samples: :func:`curator.flags.early_window`; without the accuracy, the
+    first 20%)."""
     return {"el2n_epoch": max(1, round(num_epochs / 10)),
             "easy_epochs": max(1, math.ceil(num_epochs / 5)),
-            "early_epochs": early_window(test_acc, num_epochs, test_samples, num_classes)}
+            "early_epochs": early_window(test_acc, num_epochs, test_samples, num_classes,
+                                         test_loss)}
 
 
 def options_of(traj: Trajectories) -> dict[str, int]:
-    """:func:`default_options` for these trajectories: their epochs, and the test accuracy,
-    test samples and classes where they record them (the early window the flags read)."""
+    """:func:`default_options` for these trajectories: their epochs, and the test accuracy
+    and loss, test samples and classes where they record them (the early window the flags
+    read)."""
     return default_options(traj.num_epochs, getattr(traj, "test_acc", None),
                            getattr(traj, "test_samples", None),
-                           getattr(traj, "num_classes", None))
+                           getattr(traj, "num_classes", None),
+                           getattr(traj, "test_loss", None))
 
 
 # --------------------------------------------------------------------------------------
@@ -409,9 +413,10 @@ class Trajectories(Protocol):
 
 @dataclass
 class ArrayTrajectories:
-    """In-memory trajectories: ``stats[name]`` has shape (R, T, N); ``test_acc`` (R, T), when
-    given, is each run's test accuracy per epoch, and ``train_acc`` its accuracy during the
-    training pass (default: the mean of ``stats["correct"]``)."""
+    """In-memory trajectories: ``stats[name]`` has shape (R, T, N); ``test_acc`` and
+    ``test_loss`` (R, T), when given, are each run's test accuracy and loss per epoch, and
+    ``train_acc`` its accuracy during the training pass (default: the mean of
+    ``stats["correct"]``)."""
 
     stats: Mapping[str, np.ndarray]
     runs: tuple[str, ...] = ()
@@ -421,6 +426,7 @@ class ArrayTrajectories:
     labels: np.ndarray | None = None  # (N,) the given labels; None: unknown
     first_epoch: np.ndarray | None = None  # (R, K, 5) first-epoch checks; None: not made
     test_samples: int | None = None  # the test samples behind test_acc; None: unknown
+    test_loss: np.ndarray | None = None  # (R, T); None (or NaN): not measured
 
     def __post_init__(self) -> None:
         shapes = {np.shape(v) for v in self.stats.values()}
@@ -464,6 +470,7 @@ class FileTrajectories:
         self.num_samples = scores.num_samples
         history = [scores.history(r) for r in self.runs]
         self.test_acc = np.stack([h["test_acc"][:self.num_epochs] for h in history])
+        self.test_loss = np.stack([h["test_loss"][:self.num_epochs] for h in history])
         self.train_acc = np.stack([h["train_acc"][:self.num_epochs] for h in history])
         self.num_classes = scores.num_classes
         self.test_samples = scores.test_samples  # behind test_acc; None: not known

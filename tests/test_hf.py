@@ -70,6 +70,7 @@ def test_a_trainer_run_is_recorded_from_its_own_forward_passes(tmp_path: Path) -
         p1 = f.read_stat(run.name, "p_true", 0, f.num_samples)[0]
         correct1 = f.read_stat(run.name, "correct", 0, f.num_samples)[0]
         test_acc = f.history(run.name)["test_acc"]
+        test_loss = f.history(run.name)["test_loss"]
         checks = f.first_epoch(run.name)
     # the first-epoch checks: ten stretches covering the epoch, each sample predicted before
     # its step, the test accuracy measured on the 400 evaluation samples at both ends
@@ -80,6 +81,7 @@ def test_a_trainer_run_is_recorded_from_its_own_forward_passes(tmp_path: Path) -
     idx = np.array(sorted(seen))
     np.testing.assert_allclose(p1[idx], [seen[i] for i in idx], rtol=1e-3, atol=1e-4)
     assert np.isfinite(test_acc).all() and test_acc.max() > 0.9  # the Trainer's evaluation
+    assert np.isfinite(test_loss).all() and (test_loss > 0).all()  # its eval_loss
     report, _ = read_report(out)
     assert report.quality is not None and report.quality.f1 > 0.7, report.quality
 

@@ -32,7 +32,9 @@ def test_the_lightning_example_records_and_resumes_from_a_checkpoint(tmp_path: P
     with store.open_scores(tmp_path / "s.h5") as f:
         assert (f.run("seed-0").epochs_done, f.run("seed-0").complete) == (2, True)
         two = f.read_stat("seed-0", "p_true")
-        assert np.isfinite(f.history("seed-0")["test_acc"]).all()  # the logged val_acc
+        history = f.history("seed-0")
+        assert np.isfinite(history["test_acc"]).all()  # the logged val_acc
+        assert np.isfinite(history["test_loss"]).all()  # and val_loss
     again = run("--epochs", "3", "--out", "s.h5", "--resume", "checkpoints/last.ckpt",
                 cwd=tmp_path)
     assert again.returncode == 0, again.stderr[-3000:]

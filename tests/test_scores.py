@@ -150,6 +150,31 @@ def test_easiness_counts_the_first_k_epochs() -> None:
     assert default["easiness"].params == {"easy_epochs": 1}  # ceil(4 / 5)
 
 
+def test_the_early_window_reads_the_test_loss_where_the_runs_record_it() -> None:
+    """``early_aum`` reads the epochs before the test loss clearly rises (memorising a test
+    split whose labels are wrong the way the training labels are); runs recorded without a
+    test loss (NaN: ``Recorder.end_epoch(test_acc=...)`` alone) keep the accuracy's window."""
+    from curator.scores import options_of
+    t = 10
+    p = np.tile(np.linspace(0.2, 0.9, t)[None, :, None], (1, 1, 3))
+    acc = np.array([[0.60, 0.65, 0.68, 0.70, 0.69, 0.70, 0.71, 0.72, 0.73, 0.74]])
+    loss = np.array([[0.90, 0.80, 0.75, 0.70, 0.72, 0.80, 0.90, 1.00, 1.10, 1.20]])
+    base = full(p)
+    plain = ArrayTrajectories(base.stats, test_acc=acc, test_samples=100_000, num_classes=10)
+    assert options_of(plain)["early_epochs"] == 10  # the best accuracy: the last epoch
+    told = ArrayTrajectories(base.stats, test_acc=acc, test_samples=100_000, num_classes=10,
+                             test_loss=loss)
+    # the loss's noise 0.0586: risen from epoch 7 (0.90 >= 0.70 + 3 x 0.0586); the best
+    # accuracy before it, 0.70, is reached in epoch 4, during it (from 0.68): one more
+    assert options_of(told)["early_epochs"] == 5
+    early = compute_scores(told, ["early_learnability"])["early_learnability"]
+    assert early.params == {"early_epochs": 5}
+    np.testing.assert_allclose(early.values, p[0, :5, 0].mean(), rtol=1e-6)
+    unknown = ArrayTrajectories(base.stats, test_acc=acc, test_samples=100_000,
+                                num_classes=10, test_loss=np.full((1, t), np.nan))
+    assert options_of(unknown)["early_epochs"] == 10
+
+
 def test_aum_el2n_variability_by_hand() -> None:
     margin = np.array([[[2.0, -1.0], [4.0, -3.0]], [[0.0, 1.0], [2.0, -1.0]]])  # R=2, T=2
     el2n = np.array([[[0.2, 1.0], [0.1, 1.2]], [[0.4, 0.8], [0.3, 1.0]]])
