@@ -773,6 +773,8 @@ def flag(
     n = len(flagged)
     for line in flag_lines(fit, r.classes):
         out_console.print(line, highlight=False)
+    if r.window is not None:
+        out_console.print(r.window.line(), highlight=False)
     out_console.print(f"flagged [bold]{int(flagged.sum())}[/] of {n} samples "
                       f"({_pct(flagged.mean() if n else 0.0)}) with probability >= {FLAG_AT}"
                       f" of a wrong label; expected wrong labels {fit.estimated_share * n:.0f}"

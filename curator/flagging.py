@@ -25,9 +25,11 @@ from curator.flags import (
     SEPARATION,
     FlagQuality,
     MislabelFit,
+    early_window,
     fit_mislabelled,
     flag_quality,
     hesitation_tells,
+    memorising_onset,
     noise_share,
     relabel_plan,
 )
@@ -129,6 +131,39 @@ def file_noise_share(f: ScoresFile, by: str = DEFAULT_BY) -> tuple[float | None,
     return reference_noise_share(traj, options_of(traj)["early_epochs"])
 
 
+@dataclass(frozen=True)
+class EarlyWindow:
+    """The epochs the early scores read (:func:`curator.flags.early_window`): the first
+    ``epochs`` of ``of``; ``loss_from``: the epoch from which the test loss had clearly risen
+    (:func:`curator.flags.memorising_onset`), where that ended the window sooner than the
+    test accuracy alone would have."""
+
+    epochs: int
+    of: int
+    loss_from: int | None = None
+
+    def line(self) -> str:
+        """One sentence for ``curator flag``."""
+        why = ("the test accuracy was level with its best before memorising" if
+               self.loss_from is None else
+               f"the test loss rose clearly from epoch {self.loss_from}, though the test "
+               "accuracy crept on: memorising")
+        return (f"read the first {self.epochs} of {self.of} epochs, where {why} "
+                "(docs/flags.md, step 1)")
+
+
+def file_window(f: ScoresFile) -> EarlyWindow | None:
+    """:class:`EarlyWindow` of an open file's reference runs; None without them."""
+    try:
+        traj = FileTrajectories(f)
+    except CuratorError:
+        return None
+    epochs = options_of(traj)["early_epochs"]
+    onset = memorising_onset(traj.test_loss, traj.num_epochs)
+    alone = early_window(traj.test_acc, traj.num_epochs, traj.test_samples, traj.num_classes)
+    return EarlyWindow(epochs, traj.num_epochs, onset if alone != epochs else None)
+
+
 def score_for_flags(f: ScoresFile, by: str) -> tuple[ScoreValues, bool]:
     """The score ``by`` of an open file and whether it is stored; a score the file does not
     store (``early_aum`` of an older file) is computed from the trajectories."""
@@ -180,6 +215,7 @@ class FlagReport:
     confidence: np.ndarray | None = None
     original: np.ndarray | None = None  # (N,) the labels before injected noise, when known
     fingerprint: str = ""  # the file's (of its training data)
+    window: EarlyWindow | None = None  # the epochs the early scores read (None: no runs)
 
     @property
     def flagged_indices(self) -> np.ndarray:
@@ -260,6 +296,7 @@ def read_report(path: str | Path, *, by: str = DEFAULT_BY
         original = None if noisy is None else f.original_labels
         classes = class_names(f)
         test_acc = best_test_accuracy(f)
+        window = file_window(f) if "early" in fit.by else None
         found = file_suggestions(f)
     assert fit is not None
     suggested = confidence = None
@@ -268,7 +305,7 @@ def read_report(path: str | Path, *, by: str = DEFAULT_BY
         scores.update(more)
     report = FlagReport(fit, labels, classes, noisy, None, stored=bool(scores),
                         test_acc=test_acc, suggested=suggested, confidence=confidence,
-                        original=original, fingerprint=fingerprint)
+                        original=original, fingerprint=fingerprint, window=window)
     return report, scores
 
 

@@ -6,7 +6,9 @@ looks like another class: the model's logit for its label is below its logit for
 class (a negative margin) and the probability of its label is low; after, both are high. So
 the estimate reads the trajectories only up to the first epoch whose test accuracy is level
 with the best (where memorising starts to cost accuracy, or stops gaining it; on clean data
-that is late in training: :func:`early_window`) and asks two
+that is late in training), before the test loss has clearly risen (memorising raises it even
+where it raises the accuracy on test labels as noisy as the training labels:
+:func:`early_window`), and asks two
 questions of each sample (:func:`estimate_mislabelled`):
 
 - within its class: is its mean margin over those epochs (``early_aum``, the area under the

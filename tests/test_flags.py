@@ -348,6 +348,15 @@ def test_the_early_window_ends_before_the_test_loss_rises() -> None:
     assert early_window(acc[:, :10], 10, 10_000, 10, loss[:, :10]) == 7
 
 
+def test_curator_flag_says_where_the_window_ends_and_why() -> None:
+    from curator.flagging import EarlyWindow
+
+    assert EarlyWindow(7, 60, 11).line() == (
+        "read the first 7 of 60 epochs, where the test loss rose clearly from epoch 11, "
+        "though the test accuracy crept on: memorising (docs/flags.md, step 1)")
+    assert "the test accuracy was level with its best" in EarlyWindow(5, 60).line()
+
+
 def test_memorising_onset_needs_a_rise_well_above_the_curve_s_noise() -> None:
     falling = np.array([[1.0, 0.8, 0.7, 0.65, 0.62, 0.60, 0.59, 0.585]])
     assert memorising_onset(falling, 8) is None  # no epoch after the minimum
@@ -493,6 +502,9 @@ def test_flag_end_to_end(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Non
     assert "read from the score 'mislabel_probability'" in text and "stored as" not in text
     with open_scores(out) as f:
         s = f.score("mislabel_probability")
+        window = f.score("early_aum").params["early_epochs"]
+    assert f"read the first {window} of " in text  # the window, and why it ends there
+    with open_scores(out) as f:
         noisy = f.noisy
         assert s.higher_is == "harder" and s.params["by"] == flags.DEFAULT_BY
         np.testing.assert_array_equal(s.values, scored.values)
