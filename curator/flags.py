@@ -61,7 +61,8 @@ from curator.errors import CuratorError
 # whose rival the model nearly prefers too (:func:`in_doubt`); 8 (2026-12-06) lets the
 # posteriors flag a label in doubt in a contested class too, where the mixture over all
 # samples does not find the wrong labels apart; 9 (2026-12-06) ends the early window before
-# the test loss rises clearly above its minimum (:func:`memorising_onset`)
+# the test loss rises clearly above its minimum (:func:`memorising_onset`), and not before it
+# has settled (:func:`loss_settled`)
 ESTIMATE = 9
 FLAG_AT = 0.5  # flagged: probability of being mislabelled at least this
 # a suggested label needs at least this mean probability before memorising (and more than
@@ -843,7 +844,10 @@ def early_window(test_acc: np.ndarray | None, num_epochs: int,
     an image resembles, in both splits: real data), memorising the training flips can raise
     the test accuracy too, for tens of epochs, while the test loss climbs. So with
     ``test_loss`` (R, T), the best accuracy is sought only among the epochs before
-    :func:`memorising_onset`, when the window would reach it.
+    :func:`memorising_onset`, when the window would reach it; and the window lasts at least
+    until the loss has settled (:func:`loss_settled`): on a small test split with labels as
+    noisy as the training labels, the accuracy can stay level within its standard error for
+    epochs in which the model still learns.
 
     An epoch's statistics are read in its training pass, from a model half an epoch, on
     average, before the epoch's end (as :func:`curator.scores.error_rates` compares them).
@@ -859,10 +863,13 @@ def early_window(test_acc: np.ndarray | None, num_epochs: int,
     if acc.size == 0 or not np.isfinite(acc).all():
         return fallback
     window = _accuracy_window(acc.mean(axis=0), test_samples, num_classes)
-    onset = None if test_loss is None else memorising_onset(test_loss, num_epochs)
+    if test_loss is None:
+        return window
+    onset = memorising_onset(test_loss, num_epochs)
     if onset is not None and window >= onset:
         window = _accuracy_window(acc.mean(axis=0)[:onset - 1], test_samples, num_classes)
-    return window
+    settled = loss_settled(test_loss, num_epochs)
+    return window if settled is None else max(window, settled)
 
 
 def _accuracy_window(mean: np.ndarray, test_samples: int | None,
@@ -879,22 +886,43 @@ def _accuracy_window(mean: np.ndarray, test_samples: int | None,
     return first + 1
 
 
-def memorising_onset(test_loss: np.ndarray, num_epochs: int) -> int | None:
-    """The first (1-based) epoch after the minimum of the mean test loss over the runs
-    (``test_loss``, (R, T)) whose loss is at least :data:`LOSS_Z` times the curve's noise
-    above that minimum; None where there is none, or without a loss for every epoch (a run
-    recorded without ``test_loss``). A model that memorises wrong labels grows sure of
-    predictions that the test labels contradict, and its test loss rises, whatever its test
-    accuracy does (early stopping on the validation loss: Prechelt, "Early Stopping — But
-    When?", 1998). The noise is the curve's own epoch-to-epoch scatter, sqrt(mean(diff^2) /
-    2) — von Neumann's mean square successive difference, which a slow trend barely moves
-    (von Neumann, Kent, Bellinson, Hart 1941, "The mean square successive difference") —, so
-    one run serves as well as several."""
+def _loss_curve(test_loss: np.ndarray, num_epochs: int) -> tuple[np.ndarray, float] | None:
+    """The mean test loss over the runs per epoch and its noise, sqrt(mean(diff^2) / 2) —
+    von Neumann's mean square successive difference, which a slow trend barely moves (von
+    Neumann, Kent, Bellinson, Hart 1941, "The mean square successive difference"), so one
+    run serves as well as several —; None with fewer than 3 epochs, without a loss for every
+    epoch (a run recorded without ``test_loss``) or a flat curve."""
     loss = np.asarray(test_loss, dtype=np.float64).reshape(-1, num_epochs)
     if num_epochs < 3 or loss.size == 0 or not np.isfinite(loss).all():
         return None
     mean = loss.mean(axis=0)
     noise = float(np.sqrt(np.mean(np.diff(mean) ** 2) / 2))
+    return (mean, noise) if noise > 0 else None
+
+
+def loss_settled(test_loss: np.ndarray, num_epochs: int) -> int | None:
+    """The first (1-based) epoch whose mean test loss over the runs is within
+    :data:`WINDOW_Z` times the curve's noise of its minimum (:func:`_loss_curve`): the loss's
+    one-standard-error epoch. None where :func:`_loss_curve` is."""
+    curve = _loss_curve(test_loss, num_epochs)
+    if curve is None:
+        return None
+    mean, noise = curve
+    return int(np.argmax(mean <= mean.min() + WINDOW_Z * noise)) + 1
+
+
+def memorising_onset(test_loss: np.ndarray, num_epochs: int) -> int | None:
+    """The first (1-based) epoch after the minimum of the mean test loss over the runs
+    (``test_loss``, (R, T)) whose loss is at least :data:`LOSS_Z` times the curve's noise
+    (:func:`_loss_curve`) above that minimum; None where there is none, or where
+    :func:`_loss_curve` is None. A model that memorises wrong labels grows sure of
+    predictions that the test labels contradict, and its test loss rises, whatever its test
+    accuracy does (early stopping on the validation loss: Prechelt, "Early Stopping — But
+    When?", 1998)."""
+    curve = _loss_curve(test_loss, num_epochs)
+    if curve is None:
+        return None
+    mean, noise = curve
     low = int(np.argmin(mean))
     risen = np.flatnonzero(mean[low + 1:] >= mean[low] + LOSS_Z * noise)
-    return None if not len(risen) or noise <= 0 else low + 2 + int(risen[0])
+    return low + 2 + int(risen[0]) if len(risen) else None
