@@ -25,13 +25,12 @@ from curator.flags import (
     SEPARATION,
     FlagQuality,
     MislabelFit,
-    early_window,
     fit_mislabelled,
     flag_quality,
     hesitation_tells,
-    memorising_onset,
     noise_share,
     relabel_plan,
+    window_parts,
 )
 from curator.scores import (
     SCORES,
@@ -133,21 +132,24 @@ def file_noise_share(f: ScoresFile, by: str = DEFAULT_BY) -> tuple[float | None,
 
 @dataclass(frozen=True)
 class EarlyWindow:
-    """The epochs the early scores read (:func:`curator.flags.early_window`): the first
-    ``epochs`` of ``of``; ``loss_from``: the epoch from which the test loss had clearly risen
-    (:func:`curator.flags.memorising_onset`), where that ended the window sooner than the
-    test accuracy alone would have."""
+    """The epochs the early scores read: the first ``epochs`` of ``of``, and what ended the
+    window there (:class:`curator.flags.WindowParts`)."""
 
     epochs: int
     of: int
-    loss_from: int | None = None
+    loss_rose_from: int | None = None
+    loss_settled: bool = False
 
     def line(self) -> str:
         """One sentence for ``curator flag``."""
-        why = ("the test accuracy was level with its best before memorising" if
-               self.loss_from is None else
-               f"the test loss rose clearly from epoch {self.loss_from}, though the test "
-               "accuracy crept on: memorising")
+        if self.loss_rose_from is not None:
+            why = (f"the test loss rose clearly from epoch {self.loss_rose_from}, though the "
+                   "test accuracy crept on: memorising")
+        elif self.loss_settled:
+            why = ("the test loss had settled (the test accuracy was level within its "
+                   "standard error sooner)")
+        else:
+            why = "the test accuracy was level with its best before memorising"
         return (f"read the first {self.epochs} of {self.of} epochs, where {why} "
                 "(docs/flags.md, step 1)")
 
@@ -158,10 +160,10 @@ def file_window(f: ScoresFile) -> EarlyWindow | None:
         traj = FileTrajectories(f)
     except CuratorError:
         return None
-    epochs = options_of(traj)["early_epochs"]
-    onset = memorising_onset(traj.test_loss, traj.num_epochs)
-    alone = early_window(traj.test_acc, traj.num_epochs, traj.test_samples, traj.num_classes)
-    return EarlyWindow(epochs, traj.num_epochs, onset if alone != epochs else None)
+    parts = window_parts(traj.test_acc, traj.num_epochs, traj.test_samples, traj.num_classes,
+                         traj.test_loss)
+    return EarlyWindow(parts.epochs, traj.num_epochs, parts.loss_rose_from,
+                       parts.loss_settled)
 
 
 def score_for_flags(f: ScoresFile, by: str) -> tuple[ScoreValues, bool]:

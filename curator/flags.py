@@ -856,20 +856,41 @@ def early_window(test_acc: np.ndarray | None, num_epochs: int,
     below the level — the window takes one epoch more: a model that learns a distinction in
     one epoch (a text model telling two topics apart) has not yet shown it in that epoch's
     statistics."""
-    fallback = max(1, -(-num_epochs // 5))
+    return window_parts(test_acc, num_epochs, test_samples, num_classes, test_loss).epochs
+
+
+@dataclass(frozen=True)
+class WindowParts:
+    """:func:`early_window` and what ended it: ``loss_rose_from``, the epoch from which the
+    test loss had clearly risen, where that ended the window sooner than the accuracy
+    would have (:func:`memorising_onset`); ``loss_settled``, whether the loss settling
+    later than the accuracy made it longer (:func:`loss_settled`)."""
+
+    epochs: int
+    loss_rose_from: int | None = None
+    loss_settled: bool = False
+
+
+def window_parts(test_acc: np.ndarray | None, num_epochs: int,
+                 test_samples: int | None = None, num_classes: int | None = None,
+                 test_loss: np.ndarray | None = None) -> WindowParts:
+    """:func:`early_window`, with what ended it (what ``curator flag`` says)."""
     if test_acc is None:
-        return fallback
+        return WindowParts(max(1, -(-num_epochs // 5)))
     acc = np.asarray(test_acc, dtype=np.float64).reshape(-1, num_epochs)
     if acc.size == 0 or not np.isfinite(acc).all():
-        return fallback
+        return WindowParts(max(1, -(-num_epochs // 5)))
     window = _accuracy_window(acc.mean(axis=0), test_samples, num_classes)
     if test_loss is None:
-        return window
+        return WindowParts(window)
     onset = memorising_onset(test_loss, num_epochs)
-    if onset is not None and window >= onset:
+    rose = onset is not None and window >= onset
+    if rose:
         window = _accuracy_window(acc.mean(axis=0)[:onset - 1], test_samples, num_classes)
     settled = loss_settled(test_loss, num_epochs)
-    return window if settled is None else max(window, settled)
+    if settled is not None and settled > window:
+        return WindowParts(settled, onset if rose else None, True)
+    return WindowParts(window, onset if rose else None)
 
 
 def _accuracy_window(mean: np.ndarray, test_samples: int | None,

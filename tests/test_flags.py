@@ -376,6 +376,17 @@ def test_curator_flag_says_where_the_window_ends_and_why() -> None:
         "read the first 7 of 60 epochs, where the test loss rose clearly from epoch 11, "
         "though the test accuracy crept on: memorising (docs/flags.md, step 1)")
     assert "the test accuracy was level with its best" in EarlyWindow(5, 60).line()
+    assert "the test loss had settled" in EarlyWindow(4, 15, loss_settled=True).line()
+    # what ended the window, from the curves: the loss's rise, its settling, the accuracy
+    from curator.flags import WindowParts, window_parts
+
+    assert window_parts(np.array([NOISY_TEST_ACC]), 60, 10_000, 10,
+                        np.array([NOISY_TEST_LOSS])) == WindowParts(7, 11, False)
+    acc = np.array([[0.494, 0.519, 0.525, 0.530, 0.508, 0.526, 0.535, 0.518, 0.512, 0.526]])
+    loss = np.array([[1.21, 0.967, 0.88, 0.838, 0.853, 0.845, 0.806, 0.823, 0.829, 0.829]])
+    assert window_parts(acc, 10, 360, 10, loss) == WindowParts(4, None, True)
+    assert window_parts(acc, 10, 360, 10) == WindowParts(3)
+    assert window_parts(None, 10) == WindowParts(2)
 
 
 def test_memorising_onset_needs_a_rise_well_above_the_curve_s_noise() -> None:
