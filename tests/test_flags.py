@@ -313,59 +313,57 @@ def test_the_early_window_waits_for_an_epoch_that_learned_late() -> None:
     assert early_window(np.array([[0.95, 0.95, 0.96]]), 3, test_samples=100) == 2
 
 
-# the mean test accuracy and loss of three MLP runs, 60 epochs, on Fashion-MNIST 20,000 with
-# 40% instance-dependent flips in the training and the test labels (benchmarks/RESULTS.md,
-# "Memorising a noisy test split"): the accuracy creeps up to epoch 60 while the model
-# memorises flips made the way the test labels' were; the loss is lowest at epoch 6
-NOISY_TEST_ACC = [
-    0.686, 0.690, 0.696, 0.712, 0.706, 0.718, 0.723, 0.694, 0.702, 0.705, 0.671, 0.713, 0.707,
-    0.704, 0.690, 0.705, 0.709, 0.695, 0.712, 0.734, 0.714, 0.724, 0.730, 0.743, 0.725, 0.741,
-    0.729, 0.726, 0.745, 0.726, 0.727, 0.735, 0.746, 0.729, 0.744, 0.743, 0.748, 0.746, 0.747,
-    0.752, 0.751, 0.752, 0.754, 0.755, 0.752, 0.754, 0.755, 0.755, 0.753, 0.758, 0.760, 0.758,
-    0.757, 0.758, 0.758, 0.759, 0.759, 0.759, 0.759, 0.759]
-NOISY_TEST_LOSS = [
-    0.782, 0.723, 0.751, 0.668, 0.689, 0.643, 0.645, 0.719, 0.710, 0.708, 0.833, 0.699, 0.710,
-    0.723, 0.788, 0.774, 0.740, 0.838, 0.744, 0.682, 0.808, 0.742, 0.710, 0.702, 0.762, 0.748,
-    0.763, 0.798, 0.711, 0.785, 0.809, 0.794, 0.770, 0.837, 0.799, 0.812, 0.796, 0.812, 0.822,
-    0.794, 0.804, 0.833, 0.817, 0.823, 0.834, 0.832, 0.829, 0.837, 0.842, 0.832, 0.833, 0.835,
-    0.836, 0.838, 0.839, 0.837, 0.838, 0.838, 0.838, 0.838]
+# per-run test accuracy and loss of two real reference runs (tests/data/README.md)
+CURVES = json.loads((Path(__file__).parent / "data" / "test-curves.json").read_text())
+
+
+def curves(name: str) -> tuple[np.ndarray, np.ndarray, int]:
+    """(test accuracy, test loss) as (R, T), and the test samples, of a run in CURVES."""
+    run = CURVES[name]
+    return np.array(run["test_acc"]), np.array(run["test_loss"]), run["test_samples"]
 
 
 def test_the_early_window_ends_before_the_test_loss_rises() -> None:
-    """Test labels flipped the way the training labels are: memorising the training flips
-    raises the test accuracy for tens of epochs, and the one-standard-error rule alone put
-    the window at epoch 48 of 60 (51 from these rounded means), where no label is rejected
-    any more (the flags abstained: F1 0.006). The test loss rose from epoch 11: the best
-    accuracy before it ends the window."""
-    acc, loss = np.array([NOISY_TEST_ACC]), np.array([NOISY_TEST_LOSS])
-    assert early_window(acc, 60, test_samples=10_000, num_classes=10) == 51
-    # noise: sqrt(mean(diff^2) / 2) = 0.0333; 0.643 + 3 x 0.0333 = 0.743 first reached at 11
-    assert memorising_onset(loss, 60) == 11
-    # the best of epochs 1-10 is 0.723 (epoch 7); one SE is 0.0045 on 10,000 test samples
-    assert early_window(acc, 60, test_samples=10_000, num_classes=10, test_loss=loss) == 7
-    # several runs: their mean curve; a window that ends before the rise stays as it was
-    assert early_window(np.repeat(acc, 3, axis=0), 60, 10_000, 10,
-                        np.repeat(loss, 3, axis=0)) == 7
-    assert early_window(acc[:, :10], 10, 10_000, 10, loss[:, :10]) == 7
+    """Fashion-MNIST 20,000, 40% instance-dependent flips in the training and the test
+    labels, three MLP runs of 60 epochs: memorising the training flips raises the accuracy on
+    test labels flipped the same way (0.723 at epoch 7, 0.760 at 51), and the
+    one-standard-error rule alone put the window at epoch 48, where no label is rejected any
+    more (the flags abstained: F1 0.006). The mean test loss, lowest at epoch 6, rose clearly
+    from epoch 11: the best accuracy before it ends the window."""
+    acc, loss, m = curves("fashion-mnist20000-instance0.4T-60")
+    assert acc.shape == loss.shape == (3, 60)
+    assert early_window(acc, 60, test_samples=m, num_classes=10) == 48
+    mean = loss.mean(axis=0)
+    noise = float(np.sqrt(np.mean(np.diff(mean) ** 2) / 2))
+    assert int(np.argmin(mean)) + 1 == 6
+    onset = memorising_onset(loss, 60)
+    assert onset == 11 and mean[onset - 1] >= mean[5] + 3 * noise > mean[6:onset - 1].max()
+    assert early_window(acc, 60, test_samples=m, num_classes=10, test_loss=loss) == 7
+    # one run tells the same (a user's own loop records one)
+    assert early_window(acc[:1], 60, m, 10, loss[:1]) < 30 < early_window(acc[:1], 60, m, 10)
+    # a window that ends before the rise stays as it was
+    assert (early_window(acc[:, :10], 10, m, 10, loss[:, :10])
+            == early_window(acc[:, :10], 10, m, 10))
 
 
 def test_the_early_window_lasts_until_the_test_loss_has_settled() -> None:
-    """digits (360 test samples), 40% one-target flips in the training and the test labels:
-    the accuracy on the noisy test labels is level within its standard error (0.026) from
-    epoch 2, while the loss still falls to epoch 7 — the model still learns. The window
-    lasts until the loss is within its noise of its minimum (F1 0.276 -> 0.432 at 15
-    epochs, 0.228 -> 0.714 at 60: benchmarks/RESULTS.md, "Memorising a noisy test split")."""
-    acc = np.array([[0.494, 0.519, 0.525, 0.530, 0.508, 0.526, 0.535, 0.518, 0.512, 0.526,
-                     0.519, 0.507, 0.505, 0.508, 0.505]])
-    loss = np.array([[1.210, 0.967, 0.880, 0.838, 0.853, 0.845, 0.806, 0.823, 0.829, 0.829,
-                      0.813, 0.827, 0.818, 0.813, 0.815]])
-    assert early_window(acc, 15, test_samples=360, num_classes=10) == 3
-    # the loss's noise 0.0502 (its steep start counts): 0.838 <= 0.806 + 0.0502 at epoch 4
-    assert loss_settled(loss, 15) == 4
+    """digits (360 test samples), 40% one-target flips in the training and the test labels,
+    three MLP runs of 15 epochs: the accuracy on the noisy test labels is level within its
+    standard error (0.026) from epoch 2, while the loss still falls to epoch 7 — the model
+    still learns. The window lasts until the loss is within its noise of its minimum (F1
+    0.276 -> 0.432 at 15 epochs, 0.228 -> 0.714 at 60: benchmarks/RESULTS.md, "Memorising a
+    noisy test split")."""
+    acc, loss, m = curves("digits-asymmetric0.4T-15")
+    assert early_window(acc, 15, test_samples=m, num_classes=10) == 3
+    mean = loss.mean(axis=0)
+    noise = float(np.sqrt(np.mean(np.diff(mean) ** 2) / 2))
+    settled = loss_settled(loss, 15)
+    assert settled == 4 and mean[settled - 1] <= mean.min() + noise < mean[settled - 2]
     assert memorising_onset(loss, 15) is None
-    assert early_window(acc, 15, test_samples=360, num_classes=10, test_loss=loss) == 4
+    assert early_window(acc, 15, test_samples=m, num_classes=10, test_loss=loss) == 4
     # where the loss settles before the accuracy's window ends, that window stands
-    assert loss_settled(np.array([NOISY_TEST_LOSS]), 60) == 4  # 0.668 <= 0.643 + 0.0333
+    acc60, loss60, m60 = curves("fashion-mnist20000-instance0.4T-60")
+    assert loss_settled(loss60, 60) == 4 < early_window(acc60, 60, m60, 10, loss60)
     assert loss_settled(np.full((1, 5), np.nan), 5) is None
 
 
@@ -380,12 +378,11 @@ def test_curator_flag_says_where_the_window_ends_and_why() -> None:
     # what ended the window, from the curves: the loss's rise, its settling, the accuracy
     from curator.flags import WindowParts, window_parts
 
-    assert window_parts(np.array([NOISY_TEST_ACC]), 60, 10_000, 10,
-                        np.array([NOISY_TEST_LOSS])) == WindowParts(7, 11, False)
-    acc = np.array([[0.494, 0.519, 0.525, 0.530, 0.508, 0.526, 0.535, 0.518, 0.512, 0.526]])
-    loss = np.array([[1.21, 0.967, 0.88, 0.838, 0.853, 0.845, 0.806, 0.823, 0.829, 0.829]])
-    assert window_parts(acc, 10, 360, 10, loss) == WindowParts(4, None, True)
-    assert window_parts(acc, 10, 360, 10) == WindowParts(3)
+    acc, loss, m = curves("fashion-mnist20000-instance0.4T-60")
+    assert window_parts(acc, 60, m, 10, loss) == WindowParts(7, 11, False)
+    acc, loss, m = curves("digits-asymmetric0.4T-15")
+    assert window_parts(acc, 15, m, 10, loss) == WindowParts(4, None, True)
+    assert window_parts(acc, 15, m, 10) == WindowParts(3)
     assert window_parts(None, 10) == WindowParts(2)
 
 
