@@ -154,6 +154,13 @@ class EarlyWindow:
                 "(docs/flags.md, step 1)")
 
 
+def reads_early_window(by: str) -> bool:
+    """Whether a score of ``by`` (one score, or several joined by ``+``) reads the early
+    window: its registration takes the option ``early_epochs``."""
+    return any("early_epochs" in (SCORES.entry(name).meta.get("options") or ())
+               for name in by.split("+"))
+
+
 def file_window(f: ScoresFile) -> EarlyWindow | None:
     """:class:`EarlyWindow` of an open file's reference runs; None without them."""
     try:
@@ -298,7 +305,7 @@ def read_report(path: str | Path, *, by: str = DEFAULT_BY
         original = None if noisy is None else f.original_labels
         classes = class_names(f)
         test_acc = best_test_accuracy(f)
-        window = file_window(f) if "early" in fit.by else None
+        window = file_window(f) if reads_early_window(fit.by) else None
         found = file_suggestions(f)
     assert fit is not None
     suggested = confidence = None

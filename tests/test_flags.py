@@ -572,6 +572,7 @@ def test_flag_end_to_end(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Non
     r = runner.invoke(app, ["flag", str(out), "--by", "aum"])
     assert r.exit_code == 0, r.output
     assert "stored as score 'mislabel_probability'" in " ".join(r.stdout.split())
+    assert "read the first" not in r.stdout  # aum reads every epoch, not the early window
     with open_scores(out) as f:
         assert f.score("mislabel_probability").params["by"] == "aum"
 
