@@ -877,18 +877,17 @@ def window_parts(test_acc: np.ndarray | None, num_epochs: int,
                  test_samples: int | None = None, num_classes: int | None = None,
                  test_loss: np.ndarray | None = None) -> WindowParts:
     """:func:`early_window`, with what ended it (what ``curator flag`` says)."""
-    if test_acc is None:
-        return WindowParts(max(1, -(-num_epochs // 5)))
-    acc = np.asarray(test_acc, dtype=np.float64).reshape(-1, num_epochs)
+    acc = np.asarray([] if test_acc is None else test_acc, dtype=np.float64)
     if acc.size == 0 or not np.isfinite(acc).all():
         return WindowParts(max(1, -(-num_epochs // 5)))
-    window = _accuracy_window(acc.mean(axis=0), test_samples, num_classes)
+    mean = acc.reshape(-1, num_epochs).mean(axis=0)
+    window = _accuracy_window(mean, test_samples, num_classes)
     if test_loss is None:
         return WindowParts(window)
     onset = memorising_onset(test_loss, num_epochs)
     rose = onset is not None and window >= onset
     if rose:
-        window = _accuracy_window(acc.mean(axis=0)[:onset - 1], test_samples, num_classes)
+        window = _accuracy_window(mean[:onset - 1], test_samples, num_classes)
     settled = loss_settled(test_loss, num_epochs)
     if settled is not None and settled > window:
         return WindowParts(settled, onset if rose else None, True)
