@@ -532,14 +532,13 @@ def test_flag_end_to_end(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Non
     with open_scores(out) as f:
         s = f.score("mislabel_probability")
         window = f.score("early_aum").params["early_epochs"]
-    assert f"read the first {window} of " in text  # the window, and why it ends there
-    with open_scores(out) as f:
         noisy = f.noisy
         assert s.higher_is == "harder" and s.params["by"] == flags.DEFAULT_BY
         np.testing.assert_array_equal(s.values, scored.values)
         assert s.params == scored.params and len(s.params["mixtures"]) == 2
         early = f.score("early_learnability")
         assert 1 <= early.params["early_epochs"] <= 10
+    assert f"read the first {window} of " in text  # the window, and why it ends there
     import csv as csv_module
 
     with open(csv) as handle:
