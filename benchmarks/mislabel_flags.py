@@ -42,7 +42,8 @@ cell's reference run, then its cleanlab folds and every training of every select
 side (on a GPU, many at once). Each cell's stages are reported on stderr with the seconds
 since the cell began, its result is printed as one JSON line as soon as it is done, and the
 table at the end. The figures do not depend on ``--jobs``; they do on ``--threads`` (other
-thread counts round otherwise).
+thread counts round otherwise). ``--files DIR`` keeps each cell's reference-run file there
+(``benchmarks/flags_on_files.py`` then analyses the grid's own runs).
 """
 
 from __future__ import annotations
@@ -251,6 +252,9 @@ def run_task(cell: dict[str, Any], task: tuple) -> Any:
               if ref_cfg.noise_test else bundle)
         if cell["by"] != DEFAULT_BY:  # as `curator flag --by`: stored, and what prune drops
             flag(path, by=cell["by"])
+        if cell["files"]:  # kept, so that analyses of the files are of the grid's own runs
+            name = "-".join(str(cell[k]) for k in ("data", "noise", "model", "epochs"))
+            shutil.copyfile(path, Path(cell["files"]) / f"{name.replace(':', '')}.h5")
         with open_scores(path) as f:
             mislabel = file_mislabel(f)
             fit = f.score("mislabel_probability").params
@@ -539,6 +543,9 @@ def main() -> None:
                              "a rerun after a change to the flags may reuse its figures)")
     parser.add_argument("--relabel-at", type=float, default=RELABEL_AT,
                         help="the relabel selection's confidence level (curator relabel --at)")
+    parser.add_argument("--files", type=Path,
+                        help="keep each cell's reference-run file in this folder, named "
+                             "DATA-NOISE-MODEL-EPOCHS.h5 (for benchmarks/flags_on_files.py)")
     parser.add_argument("--draws", choices=("per-seed", "one"), default="per-seed",
                         help="the default's and random's random draws: one per training seed "
                              "(Welch's p then counts their variance), or seed 0's for every "
@@ -554,6 +561,8 @@ def main() -> None:
           f"{'a draw per seed' if args.draws == 'per-seed' else 'one draw'}); "
           f"batch {args.batch_size}",
           flush=True)
+    if args.files:
+        args.files.mkdir(parents=True, exist_ok=True)
     cache = Path(tempfile.mkdtemp(prefix="mislabel-flags-"))
     specs = {d: data_spec(d, args.root, cache) for d in args.data}
     cells = [{"data": d, "spec": specs[d], "noise": z, "model": m, "epochs": t,
@@ -561,6 +570,7 @@ def main() -> None:
               "holdout": args.holdout, "by": args.by, "cleanlab": args.cleanlab,
               "score_model": args.score_model, "draws": args.draws,
               "relabel_at": args.relabel_at,
+              "files": str(args.files) if args.files else None,
               "device": args.device, "threads": args.threads, "batch_size": args.batch_size,
               "selections": args.selections}
              for d, z, m, t in itertools.product(args.data, args.noise, args.models,
