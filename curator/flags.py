@@ -62,8 +62,10 @@ from curator.errors import CuratorError
 # posteriors flag a label in doubt in a contested class too, where the mixture over all
 # samples does not find the wrong labels apart; 9 (2026-12-06) ends the early window before
 # the test loss rises clearly above its minimum (:func:`memorising_onset`), and not before it
-# has settled (:func:`loss_settled`)
-ESTIMATE = 9
+# has settled (:func:`loss_settled`); 10 (2026-12-06) contests, beside a contested class, a
+# class flooded by look-alike flips: no rejected component, but in doubt as a whole
+# (:func:`contested_classes`)
+ESTIMATE = 10
 FLAG_AT = 0.5  # flagged: probability of being mislabelled at least this
 # a suggested label needs at least this mean probability before memorising (and more than
 # the given label's): on the flipped samples of Fashion-MNIST 20,000 with 20% symmetric noise,
@@ -378,17 +380,33 @@ def contested_classes(classes: Sequence[tuple[np.ndarray, float | None]],
     at the boundary between the label and one rival, beside the clean samples that look
     like the rival, so no component stands apart. A class the model has not learned (a
     weak model's clean data) spreads its probability over many classes instead. Only where
-    hesitating says something (:func:`hesitation_tells`, ``num_classes``)."""
+    hesitating says something (:func:`hesitation_tells`, ``num_classes``).
+
+    Where some class is contested, so is a class *flooded* by such flips: narrowed down to
+    two, in doubt as a whole (its mean ``early_rival`` at least :data:`DOUBT` times its mean
+    ``early_learnability``), and with no rejected component (None), because the flips,
+    two thirds of its labels, spread their margins around 0 and the mixture takes a wide
+    and a narrow component around one centre (Fashion-MNIST 20,000, 40% instance-dependent
+    flips: Coat; benchmarks/RESULTS.md, "A class flooded by look-alike flips")."""
     prob = np.asarray(early_learnability, dtype=np.float64)
     rival = np.asarray(early_rival, dtype=np.float64)
     if len(rival) != len(prob):
         raise CuratorError("early_rival and early_learnability differ in length",
                            param="early_rival")
-    rejected = [at for at, d in classes if d is not None and d < SEPARATION]
-    if (not rejected or float((prob + rival).mean()) < CONTESTED  # spread: a weak model
-            or not hesitation_tells(num_classes)):
+    if float((prob + rival).mean()) < CONTESTED or not hesitation_tells(num_classes):
+        return []  # spread: a weak model
+
+    def not_apart(d: float | None) -> bool:  # a rejected component, not apart from the rest
+        return d is not None and d < SEPARATION
+
+    def flooded(at: np.ndarray, d: float | None) -> bool:
+        return d is None and float(rival[at].mean()) >= DOUBT * float(prob[at].mean())
+
+    narrowed = [(at, d) for at, d in classes
+                if float((prob[at] + rival[at]).mean()) >= CONTESTED]
+    if not any(not_apart(d) for _, d in narrowed):
         return []
-    return [at for at in rejected if float((prob[at] + rival[at]).mean()) >= CONTESTED]
+    return [at for at, d in narrowed if not_apart(d) or flooded(at, d)]
 
 
 def hesitation_tells(num_classes: int) -> bool:

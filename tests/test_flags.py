@@ -793,6 +793,44 @@ def test_contested_classes_weigh_their_labels_in_doubt_where_no_view_finds_them_
     assert more.flagged[len(labels):][bad].all()
 
 
+def flooded_class(seed: int) -> tuple[np.ndarray, ...]:
+    """A fourth class of 900 beside :func:`contested_data`'s: two thirds of its labels
+    flipped to it from look-alikes, their margins spread around 0 (a heavy-tailed spread),
+    the clean ones at 0.8; the model has narrowed it down to two classes (label + rival
+    0.9)."""
+    rng = np.random.default_rng(seed)
+    wrong = rng.random(900) < 2 / 3
+    margin = np.where(wrong, rng.standard_t(3, 900) * 0.45 + 0.05, rng.normal(0.8, 0.45, 900))
+    prob = 0.9 / (1 + np.exp(-margin))
+    return margin, prob, 0.9 - prob, np.full(900, 3), wrong
+
+
+@pytest.mark.parametrize("seed", [0, 3])
+def test_a_class_flooded_by_look_alike_flips_is_contested_too(seed: int) -> None:
+    """Where two thirds of a class's labels are flips from look-alike classes (Fashion-MNIST
+    20,000, 40% instance-dependent flips: Coat), its mixture is a wide and a narrow
+    component around one centre, neither rejected on average: no separation to speak of, so
+    its own posteriors flagged 31 to 132 of its ~280 rejected labels, 96% of them wrong
+    (estimate 9). Beside a contested pair it is contested too, and a label is flagged where
+    the model prefers the rival; alone (no contested class: no evidence of look-alike flips)
+    it is not."""
+    margin, prob, rival, labels, wrong = (np.r_[a, b] for a, b in zip(
+        contested_data(spread=0.03), flooded_class(seed), strict=True))
+    flooded = labels == 3
+    assert flags._groups_of(margin, by="early_aum", scale="margin", seed=0,
+                            labels=labels).classes[3][1] is None  # no rejected component
+    fit = flags.estimate_mislabelled(margin, prob, labels, early_rival=rival)
+    assert 3 in fit.contested
+    np.testing.assert_array_equal(fit.flagged[flooded], margin[flooded] < 0)
+    assert wrong[flooded & fit.flagged].mean() > 0.9
+    assert flag_quality(fit.flagged, wrong).f1 > 0.68
+    assert not fit.flagged[labels == 2].any()  # the easy class: narrowed, but not rejected
+    alone = labels >= 2
+    fit = flags.estimate_mislabelled(margin[alone], prob[alone], labels[alone],
+                                     early_rival=rival[alone])
+    assert fit.contested == ()
+
+
 def test_two_classes_are_never_contested() -> None:
     """With two classes the label's and the rival's probabilities always add up to 1: the
     test says nothing, and the pair is left to the separation (none here: only the few
