@@ -439,7 +439,9 @@ def flag_lines(fit: MislabelFit, classes: Sequence[str] | None = None) -> list[s
                 "(neither finds the wrong labels apart)"
                 if len(fit.mixtures) > 1 and not fit.mixtures[1].noise_found else "")
         lines.append(f"contested classes: {names} — their rejected samples are not apart "
-                     "from the rest, but the model has narrowed the class down to two "
+                     "from the rest (or, beside such a class, one flooded by flips has no "
+                     "rejected component but is in doubt as a whole), but the model has "
+                     "narrowed the class down to two "
                      "classes (the label's and the rival's mean probabilities add up to at "
                      f"least {CONTESTED:g}): there a label is flagged where the model "
                      "prefers the rival before memorising (the rival's share of the two at "
