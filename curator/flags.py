@@ -922,9 +922,14 @@ def _accuracy_window(mean: np.ndarray, test_samples: int | None,
         level = best - WINDOW_Z * float(np.sqrt(best * (1 - best) / test_samples))
     first = int(np.argmax(mean >= level))  # 0-based: the first epoch at the level
     met = during_epochs(mean[None], 1 / num_classes if num_classes else 0.0)[0]
-    if met[first] < level:  # reached during the epoch: its pass lags
-        return min(first + 2, len(mean))
-    return first + 1
+    return _window_end(first, met[first] >= level, len(mean))
+
+
+def _window_end(first: int, met: bool, num_epochs: int) -> int:
+    """The window (1-based epochs) that ends at the 0-based epoch ``first``, where a curve
+    reached its level, and one epoch more where that epoch's training pass had not ``met``
+    it yet: the pass reads the model half an epoch, on average, before the epoch's end."""
+    return first + 1 if met else min(first + 2, num_epochs)
 
 
 def _loss_curve(test_loss: np.ndarray, num_epochs: int) -> tuple[np.ndarray, float] | None:
@@ -959,9 +964,7 @@ def loss_settled(test_loss: np.ndarray, num_epochs: int, num_classes: int | None
     level = mean.min() + WINDOW_Z * noise
     first = int(np.argmax(mean <= level))  # 0-based
     met = during_epochs(mean[None], float(np.log(num_classes)) if num_classes else mean[0])[0]
-    if met[first] > level:  # reached during the epoch: its pass lags
-        return min(first + 2, num_epochs)
-    return first + 1
+    return _window_end(first, met[first] <= level, num_epochs)
 
 
 def memorising_onset(test_loss: np.ndarray, num_epochs: int) -> int | None:
