@@ -483,6 +483,78 @@ def table(results: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+FIXED = ("easy", "random")  # the fixed strategies the default is held against
+CLEAN_AT_MOST = 0.005  # issue "Flags on real data": clean data, at most 0.5% flagged
+
+
+def cell_bars(r: dict[str, Any]) -> dict[str, tuple[str, bool | None]]:
+    """One cell against the bars of the issues "Flags on real data" and "Fix labels, not only
+    drop them": each bar's figure as printed and whether it is met (None: not measured in
+    this run). Clean cells: the share flagged; noisy ones: F1 against cleanlab's and against
+    0.9 x the oracle, the default prune against random (not significantly below, Welch's p
+    0.05) and within 1 point of the best of :data:`FIXED`, relabelling against dropping the
+    same samples (same-count: not significantly below; above, p < 0.05, at 40% or more)."""
+    cur, sel = r["curator"], r["selections"]
+    out: dict[str, tuple[str, bool | None]] = {}
+
+    def acc(name: str) -> list[float] | None:
+        return sel[name]["acc"] if name in sel else None
+
+    if not r["flipped"]:
+        share = cur["flagged"] / r["n"]
+        out["clean"] = (f"{100 * share:.2f}%", share <= CLEAN_AT_MOST)
+        return out
+    peer = r.get("cleanlab")
+    out["vs cleanlab"] = ((f"{cur['f1']:.3f}/{peer['f1']:.3f}", cur["f1"] >= peer["f1"])
+                          if peer else ("-", None))
+    if "oracle_f1" in cur and cur["oracle_f1"] > 0:
+        ratio = cur["f1"] / cur["oracle_f1"]
+        out["vs bound"] = (f"{ratio:.2f}", ratio >= 0.9)
+    default, random_ = acc("default"), acc("random")
+    if default and random_:
+        diff, p = np.mean(default) - np.mean(random_), welch(default, random_)
+        out["vs random"] = (f"{100 * diff:+.2f} p{p:.3f}", not (diff < 0 and p < 0.05))
+    fixed = {name: np.mean(acc(name)) for name in FIXED if acc(name)}
+    if default and fixed:
+        best = max(fixed, key=fixed.__getitem__)
+        gap = np.mean(default) - fixed[best]
+        out["vs best fixed"] = (f"{100 * gap:+.2f} {best}", gap >= -0.01)
+    relabel, drop = acc("relabel"), acc("same-count")
+    if relabel and drop:
+        diff, p = np.mean(relabel) - np.mean(drop), welch(relabel, drop)
+        met = (diff > 0 and p < 0.05) if noise_of(r["noise"])[0] >= 0.4 else not (
+            diff < 0 and p < 0.05)
+        out["relabel vs drop"] = (f"{100 * diff:+.2f} p{p:.3f}", met)
+    return out
+
+
+def bars_table(results: list[dict[str, Any]]) -> str:
+    """:func:`cell_bars` of every cell, one row each, and how many cells meet every bar
+    measured."""
+    columns = (("clean", 7), ("vs cleanlab", 12), ("vs bound", 8), ("vs random", 14),
+               ("vs best fixed", 14), ("relabel vs drop", 15))  # (bar, its figure's width)
+    head = (f"{'data':<19} {'noise':<13} {'T':>3} | "
+            + " ".join(f"{n:>{w + 2}}" for n, w in columns) + " | all")
+    lines = [head, "-" * len(head)]
+    every = 0
+    for r in results:
+        bars = cell_bars(r)
+
+        def shown(name: str, width: int, bars: dict = bars) -> str:
+            if name not in bars:
+                return f"{'':>{width + 2}}"
+            figure, met = bars[name]
+            return f"{figure:>{width}} {'-' if met is None else 'y' if met else 'N'}"
+
+        measured = [m for _, m in bars.values() if m is not None]
+        every += all(measured)
+        lines.append(f"{r['data']:<19} {r['noise']:<13} {r['epochs']:>3} | "
+                     + " ".join(shown(n, w) for n, w in columns)
+                     + f" | {'y' if all(measured) else 'N'}")
+    lines.append(f"cells meeting every bar measured: {every} of {len(results)}")
+    return "\n".join(lines)
+
+
 def suggestion_table(results: list[dict[str, Any]]) -> str:
     """Per cell: curator's suggestions right on the flipped samples they cover (the share
     covered) at every confidence level, beside cleanlab's argmax on the same samples and on
@@ -515,6 +587,36 @@ def suggestion_table(results: list[dict[str, Any]]) -> str:
             f"{str(g['relabelled_right']) + '/' + str(g['relabelled']):>17} "
             f"{g['wrong_after']:>11}")
     return "\n".join(lines)
+
+
+def print_tables(results: list[dict[str, Any]], keep: float, train_seeds: int,
+                 relabel_at: float) -> None:
+    """The grid's three tables: flags and selections, suggested labels, the issues' bars."""
+    print("\nshare: the share of wrong labels the flags' prior was set to (from the test "
+          "split, or the mixtures' expected share); oracle: the best F1 of any fixed count of "
+          "the lowest samples on any stored score; AUROC: the best stored score's; "
+          "flags: precision/recall/F1 against the flipped labels (flags; flagging every "
+          "sample scores F1 2r/(1+r) with r the flipped share: 0.333 at 20%, 0.571 at 40%); "
+          "test accuracy after "
+          f"training on each selection (keep {keep} for default/easy/random), mean ± std "
+          f"over {train_seeds} seeds; default-random with Welch's p; flipped labels kept "
+          "by the default (mean over its draws; share of the kept); suspected: samples the "
+          "default dropped after the flagged ones (docs/flags.md, step 5)")
+    print(table(results))
+    print("\nsuggested labels: the share right (the original label) of the flipped samples "
+          "with a suggestion of at least each confidence (the share of the flipped covered); "
+          "peer: cleanlab's argmax of the 5-fold out-of-sample probabilities on the same "
+          "samples (at >= 0), and on every flipped sample; flagged: curator's suggestions "
+          "right on its flagged samples, the peer's on the same; relabel (`curator relabel`, "
+          f"at {relabel_at}): relabelled right / relabelled, and the wrong labels left in "
+          "its training set")
+    print(suggestion_table(results))
+    print("\nthe issues' bars per cell (y: met, N: not, -: not measured): clean data at most "
+          f"{100 * CLEAN_AT_MOST}% flagged; flags F1 against cleanlab's, and over the oracle "
+          "(at least 0.9); the default prune against random (Welch's p; not significantly "
+          "below) and against the best of easy/random (within 1 point); relabel against "
+          "same-count (not significantly below; at 40% flips, above at p < 0.05)")
+    print(bars_table(results))
 
 
 def main() -> None:
@@ -550,7 +652,18 @@ def main() -> None:
                         help="the default's and random's random draws: one per training seed "
                              "(Welch's p then counts their variance), or seed 0's for every "
                              "seed (the grid's rows before 2026-12-02)")
+    parser.add_argument("--tables-from", type=Path, nargs="+", metavar="JSON",
+                        help="print the tables of runs saved with --out (their cells "
+                             "together, in order) and run nothing")
     args = parse_grid(parser)
+    if args.tables_from:
+        saved = [json.loads(path.read_text()) for path in args.tables_from]
+        first = saved[0]["args"]
+        print(f"from {', '.join(str(p) for p in args.tables_from)}: keep {first['keep']}, "
+              f"{first['train_seeds']} training seeds, relabel at {first['relabel_at']}")
+        print_tables([r for run in saved for r in run["results"]], first["keep"],
+                     first["train_seeds"], first["relabel_at"])
+        return
     import cleanlab
 
     print(f"cleanlab {cleanlab.__version__}{'' if args.cleanlab else ' (not run)'}; "
@@ -584,25 +697,7 @@ def main() -> None:
         shutil.rmtree(cache, ignore_errors=True)
     order = {(c["data"], c["noise"], c["model"], c["epochs"]): i for i, c in enumerate(cells)}
     results.sort(key=lambda r: order[(r["data"], r["noise"], r["model"], r["epochs"])])
-    print("\nshare: the share of wrong labels the flags' prior was set to (from the test "
-          "split, or the mixtures' expected share); oracle: the best F1 of any fixed count of "
-          "the lowest samples on any stored score; AUROC: the best stored score's; "
-          "flags: precision/recall/F1 against the flipped labels (flags; flagging every "
-          "sample scores F1 2r/(1+r) with r the flipped share: 0.333 at 20%, 0.571 at 40%); "
-          "test accuracy after "
-          f"training on each selection (keep {args.keep} for default/easy/random), mean ± std "
-          f"over {args.train_seeds} seeds; default-random with Welch's p; flipped labels kept "
-          "by the default (mean over its draws; share of the kept); suspected: samples the "
-          "default dropped after the flagged ones (docs/flags.md, step 5)")
-    print(table(results))
-    print("\nsuggested labels: the share right (the original label) of the flipped samples "
-          "with a suggestion of at least each confidence (the share of the flipped covered); "
-          "peer: cleanlab's argmax of the 5-fold out-of-sample probabilities on the same "
-          "samples (at >= 0), and on every flipped sample; flagged: curator's suggestions "
-          "right on its flagged samples, the peer's on the same; relabel (`curator relabel`, "
-          f"at {args.relabel_at}): relabelled right / relabelled, and the wrong labels left in "
-          "its training set")
-    print(suggestion_table(results))
+    print_tables(results, args.keep, args.train_seeds, args.relabel_at)
     write_out(args, results)
 
 
