@@ -509,22 +509,22 @@ def cell_bars(r: dict[str, Any]) -> dict[str, tuple[str, bool | None]]:
                           if peer else ("-", None))
     if "oracle_f1" in cur and cur["oracle_f1"] > 0:
         ratio = cur["f1"] / cur["oracle_f1"]
-        out["vs bound"] = (f"{ratio:.2f}", ratio >= 0.9)
+        out["vs bound"] = (f"{ratio:.2f}", bool(ratio >= 0.9))
     default, random_ = acc("default"), acc("random")
     if default and random_:
         diff, p = np.mean(default) - np.mean(random_), welch(default, random_)
-        out["vs random"] = (f"{100 * diff:+.2f} p{p:.3f}", not (diff < 0 and p < 0.05))
+        out["vs random"] = (f"{100 * diff:+.2f} p{p:.3f}", bool(not (diff < 0 and p < 0.05)))
     fixed = {name: np.mean(acc(name)) for name in FIXED if acc(name)}
     if default and fixed:
         best = max(fixed, key=fixed.__getitem__)
         gap = np.mean(default) - fixed[best]
-        out["vs best fixed"] = (f"{100 * gap:+.2f} {best}", gap >= -0.01)
+        out["vs best fixed"] = (f"{100 * gap:+.2f} {best}", bool(gap >= -0.01))
     relabel, drop = acc("relabel"), acc("same-count")
     if relabel and drop:
         diff, p = np.mean(relabel) - np.mean(drop), welch(relabel, drop)
         met = (diff > 0 and p < 0.05) if noise_of(r["noise"])[0] >= 0.4 else not (
             diff < 0 and p < 0.05)
-        out["relabel vs drop"] = (f"{100 * diff:+.2f} p{p:.3f}", met)
+        out["relabel vs drop"] = (f"{100 * diff:+.2f} p{p:.3f}", bool(met))
     return out
 
 

@@ -26,3 +26,31 @@ def test_a_benchmark_starts_from_another_directory(script: Path, tmp_path: Path)
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-2000:]
     assert "usage:" in done.stdout
+
+
+def _cell(noise: str, flipped: int, **selections: list[float]) -> dict:
+    return {"data": "digits", "noise": noise, "epochs": 15, "n": 1000, "flipped": flipped,
+            "curator": {"flagged": 210 if flipped else 3, "f1": 0.80, "oracle_f1": 0.95},
+            "cleanlab": {"f1": 0.82} if flipped else None,
+            "selections": {k.replace("_", "-"): {"acc": v} for k, v in selections.items()}}
+
+
+def test_the_bars_table_marks_each_bar_met_or_not() -> None:
+    from benchmarks.mislabel_flags import bars_table, cell_bars
+
+    clean = cell_bars(_cell("none", 0))
+    assert clean == {"clean": ("0.30%", True)}
+    noisy = cell_bars(_cell("sym0.4", 400, default=[0.90, 0.91, 0.90], easy=[0.93, 0.94, 0.93],
+                            random=[0.80, 0.81, 0.80], relabel=[0.90, 0.90, 0.91],
+                            same_count=[0.90, 0.91, 0.90]))
+    assert noisy["vs cleanlab"] == ("0.800/0.820", False)
+    assert noisy["vs bound"] == ("0.84", False)  # 0.80 / 0.95 < 0.9
+    assert noisy["vs random"][1] is True
+    assert noisy["vs best fixed"] == ("-3.00 easy", False)
+    assert noisy["relabel vs drop"][1] is False  # level at 40%: not above
+    at20 = cell_bars(_cell("sym0.2", 200, relabel=[0.90, 0.90, 0.91],
+                           same_count=[0.90, 0.91, 0.90]))
+    assert at20["relabel vs drop"][1] is True  # level at 20%: not below
+    assert "vs random" not in at20  # not trained in this run
+    text = bars_table([_cell("none", 0), _cell("sym0.2", 200)])
+    assert text.splitlines()[-1] == "cells meeting every bar measured: 1 of 2"
