@@ -589,8 +589,8 @@ def suggestion_table(results: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
-def print_tables(results: list[dict[str, Any]], keep: float, train_seeds: int,
-                 relabel_at: float) -> None:
+def print_tables(results: list[dict[str, Any]], keep: float | str, train_seeds: int | str,
+                 relabel_at: float | str) -> None:
     """The grid's three tables: flags and selections, suggested labels, the issues' bars."""
     print("\nshare: the share of wrong labels the flags' prior was set to (from the test "
           "split, or the mixtures' expected share); oracle: the best F1 of any fixed count of "
@@ -658,11 +658,14 @@ def main() -> None:
     args = parse_grid(parser)
     if args.tables_from:
         saved = [json.loads(path.read_text()) for path in args.tables_from]
-        first = saved[0]["args"]
-        print(f"from {', '.join(str(p) for p in args.tables_from)}: keep {first['keep']}, "
-              f"{first['train_seeds']} training seeds, relabel at {first['relabel_at']}")
-        print_tables([r for run in saved for r in run["results"]], first["keep"],
-                     first["train_seeds"], first["relabel_at"])
+
+        def setting(name: str) -> str:  # one value, or each run's where they differ
+            return "/".join(dict.fromkeys(str(run["args"][name]) for run in saved))
+
+        print(f"from {', '.join(str(p) for p in args.tables_from)}: keep {setting('keep')}, "
+              f"{setting('train_seeds')} training seeds, relabel at {setting('relabel_at')}")
+        print_tables([r for run in saved for r in run["results"]], setting("keep"),
+                     setting("train_seeds"), setting("relabel_at"))
         return
     import cleanlab
 
