@@ -95,6 +95,12 @@ SELECTIONS = ("default", "easy", "random", "all", "cleanlab", "relabel", "same-c
               "relabel-true", "fixed")
 BOUNDS = ("relabel-true", "fixed")
 LEVELS = (0.0, 0.3, 0.4, 0.5, 0.6, 0.7)  # suggestion confidence levels reported (RELABEL_AT)
+CELL_KEYS = ("data", "noise", "model", "epochs")  # what names a cell
+
+
+def cell_name(cell: dict[str, Any], sep: str = " ") -> str:
+    """A cell's :data:`CELL_KEYS` joined: its progress lines' name, its file's with "-"."""
+    return sep.join(str(cell[k]) for k in CELL_KEYS)
 
 
 NOISE_NAMES = {"sym": "symmetric", "asym": "asymmetric", "pairs": "pairs",
@@ -253,8 +259,8 @@ def run_task(cell: dict[str, Any], task: tuple) -> Any:
         if cell["by"] != DEFAULT_BY:  # as `curator flag --by`: stored, and what prune drops
             flag(path, by=cell["by"])
         if cell["files"]:  # kept, so that analyses of the files are of the grid's own runs
-            name = "-".join(str(cell[k]) for k in ("data", "noise", "model", "epochs"))
-            shutil.copyfile(path, Path(cell["files"]) / f"{name.replace(':', '')}.h5")
+            name = cell_name(cell, "-").replace(":", "")
+            shutil.copyfile(path, Path(cell["files"]) / f"{name}.h5")
         with open_scores(path) as f:
             mislabel = file_mislabel(f)
             fit = f.score("mislabel_probability").params
@@ -279,9 +285,8 @@ class Cell:
 
     def __init__(self, cell: dict[str, Any]) -> None:
         self.cell = cell
-        self.where = " ".join(str(cell[k]) for k in ("data", "noise", "model", "epochs"))
-        self.out: dict[str, Any] = {k: cell[k] for k in ("data", "noise", "model", "epochs",
-                                                         "score_model")}
+        self.where = cell_name(cell)
+        self.out: dict[str, Any] = {k: cell[k] for k in (*CELL_KEYS, "score_model")}
         self.t0: float | None = None
         self.pending = 1  # the reference run
         self.folds: dict[int, tuple[np.ndarray, np.ndarray]] = {}
@@ -698,8 +703,8 @@ def main() -> None:
             results.append(r)
     finally:  # the data sets written for the cells' processes
         shutil.rmtree(cache, ignore_errors=True)
-    order = {(c["data"], c["noise"], c["model"], c["epochs"]): i for i, c in enumerate(cells)}
-    results.sort(key=lambda r: order[(r["data"], r["noise"], r["model"], r["epochs"])])
+    order = {cell_name(c): i for i, c in enumerate(cells)}
+    results.sort(key=lambda r: order[cell_name(r)])
     print_tables(results, args.keep, args.train_seeds, args.relabel_at)
     write_out(args, results)
 
