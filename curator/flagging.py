@@ -89,15 +89,23 @@ def file_mislabel(f: ScoresFile) -> MislabelFit | None:
     return fresh_fit(f, fit.by if fit is not None else DEFAULT_BY)[0]
 
 
-def best_test_accuracy(f: ScoresFile) -> float | None:
-    """The best test accuracy of an open file's reference runs (their mean, epoch by epoch):
-    what the model behind the flags could learn. None without complete runs or with an epoch
-    whose test accuracy was not recorded."""
-
+def reference_runs(f: ScoresFile) -> FileTrajectories | None:
+    """The complete reference runs of an open file; None without them."""
     try:
-        acc = np.asarray(FileTrajectories(f).test_acc, dtype=np.float64)
+        return FileTrajectories(f)
     except CuratorError:
         return None
+
+
+def best_test_accuracy(f: ScoresFile, traj: FileTrajectories | None = None) -> float | None:
+    """The best test accuracy of an open file's reference runs (their mean, epoch by epoch;
+    ``traj``: those runs, when the caller has read them already): what the model behind the
+    flags could learn. None without complete runs or with an epoch whose test accuracy was
+    not recorded."""
+    traj = traj if traj is not None else reference_runs(f)
+    if traj is None:
+        return None
+    acc = np.asarray(traj.test_acc, dtype=np.float64)
     return float(acc.mean(axis=0).max()) if acc.size and np.isfinite(acc).all() else None
 
 
@@ -161,11 +169,11 @@ def reads_early_window(by: str) -> bool:
                for name in by.split("+"))
 
 
-def file_window(f: ScoresFile) -> EarlyWindow | None:
-    """:class:`EarlyWindow` of an open file's reference runs; None without them."""
-    try:
-        traj = FileTrajectories(f)
-    except CuratorError:
+def file_window(f: ScoresFile, traj: FileTrajectories | None = None) -> EarlyWindow | None:
+    """:class:`EarlyWindow` of an open file's reference runs (``traj``, when the caller has
+    read them already); None without them."""
+    traj = traj if traj is not None else reference_runs(f)
+    if traj is None:
         return None
     parts = window_parts(traj.test_acc, traj.num_epochs, traj.test_samples, traj.num_classes,
                          traj.test_loss)
@@ -304,8 +312,9 @@ def read_report(path: str | Path, *, by: str = DEFAULT_BY
         labels, noisy, fingerprint = f.labels, f.noisy, f.fingerprint
         original = None if noisy is None else f.original_labels
         classes = class_names(f)
-        test_acc = best_test_accuracy(f)
-        window = file_window(f) if reads_early_window(fit.by) else None
+        traj = reference_runs(f)  # read once, for the accuracy and the window
+        test_acc = best_test_accuracy(f, traj)
+        window = file_window(f, traj) if reads_early_window(fit.by) else None
         found = file_suggestions(f)
     assert fit is not None
     suggested = confidence = None
