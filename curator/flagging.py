@@ -195,17 +195,17 @@ def score_for_flags(f: ScoresFile, by: str) -> tuple[ScoreValues, bool]:
 SUGGESTIONS = ("suggested_label", "suggestion_confidence")
 
 
-def file_suggestions(f: ScoresFile) -> tuple[np.ndarray, np.ndarray, dict[str, ScoreValues]
-                                            ] | None:
+def file_suggestions(f: ScoresFile, traj: FileTrajectories | None = None
+                     ) -> tuple[np.ndarray, np.ndarray, dict[str, ScoreValues]] | None:
     """(suggested label or -1, its confidence) of every sample of an open file, and the
-    scores to store when the file does not store them yet; None when its runs do not record
+    scores to store when the file does not store them yet (computed from its reference runs,
+    ``traj`` when the caller has read them already); None when its runs do not record
     ``rival`` (format 0.1.0, or no complete reference run)."""
     if all(name in f.score_names() for name in SUGGESTIONS):
         label, conf = (f.score(name).values for name in SUGGESTIONS)
         return np.asarray(label, dtype=np.int64), np.asarray(conf, dtype=np.float64), {}
-    try:
-        traj = FileTrajectories(f)
-    except CuratorError:
+    traj = traj if traj is not None else reference_runs(f)
+    if traj is None:
         return None
     if "rival" not in traj.recorded:
         return None
@@ -312,10 +312,10 @@ def read_report(path: str | Path, *, by: str = DEFAULT_BY
         labels, noisy, fingerprint = f.labels, f.noisy, f.fingerprint
         original = None if noisy is None else f.original_labels
         classes = class_names(f)
-        traj = reference_runs(f)  # read once, for the accuracy and the window
+        traj = reference_runs(f)  # read once, for the accuracy, the window, the suggestions
         test_acc = best_test_accuracy(f, traj)
         window = file_window(f, traj) if reads_early_window(fit.by) else None
-        found = file_suggestions(f)
+        found = file_suggestions(f, traj)
     assert fit is not None
     suggested = confidence = None
     if found is not None:
