@@ -517,8 +517,8 @@ def cell_bars(r: dict[str, Any]) -> dict[str, tuple[str, bool | None]]:
         out["vs bound"] = (f"{ratio:.2f}", bool(ratio >= 0.9))
     default, random_ = acc("default"), acc("random")
     if default and random_:
-        diff, p = np.mean(default) - np.mean(random_), welch(default, random_)
-        out["vs random"] = (f"{100 * diff:+.2f} p{p:.3f}", bool(not (diff < 0 and p < 0.05)))
+        figure, below, _ = versus(default, random_)
+        out["vs random"] = (figure, not below)
     fixed = {name: np.mean(acc(name)) for name in FIXED if acc(name)}
     if default and fixed:
         best = max(fixed, key=fixed.__getitem__)
@@ -526,11 +526,16 @@ def cell_bars(r: dict[str, Any]) -> dict[str, tuple[str, bool | None]]:
         out["vs best fixed"] = (f"{100 * gap:+.2f} {best}", bool(gap >= -0.01))
     relabel, drop = acc("relabel"), acc("same-count")
     if relabel and drop:
-        diff, p = np.mean(relabel) - np.mean(drop), welch(relabel, drop)
-        met = (diff > 0 and p < 0.05) if noise_of(r["noise"])[0] >= 0.4 else not (
-            diff < 0 and p < 0.05)
-        out["relabel vs drop"] = (f"{100 * diff:+.2f} p{p:.3f}", bool(met))
+        figure, below, above = versus(relabel, drop)
+        out["relabel vs drop"] = (figure, above if noise_of(r["noise"])[0] >= 0.4 else not below)
     return out
+
+
+def versus(a: list[float], b: list[float]) -> tuple[str, bool, bool]:
+    """Accuracies ``a`` against ``b``: the difference of the means in points with Welch's p
+    as printed, and whether ``a`` is significantly below, and above, ``b`` (p < 0.05)."""
+    diff, p = float(np.mean(a) - np.mean(b)), welch(a, b)
+    return f"{100 * diff:+.2f} p{p:.3f}", diff < 0 and p < 0.05, diff > 0 and p < 0.05
 
 
 def bars_table(results: list[dict[str, Any]]) -> str:
@@ -544,20 +549,22 @@ def bars_table(results: list[dict[str, Any]]) -> str:
     every = 0
     for r in results:
         bars = cell_bars(r)
-
-        def shown(name: str, width: int, bars: dict = bars) -> str:
-            if name not in bars:
-                return f"{'':>{width + 2}}"
-            figure, met = bars[name]
-            return f"{figure:>{width}} {'-' if met is None else 'y' if met else 'N'}"
-
         measured = [m for _, m in bars.values() if m is not None]
         every += all(measured)
         lines.append(f"{r['data']:<19} {r['noise']:<13} {r['epochs']:>3} | "
-                     + " ".join(shown(n, w) for n, w in columns)
+                     + " ".join(_bar(bars.get(n), w) for n, w in columns)
                      + f" | {'y' if all(measured) else 'N'}")
     lines.append(f"cells meeting every bar measured: {every} of {len(results)}")
     return "\n".join(lines)
+
+
+def _bar(bar: tuple[str, bool | None] | None, width: int) -> str:
+    """One bar's cell of :func:`bars_table`: its figure and y (met), N (not) or - (not
+    measured); blank where the cell has no such bar."""
+    if bar is None:
+        return f"{'':>{width + 2}}"
+    figure, met = bar
+    return f"{figure:>{width}} {'-' if met is None else 'y' if met else 'N'}"
 
 
 def suggestion_table(results: list[dict[str, Any]]) -> str:
