@@ -46,9 +46,9 @@ def row(path: Path) -> dict[str, object]:
         spec = f.data_spec
         n = f.num_samples
         bound = oracle(f, noisy) if noisy is not None else {}
-        acc = best_test_accuracy(f)
         traj = FileTrajectories(f)  # the window as the estimate reads it now (a stored
         # score's may be an older rule's)
+        acc = best_test_accuracy(f, traj)
         epochs = options_of(traj)["early_epochs"]
     out: dict[str, object] = {
         "file": path.name, "n": n, "noise": spec.get("label_noise", 0.0),
