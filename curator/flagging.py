@@ -37,6 +37,7 @@ from curator.scores import (
     FileTrajectories,
     compute_scores,
     heldout_error_rates,
+    memorising_window,
     options_of,
     reference_noise_share,
     scale_of,
@@ -49,14 +50,18 @@ def stored_fit(score: ScoreValues) -> MislabelFit | None:
     return MislabelFit.from_stored(score.values, score.params)
 
 
-def fresh_fit(f: ScoresFile, by: str = DEFAULT_BY) -> tuple[MislabelFit, dict[str, ScoreValues]]:
-    """The estimate from ``by`` made anew from an open file's trajectories, and the scores to
-    store with it: ``mislabel_probability``, and for the default estimate its sources the
-    file does not store yet (``early_aum`` of an older file)."""
+def fresh_fit(f: ScoresFile, by: str = DEFAULT_BY, traj: FileTrajectories | None = None
+              ) -> tuple[MislabelFit, dict[str, ScoreValues]]:
+    """The estimate from ``by`` made anew from an open file's trajectories (``traj``, when
+    the caller has read them already), and the scores to store with it:
+    ``mislabel_probability``, and for the default estimate its sources where the file does
+    not store them yet (``early_aum`` of an older file) or stores them over another early
+    window (one an older estimate chose)."""
     if by == DEFAULT_BY:  # the registered score, with its sources
-        scores = compute_scores(FileTrajectories(f), ["mislabel_probability"])
+        scores = compute_scores(traj if traj is not None else FileTrajectories(f),
+                                ["mislabel_probability"])
         scores = {k: v for k, v in scores.items()
-                  if k == "mislabel_probability" or k not in f.score_names()}
+                  if k == "mislabel_probability" or not _stored_alike(f, k, v)}
         fit = stored_fit(scores["mislabel_probability"])
         assert fit is not None
         return fit, scores
@@ -68,6 +73,13 @@ def fresh_fit(f: ScoresFile, by: str = DEFAULT_BY) -> tuple[MislabelFit, dict[st
         fit.probability, "harder",
         f"probability that the label is wrong: posterior of the low component of a "
         f"two-component mixture on {by} (docs/flags.md)", score.runs, fit.params)}
+
+
+def _stored_alike(f: ScoresFile, name: str, score: ScoreValues) -> bool:
+    """Whether the file stores the score ``name`` over the same early window as ``score``."""
+    if name not in f.score_names():
+        return False
+    return f.score(name).params.get("early_epochs") == score.params.get("early_epochs")
 
 
 def file_mislabel(f: ScoresFile) -> MislabelFit | None:
@@ -141,16 +153,27 @@ def file_noise_share(f: ScoresFile, by: str = DEFAULT_BY) -> tuple[float | None,
 @dataclass(frozen=True)
 class EarlyWindow:
     """The epochs the early scores read: the first ``epochs`` of ``of``, and what ended the
-    window there (:class:`curator.flags.WindowParts`)."""
+    window there (:class:`curator.flags.WindowParts`, and where memorising eroded the
+    separation within the window of the test curves, ``curves``:
+    :class:`curator.flags.SeparationWindow`)."""
 
     epochs: int
     of: int
     loss_rose_from: int | None = None
     loss_settled: bool = False
+    curves: int | None = None  # the window of the test curves, where the separation ended it
+    peak: int | None = None  # the window where the separation peaked
+    peak_separation: float | None = None
+    separation: float | None = None  # at the window of the curves
 
     def line(self) -> str:
         """One sentence for ``curator flag``."""
-        if self.loss_rose_from is not None:
+        if self.peak is not None:
+            why = (f"the wrong labels' separation (Ashman's D) fell from "
+                   f"{self.peak_separation:.1f} over the first {self.peak} to "
+                   f"{self.separation:.1f} over the {self.curves} of the test curves' window, "
+                   "though the test accuracy crept on: memorising")
+        elif self.loss_rose_from is not None:
             why = (f"the test loss rose clearly from epoch {self.loss_rose_from}, though the "
                    "test accuracy crept on: memorising")
         elif self.loss_settled:
@@ -169,16 +192,25 @@ def reads_early_window(by: str) -> bool:
                for name in by.split("+"))
 
 
-def file_window(f: ScoresFile, traj: FileTrajectories | None = None) -> EarlyWindow | None:
+def file_window(f: ScoresFile, traj: FileTrajectories | None = None,
+                fit: MislabelFit | None = None) -> EarlyWindow | None:
     """:class:`EarlyWindow` of an open file's reference runs (``traj``, when the caller has
-    read them already); None without them."""
+    read them already): the window of the test curves, and how the separation shortened it
+    — as ``fit`` (the estimate) keeps it, else chosen again (:func:`memorising_window`).
+    None without runs."""
     traj = traj if traj is not None else reference_runs(f)
     if traj is None:
         return None
     parts = window_parts(traj.test_acc, traj.num_epochs, traj.test_samples, traj.num_classes,
                          traj.test_loss)
-    return EarlyWindow(parts.epochs, traj.num_epochs, parts.loss_rose_from,
-                       parts.loss_settled)
+    sep = fit.window if fit is not None and fit.window is not None else None
+    if sep is None or sep.of != parts.epochs:
+        sep = memorising_window(traj, parts.epochs)
+    if sep.peak is None:
+        return EarlyWindow(parts.epochs, traj.num_epochs, parts.loss_rose_from,
+                           parts.loss_settled)
+    return EarlyWindow(sep.epochs, traj.num_epochs, parts.loss_rose_from, parts.loss_settled,
+                       parts.epochs, sep.peak, sep.peak_separation, sep.separation)
 
 
 def score_for_flags(f: ScoresFile, by: str) -> tuple[ScoreValues, bool]:
@@ -195,13 +227,17 @@ def score_for_flags(f: ScoresFile, by: str) -> tuple[ScoreValues, bool]:
 SUGGESTIONS = ("suggested_label", "suggestion_confidence")
 
 
-def file_suggestions(f: ScoresFile, traj: FileTrajectories | None = None
+def file_suggestions(f: ScoresFile, traj: FileTrajectories | None = None,
+                     window: int | None = None
                      ) -> tuple[np.ndarray, np.ndarray, dict[str, ScoreValues]] | None:
     """(suggested label or -1, its confidence) of every sample of an open file, and the
-    scores to store when the file does not store them yet (computed from its reference runs,
-    ``traj`` when the caller has read them already); None when its runs do not record
-    ``rival`` (format 0.1.0, or no complete reference run)."""
-    if all(name in f.score_names() for name in SUGGESTIONS):
+    scores to store when the file does not store them yet, or stores them over another early
+    window than ``window`` (computed from its reference runs, ``traj`` when the caller has
+    read them already); None when its runs do not record ``rival`` (format 0.1.0, or no
+    complete reference run)."""
+    if all(name in f.score_names() for name in SUGGESTIONS) and (
+            window is None or all(f.score(name).params.get("early_epochs") == window
+                                  for name in SUGGESTIONS)):
         label, conf = (f.score(name).values for name in SUGGESTIONS)
         return np.asarray(label, dtype=np.int64), np.asarray(conf, dtype=np.float64), {}
     traj = traj if traj is not None else reference_runs(f)
@@ -307,15 +343,15 @@ def read_report(path: str | Path, *, by: str = DEFAULT_BY
                               hint="finish the reference run with `curator score --resume`")
         fit = (stored_fit(f.score("mislabel_probability"))
                if "mislabel_probability" in f.score_names() else None)
+        traj = reference_runs(f)  # read once: the fit, accuracy, window, suggestions
         if fit is None or fit.by != by or fit.estimate < ESTIMATE:
-            fit, scores = fresh_fit(f, by)
+            fit, scores = fresh_fit(f, by, traj)
         labels, noisy, fingerprint = f.labels, f.noisy, f.fingerprint
         original = None if noisy is None else f.original_labels
         classes = class_names(f)
-        traj = reference_runs(f)  # read once, for the accuracy, the window, the suggestions
         test_acc = best_test_accuracy(f, traj)
-        window = file_window(f, traj) if reads_early_window(fit.by) else None
-        found = file_suggestions(f, traj)
+        window = file_window(f, traj, fit) if reads_early_window(fit.by) else None
+        found = file_suggestions(f, traj, None if window is None else window.epochs)
     assert fit is not None
     suggested = confidence = None
     if found is not None:

@@ -65,8 +65,9 @@ from curator.errors import CuratorError
 # has settled (:func:`loss_settled`); 10 (2026-12-06) contests, beside a contested class, a
 # class flooded by look-alike flips: no rejected component, but in doubt as a whole
 # (:func:`contested_classes`); 11 (2026-12-06) reads the loss's settling epoch half an epoch
-# later, as the accuracy's (:func:`loss_settled`)
-ESTIMATE = 11
+# later, as the accuracy's (:func:`loss_settled`); 12 (2026-12-06) ends the early window
+# sooner where memorising has eroded the separation within it (:func:`separation_window`)
+ESTIMATE = 12
 FLAG_AT = 0.5  # flagged: probability of being mislabelled at least this
 # a suggested label needs at least this mean probability before memorising (and more than
 # the given label's): on the flipped samples of Fashion-MNIST 20,000 with 20% symmetric noise,
@@ -101,6 +102,17 @@ CONTESTED = 0.8
 # F1, or within 0.002 of it, on each file whose flags the rule changes (benchmarks/RESULTS.md,
 # "Labels in doubt")
 DOUBT = 0.5
+# the early window ends sooner where memorising has eroded the evidence within it: where the
+# largest Ashman's D of the class mixtures has fallen by more than this share of its peak over
+# the shorter windows (:func:`separation_window`). On the grid's 44 reference-run files of
+# Fashion-MNIST 20,000 and digits and 24 of mnist1d (benchmarks/RESULTS.md, "The window where
+# memorising erodes the separation"), 0.25 and 0.3 shorten the window of digits' 40%
+# instance-dependent flips in both splits only (D 6.3 at 2 epochs, 3.9 and 3.5 at the
+# curves' 8 and 10); 0.2 shortens mnist1d's 40% flips inside pairs after 60 epochs too
+# (a fall of 22%, where the longer window was the better one)
+SEPARATION_FALL = 0.3
+WINDOW_CANDIDATES = 16  # the shorter windows compared: every epoch up to this many
+WINDOW_SAMPLES = 50_000  # they are compared on at most this many samples (evenly strided)
 CLIP = 1e-4  # probabilities are clipped to [CLIP, 1 - CLIP] before the logit
 SHARE_Z = 2.0  # the first epoch's share counts when at least this many standard errors above 0
 # the early window ends at the first epoch within this many standard errors of the best test
@@ -181,6 +193,10 @@ class MislabelFit:
     # the contested classes (:func:`contested_classes`), where a label is wrong when the
     # model prefers the rival before memorising
     contested: tuple[int, ...] = ()
+    # how the early window its scores read was chosen (:func:`separation_window`); None where
+    # not known (a fit of other scores, a window set by the caller, a fit stored before
+    # estimate 12)
+    window: SeparationWindow | None = None
 
     @property
     def by(self) -> str:
@@ -215,7 +231,8 @@ class MislabelFit:
         return {"by": self.by, "mixtures": [m.params for m in self.mixtures],
                 "noise_found": self.noise_found, "noise_share": self.share,
                 "noise_share_from": self.share_from, "estimate": self.estimate,
-                "outliers": self.outliers, "contested": list(self.contested)}
+                "outliers": self.outliers, "contested": list(self.contested),
+                "window": None if self.window is None else self.window.params}
 
     @classmethod
     def from_stored(cls, values: np.ndarray, params: dict[str, Any]) -> MislabelFit | None:
@@ -234,7 +251,9 @@ class MislabelFit:
                    p.get("noise_share_from"),  # type: ignore[arg-type]
                    int(p.get("estimate", 1)),  # type: ignore[call-overload]
                    None if p.get("outliers") is None else int(p["outliers"]),  # type: ignore[call-overload]
-                   tuple(int(c) for c in p.get("contested", ())))  # type: ignore[attr-defined]
+                   tuple(int(c) for c in p.get("contested", ())),  # type: ignore[attr-defined]
+                   None if not p.get("window") else SeparationWindow.from_params(
+                       p["window"]))  # type: ignore[arg-type]
 
 
 def relabel_plan(flagged: np.ndarray, suggested: np.ndarray, confidence: np.ndarray, *,
@@ -982,3 +1001,90 @@ def memorising_onset(test_loss: np.ndarray, num_epochs: int) -> int | None:
     low = int(np.argmin(mean))
     risen = np.flatnonzero(mean[low + 1:] >= mean[low] + LOSS_Z * noise)
     return low + 2 + int(risen[0]) if len(risen) else None
+
+
+@dataclass(frozen=True)
+class SeparationWindow:
+    """:func:`separation_window`'s answer: the window (``epochs``) and, where memorising had
+    eroded the separation within the window of the curves (``of``), the shorter window where
+    it peaked (``peak``), its separation there (``peak_separation``) and at ``of``
+    (``separation``); ``peak`` None where the window stays."""
+
+    epochs: int
+    of: int
+    peak: int | None = None
+    peak_separation: float | None = None
+    separation: float | None = None
+
+    @property
+    def params(self) -> dict[str, object]:
+        return {"epochs": self.epochs, "of": self.of, "peak": self.peak,
+                "peak_separation": self.peak_separation, "separation": self.separation}
+
+    @classmethod
+    def from_params(cls, p: dict[str, Any]) -> SeparationWindow:
+        def num(v: object) -> float | None:
+            return None if v is None else float(v)  # type: ignore[arg-type]
+
+        return cls(int(p["epochs"]), int(p["of"]), None if p.get("peak") is None
+                   else int(p["peak"]), num(p.get("peak_separation")), num(p.get("separation")))
+
+
+def window_candidates(window: int) -> np.ndarray:
+    """The windows (1-based epochs, ascending, ``window`` the last) that
+    :func:`separation_window` compares: every one up to ``window`` where there are at most
+    :data:`WINDOW_CANDIDATES`, else that many, spaced geometrically from 1."""
+    if window <= WINDOW_CANDIDATES:
+        return np.arange(1, window + 1)
+    return np.unique(np.round(np.geomspace(1, window, WINDOW_CANDIDATES)).astype(np.int64))
+
+
+def window_evidence(early_aum: np.ndarray, early_learnability: np.ndarray,
+                    early_rival: np.ndarray, labels: np.ndarray) -> float | None:
+    """How far apart the wrong labels stand in one window's early scores: the largest
+    Ashman's D of the class mixtures of ``early_aum`` whose low component the model rejects
+    (the evidence of :func:`estimate_mislabelled`, step 1). None where no low component is
+    rejected, or where some class is contested (:func:`contested_classes`): there the wrong
+    labels are not apart, and D is not their separation."""
+    fitted = _groups_of(early_aum, by="early_aum", scale="margin", seed=0, labels=labels)
+    if fitted is None:
+        return None
+    ds = [d for _, _, _, d in fitted.groups if d is not None]
+    if not ds:
+        return None
+    if contested_classes(fitted.classes, early_learnability, early_rival,
+                         len(np.unique(labels))):
+        return None
+    return float(max(ds))
+
+
+def separation_window(separations: Sequence[tuple[int, float | None]], window: int
+                      ) -> SeparationWindow:
+    """The early window, shortened where memorising has eroded the evidence within it.
+
+    ``separations``: (k, :func:`window_evidence` over the first k epochs) for the windows
+    of :func:`window_candidates`, ``window`` (the window of the test curves,
+    :func:`early_window`) among them. As the model fits the wrong labels, their margins rise
+    towards the clean samples' and the two components of a class merge: the separation
+    falls. Where the test labels carry the same flips and the flips are a function of the
+    image (flips towards the class an image resembles), the model learning them raises the
+    noisy test accuracy, so the window of the curves runs on into the memorising
+    (benchmarks/RESULTS.md, "The window where memorising erodes the separation"). So where
+    the window of the curves finds the wrong labels apart (D at least :data:`SEPARATION`,
+    no class contested) but its D has fallen by more than :data:`SEPARATION_FALL` from the
+    largest D of a shorter window, the window ends at the last of the shorter windows whose
+    D is within that share of the peak. Elsewhere (clean data, whose window holds no
+    evidence; a contested class; a separation that holds or grows) the window stays."""
+    d = dict(separations)
+    here = d.get(window)
+    if here is None or not found(here):
+        return SeparationWindow(window, window)
+    shorter = {k: v for k, v in d.items() if k < window and v is not None}
+    if not shorter:
+        return SeparationWindow(window, window)
+    peak = max(shorter, key=lambda k: (shorter[k], -k))  # the largest D, earliest on ties
+    level = (1 - SEPARATION_FALL) * shorter[peak]
+    if here >= level:
+        return SeparationWindow(window, window)
+    epochs = max(k for k, v in shorter.items() if v >= level)
+    return SeparationWindow(epochs, window, peak, shorter[peak], here)

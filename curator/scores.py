@@ -11,10 +11,11 @@ docs/scores.md states each formula and its source (papers by title and arXiv id)
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import math
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Protocol
 
@@ -24,12 +25,18 @@ from curator.errors import CuratorError, FormatError
 from curator.flags import (
     DEFAULT_BY,
     SCALE_NAMES,
+    SEPARATION,
     SUGGEST_AT,
+    WINDOW_SAMPLES,
+    SeparationWindow,
     during_epochs,
     early_window,
     estimate_mislabelled,
     first_epoch_share,
     noise_share,
+    separation_window,
+    window_candidates,
+    window_evidence,
 )
 from curator.registry import Entry, Registry
 from curator.store import (
@@ -321,7 +328,7 @@ per_sample("suggestion_confidence", needs=("p_true", "margin", "rival"), higher_
 
 
 @derived("mislabel_probability", sources=("early_aum", "early_learnability", "early_rival"),
-         higher_is="harder", context=("share", "labels"),
+         higher_is="harder", context=("share", "labels", "window"),
          description="probability that the label is wrong: where some class's margins before "
                      "memorising hold a separate component the model rejects (Ashman's D >= "
                      "2), the smaller posterior of the low components of two mixtures (per "
@@ -333,14 +340,17 @@ per_sample("suggestion_confidence", needs=("p_true", "margin", "rival"), higher_
                      "class that are outliers of their class's margins; else 0 "
                      "(docs/flags.md)")
 def mislabel_probability(early_aum: np.ndarray, early: np.ndarray, rival: np.ndarray, *,
-                         share: tuple[float | None, str], labels: np.ndarray | None
+                         share: tuple[float | None, str], labels: np.ndarray | None,
+                         window: SeparationWindow | None = None
                          ) -> tuple[np.ndarray, dict[str, object]]:
     """The probabilities, and the fit as the score's params (``curator flag`` reads them back
     instead of fitting again). ``share``: :func:`reference_noise_share` and its source;
-    ``labels``: the given labels (None: the margin's mixture too is one over all samples)."""
+    ``labels``: the given labels (None: the margin's mixture too is one over all samples);
+    ``window``: how the early window the sources read was chosen (:func:`memorising_window`),
+    kept with the fit."""
     fit = estimate_mislabelled(early_aum, early, labels, early_rival=rival, share=share[0],
                                share_from=share[1])
-    return fit.probability, fit.params
+    return fit.probability, replace(fit, window=window).params
 
 
 @per_sample("heldout_learnability", needs=("p_true",), higher_is="easier", runs="holdout",
@@ -386,11 +396,72 @@ def default_options(num_epochs: int, test_acc: np.ndarray | None = None,
 def options_of(traj: Trajectories) -> dict[str, int]:
     """:func:`default_options` for these trajectories: their epochs, and the test accuracy
     and loss, test samples and classes where they record them (the early window the flags
-    read)."""
-    return default_options(traj.num_epochs, getattr(traj, "test_acc", None),
+    read), the window shortened where memorising eroded the evidence within it
+    (:func:`memorising_window`)."""
+    opts = default_options(traj.num_epochs, getattr(traj, "test_acc", None),
                            getattr(traj, "test_samples", None),
                            getattr(traj, "num_classes", None),
                            getattr(traj, "test_loss", None))
+    opts["early_epochs"] = memorising_window(traj, opts["early_epochs"]).epochs
+    return opts
+
+
+def memorising_window(traj: Trajectories, window: int) -> SeparationWindow:
+    """:func:`curator.flags.separation_window` for these trajectories, whose test curves end
+    the early window at ``window``: the early scores of each window of
+    :func:`curator.flags.window_candidates`, on at most :data:`curator.flags.WINDOW_SAMPLES`
+    samples (evenly strided, so that a data set stored class by class is sampled from every
+    class), from one pass over ``p_true`` and ``margin`` in column blocks, and the evidence
+    of each (:func:`curator.flags.window_evidence`). Without the given labels, those
+    statistics or a window of two epochs, the window stays. Made once per trajectories
+    object (kept on it where it takes attributes)."""
+    cached = getattr(traj, "_memorising_window", None)
+    if isinstance(cached, SeparationWindow) and cached.of == window:
+        return cached
+    choice = _memorising_window(traj, window)
+    with contextlib.suppress(AttributeError):  # one that takes none: made again next time
+        traj._memorising_window = choice  # type: ignore[attr-defined]
+    return choice
+
+
+def _window_used(traj: Trajectories, epochs: int) -> SeparationWindow | None:
+    """How the window of ``epochs`` was chosen, where :func:`options_of` chose it (the
+    choice kept on ``traj``); None for a window set by the caller."""
+    cached = getattr(traj, "_memorising_window", None)
+    return cached if isinstance(cached, SeparationWindow) and cached.epochs == epochs else None
+
+
+def _memorising_window(traj: Trajectories, window: int) -> SeparationWindow:
+    labels = getattr(traj, "labels", None)
+    if (window < 2 or labels is None or not {"p_true", "margin"} <= traj.recorded
+            or len(np.unique(labels)) < 2):
+        return SeparationWindow(window, window)
+    n = traj.num_samples
+    at = np.unique(np.linspace(0, n - 1, min(n, WINDOW_SAMPLES)).round().astype(np.int64))
+    ks = window_candidates(window)
+    aum, prob, rival = (np.empty((len(ks), len(at)), np.float32) for _ in range(3))
+    block = max(1, BLOCK_BYTES // (4 * max(1, len(traj.runs)) * max(1, traj.num_epochs) * 2))
+    done = 0
+    for start in range(0, n, block):
+        stop = min(n, start + block)
+        cols = at[(at >= start) & (at < stop)] - start
+        if not len(cols):
+            continue
+        p = traj.read("p_true", start, stop)[:, :window, cols]
+        m = traj.read("margin", start, stop)[:, :window, cols]
+        for i, k in enumerate(ks):
+            aum[i, done:done + len(cols)] = early_aum(m, early_epochs=int(k))
+            prob[i, done:done + len(cols)] = early_learnability(p, early_epochs=int(k))
+            rival[i, done:done + len(cols)] = early_rival(p, m, early_epochs=int(k))
+        done += len(cols)
+    y = np.asarray(labels)[at]
+    last = len(ks) - 1  # the window of the curves: its evidence first, the rest only if some
+    here = window_evidence(aum[last], prob[last], rival[last], y)
+    if here is None or here < SEPARATION:
+        return SeparationWindow(window, window)
+    separations = [(int(k), window_evidence(aum[i], prob[i], rival[i], y)) for i, k in
+                   enumerate(ks[:-1])] + [(window, here)]
+    return separation_window(separations, window)
 
 
 # --------------------------------------------------------------------------------------
@@ -544,7 +615,8 @@ def compute_scores(traj: Trajectories, names: Sequence[str] | None = None, *,
     values = {k: as_stored(v) for k, v in values.items()}
     # what a derived score may ask for besides its sources, made only when one asks
     context = {"share": lambda: reference_noise_share(traj, opts["early_epochs"]),
-               "labels": lambda: getattr(traj, "labels", None)}
+               "labels": lambda: getattr(traj, "labels", None),
+               "window": lambda: _window_used(traj, opts["early_epochs"])}
     for e in entries:
         if e.meta["kind"] == "derived":
             extra = {k: context[k]() for k in e.meta.get("context", ())}

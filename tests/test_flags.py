@@ -1069,3 +1069,88 @@ def test_flips_at_the_boundary_are_flagged_where_the_model_accepts_them() -> Non
     # the rejected-only rule (without the rival, nothing is in doubt beyond the rejected)
     old = flags.estimate_mislabelled(margin, prob, labels)
     assert not old.flagged[accepted].any() and flag_quality(old.flagged, wrong).f1 < 0.85
+
+
+def test_the_window_ends_where_the_separation_has_fallen_well_below_its_peak() -> None:
+    from curator.flags import SEPARATION_FALL, SeparationWindow, separation_window
+
+    assert SEPARATION_FALL == 0.3
+    # D 6.3 over 2 epochs, 3.9 over the curves' 8: fallen by 38%; the last window within
+    # 30% of the peak (at least 4.41) is 6 (digits, 40% instance-dependent flips)
+    ds = [(1, 2.6), (2, 6.3), (3, 6.2), (4, 5.7), (5, 5.3), (6, 4.6), (7, 4.1), (8, 3.9)]
+    assert separation_window(ds, 8) == SeparationWindow(6, 8, 2, 6.3, 3.9)
+    # fallen by 22% (mnist1d, 40% flips inside pairs, 60 epochs): the window stays
+    ds = [(5, 3.6), (8, 3.4), (13, 2.8)]
+    assert separation_window(ds, 13) == SeparationWindow(13, 13)
+    # no evidence at the curves' window (clean data's hard classes early on), or a class
+    # contested there (None): the window stays, however apart the early windows look
+    assert separation_window([(2, 5.0), (8, 1.8)], 8) == SeparationWindow(8, 8)
+    assert separation_window([(2, 5.0), (8, None)], 8) == SeparationWindow(8, 8)
+    # a contested shorter window (None) is no peak; a growing separation keeps the window
+    assert separation_window([(2, None), (3, 4.0), (8, 3.0)], 8) == SeparationWindow(8, 8)
+    assert separation_window([(1, 3.0), (4, 6.0), (8, 6.5)], 8) == SeparationWindow(8, 8)
+    assert separation_window([(8, 4.0)], 8) == SeparationWindow(8, 8)  # nothing shorter
+    # the window's choice travels with a stored fit
+    sep = SeparationWindow(6, 8, 2, 6.3, 3.9)
+    assert SeparationWindow.from_params(sep.params) == sep
+
+
+def test_window_candidates_are_every_epoch_or_sixteen_spread_out() -> None:
+    from curator.flags import window_candidates
+
+    np.testing.assert_array_equal(window_candidates(5), [1, 2, 3, 4, 5])
+    many = window_candidates(90)
+    assert len(many) <= 16 and many[0] == 1 and many[-1] == 90
+    assert (np.diff(many) > 0).all()
+
+
+def memorised_flips(erode: bool, seed: int = 0, t: int = 10) -> tuple[object, np.ndarray]:
+    """Trajectories of 4 classes with 30% flipped labels whose margins start well below the
+    clean samples' and, with ``erode``, rise to theirs from the second epoch on (memorised),
+    while the test accuracy rises to the last epoch (the curves' window: all of them)."""
+    from curator.scores import ArrayTrajectories
+
+    rng = np.random.default_rng(seed)
+    n = 600
+    labels = np.repeat(np.arange(4), n // 4)
+    flipped = rng.random(n) < 0.3
+    base = np.where(flipped, rng.normal(-2.0, 0.6, n), rng.normal(2.0, 0.6, n))
+    rise = np.clip((np.arange(t)[:, None] - 1) / (t - 2), 0, 1) * 4.0 * erode
+    margin = base[None] + np.where(flipped[None], rise, 0) + rng.normal(0, 0.3, (2, t, n))
+    p = 0.95 / (1 + np.exp(-margin))
+    stats = {"p_true": p.astype(np.float32), "margin": margin.astype(np.float32),
+             "correct": (margin > 0).astype(np.uint8)}
+    acc = np.tile(np.linspace(0.6, 0.9, t), (2, 1))
+    return ArrayTrajectories(stats, test_acc=acc, test_samples=1_000_000, num_classes=4,
+                             labels=labels), flipped
+
+
+def test_scores_read_the_window_before_memorising_eroded_the_separation() -> None:
+    from curator.scores import compute_scores
+
+    traj, flipped = memorised_flips(erode=True)
+    scores = compute_scores(traj, ["mislabel_probability"])
+    assert scores["early_aum"].params == {"early_epochs": 7}  # not the curves' 10
+    window = scores["mislabel_probability"].params["window"]
+    assert (window["epochs"], window["of"], window["peak"]) == (7, 10, 2)
+    assert window["separation"] < 0.7 * window["peak_separation"]
+    shorter = flag_quality(scores["mislabel_probability"].values >= 0.5, flipped).f1
+    late = compute_scores(traj, ["mislabel_probability"], options={"early_epochs": 10})
+    assert late["mislabel_probability"].params["window"] is None  # set by the caller
+    assert shorter > flag_quality(late["mislabel_probability"].values >= 0.5, flipped).f1
+    # flips the model never fits keep the window of the curves
+    traj, _ = memorised_flips(erode=False)
+    kept = compute_scores(traj, ["mislabel_probability"])
+    assert kept["early_aum"].params == {"early_epochs": 10}
+    assert kept["mislabel_probability"].params["window"]["peak"] is None
+
+
+def test_curator_flag_says_when_the_separation_ended_the_window() -> None:
+    from curator.flagging import EarlyWindow
+
+    line = EarlyWindow(6, 15, curves=8, peak=2, peak_separation=6.26,
+                       separation=3.94).line()
+    assert line == ("read the first 6 of 15 epochs, where the wrong labels' separation "
+                    "(Ashman's D) fell from 6.3 over the first 2 to 3.9 over the 8 of the "
+                    "test curves' window, though the test accuracy crept on: memorising "
+                    "(docs/flags.md, step 1)")
