@@ -46,10 +46,10 @@ def row(path: Path) -> dict[str, object]:
         spec = f.data_spec
         n = f.num_samples
         bound = oracle(f, noisy) if noisy is not None else {}
-        traj = FileTrajectories(f)  # the window as the estimate reads it now (a stored
-        # score's may be an older rule's)
+        traj = FileTrajectories(f)
         acc = best_test_accuracy(f, traj)
-        epochs = options_of(traj)["early_epochs"]
+        # the window the estimate read: the curves', or shorter where the separation fell
+        epochs = fit.window.epochs if fit.window else options_of(traj)["early_epochs"]
     out: dict[str, object] = {
         "file": path.name, "n": n, "noise": spec.get("label_noise", 0.0),
         "kind": spec.get("noise_kind", "symmetric") if noisy is not None else "-",

@@ -37,7 +37,6 @@ from curator.scores import (
     FileTrajectories,
     compute_scores,
     heldout_error_rates,
-    memorising_window,
     options_of,
     reference_noise_share,
     scale_of,
@@ -195,22 +194,23 @@ def reads_early_window(by: str) -> bool:
 def file_window(f: ScoresFile, traj: FileTrajectories | None = None,
                 fit: MislabelFit | None = None) -> EarlyWindow | None:
     """:class:`EarlyWindow` of an open file's reference runs (``traj``, when the caller has
-    read them already): the window of the test curves, and how the separation shortened it
-    — as ``fit`` (the estimate) keeps it, else chosen again (:func:`memorising_window`).
-    None without runs."""
+    read them already): the window of the test curves, and where the separation shortened it,
+    as ``fit`` (the estimate) keeps it; else the window the stored ``early_aum`` read (a fit
+    of other scores). None without runs."""
     traj = traj if traj is not None else reference_runs(f)
     if traj is None:
         return None
     parts = window_parts(traj.test_acc, traj.num_epochs, traj.test_samples, traj.num_classes,
                          traj.test_loss)
-    sep = fit.window if fit is not None and fit.window is not None else None
-    if sep is None or sep.of != parts.epochs:
-        sep = memorising_window(traj, parts.epochs)
-    if sep.peak is None:
-        return EarlyWindow(parts.epochs, traj.num_epochs, parts.loss_rose_from,
-                           parts.loss_settled)
-    return EarlyWindow(sep.epochs, traj.num_epochs, parts.loss_rose_from, parts.loss_settled,
-                       parts.epochs, sep.peak, sep.peak_separation, sep.separation)
+    sep = fit.window if fit is not None else None
+    if sep is not None and sep.of == parts.epochs and sep.peak is not None:
+        return EarlyWindow(sep.epochs, traj.num_epochs, parts.loss_rose_from,
+                           parts.loss_settled, parts.epochs, sep.peak, sep.peak_separation,
+                           sep.separation)
+    epochs = parts.epochs
+    if sep is None and "early_aum" in f.score_names():
+        epochs = int(f.score("early_aum").params.get("early_epochs", epochs))
+    return EarlyWindow(epochs, traj.num_epochs, parts.loss_rose_from, parts.loss_settled)
 
 
 def score_for_flags(f: ScoresFile, by: str) -> tuple[ScoreValues, bool]:
@@ -245,7 +245,7 @@ def file_suggestions(f: ScoresFile, traj: FileTrajectories | None = None,
         return None
     if "rival" not in traj.recorded:
         return None
-    scores = compute_scores(traj, list(SUGGESTIONS))
+    scores = compute_scores(traj, list(SUGGESTIONS), options={"early_epochs": window})
     label, conf = (scores[name].values for name in SUGGESTIONS)
     return np.asarray(label, dtype=np.int64), np.asarray(conf, dtype=np.float64), scores
 

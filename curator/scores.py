@@ -395,15 +395,13 @@ def default_options(num_epochs: int, test_acc: np.ndarray | None = None,
 
 def options_of(traj: Trajectories) -> dict[str, int]:
     """:func:`default_options` for these trajectories: their epochs, and the test accuracy
-    and loss, test samples and classes where they record them (the early window the flags
-    read), the window shortened where memorising eroded the evidence within it
-    (:func:`memorising_window`)."""
-    opts = default_options(traj.num_epochs, getattr(traj, "test_acc", None),
+    and loss, test samples and classes where they record them (the early window of the test
+    curves; :func:`compute_scores` shortens it where memorising eroded the evidence within
+    it, :func:`memorising_window`)."""
+    return default_options(traj.num_epochs, getattr(traj, "test_acc", None),
                            getattr(traj, "test_samples", None),
                            getattr(traj, "num_classes", None),
                            getattr(traj, "test_loss", None))
-    opts["early_epochs"] = memorising_window(traj, opts["early_epochs"]).epochs
-    return opts
 
 
 def memorising_window(traj: Trajectories, window: int) -> SeparationWindow:
@@ -414,7 +412,10 @@ def memorising_window(traj: Trajectories, window: int) -> SeparationWindow:
     class), from one pass over ``p_true`` and ``margin`` in column blocks, and the evidence
     of each (:func:`curator.flags.window_evidence`). Without the given labels, those
     statistics or a window of two epochs, the window stays. Made once per trajectories
-    object (kept on it where it takes attributes)."""
+    object (kept on it where it takes attributes): at ImageNet's size (1.28 million samples,
+    3 runs, 1,000 classes) the pass takes about 20 s and each window's evidence about 4 s
+    (benchmarks/RESULTS.md, "The window where memorising erodes the separation"), so
+    :func:`compute_scores` asks only where the window of the curves holds the evidence."""
     cached = getattr(traj, "_memorising_window", None)
     if isinstance(cached, SeparationWindow) and cached.of == window:
         return cached
@@ -424,11 +425,20 @@ def memorising_window(traj: Trajectories, window: int) -> SeparationWindow:
     return choice
 
 
-def _window_used(traj: Trajectories, epochs: int) -> SeparationWindow | None:
-    """How the window of ``epochs`` was chosen, where :func:`options_of` chose it (the
-    choice kept on ``traj``); None for a window set by the caller."""
-    cached = getattr(traj, "_memorising_window", None)
-    return cached if isinstance(cached, SeparationWindow) and cached.epochs == epochs else None
+def _holds_evidence(params: Mapping[str, object] | None) -> bool:
+    """Whether a default estimate (its params) found the wrong labels apart with no class
+    contested: where :func:`memorising_window` may shorten the window."""
+    if not params or not params.get("mixtures") or params.get("contested"):
+        return False
+    separation = params["mixtures"][0].get("separation")  # type: ignore[index]
+    return separation is not None and float(separation) >= SEPARATION
+
+
+def _reads_window(entry: Entry) -> bool:
+    """Whether a score reads the early window, itself or through its sources."""
+    if "early_epochs" in (entry.meta.get("options") or ()):
+        return True
+    return any(_reads_window(SCORES.entry(s)) for s in entry.meta.get("sources", ()))
 
 
 def _memorising_window(traj: Trajectories, window: int) -> SeparationWindow:
@@ -614,9 +624,11 @@ def compute_scores(traj: Trajectories, names: Sequence[str] | None = None, *,
     # reader recomputing them from the file gets the file's own answer, ties included
     values = {k: as_stored(v) for k, v in values.items()}
     # what a derived score may ask for besides its sources, made only when one asks
+    chosen = "early_epochs" not in {k for k, v in (options or {}).items() if v is not None}
     context = {"share": lambda: reference_noise_share(traj, opts["early_epochs"]),
                "labels": lambda: getattr(traj, "labels", None),
-               "window": lambda: _window_used(traj, opts["early_epochs"])}
+               "window": lambda: SeparationWindow(opts["early_epochs"], opts["early_epochs"])
+               if chosen else None}
     for e in entries:
         if e.meta["kind"] == "derived":
             extra = {k: context[k]() for k in e.meta.get("context", ())}
@@ -624,6 +636,17 @@ def compute_scores(traj: Trajectories, names: Sequence[str] | None = None, *,
             if isinstance(result, tuple):  # (values, params of how they were made)
                 result, fitted[e.name] = result
             values[e.name] = as_stored(result)
+    if chosen and _holds_evidence(fitted.get("mislabel_probability")):
+        window = memorising_window(traj, opts["early_epochs"])
+        if window.epochs != opts["early_epochs"]:  # the early scores over the shorter window
+            again = compute_scores(traj, [e.name for e in entries if _reads_window(e)],
+                                   options={**(options or {}), "early_epochs": window.epochs},
+                                   holdout=holdout)
+            opts["early_epochs"] = window.epochs
+            for name, score in again.items():
+                values[name] = np.asarray(score.values)
+                fitted[name] = dict(score.params)
+        fitted["mislabel_probability"]["window"] = window.params
     out = {}
     for e in entries:
         params = {k: opts[k] for k in e.meta.get("options", ())} | fitted.get(e.name, {})
