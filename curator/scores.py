@@ -588,13 +588,22 @@ def compute_scores(traj: Trajectories, names: Sequence[str] | None = None, *,
     """Compute the named scores from ``traj`` (the reference runs) and, for held-out scores,
     ``holdout`` (the holdout runs). Default: every registered score whose runs are there.
 
-    ``options`` may set ``el2n_epoch`` (1-based) and ``easy_epochs``; unset ones take
-    :func:`default_options`.
+    ``options`` may set ``el2n_epoch`` (1-based), ``easy_epochs`` and ``early_epochs``; unset
+    ones take :func:`default_options`. An unset early window is the test curves', shortened
+    where the default mislabel estimate over it finds wrong labels whose separation memorising
+    eroded (:func:`memorising_window`): a score that reads the window is computed over the one
+    the estimate reads, whether or not the estimate is asked for.
     """
     sources = {"reference": traj, "holdout": holdout}
     if names is None:  # every score the runs can give
         names = [e.name for e in SCORES if _can_compute(e, sources)]
     entries = _with_sources([SCORES.entry(n) for n in names])
+    asked = {e.name for e in entries}  # what the answer holds
+    if (not (options or {}).get("early_epochs") and "mislabel_probability" not in asked
+            and any(_reads_window(e) for e in entries)
+            and _can_compute(SCORES.entry("mislabel_probability"), sources)):
+        # the window is the estimate's to choose: made for it, left out of the answer
+        entries = _with_sources([*entries, SCORES.entry("mislabel_probability")])
     for e in entries:
         if e.meta["kind"] != "per_sample":
             continue
@@ -649,6 +658,8 @@ def compute_scores(traj: Trajectories, names: Sequence[str] | None = None, *,
         fitted["mislabel_probability"]["window"] = window.params
     out = {}
     for e in entries:
+        if e.name not in asked:
+            continue  # made only to choose the window
         params = {k: opts[k] for k in e.meta.get("options", ())} | fitted.get(e.name, {})
         if "labels" in e.meta:
             params["labels"] = list(e.meta["labels"])

@@ -1138,6 +1138,10 @@ def test_scores_read_the_window_before_memorising_eroded_the_separation() -> Non
     late = compute_scores(traj, ["mislabel_probability"], options={"early_epochs": 10})
     assert late["mislabel_probability"].params["window"] is None  # set by the caller
     assert shorter > flag_quality(late["mislabel_probability"].values >= 0.5, flipped).f1
+    # a score of the window asked for alone reads the window the estimate reads
+    alone = compute_scores(traj, ["early_aum"])
+    assert list(alone) == ["early_aum"] and alone["early_aum"].params == {"early_epochs": 7}
+    np.testing.assert_array_equal(alone["early_aum"].values, scores["early_aum"].values)
     # flips the model never fits keep the window of the curves
     traj, _ = memorised_flips(erode=False)
     kept = compute_scores(traj, ["mislabel_probability"])
