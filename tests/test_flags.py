@@ -990,6 +990,11 @@ def test_a_stored_fit_of_the_older_estimate_is_made_again(tmp_path: Path) -> Non
         ds = h["scores/mislabel_probability"]
         ds[...] = 0  # estimate 1 on a noisy test split: nothing flagged
         ds.attrs["params"] = json.dumps(old)
+        # its early scores and suggestions read another window than the estimate now reads
+        for name in ("early_aum", "suggested_label"):
+            params = json.loads(h[f"scores/{name}"].attrs["params"])
+            h[f"scores/{name}"].attrs["params"] = json.dumps(
+                params | {"early_epochs": params["early_epochs"] + 1})
     with open_scores(out) as f:
         assert f.score("mislabel_probability").params.get("estimate") is None
         fit = file_mislabel(f)
@@ -1004,6 +1009,11 @@ def test_a_stored_fit_of_the_older_estimate_is_made_again(tmp_path: Path) -> Non
         s = f.score("mislabel_probability")
         assert s.params["estimate"] == flags.ESTIMATE
         np.testing.assert_array_equal(s.values >= 0.5, new.values >= 0.5)
+        # stored again over the window the estimate read
+        window = s.params["window"]["epochs"]
+        assert window == new.params["window"]["epochs"]
+        for name in ("early_aum", "suggested_label", "suggestion_confidence"):
+            assert f.score(name).params["early_epochs"] == window, name
 
 
 def test_bad_input_one_class_and_everything_flagged() -> None:
