@@ -8,8 +8,10 @@ the estimate reads the trajectories only up to the first epoch whose test accura
 with the best (where memorising starts to cost accuracy, or stops gaining it; on clean data
 that is late in training), before the test loss has clearly risen (memorising raises it even
 where it raises the accuracy on test labels as noisy as the training labels:
-:func:`early_window`), and asks two
-questions of each sample (:func:`estimate_mislabelled`):
+:func:`early_window`) — or sooner, where the wrong labels' separation has fallen well below
+its peak within that window (the model learning flips that the test labels carry too:
+:func:`separation_window`) —, and asks two questions of each sample
+(:func:`estimate_mislabelled`):
 
 - within its class: is its mean margin over those epochs (``early_aum``, the area under the
   margin of Pleiss et al. 2020, "Identifying Mislabeled Data using the Area Under the Margin
