@@ -1060,6 +1060,15 @@ def window_evidence(early_aum: np.ndarray, early_learnability: np.ndarray,
     return float(max(ds))
 
 
+def may_shorten_window(fit: MislabelFit) -> bool:
+    """Whether a default estimate found the wrong labels apart (Ashman's D at least
+    :data:`SEPARATION`) with no class contested: where :func:`separation_window` may end
+    the window it read sooner, and so where the shorter windows are worth comparing."""
+    if not fit.mixtures or fit.contested:
+        return False
+    return found(fit.mixtures[0].separation)
+
+
 def separation_window(separations: Sequence[tuple[int, float | None]], window: int
                       ) -> SeparationWindow:
     """The early window, shortened where memorising has eroded the evidence within it.

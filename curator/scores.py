@@ -25,14 +25,16 @@ from curator.errors import CuratorError, FormatError
 from curator.flags import (
     DEFAULT_BY,
     SCALE_NAMES,
-    SEPARATION,
     SUGGEST_AT,
     WINDOW_SAMPLES,
+    MislabelFit,
     SeparationWindow,
     during_epochs,
     early_window,
     estimate_mislabelled,
     first_epoch_share,
+    found,
+    may_shorten_window,
     noise_share,
     separation_window,
     window_candidates,
@@ -425,15 +427,6 @@ def memorising_window(traj: Trajectories, window: int) -> SeparationWindow:
     return choice
 
 
-def _holds_evidence(params: Mapping[str, object] | None) -> bool:
-    """Whether a default estimate (its params) found the wrong labels apart with no class
-    contested: where :func:`memorising_window` may shorten the window."""
-    if not params or not params.get("mixtures") or params.get("contested"):
-        return False
-    separation = params["mixtures"][0].get("separation")  # type: ignore[index]
-    return separation is not None and float(separation) >= SEPARATION
-
-
 def _reads_window(entry: Entry) -> bool:
     """Whether a score reads the early window, itself or through its sources."""
     if "early_epochs" in (entry.meta.get("options") or ()):
@@ -467,7 +460,7 @@ def _memorising_window(traj: Trajectories, window: int) -> SeparationWindow:
     y = np.asarray(labels)[at]
     last = len(ks) - 1  # the window of the curves: its evidence first, the rest only if some
     here = window_evidence(aum[last], prob[last], rival[last], y)
-    if here is None or here < SEPARATION:
+    if not found(here):
         return SeparationWindow(window, window)
     separations = [(int(k), window_evidence(aum[i], prob[i], rival[i], y)) for i, k in
                    enumerate(ks[:-1])] + [(window, here)]
@@ -645,7 +638,9 @@ def compute_scores(traj: Trajectories, names: Sequence[str] | None = None, *,
             if isinstance(result, tuple):  # (values, params of how they were made)
                 result, fitted[e.name] = result
             values[e.name] = as_stored(result)
-    if chosen and _holds_evidence(fitted.get("mislabel_probability")):
+    made = fitted.get("mislabel_probability")
+    fit = None if made is None else MislabelFit.from_stored(values["mislabel_probability"], made)
+    if chosen and fit is not None and may_shorten_window(fit):
         window = memorising_window(traj, opts["early_epochs"])
         if window.epochs != opts["early_epochs"]:  # the early scores over the shorter window
             again = compute_scores(traj, [e.name for e in entries if _reads_window(e)],

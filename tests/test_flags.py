@@ -1103,6 +1103,17 @@ def test_the_window_ends_where_the_separation_has_fallen_well_below_its_peak() -
     # the window's choice travels with a stored fit
     sep = SeparationWindow(6, 8, 2, 6.3, 3.9)
     assert SeparationWindow.from_params(sep.params) == sep
+    # the shorter windows are compared only where the estimate found the wrong labels apart
+    # with no class contested
+    from curator.flags import MislabelFit, Mixture, may_shorten_window
+
+    def fit(d: float | None, contested: tuple[int, ...] = ()) -> MislabelFit:
+        mix = Mixture("early_aum", (-1.0, 2.0), (1.0, 1.0), (0.3, 0.7), True, True, d)
+        return MislabelFit(np.zeros(3, np.float32), (mix,), contested=contested)
+
+    assert may_shorten_window(fit(3.0))
+    assert not may_shorten_window(fit(3.0, contested=(1,)))
+    assert not may_shorten_window(fit(1.5)) and not may_shorten_window(fit(None))
 
 
 def test_window_candidates_are_every_epoch_or_sixteen_spread_out() -> None:
