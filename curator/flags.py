@@ -699,12 +699,16 @@ def _posteriors(fitted: _Mixtures, prior: float | None) -> tuple[np.ndarray, flo
     mean)."""
     x = fitted.x
     prob = np.zeros(len(x), np.float32)
-    separation = None
-    for at, mixture, low_first, d in fitted.groups:
-        if d is not None:
-            separation = d if separation is None else max(separation, d)
+    for at, mixture, low_first, _ in fitted.groups:
         prob[at] = _posterior(mixture, low_first, x[at], prior)
-    return prob, separation
+    return prob, _separation(fitted)
+
+
+def _separation(fitted: _Mixtures) -> float | None:
+    """The largest :func:`_rejected_separation` of the fitted groups' mixtures; None where
+    no low component has a negative mean."""
+    ds = [d for _, _, _, d in fitted.groups if d is not None]
+    return max(ds) if ds else None
 
 
 def _class_members(labels: np.ndarray) -> list[np.ndarray]:
@@ -1049,15 +1053,12 @@ def window_evidence(early_aum: np.ndarray, early_learnability: np.ndarray,
     rejected, or where some class is contested (:func:`contested_classes`): there the wrong
     labels are not apart, and D is not their separation."""
     fitted = _groups_of(early_aum, by="early_aum", scale="margin", seed=0, labels=labels)
-    if fitted is None:
-        return None
-    ds = [d for _, _, _, d in fitted.groups if d is not None]
-    if not ds:
+    if fitted is None or (separation := _separation(fitted)) is None:
         return None
     if contested_classes(fitted.classes, early_learnability, early_rival,
                          len(np.unique(labels))):
         return None
-    return float(max(ds))
+    return float(separation)
 
 
 def may_shorten_window(fit: MislabelFit) -> bool:
