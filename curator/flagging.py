@@ -59,8 +59,8 @@ def fresh_fit(f: ScoresFile, by: str = DEFAULT_BY, traj: FileTrajectories | None
     if by == DEFAULT_BY:  # the registered score, with its sources
         scores = compute_scores(traj if traj is not None else FileTrajectories(f),
                                 ["mislabel_probability"])
-        scores = {k: v for k, v in scores.items()
-                  if k == "mislabel_probability" or not _stored_alike(f, k, v)}
+        scores = {k: v for k, v in scores.items() if k == "mislabel_probability"
+                  or not _stored_over(f, k, v.params.get("early_epochs"))}
         fit = stored_fit(scores["mislabel_probability"])
         assert fit is not None
         return fit, scores
@@ -74,11 +74,12 @@ def fresh_fit(f: ScoresFile, by: str = DEFAULT_BY, traj: FileTrajectories | None
         f"two-component mixture on {by} (docs/flags.md)", score.runs, fit.params)}
 
 
-def _stored_alike(f: ScoresFile, name: str, score: ScoreValues) -> bool:
-    """Whether the file stores the score ``name`` over the same early window as ``score``."""
+def _stored_over(f: ScoresFile, name: str, window: int | None) -> bool:
+    """Whether the file stores the score ``name`` over the early window ``window`` (None:
+    a score that reads none, or any window)."""
     if name not in f.score_names():
         return False
-    return f.score(name).params.get("early_epochs") == score.params.get("early_epochs")
+    return window is None or f.score(name).params.get("early_epochs") == window
 
 
 def file_mislabel(f: ScoresFile) -> MislabelFit | None:
@@ -235,9 +236,7 @@ def file_suggestions(f: ScoresFile, traj: FileTrajectories | None = None,
     window than ``window`` (computed from its reference runs, ``traj`` when the caller has
     read them already); None when its runs do not record ``rival`` (format 0.1.0, or no
     complete reference run)."""
-    if all(name in f.score_names() for name in SUGGESTIONS) and (
-            window is None or all(f.score(name).params.get("early_epochs") == window
-                                  for name in SUGGESTIONS)):
+    if all(_stored_over(f, name, window) for name in SUGGESTIONS):
         label, conf = (f.score(name).values for name in SUGGESTIONS)
         return np.asarray(label, dtype=np.int64), np.asarray(conf, dtype=np.float64), {}
     traj = traj if traj is not None else reference_runs(f)
