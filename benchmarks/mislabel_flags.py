@@ -35,8 +35,10 @@ both ways), ``classdep0.2`` (rates from 0 to twice the mean by class), ``inst0.2
 (instance-dependent: ambiguous samples to the class they resemble) — curator/noise.py —, with
 ``+test`` for the test labels flipped the same way (as real data sets' are: the flags may not
 lean on a clean test split; the selections' accuracies are still measured on the test
-labels as loaded). ``fashion-mnist:N`` is a fixed stratified
-subset of N training images (the test split stays whole). The work runs in ``--jobs``
+labels as loaded), and ``@N`` for another draw of the flips (``--noise-seed N``; e.g.
+``pairs0.2+test@1``: is a cell's figure the noise kind's, or one draw's?).
+``fashion-mnist:N`` is a fixed stratified subset of N training images (the test split stays
+whole). The work runs in ``--jobs``
 processes of ``--threads`` torch threads each, task by task, the earliest cell first: a
 cell's reference run, then its cleanlab folds and every training of every selection side by
 side (on a GPU, many at once). Each cell's stages are reported on stderr with the seconds
@@ -107,18 +109,22 @@ NOISE_NAMES = {"sym": "symmetric", "asym": "asymmetric", "pairs": "pairs",
                "classdep": "classdep", "inst": "instance"}
 
 
-def noise_of(name: str) -> tuple[float, str, bool]:
-    """``none`` | KIND RATE [``+test``] (e.g. ``pairs0.2+test``): the rate, the kind
-    (:data:`NOISE_NAMES`, curator/noise.py) and whether the test labels are flipped too."""
+def noise_of(name: str) -> tuple[float, str, bool, int]:
+    """``none`` | KIND RATE [``+test``] [``@SEED``] (e.g. ``pairs0.2+test@1``): the rate, the
+    kind (:data:`NOISE_NAMES`, curator/noise.py), whether the test labels are flipped too and
+    the seed of the flips (``--noise-seed``; 0 without ``@``)."""
+    name, at, seed = name.partition("@")
+    if at and not seed.isdigit():
+        raise SystemExit(f"noise {name}@{seed}: the draw after @ is a whole number")
     if name == "none":
-        return 0.0, "symmetric", False
+        return 0.0, "symmetric", False, int(seed or 0)
     body, plus, test = name.partition("+")
     if plus and test != "test":
         raise SystemExit(f"noise {name!r}: the only suffix is +test")
     short = body.rstrip("0123456789.")
     if short not in NOISE_NAMES:
         raise SystemExit(f"noise {name!r}: the kind must be one of {', '.join(NOISE_NAMES)}")
-    return float(body[len(short):]), NOISE_NAMES[short], bool(plus)
+    return float(body[len(short):]), NOISE_NAMES[short], bool(plus), int(seed or 0)
 
 
 def data_spec(data: str, root: str, cache: Path) -> str:
@@ -168,9 +174,9 @@ def _setup(key: str) -> tuple[TrainConfig, TrainConfig, Any, np.ndarray]:
     """A cell's configs (the selections', the reference run's), its data and its flipped
     labels; kept for the next task of the same cell in this process."""
     cell = json.loads(key)
-    rate, kind, test = noise_of(cell["noise"])
+    rate, kind, test, draw = noise_of(cell["noise"])
     cfg = TrainConfig(data=cell["spec"], model=cell["model"], epochs=cell["epochs"],
-                      seeds=cell["seeds"], label_noise=rate, noise_kind=kind,
+                      seeds=cell["seeds"], label_noise=rate, noise_kind=kind, noise_seed=draw,
                       holdout=cell["holdout"],
                       device=cell["device"], batch_size=cell["batch_size"])
     # scores, flags and cleanlab see the test labels as the cell has them (+test: flipped
@@ -558,6 +564,39 @@ def bars_table(results: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+def draws_table(results: list[dict[str, Any]]) -> str:
+    """Cells that differ only in the draw of their flips (``@N``) together: the flags' F1,
+    cleanlab's and the oracle's, mean ± std over the draws, and in how many draws the flags
+    meet each F1 bar; empty where no cell was drawn more than once."""
+    groups: dict[tuple, list[dict[str, Any]]] = {}
+    for r in results:
+        if r["flipped"]:
+            key = (r["data"], r["noise"].partition("@")[0], r["model"], r["epochs"])
+            groups.setdefault(key, []).append(r)
+    groups = {k: v for k, v in groups.items() if len(v) > 1}
+    if not groups:
+        return ""
+
+    def spread(values: list[float]) -> str:
+        return f"{np.mean(values):.3f} ± {np.std(values):.3f}" if values else "-"
+
+    head = (f"{'data':<19} {'noise':<13} {'model':<5} {'T':>3} | draws | {'flags F1':>13} "
+            f"{'cleanlab F1':>13} {'oracle F1':>13} | >= cleanlab  >= 0.9 oracle")
+    lines = [head, "-" * len(head)]
+    for (data, noise, model, epochs), rs in groups.items():
+        ours = [r["curator"]["f1"] for r in rs]
+        peer = [r["cleanlab"]["f1"] for r in rs if r.get("cleanlab")]
+        bound = [r["curator"]["oracle_f1"] for r in rs if "oracle_f1" in r["curator"]]
+        beat = (f"{sum(r['curator']['f1'] >= r['cleanlab']['f1'] for r in rs)}/{len(rs)}"
+                if len(peer) == len(rs) else "-")
+        near = (f"{sum(r['curator']['f1'] >= 0.9 * r['curator']['oracle_f1'] for r in rs)}"
+                f"/{len(rs)}" if len(bound) == len(rs) else "-")
+        lines.append(f"{data:<19} {noise:<13} {model:<5} {epochs:>3} | {len(rs):>5} | "
+                     f"{spread(ours):>13} {spread(peer):>13} {spread(bound):>13} | "
+                     f"{beat:>11} {near:>14}")
+    return "\n".join(lines)
+
+
 def _bar(bar: tuple[str, bool | None] | None, width: int) -> str:
     """One bar's cell of :func:`bars_table`: its figure and y (met), N (not) or - (not
     measured); blank where the cell has no such bar."""
@@ -629,6 +668,12 @@ def print_tables(results: list[dict[str, Any]], keep: float | str, train_seeds: 
           "below) and against the best of easy/random (within 1 point); relabel against "
           "same-count (not significantly below; at 40% flips, above at p < 0.05)")
     print(bars_table(results))
+    over = draws_table(results)
+    if over:
+        print("\nthe same noise over several draws of its flips (@N): the flags' F1, "
+              "cleanlab's and the oracle's, mean ± std over the draws; in how many draws the "
+              "flags reach cleanlab's F1 and 0.9 of the oracle's")
+        print(over)
 
 
 def main() -> None:

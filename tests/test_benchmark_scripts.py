@@ -54,3 +54,20 @@ def test_the_bars_table_marks_each_bar_met_or_not() -> None:
     assert "vs random" not in at20  # not trained in this run
     text = bars_table([_cell("none", 0), _cell("sym0.2", 200)])
     assert text.splitlines()[-1] == "cells meeting every bar measured: 1 of 2"
+
+
+def test_draws_of_the_same_noise_are_summarised_together() -> None:
+    from benchmarks.mislabel_flags import draws_table, noise_of
+
+    assert noise_of("pairs0.2+test@3") == (0.2, "pairs", True, 3)
+    assert noise_of("none") == (0.0, "symmetric", False, 0)
+    with pytest.raises(SystemExit, match="whole number"):
+        noise_of("sym0.2@x")
+    cells = [{**_cell(noise, flipped), "model": "mlp"}
+             for noise, flipped in [("sym0.2", 200), ("sym0.2@1", 200), ("sym0.4", 400)]]
+    cells[1]["curator"] = {"flagged": 200, "f1": 0.90, "oracle_f1": 0.95}
+    text = draws_table(cells).splitlines()
+    assert len(text) == 3  # the head, its rule, and sym0.2's two draws (sym0.4 drawn once)
+    assert "sym0.2" in text[2] and "0.850 ± 0.050" in text[2]  # F1 0.80 and 0.90
+    assert text[2].split("|")[-1].split() == ["1/2", "1/2"]  # 0.90 >= 0.82; 0.90 >= 0.855
+    assert draws_table(cells[:1]) == ""
