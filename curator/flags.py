@@ -695,8 +695,8 @@ def _fit_groups(x: np.ndarray, labels: np.ndarray | None, seed: int) -> _Mixture
         if len(at) >= MIN_CLASS and np.ptp(x[at]) >= 1e-9:
             mixture, low_first = _mixture(x[at], seed)
             d = _rejected_separation(mixture, low_first, one_class=True)
-            if d and _tail_only(mixture, low_first, x[at]):
-                d = 0.0
+            if found(d) and _tail_only(mixture, low_first, x[at]):
+                d = 0.0  # apart, but the far tail of the rejected samples (estimate 13)
             groups.append((at, mixture, low_first, d))
             classes.append((at, d))
     return _Mixtures(gmm, order, groups, classes, x)
