@@ -592,7 +592,8 @@ def compute_scores(traj: Trajectories, names: Sequence[str] | None = None, *,
         names = [e.name for e in SCORES if _can_compute(e, sources)]
     entries = _with_sources([SCORES.entry(n) for n in names])
     asked = {e.name for e in entries}  # what the answer holds
-    if (not (options or {}).get("early_epochs") and "mislabel_probability" not in asked
+    chosen = (options or {}).get("early_epochs") is None  # the window is the estimate's
+    if (chosen and "mislabel_probability" not in asked
             and any(_reads_window(e) for e in entries)
             and _can_compute(SCORES.entry("mislabel_probability"), sources)):
         # the window is the estimate's to choose: made for it, left out of the answer
@@ -626,7 +627,6 @@ def compute_scores(traj: Trajectories, names: Sequence[str] | None = None, *,
     # reader recomputing them from the file gets the file's own answer, ties included
     values = {k: as_stored(v) for k, v in values.items()}
     # what a derived score may ask for besides its sources, made only when one asks
-    chosen = "early_epochs" not in {k for k, v in (options or {}).items() if v is not None}
     context = {"share": lambda: reference_noise_share(traj, opts["early_epochs"]),
                "labels": lambda: getattr(traj, "labels", None),
                "window": lambda: SeparationWindow(opts["early_epochs"], opts["early_epochs"])
