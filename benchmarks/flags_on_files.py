@@ -16,6 +16,18 @@ read), so this measures the code as it is.
 one past the default's (:func:`curator.flags.early_window`): its evidence D, how many it
 flags and their F1, so a rule for the window can be tried on the files before it is
 adopted.
+
+``--contested``: for each file with a contested class (docs/flags.md, step 3), each such
+class's share of flips beside what its own scores show (the share the model rejects, the
+mean rival share rival / (label + rival), the share flagged), and the file's F1 with the
+contested classes flagged by other rules (:data:`CONTESTED_RULES`), so that a rule for them
+can be tried on the files before it is adopted.
+
+``--relabel``: for each file with injected flips, what ``curator relabel`` would relabel at
+the levels :data:`RELABEL_LEVELS`: right (the original label) out of relabelled, and the
+wrong ones split into clean samples the flags took for wrong and flips suggested another
+wrong class; then two ways tried to tell the wrong relabels from the right (each pair of
+classes relabelled one way only, another stored score than the suggestion's confidence).
 """
 
 from __future__ import annotations
@@ -33,8 +45,14 @@ if str(ROOT) not in sys.path:  # run as a script from anywhere
 
 from benchmarks._env import describe  # noqa: E402
 from benchmarks.mislabel_flags import oracle  # noqa: E402
-from curator.flagging import best_test_accuracy, fresh_fit, stored_fit  # noqa: E402
-from curator.flags import flag_quality  # noqa: E402
+from curator.flagging import (  # noqa: E402
+    best_test_accuracy,
+    file_suggestions,
+    file_window,
+    fresh_fit,
+    stored_fit,
+)
+from curator.flags import flag_quality, relabel_plan  # noqa: E402
 from curator.scores import FileTrajectories, compute_scores, options_of  # noqa: E402
 from curator.store import open_scores  # noqa: E402
 
@@ -83,6 +101,133 @@ def windows(path: Path, window: int) -> str:
     return f"{path.name} (window {window}): " + " ".join(parts)
 
 
+def _two_components(rival: np.ndarray) -> np.ndarray:
+    """Of a contested class's flagged samples (``rival``: their rival's probability), those
+    to keep flagged: where a two-component mixture of logit(rival) stands apart (Ashman's D
+    >= 2), the higher component's (flips from a class the model knows are that class's
+    typical members, so the rival gets its typical probability; clean samples that look
+    like the rival sit near one half); else all."""
+    from sklearn.mixture import GaussianMixture
+
+    if len(rival) < 10:
+        return np.ones(len(rival), dtype=bool)
+    x = np.log(np.clip(rival, 1e-4, 1 - 1e-4) / (1 - np.clip(rival, 1e-4, 1 - 1e-4)))
+    gm = GaussianMixture(2, random_state=0).fit(x.reshape(-1, 1))
+    mu, sd = gm.means_.ravel(), np.sqrt(gm.covariances_.ravel())
+    d = np.sqrt(2) * abs(mu[0] - mu[1]) / np.sqrt(sd[0] ** 2 + sd[1] ** 2)
+    if d < 2:
+        return np.ones(len(rival), dtype=bool)
+    return gm.predict_proba(x.reshape(-1, 1))[:, int(mu.argmax())] >= 0.5
+
+
+# each rule: (its name, (flagged, label prob, rival prob, the class's mean label prob) of a
+# contested class's samples -> which of them it flags)
+CONTESTED_RULES = (
+    ("share>=0.4", lambda fl, p, r, mean: r / np.maximum(p + r, 1e-12) >= 0.4),
+    ("share>=0.6", lambda fl, p, r, mean: r / np.maximum(p + r, 1e-12) >= 0.6),
+    # confident learning's per-class threshold (arXiv:1911.00068), the class's own
+    ("rival>=mean", lambda fl, p, r, mean: r >= mean),
+    ("two-comp", lambda fl, p, r, mean: fl & _place(fl, _two_components(r[fl]))),
+)
+
+
+def _place(mask: np.ndarray, values: np.ndarray) -> np.ndarray:
+    out = np.zeros(len(mask), dtype=bool)
+    out[mask] = values
+    return out
+
+
+def contested(path: Path) -> str | None:
+    """Lines for a file with a contested class and injected flips (None otherwise): each
+    contested class's flips, rejected, mean rival share and flagged (shares of the class),
+    and the file's F1 as it is and with the contested classes flagged by each rule of
+    :data:`CONTESTED_RULES` instead (the other classes as they are)."""
+    with open_scores(path) as f:
+        noisy = f.noisy
+        if noisy is None or not noisy.any():
+            return None
+        fit, scored = fresh_fit(f)
+        if not fit.contested:
+            return None
+        aum, prob, rival = (np.asarray(scored[n].values if n in scored else f.score(n).values,
+                                       dtype=np.float64)
+                            for n in ("early_aum", "early_learnability", "early_rival"))
+        labels = np.asarray(f.labels)
+    lines = [f"{path.name}: F1 {flag_quality(fit.flagged, noisy).f1:.3f} as it is"]
+    for c in fit.contested:
+        at = labels == c
+        share = rival[at] / np.maximum(prob[at] + rival[at], 1e-12)
+        lines.append(f"  class {c}: flips {noisy[at].mean():.2f}, rejected "
+                     f"{(aum[at] < 0).mean():.2f}, mean rival share {share.mean():.2f}, "
+                     f"flagged {fit.flagged[at].mean():.2f}")
+    parts = []
+    for name, rule in CONTESTED_RULES:
+        flagged = fit.flagged.copy()
+        for c in fit.contested:
+            at = labels == c
+            flagged[at] = rule(fit.flagged[at], prob[at], rival[at], prob[at].mean())
+        parts.append(f"{name} {flag_quality(flagged, noisy).f1:.3f}")
+    lines.append("  F1 with the contested classes flagged by: " + ", ".join(parts))
+    return "\n".join(lines)
+
+
+RELABEL_LEVELS = (0.5, 0.55, 0.6)
+
+
+def relabelled(path: Path) -> str | None:
+    """One line for a file with injected flips (None otherwise): at each level of
+    :data:`RELABEL_LEVELS`, ``right/relabelled (clean+flip)``, the wrong ones split into
+    clean samples and flips suggested another wrong class; ``one-way``: at the first level,
+    only where the flagged samples of the two classes flow mostly that way (at least half
+    as many relabelled from the given class to the suggested as back); and among those
+    relabelled at :data:`curator.flags.SUGGEST_AT` (the widest), the AUROC of the
+    suggestion's confidence for right against wrong, beside the best other stored score's."""
+    from sklearn.metrics import roc_auc_score
+
+    from curator.flags import SUGGEST_AT
+
+    with open_scores(path) as f:
+        noisy = f.noisy
+        if noisy is None or not noisy.any():
+            return None
+        fit, _ = fresh_fit(f)
+        window = file_window(f, None, fit)
+        found = file_suggestions(f, None, None if window is None else window.epochs)
+        original, labels = np.asarray(f.original_labels), np.asarray(f.labels)
+        if found is None:
+            return f"{path.name}: no rival class recorded"
+        suggested, confidence, _ = found
+        widest, _ = relabel_plan(fit.flagged, suggested, confidence, at=SUGGEST_AT)
+        right = suggested == original
+        others = []
+        if 0 < right[widest].sum() < widest.sum():
+            for name in f.score_names():
+                if name in ("suggestion_confidence", "suggested_label"):
+                    continue
+                v = np.asarray(f.score(name).values, dtype=np.float64)
+                if v.ndim == 1 and np.isfinite(v[widest]).all():
+                    a = roc_auc_score(right[widest], v[widest])
+                    others.append((max(a, 1 - a), name))
+    parts = []
+    for at in RELABEL_LEVELS:
+        relabel, _ = relabel_plan(fit.flagged, suggested, confidence, at=at)
+        wrong = relabel & ~right
+        parts.append(f"{at}: {int((relabel & right).sum())}/{int(relabel.sum())} "
+                     f"({int((wrong & ~noisy).sum())}+{int((wrong & noisy).sum())})")
+    relabel, _ = relabel_plan(fit.flagged, suggested, confidence, at=RELABEL_LEVELS[0])
+    classes = int(max(labels.max(), suggested.max())) + 1
+    flow = np.zeros((classes, classes))
+    np.add.at(flow, (labels[relabel], suggested[relabel]), 1)
+    to = np.maximum(suggested, 0)
+    one_way = relabel & (flow[labels, to] >= 0.5 * flow[to, labels])
+    parts.append(f"one-way: {int((one_way & right).sum())}/{int(one_way.sum())}")
+    if others:
+        best, name = max(others)
+        conf = roc_auc_score(right[widest], confidence[widest])
+        parts.append(f"AUROC at {SUGGEST_AT}: confidence {conf:.2f}, {name} {best:.2f}")
+    return f"{path.name:<42} flagged {int(fit.flagged.sum()):>5}  " + "  ".join(parts)
+
+
 def fmt(v: object, spec: str) -> str:
     return "-" if v is None or (isinstance(v, float) and np.isnan(v)) else format(v, spec)
 
@@ -93,6 +238,11 @@ def main() -> None:
     parser.add_argument("--json", type=Path, help="write the rows here too")
     parser.add_argument("--windows", action="store_true",
                         help="also the estimate over every early window, a line per file")
+    parser.add_argument("--contested", action="store_true",
+                        help="also each contested class's evidence and the F1 of other rules "
+                             "for the contested classes")
+    parser.add_argument("--relabel", action="store_true",
+                        help="also what `curator relabel` would relabel at a few levels")
     args = parser.parse_args()
     print(describe())
     rows = [row(p) for p in args.files]
@@ -121,6 +271,23 @@ def main() -> None:
               "is below 0; F1 against the injected flips; c: some class contested)")
         for p, r in zip(args.files, rows, strict=True):
             print(windows(p, int(r["window"])), flush=True)  # type: ignore[call-overload]
+    if args.contested:
+        print("\ncontested classes (shares of the class; rival share: rival / (label + rival) "
+              "before memorising), and the F1 with their flags by other rules:")
+        for p in args.files:
+            lines = contested(p)
+            if lines:
+                print(lines, flush=True)
+    if args.relabel:
+        print("\nrelabelled at each level: right/relabelled (wrong: clean samples the flags "
+              "took for wrong + flips suggested another wrong class); one-way: at the first "
+              "level, each pair of classes relabelled only the way most of its flagged go; "
+              "AUROC: right against wrong among those relabelled at the widest level, the "
+              "suggestion's confidence and the best other stored score (either direction)")
+        for p in args.files:
+            line = relabelled(p)
+            if line:
+                print(line, flush=True)
     if args.json:
         args.json.write_text(json.dumps(rows, indent=1, default=float))
 

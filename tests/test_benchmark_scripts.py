@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
@@ -71,3 +72,61 @@ def test_draws_of_the_same_noise_are_summarised_together() -> None:
     assert "sym0.2" in text[2] and "0.850 ± 0.050" in text[2]  # F1 0.80 and 0.90
     assert text[2].split("|")[-1].split() == ["1/2", "1/2"]  # 0.90 >= 0.82; 0.90 >= 0.855
     assert draws_table(cells[:1]) == ""
+
+
+def test_two_components_keep_the_typical_flips_of_a_contested_class() -> None:
+    from benchmarks.flags_on_files import _two_components
+
+    rng = np.random.default_rng(0)
+    # flips from a class the model knows get its typical probability; clean look-alikes ~1/2
+    typical = 1 / (1 + np.exp(-rng.normal(1.6, 0.3, 300)))
+    ambiguous = 1 / (1 + np.exp(-rng.normal(0.0, 0.3, 500)))
+    keep = _two_components(np.concatenate([typical, ambiguous]))
+    assert keep[:300].mean() > 0.95 and keep[300:].mean() < 0.05
+    # one component (flips as ambiguous as the clean samples): every flagged sample stays
+    assert _two_components(ambiguous).all()
+    assert _two_components(typical[:5]).all()  # too few to fit
+
+
+@pytest.mark.slow
+def test_the_relabel_counts_are_what_curator_relabel_does(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from benchmarks.flags_on_files import relabelled
+    from curator import corrections
+    from curator.cli import app
+    from curator.store import open_scores
+
+    runner = CliRunner()
+    scores = tmp_path / "s.h5"
+    r = runner.invoke(app, ["score", "--label-noise", "0.2", "--epochs", "8", "--seeds", "1",
+                            "--device", "cpu", "--quiet", "--out", str(scores)])
+    assert r.exit_code == 0, r.output
+    line = relabelled(scores)  # reads the file only: before `curator relabel` stores its fit
+    r = runner.invoke(app, ["relabel", str(scores), "--out", str(tmp_path / "c.csv")])
+    assert r.exit_code == 0, r.output
+    made = corrections.read(tmp_path / "c.csv")
+    with open_scores(scores) as f:
+        original = f.original_labels
+    right = int((made.label[made.action == "relabel"] == original[made.relabelled]).sum())
+    assert line is not None and f"0.5: {right}/{len(made.relabelled)} (" in line, line
+
+
+def test_a_second_opinion_relabels_only_where_it_agrees_with_the_suggestion() -> None:
+    from benchmarks.second_opinion import cell_of, plans
+
+    labels = np.array([0, 0, 1, 1, 2, 2])
+    flagged = np.array([True, True, True, False, True, False])
+    suggested = np.array([1, 2, 0, -1, -1, -1])
+    confidence = np.array([0.6, 0.35, 0.7, 0, 0, 0])
+    # the second model's probabilities of the flagged 0, 1, 2 and 4, in index order
+    second = np.array([[0.05, 0.95, 0], [0, 0.02, 0.98], [0.5, 0.5, 0], [0.9, 0.1, 0]])
+    out = plans(flagged, suggested, confidence, labels, second, 0.9)
+    np.testing.assert_array_equal(out["drop"][0], [3, 5])
+    np.testing.assert_array_equal(out["relabel"][0], [0, 2, 3, 5])  # confident: 0 and 2
+    np.testing.assert_array_equal(out["agree"][0], [0, 1, 3, 5])  # agreed at >= 0.9: 0 and 1
+    np.testing.assert_array_equal(out["agree"][1], [1, 2, 1, 1, 2, 2])
+    np.testing.assert_array_equal(out["either"][0], [0, 1, 2, 3, 5])  # 4: no suggestion
+    cell = cell_of(Path("fashion-mnist20000-pairs0.2+test@1-mlp-15.h5"), "fashion-mnist:20000",
+                   "spec", 256)
+    assert (cell["noise"], cell["model"], cell["epochs"]) == ("pairs0.2+test@1", "mlp", 15)
