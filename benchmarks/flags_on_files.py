@@ -271,23 +271,22 @@ def main() -> None:
               "is below 0; F1 against the injected flips; c: some class contested)")
         for p, r in zip(args.files, rows, strict=True):
             print(windows(p, int(r["window"])), flush=True)  # type: ignore[call-overload]
-    if args.contested:
-        print("\ncontested classes (shares of the class; rival share: rival / (label + rival) "
-              "before memorising), and the F1 with their flags by other rules:")
-        for p in args.files:
-            lines = contested(p)
-            if lines:
-                print(lines, flush=True)
-    if args.relabel:
-        print("\nrelabelled at each level: right/relabelled (wrong: clean samples the flags "
-              "took for wrong + flips suggested another wrong class); one-way: at the first "
-              "level, each pair of classes relabelled only the way most of its flagged go; "
-              "AUROC: right against wrong among those relabelled at the widest level, the "
-              "suggestion's confidence and the best other stored score (either direction)")
-        for p in args.files:
-            line = relabelled(p)
-            if line:
-                print(line, flush=True)
+    reports = ((args.contested, contested,
+                "contested classes (shares of the class; rival share: rival / (label + rival) "
+                "before memorising), and the F1 with their flags by other rules:"),
+               (args.relabel, relabelled,
+                "relabelled at each level: right/relabelled (wrong: clean samples the flags "
+                "took for wrong + flips suggested another wrong class); one-way: at the first "
+                "level, each pair of classes relabelled only the way most of its flagged go; "
+                "AUROC: right against wrong among those relabelled at the widest level, the "
+                "suggestion's confidence and the best other stored score (either direction)"))
+    for asked, report, heading in reports:
+        if asked:
+            print("\n" + heading)
+            for p in args.files:
+                text = report(p)
+                if text:
+                    print(text, flush=True)
     if args.json:
         args.json.write_text(json.dumps(rows, indent=1, default=float))
 
