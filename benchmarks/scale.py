@@ -21,7 +21,12 @@ its true-label probability rises over the epochs at a rate set by it, with noise
 class is mostly one look-alike class; the test accuracy rises for the first 60% of the epochs
 and then stays level, so the early window is 60% of the run, as in a long real one.
 
-    python benchmarks/scale.py --n 1281167 --epochs 90 --runs 1 --dir /tmp/scale
+``--wrong F``: a share F of the labels is wrong: the model prefers the sample's look-alike
+class (its true class) until it memorises the given label late in the run, so the wrong labels
+stand apart in the early window and ``curator score`` pays the check of the early window
+(:func:`curator.scores.memorising_window`); the ``score`` phase times that check alone too.
+
+    python benchmarks/scale.py --n 1281167 --epochs 90 --runs 1 --dir /tmp/scale [--wrong 0.1]
 """
 
 from __future__ import annotations
@@ -60,6 +65,7 @@ def phase_write(args: argparse.Namespace) -> dict:
     store.create(path, bundle, {"model": "synthetic", "probe": "train", "epochs": t})
     difficulty = rng.exponential(1.0, n).astype(np.float32)
     look_alike = (labels + rng.integers(1, classes, n)) % classes
+    wrong = rng.random(n) < args.wrong  # the look-alike is their true class
     base_mib = _peak_mib()
     write_s = []
     for run in range(args.runs):
@@ -70,11 +76,17 @@ def phase_write(args: argparse.Namespace) -> dict:
             progress = (epoch + 1) / t
             logit = (6 * progress / (0.2 + difficulty) - 3
                      + rng.normal(0, 1, n).astype(np.float32))
+            # a wrong label: rejected (the look-alike preferred) until memorised at 80%
+            logit[wrong] = np.where(progress < 0.8, -5.0, 2.0) + rng.normal(
+                0, 1, int(wrong.sum())).astype(np.float32)
             p = (1 / (1 + np.exp(-logit))).astype(np.float32)
             other = (labels + rng.integers(1, classes, n)) % classes
+            # the rival gets half of what the label leaves (the rest is spread over the other
+            # classes); for a wrong label, all of it (its true class)
+            margin = np.where(wrong, logit, logit + np.log(2)).astype(np.float32)
             stats = {"p_true": p, "correct": p > 0.5, "loss": -np.log(np.maximum(p, 1e-7)),
-                     "margin": logit, "el2n": (1 - p) * np.sqrt(2),
-                     "rival": np.where(rng.random(n) < 0.8, look_alike, other)}
+                     "margin": margin, "el2n": (1 - p) * np.sqrt(2),
+                     "rival": np.where(wrong | (rng.random(n) < 0.8), look_alike, other)}
             stats = {k: v.astype(stat_dtype(k, classes)) for k, v in stats.items()}
             test_acc = 0.3 + 0.4 * min(1.0, progress / 0.6)  # level from 60% of the run on
             metrics = {"train_loss": 1.0, "train_acc": 0.5, "test_loss": 1.0,
@@ -92,7 +104,13 @@ def phase_write(args: argparse.Namespace) -> dict:
 
 
 def phase_score(args: argparse.Namespace) -> dict:
-    from curator.scores import FileTrajectories, compute_scores, rescore
+    from curator.scores import (
+        FileTrajectories,
+        compute_scores,
+        memorising_window,
+        options_of,
+        rescore,
+    )
     from curator.store import open_scores
 
     t0 = time.perf_counter()
@@ -102,9 +120,17 @@ def phase_score(args: argparse.Namespace) -> dict:
         t0 = time.perf_counter()
         made = compute_scores(FileTrajectories(f), ["suggested_label"])["suggested_label"]
         suggest = time.perf_counter() - t0
+        fit = f.score("mislabel_probability").params
+        traj = FileTrajectories(f)
+        window = options_of(traj)["early_epochs"]  # the test curves'
+        t0 = time.perf_counter()
+        choice = memorising_window(traj, window)  # the check alone, made anew
+        check = time.perf_counter() - t0
     return {"seconds": seconds, "scores": sorted(scores), "suggest_seconds": suggest,
             "early_epochs": made.params["early_epochs"],
-            "suggested": int((made.values >= 0).sum()), "peak_rss_mib": _peak_mib()}
+            "suggested": int((made.values >= 0).sum()), "peak_rss_mib": _peak_mib(),
+            "check_seconds": check, "curves_window": window, "window": choice.params,
+            "contested": len(fit.get("contested", []))}
 
 
 def phase_sampler(args: argparse.Namespace) -> dict:
@@ -145,6 +171,8 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=1_281_167)
     parser.add_argument("--epochs", type=int, default=90)
     parser.add_argument("--runs", type=int, default=1, help="reference runs (seeds) written")
+    parser.add_argument("--wrong", type=float, default=0.0,
+                        help="the share of wrong labels (memorised late in the run)")
     parser.add_argument("--dir", type=Path, default=Path("/tmp/curator-scale"))
     parser.add_argument("--phase", choices=sorted(PHASES), help=argparse.SUPPRESS)
     parser.add_argument("--out", type=Path, help="write the results as JSON")
@@ -161,7 +189,8 @@ def main() -> None:
     results = {}
     for name in ("write", "score", "sampler", "flags"):
         cmd = [sys.executable, __file__, "--phase", name, "--n", str(args.n), "--epochs",
-               str(args.epochs), "--runs", str(args.runs), "--dir", str(args.dir)]
+               str(args.epochs), "--runs", str(args.runs), "--dir", str(args.dir),
+               "--wrong", str(args.wrong)]
         proc = subprocess.run(cmd, capture_output=True, text=True, check=True,
                               env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"})
         results[name] = json.loads(proc.stdout.strip().splitlines()[-1])
@@ -182,6 +211,9 @@ def main() -> None:
           f"{s['peak_rss_mib']:,.0f} MiB; the suggested labels alone "
           f"({args.runs} x {s['early_epochs']} early epochs per sample): "
           f"{s['suggest_seconds']:.1f} s, {s['suggested']:,} suggested")
+    print(f"the check of the early window alone (memorising_window, made anew): "
+          f"{s['check_seconds']:.1f} s; the curves' window {s['curves_window']} epochs, the "
+          f"check's {s['window']}; contested classes {s['contested']}")
     print(f"EasyToHardSampler.from_h5: {m['build_s']:.3f} s; one epoch's list for rank 0 of 8: "
           f"{m['epoch_s']:.3f} s ({m['rank_samples']:,} indices); peak RSS "
           f"{m['peak_rss_mib']:,.0f} MiB")

@@ -122,7 +122,10 @@ DOUBT = 0.5
 # (a fall of 22%, where the longer window was the better one)
 SEPARATION_FALL = 0.3
 WINDOW_CANDIDATES = 16  # the shorter windows compared: every epoch up to this many
-WINDOW_SAMPLES = 50_000  # they are compared on at most this many samples (evenly strided)
+# they are compared on this many samples (evenly strided), or on more where the data have so
+# many classes that a class would hold fewer than twice MIN_CLASS of them
+# (:func:`window_sample_count`)
+WINDOW_SAMPLES = 50_000
 CLIP = 1e-4  # probabilities are clipped to [CLIP, 1 - CLIP] before the logit
 SHARE_Z = 2.0  # the first epoch's share counts when at least this many standard errors above 0
 # the early window ends at the first epoch within this many standard errors of the best test
@@ -1073,6 +1076,19 @@ def window_candidates(window: int) -> np.ndarray:
     if window <= WINDOW_CANDIDATES:
         return np.arange(1, window + 1)
     return np.unique(np.round(np.geomspace(1, window, WINDOW_CANDIDATES)).astype(np.int64))
+
+
+def window_sample_count(num_samples: int, num_classes: int) -> int:
+    """How many samples (evenly strided) :func:`window_evidence` compares the windows on:
+    :data:`WINDOW_SAMPLES`, or twice :data:`MIN_CLASS` per class where that is more, so that
+    each class keeps a mixture of its own as the estimate over all samples fits it. With
+    fewer, a class below :data:`MIN_CLASS` takes the mixture of all samples, which has no
+    accepted rest to be apart from: on an ImageNet-sized file (1,000 classes, 50 strided
+    samples per class) that mixture found wrong labels apart in 6 epochs where no class was
+    learned yet, and the window ended there, where the estimate over all samples found none
+    and flagged nothing (benchmarks/RESULTS.md, "Scale" and "The check of the early window at
+    ImageNet size")."""
+    return min(num_samples, max(WINDOW_SAMPLES, 2 * MIN_CLASS * num_classes))
 
 
 def window_evidence(early_aum: np.ndarray, early_learnability: np.ndarray,

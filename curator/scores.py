@@ -26,7 +26,6 @@ from curator.flags import (
     DEFAULT_BY,
     SCALE_NAMES,
     SUGGEST_AT,
-    WINDOW_SAMPLES,
     MislabelFit,
     SeparationWindow,
     during_epochs,
@@ -39,6 +38,7 @@ from curator.flags import (
     separation_window,
     window_candidates,
     window_evidence,
+    window_sample_count,
 )
 from curator.registry import Entry, Registry
 from curator.store import (
@@ -409,15 +409,16 @@ def options_of(traj: Trajectories) -> dict[str, int]:
 def memorising_window(traj: Trajectories, window: int) -> SeparationWindow:
     """:func:`curator.flags.separation_window` for these trajectories, whose test curves end
     the early window at ``window``: the early scores of each window of
-    :func:`curator.flags.window_candidates`, on at most :data:`curator.flags.WINDOW_SAMPLES`
+    :func:`curator.flags.window_candidates`, on :func:`curator.flags.window_sample_count`
     samples (evenly strided, so that a data set stored class by class is sampled from every
     class), from one pass over ``p_true`` and ``margin`` in column blocks, and the evidence
     of each (:func:`curator.flags.window_evidence`). Without the given labels, those
     statistics or a window of two epochs, the window stays. Made once per trajectories
     object (kept on it where it takes attributes): at ImageNet's size (1.28 million samples,
-    3 runs, 1,000 classes) the pass takes about 20 s and each window's evidence about 4 s
-    (benchmarks/RESULTS.md, "The window where memorising erodes the separation"), so
-    :func:`compute_scores` asks only where the window of the curves holds the evidence."""
+    3 runs x 90 epochs, 1,000 classes, 10% wrong labels) it takes 78 s, the pass and 16
+    windows' evidence (benchmarks/RESULTS.md, "The check of the early window at ImageNet
+    size"), so :func:`compute_scores` asks only where the window of the curves holds the
+    evidence."""
     cached = getattr(traj, "_memorising_window", None)
     if isinstance(cached, SeparationWindow) and cached.of == window:
         return cached
@@ -440,7 +441,8 @@ def _memorising_window(traj: Trajectories, window: int) -> SeparationWindow:
             or len(np.unique(labels)) < 2):
         return SeparationWindow(window, window)
     n = traj.num_samples
-    at = np.unique(np.linspace(0, n - 1, min(n, WINDOW_SAMPLES)).round().astype(np.int64))
+    count = window_sample_count(n, len(np.unique(labels)))
+    at = np.unique(np.linspace(0, n - 1, count).round().astype(np.int64))
     ks = window_candidates(window)
     aum, prob, rival = (np.empty((len(ks), len(at)), np.float32) for _ in range(3))
     block = max(1, BLOCK_BYTES // (4 * max(1, len(traj.runs)) * max(1, traj.num_epochs) * 2))
@@ -646,10 +648,14 @@ def compute_scores(traj: Trajectories, names: Sequence[str] | None = None, *,
             again = compute_scores(traj, [e.name for e in entries if _reads_window(e)],
                                    options={**(options or {}), "early_epochs": window.epochs},
                                    holdout=holdout)
-            opts["early_epochs"] = window.epochs
-            for name, score in again.items():
-                values[name] = np.asarray(score.values)
-                fitted[name] = dict(score.params)
+            shorter = again["mislabel_probability"]
+            if _finds_wrong_labels(shorter):
+                opts["early_epochs"] = window.epochs
+                for name, score in again.items():
+                    values[name] = np.asarray(score.values)
+                    fitted[name] = dict(score.params)
+            else:  # the estimate over it finds none: the window of the curves stays
+                window = SeparationWindow(opts["early_epochs"], opts["early_epochs"])
         fitted["mislabel_probability"]["window"] = window.params
     out = {}
     for e in entries:
@@ -664,6 +670,14 @@ def compute_scores(traj: Trajectories, names: Sequence[str] | None = None, *,
         out[e.name] = ScoreValues(values[e.name], e.meta["higher_is"], e.meta["description"],
                                   runs.runs, params)
     return out
+
+
+def _finds_wrong_labels(score: ScoreValues) -> bool:
+    """Whether the default estimate stored as ``score`` found wrong labels (apart, or a class
+    contested): a window the check of :func:`memorising_window` chose is kept only where the
+    estimate over it does, so that the check never turns flags into none."""
+    fit = MislabelFit.from_stored(np.asarray(score.values), dict(score.params))
+    return fit is not None and fit.noise_found
 
 
 def reference_noise_share(traj: Trajectories, epochs: int) -> tuple[float | None, str]:

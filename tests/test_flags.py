@@ -1220,6 +1220,55 @@ def test_scores_read_the_window_before_memorising_eroded_the_separation() -> Non
     assert kept["mislabel_probability"].params["window"]["peak"] is None
 
 
+def learned_late(seed: int = 0, t: int = 10) -> tuple[object, np.ndarray]:
+    """Trajectories of 4 classes the model learns from the third epoch on (every margin below
+    0 before), with 20% flipped labels rejected throughout."""
+    from curator.scores import ArrayTrajectories
+
+    rng = np.random.default_rng(seed)
+    n = 600
+    labels = np.repeat(np.arange(4), n // 4)
+    flipped = rng.random(n) < 0.2
+    epochs = np.arange(t)[:, None]
+    clean = -2.0 + 6.0 * np.clip((epochs - 2) / 4, 0, 1)
+    margin = np.where(flipped[None], -4.0, clean)[None] + rng.normal(0, 0.3, (2, t, n))
+    p = 0.5 / (1 + np.exp(-margin))
+    stats = {"p_true": p.astype(np.float32), "margin": margin.astype(np.float32),
+             "correct": (margin > 0).astype(np.uint8)}
+    acc = np.tile(np.linspace(0.6, 0.9, t), (2, 1))
+    return ArrayTrajectories(stats, test_acc=acc, test_samples=1_000_000, num_classes=4,
+                             labels=labels), flipped
+
+
+def test_a_shorter_window_is_kept_only_where_its_estimate_finds_wrong_labels(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    import curator.scores as scores_module
+    from curator.flags import SeparationWindow
+    from curator.scores import compute_scores
+
+    traj, flipped = learned_late()
+    # over the first 2 epochs no class is learned yet: the estimate finds no wrong labels
+    early = compute_scores(traj, ["mislabel_probability"], options={"early_epochs": 2})
+    assert not (early["mislabel_probability"].values >= 0.5).any()
+    # a check that ends the window there (as a mixture without an accepted rest did on an
+    # ImageNet-sized file) is not followed: the curves' window and its flags stay
+    monkeypatch.setattr(scores_module, "memorising_window", lambda t, w: SeparationWindow(
+        2, w, peak=2, peak_separation=9.0, separation=3.0))
+    scores = compute_scores(traj, ["mislabel_probability"])
+    assert scores["early_aum"].params == {"early_epochs": 10}
+    assert scores["mislabel_probability"].params["window"]["peak"] is None
+    assert flag_quality(scores["mislabel_probability"].values >= 0.5, flipped).f1 > 0.95
+
+
+def test_the_window_check_keeps_a_mixture_per_class() -> None:
+    from curator.flags import MIN_CLASS, WINDOW_SAMPLES, window_sample_count
+
+    assert window_sample_count(60_000, 10) == WINDOW_SAMPLES
+    assert window_sample_count(1_281_167, 1_000) == 2 * MIN_CLASS * 1_000  # ImageNet
+    assert window_sample_count(20_000, 10) == 20_000  # all of a small data set
+    assert window_sample_count(1_000_000, 21_841) == 1_000_000
+
+
 def test_curator_flag_says_when_the_separation_ended_the_window() -> None:
     from curator.flagging import EarlyWindow
 
