@@ -70,8 +70,11 @@ from curator.errors import CuratorError
 # later, as the accuracy's (:func:`loss_settled`); 12 (2026-12-06) ends the early window
 # sooner where memorising has eroded the separation within it (:func:`separation_window`);
 # 13 (2026-12-06) takes a class's low component for its rejected samples only where it holds
-# a good share of them, not where it is their far tail (:func:`_tail_only`)
-ESTIMATE = 13
+# a good share of them, not where it is their far tail (:func:`_tail_only`); 14 (2026-12-06)
+# compares the windows of 12 on enough samples for a mixture per class
+# (:func:`window_sample_count`) and keeps a shorter window only where the estimate over it
+# finds wrong labels too (an ImageNet-sized file lost all its flags to a window of 14 epochs)
+ESTIMATE = 14
 FLAG_AT = 0.5  # flagged: probability of being mislabelled at least this
 # a suggested label needs at least this mean probability before memorising (and more than
 # the given label's): on the flipped samples of Fashion-MNIST 20,000 with 20% symmetric noise,
