@@ -1175,25 +1175,31 @@ def test_window_candidates_are_every_epoch_or_sixteen_spread_out() -> None:
     assert (np.diff(many) > 0).all()
 
 
-def memorised_flips(erode: bool, seed: int = 0, t: int = 10) -> tuple[object, np.ndarray]:
-    """Trajectories of 4 classes with 30% flipped labels whose margins start well below the
-    clean samples' and, with ``erode``, rise to theirs from the second epoch on (memorised),
-    while the test accuracy rises to the last epoch (the curves' window: all of them)."""
+def four_classes(margin: np.ndarray, top: float) -> object:
+    """Trajectories of 2 runs over 600 samples in 4 classes of 150 with these margins (2, T,
+    600), the label's probability ``top`` x sigmoid(margin), and the test accuracy rising to
+    the last epoch (the curves' window: all of them)."""
     from curator.scores import ArrayTrajectories
 
-    rng = np.random.default_rng(seed)
-    n = 600
-    labels = np.repeat(np.arange(4), n // 4)
-    flipped = rng.random(n) < 0.3
-    base = np.where(flipped, rng.normal(-2.0, 0.6, n), rng.normal(2.0, 0.6, n))
-    rise = np.clip((np.arange(t)[:, None] - 1) / (t - 2), 0, 1) * 4.0 * erode
-    margin = base[None] + np.where(flipped[None], rise, 0) + rng.normal(0, 0.3, (2, t, n))
-    p = 0.95 / (1 + np.exp(-margin))
+    t = margin.shape[1]
+    p = top / (1 + np.exp(-margin))
     stats = {"p_true": p.astype(np.float32), "margin": margin.astype(np.float32),
              "correct": (margin > 0).astype(np.uint8)}
     acc = np.tile(np.linspace(0.6, 0.9, t), (2, 1))
     return ArrayTrajectories(stats, test_acc=acc, test_samples=1_000_000, num_classes=4,
-                             labels=labels), flipped
+                             labels=np.repeat(np.arange(4), 150))
+
+
+def memorised_flips(erode: bool, seed: int = 0, t: int = 10) -> tuple[object, np.ndarray]:
+    """4 classes with 30% flipped labels whose margins start well below the clean samples'
+    and, with ``erode``, rise to theirs from the second epoch on (memorised)."""
+    rng = np.random.default_rng(seed)
+    n = 600
+    flipped = rng.random(n) < 0.3
+    base = np.where(flipped, rng.normal(-2.0, 0.6, n), rng.normal(2.0, 0.6, n))
+    rise = np.clip((np.arange(t)[:, None] - 1) / (t - 2), 0, 1) * 4.0 * erode
+    margin = base[None] + np.where(flipped[None], rise, 0) + rng.normal(0, 0.3, (2, t, n))
+    return four_classes(margin, 0.95), flipped
 
 
 def test_scores_read_the_window_before_memorising_eroded_the_separation() -> None:
@@ -1221,23 +1227,13 @@ def test_scores_read_the_window_before_memorising_eroded_the_separation() -> Non
 
 
 def learned_late(seed: int = 0, t: int = 10) -> tuple[object, np.ndarray]:
-    """Trajectories of 4 classes the model learns from the third epoch on (every margin below
-    0 before), with 20% flipped labels rejected throughout."""
-    from curator.scores import ArrayTrajectories
-
+    """4 classes the model learns from the third epoch on (every margin below 0 before), with
+    20% flipped labels rejected throughout."""
     rng = np.random.default_rng(seed)
-    n = 600
-    labels = np.repeat(np.arange(4), n // 4)
-    flipped = rng.random(n) < 0.2
-    epochs = np.arange(t)[:, None]
-    clean = -2.0 + 6.0 * np.clip((epochs - 2) / 4, 0, 1)
-    margin = np.where(flipped[None], -4.0, clean)[None] + rng.normal(0, 0.3, (2, t, n))
-    p = 0.5 / (1 + np.exp(-margin))
-    stats = {"p_true": p.astype(np.float32), "margin": margin.astype(np.float32),
-             "correct": (margin > 0).astype(np.uint8)}
-    acc = np.tile(np.linspace(0.6, 0.9, t), (2, 1))
-    return ArrayTrajectories(stats, test_acc=acc, test_samples=1_000_000, num_classes=4,
-                             labels=labels), flipped
+    flipped = rng.random(600) < 0.2
+    clean = -2.0 + 6.0 * np.clip((np.arange(t)[:, None] - 2) / 4, 0, 1)
+    margin = np.where(flipped[None], -4.0, clean)[None] + rng.normal(0, 0.3, (2, t, 600))
+    return four_classes(margin, 0.5), flipped
 
 
 def test_a_shorter_window_is_kept_only_where_its_estimate_finds_wrong_labels(
