@@ -52,7 +52,7 @@ from curator.flagging import (  # noqa: E402
     fresh_fit,
     stored_fit,
 )
-from curator.flags import flag_quality, relabel_plan  # noqa: E402
+from curator.flags import flag_quality, relabel_plan, transform  # noqa: E402
 from curator.scores import FileTrajectories, compute_scores, options_of  # noqa: E402
 from curator.store import open_scores  # noqa: E402
 
@@ -111,7 +111,7 @@ def _two_components(rival: np.ndarray) -> np.ndarray:
 
     if len(rival) < 10:
         return np.ones(len(rival), dtype=bool)
-    x = np.log(np.clip(rival, 1e-4, 1 - 1e-4) / (1 - np.clip(rival, 1e-4, 1 - 1e-4)))
+    x = transform(rival, "probability")  # the logit the estimate's mixtures read
     gm = GaussianMixture(2, random_state=0).fit(x.reshape(-1, 1))
     mu, sd = gm.means_.ravel(), np.sqrt(gm.covariances_.ravel())
     d = np.sqrt(2) * abs(mu[0] - mu[1]) / np.sqrt(sd[0] ** 2 + sd[1] ** 2)

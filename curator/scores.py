@@ -648,8 +648,12 @@ def compute_scores(traj: Trajectories, names: Sequence[str] | None = None, *,
             again = compute_scores(traj, [e.name for e in entries if _reads_window(e)],
                                    options={**(options or {}), "early_epochs": window.epochs},
                                    holdout=holdout)
+            # kept only where the estimate over it finds wrong labels too, so that the check
+            # never turns flags into none (a 1,000-class file's did: benchmarks/RESULTS.md,
+            # "The check of the early window at ImageNet size")
             shorter = again["mislabel_probability"]
-            if _finds_wrong_labels(shorter):
+            refit = MislabelFit.from_stored(shorter.values, shorter.params)
+            if refit is not None and refit.noise_found:
                 opts["early_epochs"] = window.epochs
                 for name, score in again.items():
                     values[name] = np.asarray(score.values)
@@ -670,14 +674,6 @@ def compute_scores(traj: Trajectories, names: Sequence[str] | None = None, *,
         out[e.name] = ScoreValues(values[e.name], e.meta["higher_is"], e.meta["description"],
                                   runs.runs, params)
     return out
-
-
-def _finds_wrong_labels(score: ScoreValues) -> bool:
-    """Whether the default estimate stored as ``score`` found wrong labels (apart, or a class
-    contested): a window the check of :func:`memorising_window` chose is kept only where the
-    estimate over it does, so that the check never turns flags into none."""
-    fit = MislabelFit.from_stored(np.asarray(score.values), dict(score.params))
-    return fit is not None and fit.noise_found
 
 
 def reference_noise_share(traj: Trajectories, epochs: int) -> tuple[float | None, str]:
