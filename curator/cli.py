@@ -685,10 +685,6 @@ def prune(
 
     if out is not None:
         check_output_dir(out)
-    if keep is None:
-        if strategy != "drop-noisy":
-            raise CuratorError("--keep is required", hint="e.g. --keep 0.7 keeps 70%")
-        keep = "1"
     try:
         beta = None if drop_hardest == "auto" else float(drop_hardest)
     except ValueError:

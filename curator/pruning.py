@@ -58,7 +58,8 @@ def _rng(seed: int, *keys: int) -> np.random.Generator:
 # below ``opts.threshold``: never kept either) or "hardest" (CCS's hardest fraction, dropped
 # only as far as the count allows); none declared: nothing. ``suspected=True``: the suspected
 # samples go next, while more must go (the default). plan_selection and needs_flags read
-# these declarations (first_dropped), not the strategies' names.
+# these declarations (first_dropped), not the strategies' names. ``keep_all=True``: without
+# a count to keep, it keeps every sample it does not drop (resolve_keep).
 FLAGGED, THRESHOLD, HARDEST = "flagged", "threshold", "hardest"
 NEVER_KEPT = (FLAGGED, THRESHOLD)  # what a strategy that drops it never keeps
 
@@ -123,7 +124,7 @@ def keep_stratified(ease: np.ndarray, keep: int, opts: PruneOptions, drop: np.nd
 @STRATEGIES.register("drop-noisy", description="drop only the samples flagged as mislabelled, "
                      "then the hardest if fewer must be kept", options=("threshold",),
                      first=lambda opts: FLAGGED if opts.threshold is None else THRESHOLD,
-                     needs_a_drop=True)
+                     needs_a_drop=True, keep_all=True)
 def keep_unflagged(ease: np.ndarray, keep: int, opts: PruneOptions, drop: np.ndarray
                    ) -> np.ndarray:
     order = np.argsort(-ease, kind="stable")
@@ -348,14 +349,30 @@ def check_options(strategy: str, given: set[str]) -> None:
                            if owners else f"leave {name} out")
 
 
-def prune(path: str | Path, *, keep: str | float | int, by: str = "learnability",
+def resolve_keep(strategy: str, keep: str | float | int | None) -> str | float | int:
+    """``keep`` as given; without one, every sample where ``strategy`` declares ``keep_all``
+    (it keeps what it does not drop), and an error naming ``keep`` for the others."""
+    if keep is not None:
+        return keep
+    if STRATEGIES.entry(strategy).meta.get("keep_all"):
+        return "1"
+    keeps_all = [e.name for e in STRATEGIES if e.meta.get("keep_all")]
+    raise CuratorError(f"keep is required with strategy {strategy}", param="keep",
+                       hint="e.g. keep 0.7 keeps 70%" + (f"; strategy {' or '.join(keeps_all)} "
+                                                         "keeps every sample it does not drop "
+                                                         "without it" if keeps_all else ""))
+
+
+def prune(path: str | Path, *, keep: str | float | int | None = None,
+          by: str = "learnability",
           strategy: str = DEFAULT_STRATEGY, class_balanced: bool = False,
           name: str | None = None, force: bool = False, out: str | Path | None = None,
           opts: PruneOptions = PruneOptions()) -> Pruned:
     """Choose the samples to keep from the scores in ``path`` (:func:`plan_selection`) and
     store the selection there; with ``out``, also write the kept indices (``.npy``,
-    ``.txt`` or ``.csv``). ``keep`` is a fraction in (0, 1] or a count."""
-    STRATEGIES.get(strategy)
+    ``.txt`` or ``.csv``). ``keep`` is a fraction in (0, 1] or a count; ``None`` only for
+    a strategy that keeps every sample it does not drop (:func:`resolve_keep`)."""
+    keep = resolve_keep(strategy, keep)
     out = None if out is None else Path(out)
     if out is not None and out.suffix not in (".npy", ".txt", ".csv"):
         raise CuratorError(f"out {str(out)!r} must end in .npy, .txt or .csv", param="out")

@@ -295,6 +295,46 @@ def test_file_without_scores(tmp_path: Path) -> None:
     assert r.exit_code == 1 and "has no scores yet" in r.stderr
 
 
+def test_only_a_strategy_that_keeps_what_it_does_not_drop_goes_without_keep(
+        scores_file: Path) -> None:
+    from curator.pruning import STRATEGIES, resolve_keep
+
+    assert [e.name for e in STRATEGIES if e.meta.get("keep_all")] == ["drop-noisy"]
+    assert resolve_keep("easy", 0.7) == 0.7
+    with pytest.raises(CuratorError, match="keep is required with strategy easy"):
+        resolve_keep("easy", None)
+    # through the CLI: drop-noisy without --keep keeps every sample above its threshold
+    with open_scores(scores_file) as f:
+        ease = f.score("learnability").ease
+    level = float(np.median(ease))
+    r = runner.invoke(app, ["prune", str(scores_file), "--strategy", "drop-noisy",
+                            "--threshold", str(level)])
+    assert r.exit_code == 0, r.output
+    with open_scores(scores_file) as f:
+        kept = f.selection("drop-noisy-learnability-1")
+    np.testing.assert_array_equal(np.sort(kept), np.flatnonzero(ease >= level))
+    assert 0 < len(kept) < len(ease)
+
+
+def test_the_cli_lists_the_registered_strategies_and_samplers() -> None:
+    """The help of `--strategy` and `--sampler` names what the registries hold, and the
+    CLI's default strategy is the API's: a new entry is not left out of the help."""
+    import inspect
+    import typing
+
+    from curator import cli
+    from curator.pruning import DEFAULT_STRATEGY, STRATEGIES
+    from samplers import SAMPLERS
+
+    def listed(command: object, param: str) -> list[str]:
+        text = typing.get_type_hints(command, include_extras=True)[param].__metadata__[0].help
+        return sorted(text.split(" (")[0].split(" | "))
+
+    assert listed(cli.prune, "strategy") == STRATEGIES.names()
+    assert listed(cli.train, "sampler") == SAMPLERS.names()
+    assert inspect.signature(cli.prune).parameters["strategy"].default == DEFAULT_STRATEGY
+
+
 def test_each_strategy_reads_only_its_own_options() -> None:
     from curator.errors import CuratorError
     from curator.pruning import STRATEGIES, check_options
