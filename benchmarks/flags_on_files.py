@@ -21,7 +21,9 @@ adopted.
 class's share of flips beside what its own scores show (the share the model rejects, the
 mean rival share rival / (label + rival), the share flagged), and the file's F1 with the
 contested classes flagged by other rules (:data:`CONTESTED_RULES`), so that a rule for them
-can be tried on the files before it is adopted.
+can be tried on the files before it is adopted. Where the file has holdout runs (``curator
+score --holdout K``), also the share rejected out of sample: whose mean margin over the same
+early epochs, in the runs that held the sample out, is below 0.
 
 ``--relabel``: for each file with injected flips, what ``curator relabel`` would relabel at
 the levels :data:`RELABEL_LEVELS`: right (the original label) out of relabelled, and the
@@ -54,7 +56,7 @@ from curator.flagging import (  # noqa: E402
 )
 from curator.flags import flag_quality, relabel_plan, transform  # noqa: E402
 from curator.scores import FileTrajectories, compute_scores, options_of  # noqa: E402
-from curator.store import open_scores  # noqa: E402
+from curator.store import ScoresFile, open_scores  # noqa: E402
 
 
 def row(path: Path) -> dict[str, object]:
@@ -137,6 +139,20 @@ def _place(mask: np.ndarray, values: np.ndarray) -> np.ndarray:
     return out
 
 
+def rejected_out_of_sample(f: ScoresFile, epochs: int) -> np.ndarray | None:
+    """(N,) whether the holdout runs, which never trained on the sample, reject its label:
+    the mean of its margin over their first ``epochs`` epochs and over the runs that held it
+    out (the others record NaN there) below 0. None without holdout runs."""
+    runs = FileTrajectories.holdout_of(f)
+    if runs is None:
+        return None
+    margin = runs.read("margin", 0, runs.num_samples)[:, :epochs].astype(np.float64)  # (R, E, N)
+    recorded = np.isfinite(margin)
+    mean = np.where(recorded, margin, 0.0).sum(axis=(0, 1)) / np.maximum(
+        recorded.sum(axis=(0, 1)), 1)
+    return mean < 0
+
+
 def contested(path: Path) -> str | None:
     """Lines for a file with a contested class and injected flips (None otherwise): each
     contested class's flips, rejected, mean rival share and flagged (shares of the class),
@@ -153,13 +169,18 @@ def contested(path: Path) -> str | None:
                                        dtype=np.float64)
                             for n in ("early_aum", "early_learnability", "early_rival"))
         labels = np.asarray(f.labels)
+        window = file_window(f, None, fit)
+        outside = rejected_out_of_sample(f, window.epochs if window is not None
+                                         else f.runs()[0].epochs_done)
     lines = [f"{path.name}: F1 {flag_quality(fit.flagged, noisy).f1:.3f} as it is"]
     for c in fit.contested:
         at = labels == c
         share = rival[at] / np.maximum(prob[at] + rival[at], 1e-12)
         lines.append(f"  class {c}: flips {noisy[at].mean():.2f}, rejected "
                      f"{(aum[at] < 0).mean():.2f}, mean rival share {share.mean():.2f}, "
-                     f"flagged {fit.flagged[at].mean():.2f}")
+                     f"flagged {fit.flagged[at].mean():.2f}"
+                     + ("" if outside is None else
+                        f", rejected out of sample {outside[at].mean():.2f}"))
     parts = []
     for name, rule in CONTESTED_RULES:
         flagged = fit.flagged.copy()

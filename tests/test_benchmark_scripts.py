@@ -130,3 +130,40 @@ def test_a_second_opinion_relabels_only_where_it_agrees_with_the_suggestion() ->
     cell = cell_of(Path("fashion-mnist20000-pairs0.2+test@1-mlp-15.h5"), "fashion-mnist:20000",
                    "spec", 256)
     assert (cell["noise"], cell["model"], cell["epochs"]) == ("pairs0.2+test@1", "mlp", 15)
+
+
+def test_rejected_out_of_sample_reads_only_the_runs_that_held_a_sample_out(tmp_path: Path
+                                                                           ) -> None:
+    """Each sample's margin in the holdout runs that did not train on it, over the first
+    epochs: checked against the file's own arrays, fold by fold."""
+    import h5py
+    from typer.testing import CliRunner
+
+    from benchmarks.flags_on_files import rejected_out_of_sample
+    from curator.cli import app
+    from curator.store import open_scores
+
+    path = tmp_path / "held.h5"
+    r = CliRunner().invoke(app, ["score", "--epochs", "3", "--seeds", "1", "--holdout", "2",
+                                 "--label-noise", "0.2", "--quiet", "--out", str(path)])
+    assert r.exit_code == 0, r.output
+    with open_scores(path) as f:
+        rejected = rejected_out_of_sample(f, 2)
+    total, count = 0.0, 0
+    with h5py.File(path, "r") as h:
+        for name in [k for k in h["runs"] if k.startswith("holdout-")]:
+            run = h["runs"][name]
+            out = run["folds"][()] == run.attrs["fold"]
+            margin = run["margin"][:2].astype(np.float64)
+            total = total + np.where(out, margin.sum(axis=0), 0.0)
+            count = count + 2 * out
+        train = [k for k in h["runs"] if k.startswith("seed-")][0]
+    assert rejected is not None and (count > 0).all()
+    np.testing.assert_array_equal(rejected, total / count < 0)
+    assert 0 < rejected.mean() < 1
+    with h5py.File(path, "a") as h:  # the same file without its holdout runs
+        for name in [k for k in h["runs"] if k.startswith("holdout-")]:
+            del h["runs"][name]
+    with open_scores(path) as f:
+        assert train in [run.name for run in f.runs()]
+        assert rejected_out_of_sample(f, 2) is None
