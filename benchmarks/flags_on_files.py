@@ -25,6 +25,13 @@ can be tried on the files before it is adopted. Where the file has holdout runs 
 score --holdout K``), also the share rejected out of sample: whose mean margin over the same
 early epochs, in the runs that held the sample out, is below 0.
 
+``--count M``: for each file with a contested class and injected flips, the F1 with a
+person's count of each contested class read in (:func:`curator.flags.recount`, what
+``curator flag --answers`` does): the first M members of each contested class's review
+sample answered, by the injected flips (a person who tells every wrong label), over
+:data:`COUNT_SEEDS` draws of the review samples; beside it the file's F1 as it is and its
+bound.
+
 ``--relabel``: for each file with injected flips, what ``curator relabel`` would relabel at
 the levels :data:`RELABEL_LEVELS`: right (the original label) out of relabelled, and the
 wrong ones split into clean samples the flags took for wrong and flips suggested another
@@ -192,6 +199,42 @@ def contested(path: Path) -> str | None:
     return "\n".join(lines)
 
 
+COUNT_SEEDS = 10
+
+
+def counted(path: Path, m: int) -> str | None:
+    """One line for a file with a contested class and injected flips (None otherwise): its
+    F1 as it is, with a person's count of ``m`` answers per contested class (mean ± sd over
+    :data:`COUNT_SEEDS` draws of the review samples; a person who tells every wrong label),
+    the classes the counts set, and the bound."""
+    from curator.flags import recount, review_order
+
+    with open_scores(path) as f:
+        noisy = f.noisy
+        if noisy is None or not noisy.any():
+            return None
+        fit, scored = fresh_fit(f)
+        if not fit.contested:
+            return None
+        prob, rival = (np.asarray(scored[n].values if n in scored else f.score(n).values,
+                                  dtype=np.float64)
+                       for n in ("early_learnability", "early_rival"))
+        labels = np.asarray(f.labels)
+        bound = oracle(f, noisy)["oracle_f1"]
+    noisy = np.asarray(noisy, dtype=bool)
+    f1s, set_by = [], []
+    for seed in range(COUNT_SEEDS):
+        asked = np.concatenate([review_order(labels, c, seed)[:m] for c in fit.contested])
+        after = recount(fit, labels, prob, rival, asked, noisy[asked], seed=seed)
+        f1s.append(flag_quality(after.flagged, noisy).f1)
+        set_by.append(sum(c.recounted for c in after.counts))
+    f1 = flag_quality(fit.flagged, noisy).f1
+    return (f"{path.name:<44} F1 {f1:.3f} -> {np.mean(f1s):.3f} ± {np.std(f1s):.3f} "
+            f"({len(fit.contested)} contested, {np.mean(set_by):.1f} set by the count; "
+            f"{m * len(fit.contested)} answers), bound {bound:.3f}: "
+            f"{f1 / bound:.2f} -> {np.mean(f1s) / bound:.2f}")
+
+
 RELABEL_LEVELS = (0.5, 0.55, 0.6)
 
 
@@ -262,6 +305,9 @@ def main() -> None:
     parser.add_argument("--contested", action="store_true",
                         help="also each contested class's evidence and the F1 of other rules "
                              "for the contested classes")
+    parser.add_argument("--count", type=int, metavar="M",
+                        help="also the F1 with a person's count of each contested class "
+                             "(M answers each, simulated from the injected flips)")
     parser.add_argument("--relabel", action="store_true",
                         help="also what `curator relabel` would relabel at a few levels")
     args = parser.parse_args()
@@ -292,7 +338,10 @@ def main() -> None:
               "is below 0; F1 against the injected flips; c: some class contested)")
         for p, r in zip(args.files, rows, strict=True):
             print(windows(p, int(r["window"])), flush=True)  # type: ignore[call-overload]
-    reports = ((args.contested, contested,
+    reports = ((args.count is not None, lambda p: counted(p, args.count),
+                f"with a person's count of each contested class ({args.count} answers of its "
+                f"review sample each; mean ± sd over {COUNT_SEEDS} draws):"),
+               (args.contested, contested,
                 "contested classes (shares of the class; rival share: rival / (label + rival) "
                 "before memorising), and the F1 with their flags by other rules:"),
                (args.relabel, relabelled,

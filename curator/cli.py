@@ -750,6 +750,10 @@ def flag(
         help="Also write them: .csv one row per flagged, then suspected sample (index, "
              "flagged, given and suggested label, probability the label is wrong, confidence "
              "of the suggestion, class names); .npy or .txt the flagged indices.")] = None,
+    answers: Annotated[Path | None, typer.Option(
+        help="A corrections file of a person's answers (curator review): each contested "
+             "class is counted from the answers to its random sample, every answered sample "
+             "is flagged as answered, and the estimate is stored with them.")] = None,
 ) -> None:
     """Flag the samples whose label is probably wrong, and store each sample's probability
     of a wrong label as the score mislabel_probability, with a suggested label where the
@@ -764,7 +768,7 @@ def flag(
 
     if out is not None:
         check_output_dir(out)
-    r = run_flag(file, by=by, out=out)
+    r = run_flag(file, by=by, out=out, answers=answers)
     fit, flagged = r.fit, r.fit.flagged
     n = len(flagged)
     for line in flag_lines(fit, r.classes):

@@ -18,6 +18,8 @@ from curator.corrections import Corrections
 from curator.errors import CuratorError, FormatError
 from curator.flags import (
     CONTESTED,
+    COUNT_ASKED,
+    COUNT_MIN,
     DEFAULT_BY,
     DOUBT,
     ESTIMATE,
@@ -29,6 +31,7 @@ from curator.flags import (
     flag_quality,
     hesitation_tells,
     noise_share,
+    recount,
     relabel_plan,
     window_parts,
 )
@@ -302,7 +305,8 @@ class FlagReport:
         return None if self.noisy is None else flag_quality(self.fit.flagged, self.noisy)
 
 
-def flag(path: str | Path, *, by: str = DEFAULT_BY, out: str | Path | None = None) -> FlagReport:
+def flag(path: str | Path, *, by: str = DEFAULT_BY, out: str | Path | None = None,
+         answers: str | Path | None = None) -> FlagReport:
     """Estimate which labels in the scores file ``path`` are wrong, store the probabilities
     as the score ``mislabel_probability`` and, with ``out``, write the flagged indices
     (``.npy``, ``.txt`` or ``.csv``). Flagging nothing is a normal result on clean data.
@@ -310,12 +314,17 @@ def flag(path: str | Path, *, by: str = DEFAULT_BY, out: str | Path | None = Non
     ``by``: :data:`DEFAULT_BY`, the default estimate (:func:`estimate_mislabelled`), or one
     score (:data:`SCALES`), whose mixture over all samples is then the estimate. The estimate
     ``curator score`` stored is read back when it was made from ``by`` (no new fit, the file
-    is not written); otherwise it is made and stored."""
+    is not written); otherwise it is made and stored.
+
+    ``answers``: a corrections file of a person's answers (``curator review``), read in as
+    :func:`curator.flags.recount` reads them — the contested classes counted from the
+    answers to their review samples, every answered sample's probability its answer — and
+    stored with the estimate, made anew, so that pruning and relabelling use them too."""
 
     out = None if out is None else Path(out)
     if out is not None and out.suffix not in (".npy", ".txt", ".csv"):
         raise CuratorError(f"out {str(out)!r} must end in .npy, .txt or .csv", param="out")
-    report, scores = read_report(path, by=by)
+    report, scores = read_report(path, by=by, answers=answers)
     report = replace(report, out=out)
     fit = report.fit
     if out is not None:  # written before the score is stored: a failure leaves the file as it was
@@ -329,12 +338,13 @@ def flag(path: str | Path, *, by: str = DEFAULT_BY, out: str | Path | None = Non
     return report
 
 
-def read_report(path: str | Path, *, by: str = DEFAULT_BY
+def read_report(path: str | Path, *, by: str = DEFAULT_BY, answers: str | Path | None = None
                 ) -> tuple[FlagReport, dict[str, ScoreValues]]:
     """What :func:`flag` finds in ``path``, without writing anything: the report, and the
     scores it would store (empty when the file's stored estimate was read back)."""
     if by != DEFAULT_BY:
         scale_of(by)
+    rows = None if answers is None else corrections.read(answers)
     scores: dict[str, ScoreValues] = {}
     with store.open_scores(path) as f:
         if not f.score_names():
@@ -343,9 +353,18 @@ def read_report(path: str | Path, *, by: str = DEFAULT_BY
         fit = (stored_fit(f.score("mislabel_probability"))
                if "mislabel_probability" in f.score_names() else None)
         traj = reference_runs(f)  # read once: the fit, accuracy, window, suggestions
-        if fit is None or fit.by != by or fit.estimate < ESTIMATE:
+        if (fit is None or fit.by != by or fit.estimate < ESTIMATE
+                or rows is not None and fit.answered):  # answers are read into a new fit
             fit, scores = fresh_fit(f, by, traj)
         labels, noisy, fingerprint = f.labels, f.noisy, f.fingerprint
+        if rows is not None:
+            rows.check_data(fingerprint, f.num_samples, repr(str(path)))
+            rows.check_labels(labels, repr(str(path)))
+            fit = _with_answers(f, fit, scores, rows)
+            scores["mislabel_probability"] = replace(
+                scores["mislabel_probability"] if "mislabel_probability" in scores
+                else f.score("mislabel_probability"),
+                values=fit.probability, params=fit.params)
         original = None if noisy is None else f.original_labels
         classes = class_names(f)
         test_acc = best_test_accuracy(f, traj)
@@ -360,6 +379,37 @@ def read_report(path: str | Path, *, by: str = DEFAULT_BY
                         test_acc=test_acc, suggested=suggested, confidence=confidence,
                         original=original, fingerprint=fingerprint, window=window)
     return report, scores
+
+
+def _with_answers(f: ScoresFile, fit: MislabelFit, scores: dict[str, ScoreValues],
+                  rows: corrections.Corrections) -> MislabelFit:
+    """``fit`` with a person's answers (``rows``: keep is a right label, relabel or drop a
+    wrong one) read in by :func:`curator.flags.recount`, on the rival's share before
+    memorising that the fit's early scores read."""
+    def early(name: str) -> np.ndarray:
+        if name in scores:
+            return np.asarray(scores[name].values)
+        if name not in f.score_names():
+            raise FormatError(f"{str(f.path)!r} has no score {name!r}, which a person's "
+                              "count of a contested class reads",
+                              hint="score again with this curator (format 0.2.0)")
+        return np.asarray(f.score(name).values)
+
+    if not fit.contested:  # only the answered samples move: no shares needed
+        zeros = np.zeros(f.num_samples)
+        return recount(fit, f.labels, zeros, zeros, rows.index, rows.action != "keep",
+                       seed=data_seed(f.fingerprint))
+    return recount(fit, f.labels, early("early_learnability"), early("early_rival"),
+                   rows.index, rows.action != "keep", seed=data_seed(f.fingerprint))
+
+
+def data_seed(fingerprint: str) -> int:
+    """The seed of the review samples (:func:`curator.flags.review_order`) of the data
+    whose fingerprint this is: the same for `curator review` and `curator flag`."""
+    try:
+        return int(fingerprint, 16)
+    except ValueError:
+        return int.from_bytes(fingerprint.encode()[:16].ljust(16, b"\0"), "little")
 
 
 def class_names(f: ScoresFile) -> list[str]:
@@ -490,4 +540,35 @@ def flag_lines(fit: MislabelFit, classes: Sequence[str] | None = None) -> list[s
                      f"least {CONTESTED:g}): there a label is flagged where the model "
                      "prefers the rival before memorising (the rival's share of the two at "
                      f"least 1/2){both}; docs/flags.md, step 3")
+        if not fit.counts:
+            lines.append("how many of a contested class's labels are wrong is in no model's "
+                         f"predictions: answer about {COUNT_ASKED} of each one's random sample "
+                         "(`curator review FILE`, show: a random sample, and the class) and "
+                         "run `curator flag FILE --answers CORRECTIONS` (docs/flags.md, \"A "
+                         "person's count of a contested class\")")
+    lines.extend(count_lines(fit, classes))
+    return lines
+
+
+def count_lines(fit: MislabelFit, classes: Sequence[str] | None = None) -> list[str]:
+    """A person's answers as ``curator flag --answers`` read them: one line per contested
+    class's count."""
+    if not fit.answered:
+        return []
+    lines = [f"a person's answers: {fit.answered} samples, each now flagged as answered "
+             "(relabelled or dropped: wrong; kept: right)"]
+    for c in fit.counts:
+        name = (f"{classes[c.cls]} ({c.cls})" if classes is not None
+                and 0 <= c.cls < len(classes) else str(c.cls))
+        if c.answered < COUNT_MIN:
+            what = (f"{c.answered} of its review sample answered, fewer than {COUNT_MIN}: "
+                    "not counted")
+        else:
+            share = (f"{c.wrong} wrong, {_pct(c.wrong / c.answered)} "
+                     f"({_pct(c.low)}–{_pct(c.high)}) of its {c.size} labels")
+            what = (f"{c.answered} of its review sample answered, {share}: flagged "
+                    + (f"{c.flagged_before} -> {c.flagged_after}, set by the count"
+                       if c.recounted else f"{c.flagged_after} ({_pct(c.flagged_before / c.size)}"
+                       " before, inside the count's interval: the flags stand)"))
+        lines.append(f"contested class {name}: {what}")
     return lines

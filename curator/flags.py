@@ -84,6 +84,19 @@ SUGGEST_AT = 0.3
 # relabelled (not dropped): a flagged sample whose suggested class has at least this mean
 # probability before memorising (``suggestion_confidence``; :func:`relabel_plan`)
 RELABEL_AT = 0.5
+# A person's count of a contested class (:func:`recount`; docs/flags.md, "A person's count
+# of a contested class"): how many answers of the class's review sample `curator flag` asks
+# for, the fewest it reads a count from, and the level of the count's interval (Wilson, 99%:
+# the flags stand unless the count clearly contradicts them). Simulated on the grid's files
+# (benchmarks/RESULTS.md, "A person's count of the contested classes"): at 95%, with 40% flips
+# inside pairs, where the flags are right, counts that missed by chance set classes and cost
+# up to 0.017 of F1; at 99% up to 0.007, the gains elsewhere within 0.01
+COUNT_ASKED = 50
+COUNT_MIN = 20
+COUNT_Z = 2.575829
+# the answers of a class's review sample are those among its first members of which at
+# least this share is answered (a few skipped do not end the sample)
+COUNT_PREFIX = 0.9
 FIT_SAMPLES = 200_000  # the mixture is fitted on at most this many samples (then applied to all)
 MIN_CLASS = 50  # a class with fewer samples takes the mixture fitted to all the samples
 # a mixture component holding fewer than this share of the values (or fewer than
@@ -188,6 +201,38 @@ class Mixture:
 
 
 @dataclass(frozen=True)
+class ClassCount:
+    """A person's count of one contested class (:func:`recount`): ``answered`` of its review
+    sample, ``wrong`` of them relabelled or dropped, the share's Wilson interval
+    [``low``, ``high``], and the class's flagged samples before and after. ``recounted``:
+    whether the flags of the class were set by the count (the share flagged before lay
+    outside the interval)."""
+
+    cls: int
+    answered: int
+    wrong: int
+    low: float
+    high: float
+    flagged_before: int
+    flagged_after: int
+    size: int
+    recounted: bool
+
+    @property
+    def params(self) -> dict[str, object]:
+        return {"class": self.cls, "answered": self.answered, "wrong": self.wrong,
+                "low": self.low, "high": self.high,
+                "flagged_before": self.flagged_before, "flagged_after": self.flagged_after,
+                "size": self.size, "recounted": self.recounted}
+
+    @classmethod
+    def from_params(cls, p: dict[str, Any]) -> ClassCount:
+        return cls(int(p["class"]), int(p["answered"]), int(p["wrong"]), float(p["low"]),
+                   float(p["high"]), int(p["flagged_before"]), int(p["flagged_after"]),
+                   int(p["size"]), bool(p["recounted"]))
+
+
+@dataclass(frozen=True)
 class MislabelFit:
     """The mixtures and what they say about every sample: a label's probability of being
     wrong (flagged at :data:`FLAG_AT`) — the smaller of the mixtures' posteriors where the
@@ -213,6 +258,10 @@ class MislabelFit:
     # not known (a fit of other scores, a window set by the caller, a fit stored before
     # estimate 12)
     window: SeparationWindow | None = None
+    # a person's counts of the contested classes (:func:`recount`); () where none was read.
+    # Then the probability of every answered sample is the person's answer (1 or 0)
+    counts: tuple[ClassCount, ...] = ()
+    answered: int = 0  # samples a person answered (every class), 0 without answers
 
     @property
     def by(self) -> str:
@@ -248,7 +297,9 @@ class MislabelFit:
                 "noise_found": self.noise_found, "noise_share": self.share,
                 "noise_share_from": self.share_from, "estimate": self.estimate,
                 "outliers": self.outliers, "contested": list(self.contested),
-                "window": None if self.window is None else self.window.params}
+                "window": None if self.window is None else self.window.params,
+                **({"counts": [c.params for c in self.counts], "answered": self.answered}
+                   if self.answered else {})}
 
     @classmethod
     def from_stored(cls, values: np.ndarray, params: dict[str, Any]) -> MislabelFit | None:
@@ -269,7 +320,106 @@ class MislabelFit:
                    None if p.get("outliers") is None else int(p["outliers"]),  # type: ignore[call-overload]
                    tuple(int(c) for c in p.get("contested", ())),  # type: ignore[attr-defined]
                    None if not p.get("window") else SeparationWindow.from_params(
-                       p["window"]))  # type: ignore[arg-type]
+                       p["window"]),  # type: ignore[arg-type]
+                   tuple(ClassCount.from_params(c) for c in p.get("counts", ())),  # type: ignore[attr-defined]
+                   int(p.get("answered", 0)))  # type: ignore[call-overload]
+
+
+def review_order(labels: np.ndarray, cls: int, seed: int) -> np.ndarray:
+    """The members of class ``cls`` in a fixed random order: the class's *review sample*.
+    Whatever first part of it a person answers is a random draw of the class, so the share
+    of wrong labels among the answers counts the class's (:func:`recount`). ``seed``: the
+    data's (``curator review`` and ``curator flag`` take it from the fingerprint)."""
+    members = np.flatnonzero(np.asarray(labels) == cls)
+    rng = np.random.default_rng(np.random.SeedSequence([int(seed), 0x636F756E, int(cls)]))
+    return rng.permutation(members)
+
+
+def wilson(wrong: int, n: int, z: float = COUNT_Z) -> tuple[float, float]:
+    """The Wilson score interval of a share ``wrong`` / ``n`` (Wilson 1927; Brown, Cai,
+    DasGupta 2001, "Interval Estimation for a Binomial Proportion")."""
+    if n <= 0:
+        return 0.0, 1.0
+    p = wrong / n
+    d = 1 + z * z / n
+    centre = (p + z * z / (2 * n)) / d
+    half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / d
+    return max(0.0, float(centre - half)), min(1.0, float(centre + half))
+
+
+def sample_answers(order: np.ndarray, answered: np.ndarray) -> np.ndarray:
+    """The answered members of a review sample ``order`` that count as a random draw: those
+    among its longest first part of which at least :data:`COUNT_PREFIX` is answered
+    (``answered``: (N,) bool). A person who skips a few keeps the draw; answers given
+    elsewhere (the flags' queue) that happen to sit further on do not count."""
+    hit = np.asarray(answered, dtype=bool)[order]
+    if not hit.any():
+        return order[:0]
+    seen = np.cumsum(hit)
+    ok = np.flatnonzero(seen >= COUNT_PREFIX * np.arange(1, len(order) + 1))
+    if not len(ok):
+        return order[:0]
+    first = order[:ok[-1] + 1]
+    return first[hit[:ok[-1] + 1]]
+
+
+def recount(fit: MislabelFit, labels: np.ndarray, early_learnability: np.ndarray,
+            early_rival: np.ndarray, answered: np.ndarray, wrong: np.ndarray, *,
+            seed: int) -> MislabelFit:
+    """The fit with a person's answers read in: ``answered`` (indices) and ``wrong`` (bool,
+    the same length: relabelled or dropped, not kept).
+
+    In a contested class the model has narrowed its samples down to two classes, and how
+    many of its labels are wrong is in no model's predictions (benchmarks/RESULTS.md,
+    "Out-of-sample predictions in the contested classes"); a person's answers to its review
+    sample (:func:`review_order`, :func:`sample_answers`) count it. Where at least
+    :data:`COUNT_MIN` were answered and the share the flags take lies outside the count's
+    99% interval, the class's prior odds are moved so that the share counted is flagged: a
+    member's probability becomes σ(logit(s) − θ), s its rival's share rival / (label + rival)
+    before memorising (the evidence the contested class is flagged by) and θ between the
+    counted number's logit shares, where that is at least :data:`FLAG_AT`, and at most that
+    elsewhere. Elsewhere the flags stand. Then every answered sample's probability is the
+    answer: 1 if wrong, 0 if kept."""
+    labels = np.asarray(labels)
+    answered = np.asarray(answered, dtype=np.int64)
+    wrong = np.asarray(wrong, dtype=bool)
+    if answered.shape != wrong.shape:
+        raise CuratorError(f"{len(answered)} answered samples, but {len(wrong)} answers")
+    if not len(answered):
+        return fit
+    n = len(labels)
+    is_answered = np.zeros(n, dtype=bool)
+    is_answered[answered] = True
+    is_wrong = np.zeros(n, dtype=bool)
+    is_wrong[answered[wrong]] = True
+    p = np.array(fit.probability, dtype=np.float64, copy=True)
+    prob = np.clip(np.asarray(early_learnability, dtype=np.float64), 0, 1)
+    rival = np.clip(np.asarray(early_rival, dtype=np.float64), 0, 1)
+    share = np.clip(rival / np.maximum(prob + rival, 1e-12), 1e-4, 1 - 1e-4)
+    logit = np.log(share) - np.log1p(-share)
+    counts = []
+    for c in fit.contested:
+        members = np.flatnonzero(labels == c)
+        drawn = sample_answers(review_order(labels, c, seed), is_answered)
+        bad = int(is_wrong[drawn].sum())
+        low, high = wilson(bad, len(drawn))
+        before = int((p[members] >= FLAG_AT).sum())
+        recounted = len(drawn) >= COUNT_MIN and not low <= before / len(members) <= high
+        if recounted:
+            k = int(round(bad / len(drawn) * len(members)))
+            ranked = np.sort(logit[members])[::-1]
+            theta = (ranked[0] + 1 if k == 0 else ranked[-1] - 1 if k >= len(members)
+                     else (ranked[k - 1] + ranked[k]) / 2)
+            moved = 1 / (1 + np.exp(-(logit[members] - theta)))
+            # the counted number flagged; below the level, no member gains probability (a
+            # sample the estimate did not suspect does not become suspected by the shift)
+            p[members] = np.where(moved >= FLAG_AT, moved, np.minimum(p[members], moved))
+        p[answered] = wrong
+        counts.append(ClassCount(int(c), len(drawn), bad, round(low, 4), round(high, 4), before,
+                                 int((p[members] >= FLAG_AT).sum()), len(members), recounted))
+    p[answered] = wrong
+    return replace(fit, probability=p.astype(np.float32), counts=tuple(counts),
+                   answered=len(answered))
 
 
 def relabel_plan(flagged: np.ndarray, suggested: np.ndarray, confidence: np.ndarray, *,

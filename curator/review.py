@@ -193,12 +193,14 @@ class Review:
     shape: tuple[int, ...]
     answers: Answers
     texts: list[str] | None = None  # each sample's text (load_texts), shown instead of images
+    contested: tuple[int, ...] = ()  # the classes a person's count reads (curator.flags.recount)
+    seed: int = 0  # of the review samples (curator.flags.review_order): the data's
 
     @classmethod
     def open(cls, scores: str | Path, out: str | Path, texts: str | None = None) -> Review:
         """Read ``scores`` (nothing is written to it) and take the corrections file ``out``;
         ``texts``: where each training sample's text is (:func:`load_texts`)."""
-        from curator.flagging import read_report
+        from curator.flagging import data_seed, read_report
         from curator.scores import FileTrajectories
         from curator.store import open_scores
 
@@ -221,7 +223,8 @@ class Review:
                    report.fit.suspected,
                    np.asarray(report.fit.probability, dtype=np.float64), report.suggested,
                    report.confidence, Path(scores), np.asarray(ease, dtype=np.float64),
-                   [m[:TYPICAL] for m in members], samples, shape, answers, text)
+                   [m[:TYPICAL] for m in members], samples, shape, answers, text,
+                   tuple(report.fit.contested), data_seed(report.fingerprint))
 
     def state(self) -> dict[str, Any]:
         """The page's start: classes, the queue, the answers so far."""
@@ -232,22 +235,36 @@ class Review:
                 "suggested": self.suggested[self.queue].tolist(),
                 "images": self.samples is not None, "text": self.texts is not None,
                 "out": str(self.answers.path),
-                "suspected": int(self.suspected.sum())}
+                "suspected": int(self.suspected.sum()),
+                "contested": [self.classes[c] for c in self.contested]}
 
     def queue_of(self, by: str = "flags", cls: int | None = None,
                  limit: int = 2000) -> dict[str, list[int]]:
         """A queue to review: ``flags`` (the flagged, then the suspected, most likely wrong
-        first) or ``hardest`` (every sample, the lowest learnability first, at most
-        ``limit``), of one class or all."""
+        first), ``hardest`` (every sample, the lowest learnability first, at most
+        ``limit``) or ``sample`` (a class's review sample, :func:`curator.flags.review_order`:
+        its members in a fixed random order, at most ``limit``, whose answers count the
+        class's wrong labels for ``curator flag --answers``; of all classes, the first
+        :data:`curator.flags.COUNT_ASKED` of each contested class's, or of every class's
+        where none is contested), of one class or all."""
+        from curator.flags import COUNT_ASKED, review_order
+
+        if cls is not None and not 0 <= cls < len(self.classes):
+            raise CuratorError(f"class {cls} is outside the {len(self.classes)} classes")
         if by == "flags":
             idx = self.queue
         elif by == "hardest":
             idx = np.argsort(self.ease, kind="stable")
+        elif by == "sample":
+            if cls is not None:
+                idx = review_order(self.labels, cls, self.seed)[:max(1, limit)]
+            else:
+                idx = np.concatenate([
+                    review_order(self.labels, c, self.seed)[:COUNT_ASKED]
+                    for c in (self.contested or range(len(self.classes)))])
         else:
-            raise CuratorError(f"queue {by!r} is not one of flags, hardest")
+            raise CuratorError(f"queue {by!r} is not one of flags, hardest, sample")
         if cls is not None:
-            if not 0 <= cls < len(self.classes):
-                raise CuratorError(f"class {cls} is outside the {len(self.classes)} classes")
             idx = idx[self.labels[idx] == cls]
         if by == "hardest":
             idx = idx[:max(1, limit)]

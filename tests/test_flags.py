@@ -1274,3 +1274,127 @@ def test_curator_flag_says_when_the_separation_ended_the_window() -> None:
                     "(Ashman's D) fell from 6.3 over the first 2 to 3.9 over the 8 of the "
                     "test curves' window, though the test accuracy crept on: memorising "
                     "(docs/flags.md, step 1)")
+
+
+# ---- a person's count of a contested class (flags.recount) -------------------------------
+
+
+def overflagged_pair(seed: int = 0) -> tuple[flags.MislabelFit, np.ndarray, ...]:
+    """Classes 0 and 1 contested, 10% and 30% of their 1,000 labels wrong, the model's rival
+    share before memorising spread so widely that the flags (share at least 1/2) take 36%
+    and 50%; class 2 clean and easy."""
+    rng = np.random.default_rng(seed)
+    labels = np.repeat([0, 1, 2], 1000)
+    wrong = np.zeros(3000, bool)
+    wrong[rng.choice(1000, 100, replace=False)] = True
+    wrong[1000 + rng.choice(1000, 300, replace=False)] = True
+    share = np.where(wrong, rng.normal(0.72, 0.12, 3000), rng.normal(0.42, 0.15, 3000))
+    share = np.clip(share, 0.01, 0.99)
+    share[labels == 2] = 0.04
+    prob, rival = 0.97 * (1 - share), 0.97 * share
+    p = np.where((labels < 2) & (share >= 0.5), share, 0.0).astype(np.float32)
+    fit = flags.MislabelFit(p, (), 0.2, "mixtures", contested=(0, 1))
+    return fit, labels, prob, rival, wrong
+
+
+def test_a_review_sample_is_a_fixed_random_order_of_the_class() -> None:
+    labels = np.repeat([0, 1], 50)
+    order = flags.review_order(labels, 1, seed=7)
+    assert sorted(order) == list(range(50, 100))
+    np.testing.assert_array_equal(order, flags.review_order(labels, 1, seed=7))
+    assert not np.array_equal(order, flags.review_order(labels, 1, seed=8))
+    assert not np.array_equal(order, np.arange(50, 100))
+
+
+def test_only_the_first_answered_part_of_a_review_sample_counts() -> None:
+    order = np.arange(100)[::-1]
+    answered = np.zeros(100, bool)
+    answered[order[:30]] = True
+    answered[order[5]] = False  # one skipped: the draw goes on
+    answered[order[80]] = True  # answered elsewhere (the flags' queue): not of the draw
+    drawn = flags.sample_answers(order, answered)
+    assert len(drawn) == 29 and order[80] not in drawn and order[5] not in drawn
+    assert len(flags.sample_answers(order, np.zeros(100, bool))) == 0
+    low, high = flags.wilson(13, 50, z=1.959964)  # at 95%
+    assert round(low, 3) == 0.159 and round(high, 3) == 0.396
+    assert flags.wilson(13, 50)[0] < low < 13 / 50 < high < flags.wilson(13, 50)[1] < 1
+    assert flags.wilson(0, 50)[0] == 0 and flags.wilson(50, 50)[1] == pytest.approx(1)
+    assert np.diff(flags.wilson(26, 100)) < np.diff(flags.wilson(13, 50))
+
+
+def test_a_person_s_count_sets_the_flags_of_a_contested_class() -> None:
+    """The flags take 36% and 50% of two contested classes where 10% and 30% are wrong; 50
+    answers of each one's review sample count them, and the flags follow the count."""
+    fit, labels, prob, rival, wrong = overflagged_pair()
+    seed = 3
+    asked = np.concatenate([flags.review_order(labels, c, seed)[:50] for c in (0, 1)])
+    after = flags.recount(fit, labels, prob, rival, asked, wrong[asked], seed=seed)
+    before_f1 = flag_quality(fit.flagged, wrong).f1
+    assert [c.recounted for c in after.counts] == [True, True]
+    for c, truth in zip(after.counts, (100, 300), strict=True):
+        assert c.answered == 50 and c.low <= truth / 1000 <= c.high
+        assert c.flagged_before > 330 and abs(c.flagged_after - 1000 * c.wrong / 50) <= 50
+    assert flag_quality(after.flagged, wrong).f1 > before_f1 + 0.05
+    np.testing.assert_array_equal(after.probability[asked], wrong[asked])
+    np.testing.assert_array_equal(after.probability[labels == 2], fit.probability[labels == 2])
+    # the rival's share still orders each class: the flagged are its highest shares
+    share = rival / (prob + rival)
+    rest = np.setdiff1d(np.flatnonzero(labels == 0), asked)
+    assert share[rest][after.flagged[rest]].min() >= share[rest][~after.flagged[rest]].max()
+    back = flags.MislabelFit.from_stored(after.probability, after.params)
+    assert back is not None and back.counts == after.counts and back.answered == 100
+
+
+def test_a_count_that_agrees_with_the_flags_or_is_too_small_leaves_them() -> None:
+    fit, labels, prob, rival, wrong = overflagged_pair()
+    seed = 3
+    asked = np.concatenate([flags.review_order(labels, c, seed)[:50] for c in (0, 1)])
+    # a person who answers as the flags stand: the share flagged lies inside the count's
+    agree = flags.recount(fit, labels, prob, rival, asked, fit.flagged[asked], seed=seed)
+    assert not any(c.recounted for c in agree.counts)
+    unanswered = np.setdiff1d(np.arange(3000), asked)
+    np.testing.assert_array_equal(agree.probability[unanswered], fit.probability[unanswered])
+    few = asked[:flags.COUNT_MIN - 1]
+    small = flags.recount(fit, labels, prob, rival, few, wrong[few], seed=seed)
+    assert [c.answered for c in small.counts] == [flags.COUNT_MIN - 1, 0]
+    assert not any(c.recounted for c in small.counts)
+    assert flags.recount(fit, labels, prob, rival, np.array([], np.int64),
+                         np.array([], bool), seed=seed) is fit
+    with pytest.raises(CuratorError, match="answers"):
+        flags.recount(fit, labels, prob, rival, asked, wrong[asked][:3], seed=seed)
+
+
+def test_curator_flag_reads_a_person_s_answers_and_stores_them(tmp_path: Path) -> None:
+    """`curator flag --answers`: every answered sample flagged as answered, stored with the
+    estimate (prune and relabel read it back), and answers for other data refused with the
+    file left as it was."""
+    import hashlib
+    import shutil
+
+    from curator import corrections
+    from curator.flagging import read_report
+
+    path = tmp_path / "s.h5"
+    shutil.copy(Path(__file__).parent / "data" / "scores-v0.2.0.h5", path)
+    before = read_report(path)[0]
+    flagged = np.flatnonzero(before.fit.flagged)
+    clean = np.flatnonzero(~before.fit.flagged)
+    keep, drop = flagged[:3], clean[:2]
+    rows = corrections.make(before.fingerprint, before.labels, len(before.classes),
+                            keep=keep, drop=drop, relabel={int(flagged[3]): int(
+                                (before.labels[flagged[3]] + 1) % len(before.classes))})
+    answers = corrections.write(rows, tmp_path / "answers.csv")
+    r = runner.invoke(app, ["flag", str(path), "--answers", str(answers)])
+    assert r.exit_code == 0, r.output
+    assert "a person's answers: 6 samples" in " ".join(r.output.split())
+    after = read_report(path)[0]  # read back: no new fit
+    assert after.fit.answered == 6
+    assert not after.fit.flagged[keep].any() and after.fit.flagged[drop].all()
+    assert after.fit.flagged[flagged[3]]
+    others = np.setdiff1d(np.arange(len(before.labels)), [*keep, *drop, flagged[3]])
+    np.testing.assert_array_equal(after.fit.flagged[others], before.fit.flagged[others])
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    other = corrections.write(replace(rows, fingerprint="0" * 16), tmp_path / "other.csv")
+    r = runner.invoke(app, ["flag", str(path), "--answers", str(other)])
+    assert r.exit_code == 1 and "made for other data" in " ".join(r.output.split())
+    assert hashlib.sha256(path.read_bytes()).hexdigest() == digest

@@ -388,3 +388,20 @@ def test_text_samples_are_shown_as_their_text(scores: Path, tmp_path: Path) -> N
         srv.shutdown()
         srv.server_close()
         review.answers.close()
+
+
+def test_a_class_s_random_sample_is_its_review_order(server: tuple[str, Review]) -> None:
+    """The queue whose answers `curator flag --answers` counts: a class's members in the
+    order flags.review_order draws them, the same each time the page asks."""
+    url, review = server
+    state = json.loads(_get(url + "api/state")[1])
+    assert state["contested"] == [review.classes[c] for c in review.contested]
+    one = json.loads(_get(url + "api/queue?by=sample&cls=3&limit=7")[1])
+    assert one["queue"] == flags.review_order(review.labels, 3, review.seed)[:7].tolist()
+    assert set(one["given"]) == {3}
+    assert one == json.loads(_get(url + "api/queue?by=sample&cls=3&limit=7")[1])
+    every = json.loads(_get(url + "api/queue?by=sample")[1])["queue"]
+    counted = review.contested or range(len(review.classes))
+    sizes = np.bincount(review.labels, minlength=len(review.classes))
+    assert len(every) == sum(min(flags.COUNT_ASKED, sizes[c]) for c in counted)
+    assert len(set(every)) == len(every)
