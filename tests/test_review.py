@@ -283,6 +283,14 @@ def test_the_page_in_a_real_browser(scores: Path, tmp_path: Path) -> None:
         driver.get(url)
         assert shown() not in expect
         assert f"{len(expect)} answers" in driver.find_element(By.ID, "progress").text
+        # a class's random sample (what `curator flag --answers` counts), in its order
+        from selenium.webdriver.support.ui import Select
+
+        sample = json.loads(_get(url + "api/queue?by=sample&cls=3")[1])["queue"]
+        Select(driver.find_element(By.ID, "byclass")).select_by_value("3")
+        Select(driver.find_element(By.ID, "source")).select_by_value("sample")
+        first = next(i for i in sample if i not in expect)
+        wait.until(lambda dr: dr.find_element(By.ID, "index").text == str(first))
     finally:
         driver.quit()
         proc.send_signal(signal.SIGINT)
