@@ -388,6 +388,9 @@ def recount(fit: MislabelFit, labels: np.ndarray, early_learnability: np.ndarray
     if not len(answered):
         return fit
     n = len(labels)
+    if answered.min() < 0 or answered.max() >= n:
+        raise CuratorError(f"an answered sample's index is outside the {n} samples "
+                           f"({int(answered.min())} to {int(answered.max())})")
     is_answered = np.zeros(n, dtype=bool)
     is_answered[answered] = True
     is_wrong = np.zeros(n, dtype=bool)
@@ -397,14 +400,15 @@ def recount(fit: MislabelFit, labels: np.ndarray, early_learnability: np.ndarray
     rival = np.clip(np.asarray(early_rival, dtype=np.float64), 0, 1)
     share = np.clip(rival / np.maximum(prob + rival, 1e-12), 1e-4, 1 - 1e-4)
     logit = np.log(share) - np.log1p(-share)
-    counts = []
+    rows = []
     for c in fit.contested:
         members = np.flatnonzero(labels == c)
         drawn = sample_answers(review_order(labels, c, seed), is_answered)
         bad = int(is_wrong[drawn].sum())
         low, high = wilson(bad, len(drawn))
-        before = int((p[members] >= FLAG_AT).sum())
+        before = int((p[members] >= FLAG_AT).sum())  # the model's, before any answer
         recounted = len(drawn) >= COUNT_MIN and not low <= before / len(members) <= high
+        rows.append((int(c), members, len(drawn), bad, low, high, before, recounted))
         if recounted:
             k = int(round(bad / len(drawn) * len(members)))
             ranked = np.sort(logit[members])[::-1]
@@ -414,11 +418,11 @@ def recount(fit: MislabelFit, labels: np.ndarray, early_learnability: np.ndarray
             # the counted number flagged; below the level, no member gains probability (a
             # sample the estimate did not suspect does not become suspected by the shift)
             p[members] = np.where(moved >= FLAG_AT, moved, np.minimum(p[members], moved))
-        p[answered] = wrong
-        counts.append(ClassCount(int(c), len(drawn), bad, round(low, 4), round(high, 4), before,
-                                 int((p[members] >= FLAG_AT).sum()), len(members), recounted))
     p[answered] = wrong
-    return replace(fit, probability=p.astype(np.float32), counts=tuple(counts),
+    counts = tuple(ClassCount(c, drawn, bad, round(low, 4), round(high, 4), before,
+                              int((p[members] >= FLAG_AT).sum()), len(members), recounted)
+                   for c, members, drawn, bad, low, high, before, recounted in rows)
+    return replace(fit, probability=p.astype(np.float32), counts=counts,
                    answered=len(answered))
 
 

@@ -1333,6 +1333,7 @@ def test_a_person_s_count_sets_the_flags_of_a_contested_class() -> None:
     assert [c.recounted for c in after.counts] == [True, True]
     for c, truth in zip(after.counts, (100, 300), strict=True):
         assert c.answered == 50 and c.low <= truth / 1000 <= c.high
+        assert c.flagged_before == int(fit.flagged[labels == c.cls].sum())  # the model's
         assert c.flagged_before > 330 and abs(c.flagged_after - 1000 * c.wrong / 50) <= 50
     assert flag_quality(after.flagged, wrong).f1 > before_f1 + 0.05
     np.testing.assert_array_equal(after.probability[asked], wrong[asked])
@@ -1362,6 +1363,8 @@ def test_a_count_that_agrees_with_the_flags_or_is_too_small_leaves_them() -> Non
                          np.array([], bool), seed=seed) is fit
     with pytest.raises(CuratorError, match="answers"):
         flags.recount(fit, labels, prob, rival, asked, wrong[asked][:3], seed=seed)
+    with pytest.raises(CuratorError, match="outside the 3000 samples"):
+        flags.recount(fit, labels, prob, rival, np.array([3000]), np.array([True]), seed=seed)
 
 
 def test_curator_flag_reads_a_person_s_answers_and_stores_them(tmp_path: Path) -> None:
