@@ -61,7 +61,7 @@ from curator.flagging import (  # noqa: E402
     fresh_fit,
     stored_fit,
 )
-from curator.flags import flag_quality, relabel_plan, transform  # noqa: E402
+from curator.flags import MislabelFit, flag_quality, relabel_plan, transform  # noqa: E402
 from curator.scores import FileTrajectories, compute_scores, options_of  # noqa: E402
 from curator.store import ScoresFile, open_scores  # noqa: E402
 
@@ -160,21 +160,33 @@ def rejected_out_of_sample(f: ScoresFile, epochs: int) -> np.ndarray | None:
     return mean < 0
 
 
+def _contested_evidence(f: ScoresFile) -> tuple[MislabelFit, np.ndarray,
+                                                 dict[str, np.ndarray]] | None:
+    """For an open file with injected flips and a contested class: the estimate made anew,
+    the flips, and the early scores the contested classes are read from; None otherwise."""
+    noisy = f.noisy
+    if noisy is None or not noisy.any():
+        return None
+    fit, scored = fresh_fit(f)
+    if not fit.contested:
+        return None
+    early = {n: np.asarray(scored[n].values if n in scored else f.score(n).values,
+                           dtype=np.float64)
+             for n in ("early_aum", "early_learnability", "early_rival")}
+    return fit, np.asarray(noisy, dtype=bool), early
+
+
 def contested(path: Path) -> str | None:
     """Lines for a file with a contested class and injected flips (None otherwise): each
     contested class's flips, rejected, mean rival share and flagged (shares of the class),
     and the file's F1 as it is and with the contested classes flagged by each rule of
     :data:`CONTESTED_RULES` instead (the other classes as they are)."""
     with open_scores(path) as f:
-        noisy = f.noisy
-        if noisy is None or not noisy.any():
+        found = _contested_evidence(f)
+        if found is None:
             return None
-        fit, scored = fresh_fit(f)
-        if not fit.contested:
-            return None
-        aum, prob, rival = (np.asarray(scored[n].values if n in scored else f.score(n).values,
-                                       dtype=np.float64)
-                            for n in ("early_aum", "early_learnability", "early_rival"))
+        fit, noisy, early = found
+        aum, prob, rival = (early[n] for n in ("early_aum", "early_learnability", "early_rival"))
         labels = np.asarray(f.labels)
         window = file_window(f, None, fit)
         outside = rejected_out_of_sample(f, window.epochs if window is not None
@@ -210,18 +222,13 @@ def counted(path: Path, m: int) -> str | None:
     from curator.flags import recount, review_order
 
     with open_scores(path) as f:
-        noisy = f.noisy
-        if noisy is None or not noisy.any():
+        found = _contested_evidence(f)
+        if found is None:
             return None
-        fit, scored = fresh_fit(f)
-        if not fit.contested:
-            return None
-        prob, rival = (np.asarray(scored[n].values if n in scored else f.score(n).values,
-                                  dtype=np.float64)
-                       for n in ("early_learnability", "early_rival"))
+        fit, noisy, early = found
+        prob, rival = early["early_learnability"], early["early_rival"]
         labels = np.asarray(f.labels)
         bound = oracle(f, noisy)["oracle_f1"]
-    noisy = np.asarray(noisy, dtype=bool)
     f1s, set_by = [], []
     for seed in range(COUNT_SEEDS):
         asked = np.concatenate([review_order(labels, c, seed)[:m] for c in fit.contested])
