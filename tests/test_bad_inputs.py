@@ -72,6 +72,13 @@ def without_scores(tmp: Path) -> Path:
     return path
 
 
+def answers_of_other_data(tmp: Path) -> Path:
+    """The scores file, and beside it (c.csv) a person's answers made for other data."""
+    write("c.csv", b"# curator-corrections 1\n# fingerprint 0000000000000000\n"
+          b"# num_samples 10\n# num_classes 10\nindex,action,label,given\n1,keep,,3\n")(tmp)
+    return scores(tmp)
+
+
 def read_only_dir(tmp: Path) -> Path:
     if os.geteuid() == 0:  # root writes through permission bits; sysfs refuses even root
         return Path("/sys")
@@ -164,6 +171,9 @@ CASES = [
     Case("keep-not-a-number", scores, ["prune", "{p}", "--keep", "lots"], ["--keep", "lots"]),
     Case("flag-out-bad-suffix", scores, ["flag", "{p}", "--out", "f.parquet"],
          ["--out 'f.parquet' must end in .npy, .txt or .csv"]),
+    Case("flag-answers-for-other-data", answers_of_other_data,
+         ["flag", "{p}", "--answers", "c.csv"],
+         ["the corrections were made for other data", "10 samples", "1437 samples"]),
     Case("unknown-strategy", scores, ["prune", "{p}", "--keep", "0.5", "--strategy", "best"],
          ["unknown", "'best'"]),
     Case("option-of-another-strategy", scores, ["prune", "{p}", "--keep", "0.5",
