@@ -245,6 +245,26 @@ def peer_suggestions(argmax: np.ndarray, original: np.ndarray, noisy: np.ndarray
             "peer_flagged": right(flagged), "peer_issues": right(issues & noisy)}
 
 
+def person_answers(path: Path, m: int, where: str) -> Path:
+    """A corrections file of a person who answers the first ``m`` of each contested class's
+    review sample (the queue "a random sample" of `curator review`) and tells every wrong
+    label: a flip relabelled to its original label, a clean sample kept."""
+    from curator import corrections
+    from curator.flagging import data_seed, read_report
+    from curator.flags import review_order
+
+    report, _ = read_report(path)
+    with open_scores(path) as f:
+        noisy, original = np.asarray(f.noisy, dtype=bool), np.asarray(f.original_labels)
+    labels = np.asarray(report.labels)
+    asked = [int(i) for c in report.fit.contested
+             for i in review_order(labels, c, data_seed(report.fingerprint))[:m]]
+    rows = corrections.make(report.fingerprint, labels, len(report.classes),
+                            relabel={i: int(original[i]) for i in asked if noisy[i]},
+                            keep=[i for i in asked if not noisy[i]])
+    return corrections.write(rows, Path(where) / "answers.csv")
+
+
 def run_task(cell: dict[str, Any], task: tuple) -> Any:
     """One unit of a cell's work, in whichever process is free: ``("reference",)`` (steps 1
     and 2), ``("fold", k)`` (one of step 3's models) or ``("train", seed, indices)`` (step 4)."""
@@ -264,6 +284,8 @@ def run_task(cell: dict[str, Any], task: tuple) -> Any:
               if ref_cfg.noise_test else bundle)
         if cell["by"] != DEFAULT_BY:  # as `curator flag --by`: stored, and what prune drops
             flag(path, by=cell["by"])
+        if cell["answers"]:  # a person's count, as `curator flag --answers` reads it
+            flag(path, by=cell["by"], answers=person_answers(path, cell["answers"], tmp))
         if cell["files"]:  # kept, so that analyses of the files are of the grid's own runs
             name = cell_name(cell, "-").replace(":", "")
             shutil.copyfile(path, Path(cell["files"]) / f"{name}.h5")
@@ -685,6 +707,10 @@ def main() -> None:
                         help="short, and long enough that the model memorises")
     parser.add_argument("--seeds", type=int, default=3, help="reference-run seeds")
     parser.add_argument("--keep", type=float, default=0.8)
+    parser.add_argument("--answers", type=int, default=0, metavar="M",
+                        help="a person's count of each contested class read in before the "
+                             "selections (`curator flag --answers`): the first M of each one's "
+                             "review sample answered, every wrong label told")
     parser.add_argument("--holdout", type=int, default=0,
                         help="K: the reference run also trains K holdout models per seed")
     parser.add_argument("--by", default=DEFAULT_BY,
@@ -726,10 +752,13 @@ def main() -> None:
         return
     import cleanlab
 
+    person = (f" with a person answering {args.answers} per contested class"
+              if args.answers else "")
     print(f"cleanlab {cleanlab.__version__}{'' if args.cleanlab else ' (not run)'}; "
           f"keep {args.keep}; {args.seeds} reference seeds"
           f"{f' with {args.holdout} holdout runs each' if args.holdout else ''}; flags by "
-          f"{args.by}, "
+          f"{args.by}"
+          f"{person}, "
           f"{args.train_seeds} training seeds per selection (default and random: "
           f"{'a draw per seed' if args.draws == 'per-seed' else 'one draw'}); "
           f"batch {args.batch_size}",
@@ -742,7 +771,7 @@ def main() -> None:
               "seeds": args.seeds, "train_seeds": args.train_seeds, "keep": args.keep,
               "holdout": args.holdout, "by": args.by, "cleanlab": args.cleanlab,
               "score_model": args.score_model, "draws": args.draws,
-              "relabel_at": args.relabel_at,
+              "relabel_at": args.relabel_at, "answers": args.answers,
               "files": str(args.files) if args.files else None,
               "device": args.device, "threads": args.threads, "batch_size": args.batch_size,
               "selections": args.selections}
