@@ -61,7 +61,13 @@ from curator.flagging import (  # noqa: E402
     fresh_fit,
     stored_fit,
 )
-from curator.flags import MislabelFit, flag_quality, relabel_plan, transform  # noqa: E402
+from curator.flags import (  # noqa: E402
+    MislabelFit,
+    flag_quality,
+    relabel_plan,
+    rival_share,
+    transform,
+)
 from curator.scores import FileTrajectories, compute_scores, options_of  # noqa: E402
 from curator.store import ScoresFile, open_scores  # noqa: E402
 
@@ -194,7 +200,7 @@ def contested(path: Path) -> str | None:
     lines = [f"{path.name}: F1 {flag_quality(fit.flagged, noisy).f1:.3f} as it is"]
     for c in fit.contested:
         at = labels == c
-        share = rival[at] / np.maximum(prob[at] + rival[at], 1e-12)
+        share = rival_share(prob[at], rival[at])
         lines.append(f"  class {c}: flips {noisy[at].mean():.2f}, rejected "
                      f"{(aum[at] < 0).mean():.2f}, mean rival share {share.mean():.2f}, "
                      f"flagged {fit.flagged[at].mean():.2f}"

@@ -250,16 +250,17 @@ def person_answers(path: Path, m: int, where: str) -> Path:
     review sample (the queue "a random sample" of `curator review`) and tells every wrong
     label: a flip relabelled to its original label, a clean sample kept."""
     from curator import corrections
-    from curator.flagging import data_seed, read_report
+    from curator.flagging import data_seed
     from curator.flags import review_order
 
-    report, _ = read_report(path)
     with open_scores(path) as f:
+        fit = file_mislabel(f)
         noisy, original = np.asarray(f.noisy, dtype=bool), np.asarray(f.original_labels)
-    labels = np.asarray(report.labels)
-    asked = [int(i) for c in report.fit.contested
-             for i in review_order(labels, c, data_seed(report.fingerprint))[:m]]
-    rows = corrections.make(report.fingerprint, labels, len(report.classes),
+        labels, fingerprint, classes = np.asarray(f.labels), f.fingerprint, f.num_classes
+    assert fit is not None
+    asked = [int(i) for c in fit.contested
+             for i in review_order(labels, c, data_seed(fingerprint))[:m]]
+    rows = corrections.make(fingerprint, labels, classes,
                             relabel={i: int(original[i]) for i in asked if noisy[i]},
                             keep=[i for i in asked if not noisy[i]])
     return corrections.write(rows, Path(where) / "answers.csv")

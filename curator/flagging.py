@@ -395,12 +395,11 @@ def _with_answers(f: ScoresFile, fit: MislabelFit, scores: dict[str, ScoreValues
                               hint="score again with this curator (format 0.2.0)")
         return np.asarray(f.score(name).values)
 
-    if not fit.contested:  # only the answered samples move: no shares needed
-        zeros = np.zeros(f.num_samples)
-        return recount(fit, f.labels, zeros, zeros, rows.index, rows.action != "keep",
-                       seed=data_seed(f.fingerprint))
-    return recount(fit, f.labels, early("early_learnability"), early("early_rival"),
-                   rows.index, rows.action != "keep", seed=data_seed(f.fingerprint))
+    # without a contested class only the answered samples move: no shares are read
+    shares = ((early("early_learnability"), early("early_rival")) if fit.contested
+              else (np.zeros(f.num_samples),) * 2)
+    return recount(fit, f.labels, *shares, rows.index, rows.action != "keep",
+                   seed=data_seed(f.fingerprint))
 
 
 def data_seed(fingerprint: str) -> int:

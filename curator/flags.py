@@ -330,9 +330,21 @@ def review_order(labels: np.ndarray, cls: int, seed: int) -> np.ndarray:
     Whatever first part of it a person answers is a random draw of the class, so the share
     of wrong labels among the answers counts the class's (:func:`recount`). ``seed``: the
     data's (``curator review`` and ``curator flag`` take it from the fingerprint)."""
-    members = np.flatnonzero(np.asarray(labels) == cls)
+    return _review_permutation(np.flatnonzero(np.asarray(labels) == cls), cls, seed)
+
+
+def _review_permutation(members: np.ndarray, cls: int, seed: int) -> np.ndarray:
+    """:func:`review_order` of a class whose ``members`` (sorted indices) are known."""
     rng = np.random.default_rng(np.random.SeedSequence([int(seed), 0x636F756E, int(cls)]))
     return rng.permutation(members)
+
+
+def rival_share(early_learnability: np.ndarray, early_rival: np.ndarray) -> np.ndarray:
+    """rival / (label + rival): of the two classes the model hesitates between before
+    memorising, the share of the rival (the evidence a contested class is flagged by)."""
+    prob = np.asarray(early_learnability, dtype=np.float64)
+    rival = np.asarray(early_rival, dtype=np.float64)
+    return rival / np.maximum(prob + rival, 1e-12)
 
 
 def wilson(wrong: int, n: int, z: float = COUNT_Z) -> tuple[float, float]:
@@ -396,14 +408,12 @@ def recount(fit: MislabelFit, labels: np.ndarray, early_learnability: np.ndarray
     is_wrong = np.zeros(n, dtype=bool)
     is_wrong[answered[wrong]] = True
     p = np.array(fit.probability, dtype=np.float64, copy=True)
-    prob = np.clip(np.asarray(early_learnability, dtype=np.float64), 0, 1)
-    rival = np.clip(np.asarray(early_rival, dtype=np.float64), 0, 1)
-    share = np.clip(rival / np.maximum(prob + rival, 1e-12), 1e-4, 1 - 1e-4)
-    logit = np.log(share) - np.log1p(-share)
+    logit = transform(rival_share(np.clip(early_learnability, 0, 1),
+                                  np.clip(early_rival, 0, 1)), "probability")
     rows = []
     for c in fit.contested:
         members = np.flatnonzero(labels == c)
-        drawn = sample_answers(review_order(labels, c, seed), is_answered)
+        drawn = sample_answers(_review_permutation(members, c, seed), is_answered)
         bad = int(is_wrong[drawn].sum())
         low, high = wilson(bad, len(drawn))
         before = int((p[members] >= FLAG_AT).sum())  # the model's, before any answer
@@ -648,11 +658,9 @@ def _contested_probability(probability: np.ndarray, contested: Sequence[np.ndarr
     0 where the label is not in doubt) where that is larger."""
     out = np.array(probability, dtype=np.float32, copy=True)
     margin = np.asarray(early_aum, dtype=np.float64)
-    prob = np.asarray(early_learnability, dtype=np.float64)
-    rival = np.asarray(early_rival, dtype=np.float64)
+    shares = rival_share(early_learnability, early_rival)
     for at in contested:
-        share = rival[at] / np.maximum(prob[at] + rival[at], 1e-12)
-        out[at] = np.where(margin[at] < 0, share, 0.0)
+        out[at] = np.where(margin[at] < 0, shares[at], 0.0)
         if second is not None:
             out[at] = np.maximum(out[at], second[at])
     return out
