@@ -76,7 +76,7 @@ from curator.errors import CuratorError
 # finds wrong labels too (an ImageNet-sized file lost all its flags to a window of 14 epochs);
 # 15 (2026-12-06) takes a flooded class for contested also where the model has not narrowed
 # it down to two and its mixture has a rejected component not apart (a CNN spreads a class
-# flooded from three look-alikes over them: :func:`contested_classes`)
+# flooded from several look-alikes over them: :func:`contested_classes`)
 ESTIMATE = 15
 FLAG_AT = 0.5  # flagged: probability of being mislabelled at least this
 # a suggested label needs at least this mean probability before memorising (and more than
@@ -592,9 +592,10 @@ def contested_classes(classes: Sequence[tuple[np.ndarray, float | None]],
     20,000, 40% instance-dependent flips: Coat) the flips, two thirds of its labels, spread
     their margins around 0 and the mixture takes a wide and a narrow component around one
     centre (D None; benchmarks/RESULTS.md, "A class flooded by look-alike flips"); with a
-    CNN, Pullover, Coat and Shirt, 68-84% flips from three look-alike classes each, share
-    their probability among those (label + rival 0.72-0.74) and keep the wrong majority in
-    their high component (estimate 15; "A class flooded from several look-alikes")."""
+    CNN, T-shirt/top, Pullover, Coat and Shirt, 50-84% flips from several look-alike
+    classes, share their probability among those (label + rival 0.72-0.76) and keep the wrong
+    majority in their high component (estimate 15; "A class flooded from several
+    look-alikes")."""
     prob = np.asarray(early_learnability, dtype=np.float64)
     rival = np.asarray(early_rival, dtype=np.float64)
     if len(rival) != len(prob):

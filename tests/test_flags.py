@@ -840,7 +840,7 @@ def test_a_class_flooded_by_look_alike_flips_is_contested_too(seed: int) -> None
 def test_a_class_flooded_from_several_look_alikes_is_contested_too() -> None:
     """Real arrays of a CNN (tests/data/README.md: Fashion-MNIST, 40% of the labels flipped
     towards the class each image resembles): Pullover, Coat and Shirt hold more flips than
-    clean labels, from three look-alike classes each, and the CNN shares their probability
+    clean labels, from several look-alike classes, and the CNN shares their probability
     among those, so the label and the rival add up to less than :data:`CONTESTED`. In doubt
     as a whole, with no rejected component apart, they are contested beside the contested
     Sandal (estimate 15); until estimate 14 only Sandal was, and F1 was 0.47."""
