@@ -611,12 +611,13 @@ def contested_classes(classes: Sequence[tuple[np.ndarray, float | None]],
         return float((prob[at] + rival[at]).mean()) >= CONTESTED
 
     def flooded(at: np.ndarray, d: float | None) -> bool:
-        return ((d is None or d < SEPARATION)
+        return ((d is None or not_apart(d))
                 and float(rival[at].mean()) >= DOUBT * float(prob[at].mean()))
 
-    if not any(not_apart(d) and narrowed(at) for at, d in classes):
+    contested = [not_apart(d) and narrowed(at) for at, d in classes]  # each class's mean once
+    if not any(contested):
         return []
-    return [at for at, d in classes if (not_apart(d) and narrowed(at)) or flooded(at, d)]
+    return [at for (at, d), c in zip(classes, contested, strict=True) if c or flooded(at, d)]
 
 
 def hesitation_tells(num_classes: int) -> bool:
