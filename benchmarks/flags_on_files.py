@@ -166,12 +166,15 @@ def rejected_out_of_sample(f: ScoresFile, epochs: int) -> np.ndarray | None:
     return mean < 0
 
 
-def _contested_evidence(f: ScoresFile) -> tuple[MislabelFit, np.ndarray,
-                                                 dict[str, np.ndarray]] | None:
-    """For an open file with injected flips and a contested class: the estimate made anew,
-    the flips, and the early scores the contested classes are read from; None otherwise."""
+def _contested_evidence(f: ScoresFile, clean: bool = False
+                        ) -> tuple[MislabelFit, np.ndarray, dict[str, np.ndarray]] | None:
+    """For an open file with injected flips (or none, with ``clean``) and a contested class:
+    the estimate made anew, the flips, and the early scores the contested classes are read
+    from; None otherwise."""
     noisy = f.noisy
-    if noisy is None or not noisy.any():
+    if noisy is None:
+        noisy = np.zeros(f.num_samples, dtype=bool)
+    if not clean and not noisy.any():
         return None
     fit, scored = fresh_fit(f)
     if not fit.contested:
@@ -221,31 +224,60 @@ COUNT_SEEDS = 10
 
 
 def counted(path: Path, m: int) -> str | None:
-    """One line for a file with a contested class and injected flips (None otherwise): its
+    """One line for a file with a contested class (None otherwise): with injected flips, its
     F1 as it is, with a person's count of ``m`` answers per contested class (mean ± sd over
     :data:`COUNT_SEEDS` draws of the review samples; a person who tells every wrong label),
-    the classes the counts set, and the bound."""
+    the classes the counts set, and the bound; without (clean data), the flagged samples
+    (:func:`_counted_clean`)."""
+    from curator.flagging import uncontested_fit
     from curator.flags import recount, review_order
 
     with open_scores(path) as f:
-        found = _contested_evidence(f)
+        found = _contested_evidence(f, clean=True)
         if found is None:
             return None
         fit, noisy, early = found
         prob, rival = early["early_learnability"], early["early_rival"]
         labels = np.asarray(f.labels)
+        plain = uncontested_fit(f, fit, early["early_aum"], prob, rival)
+        if not noisy.any():  # clean data: the flags with and without the counts
+            return _counted_clean(path, fit, labels, prob, rival, plain, m)
         bound = oracle(f, noisy)["oracle_f1"]
-    f1s, set_by = [], []
+    f1s, set_by, withdrawn = [], [], 0
     for seed in range(COUNT_SEEDS):
         asked = np.concatenate([review_order(labels, c, seed)[:m] for c in fit.contested])
-        after = recount(fit, labels, prob, rival, asked, noisy[asked], seed=seed)
+        after = recount(fit, labels, prob, rival, asked, noisy[asked], seed=seed, plain=plain)
         f1s.append(flag_quality(after.flagged, noisy).f1)
         set_by.append(sum(c.recounted for c in after.counts))
+        withdrawn += after.withdrawn is not None
     f1 = flag_quality(fit.flagged, noisy).f1
     return (f"{path.name:<44} F1 {f1:.3f} -> {np.mean(f1s):.3f} ± {np.std(f1s):.3f} "
-            f"({len(fit.contested)} contested, {np.mean(set_by):.1f} set by the count; "
+            f"({len(fit.contested)} contested, {np.mean(set_by):.1f} set by the count, "
+            f"evidence withdrawn in {withdrawn} of {COUNT_SEEDS}; "
             f"{m * len(fit.contested)} answers), bound {bound:.3f}: "
             f"{f1 / bound:.2f} -> {np.mean(f1s) / bound:.2f}")
+
+
+def _counted_clean(path: Path, fit: MislabelFit, labels: np.ndarray, prob: np.ndarray,
+                   rival: np.ndarray, plain: MislabelFit | None, m: int) -> str:
+    """:func:`counted`'s line for data with no injected flips: flagged as it is and with a
+    person's count of ``m`` answers per contested class, every one kept (mean ± sd over
+    :data:`COUNT_SEEDS` draws), and in how many draws the counts withdrew the contested
+    classes' evidence."""
+    from curator.flags import recount, review_order
+
+    flagged, withdrawn = [], 0
+    for seed in range(COUNT_SEEDS):
+        asked = np.concatenate([review_order(labels, c, seed)[:m] for c in fit.contested])
+        after = recount(fit, labels, prob, rival, asked, np.zeros(len(asked), bool),
+                        seed=seed, plain=plain)
+        flagged.append(int(after.flagged.sum()))
+        withdrawn += after.withdrawn is not None
+    n = len(labels)
+    return (f"{path.name:<44} clean: flagged {int(fit.flagged.sum())} "
+            f"({fit.flagged.mean():.1%}) -> {np.mean(flagged):.0f} ± {np.std(flagged):.0f} "
+            f"({np.mean(flagged) / n:.1%}; {len(fit.contested)} contested, evidence withdrawn "
+            f"in {withdrawn} of {COUNT_SEEDS}; {m * len(fit.contested)} answers, all kept)")
 
 
 RELABEL_LEVELS = (0.5, 0.55, 0.6)

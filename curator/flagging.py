@@ -27,6 +27,7 @@ from curator.flags import (
     SEPARATION,
     FlagQuality,
     MislabelFit,
+    estimate_mislabelled,
     fit_mislabelled,
     flag_quality,
     hesitation_tells,
@@ -360,7 +361,7 @@ def read_report(path: str | Path, *, by: str = DEFAULT_BY, answers: str | Path |
         if rows is not None:
             rows.check_data(fingerprint, f.num_samples, repr(str(path)))
             rows.check_labels(labels, repr(str(path)))
-            fit = _with_answers(f, fit, scores, rows)
+            fit = _with_answers(f, fit, scores, rows, traj)
             scores["mislabel_probability"] = replace(
                 scores["mislabel_probability"] if "mislabel_probability" in scores
                 else f.score("mislabel_probability"),
@@ -382,10 +383,13 @@ def read_report(path: str | Path, *, by: str = DEFAULT_BY, answers: str | Path |
 
 
 def _with_answers(f: ScoresFile, fit: MislabelFit, scores: dict[str, ScoreValues],
-                  rows: corrections.Corrections) -> MislabelFit:
+                  rows: corrections.Corrections, traj: FileTrajectories | None = None
+                  ) -> MislabelFit:
     """``fit`` with a person's answers (``rows``: keep is a right label, relabel or drop a
     wrong one) read in by :func:`curator.flags.recount`, on the rival's share before
-    memorising that the fit's early scores read."""
+    memorising that the fit's early scores read; beside it, where classes are contested,
+    the same estimate with none contested, on the same scores and share of wrong labels
+    (from ``traj``, the reference runs), which the counts may find the better one."""
     def early(name: str) -> np.ndarray:
         if name in scores:
             return np.asarray(scores[name].values)
@@ -398,8 +402,31 @@ def _with_answers(f: ScoresFile, fit: MislabelFit, scores: dict[str, ScoreValues
     # without a contested class only the answered samples move: no shares are read
     shares = ((early("early_learnability"), early("early_rival")) if fit.contested
               else (np.zeros(f.num_samples),) * 2)
+    plain = (uncontested_fit(f, fit, early("early_aum"), *shares, traj)
+             if fit.contested else None)
     return recount(fit, f.labels, *shares, rows.index, rows.action != "keep",
-                   seed=data_seed(f.fingerprint))
+                   seed=data_seed(f.fingerprint), plain=plain)
+
+
+def uncontested_fit(f: ScoresFile, fit: MislabelFit, early_aum: np.ndarray,
+                    early_learnability: np.ndarray, early_rival: np.ndarray,
+                    traj: FileTrajectories | None = None) -> MislabelFit | None:
+    """The default estimate of an open file with no class contested
+    (:func:`curator.flags.estimate_mislabelled`, ``contest=False``), on the early scores
+    ``fit`` read and the share of wrong labels its reference runs imply over its window
+    (``traj``: those runs, when the caller has read them already; without complete runs,
+    the mixtures' own weights): what :func:`curator.flags.recount` falls back on where a
+    person's counts prefer it to the flags. None for a fit of other scores."""
+    if fit.by != DEFAULT_BY:
+        return None
+    traj = traj if traj is not None else reference_runs(f)
+    share, share_from = None, None
+    if traj is not None:
+        epochs = fit.window.epochs if fit.window else options_of(traj)["early_epochs"]
+        share, share_from = reference_noise_share(traj, epochs)
+    return estimate_mislabelled(early_aum, early_learnability, f.labels,
+                                early_rival=early_rival, share=share, share_from=share_from,
+                                contest=False)
 
 
 def data_seed(fingerprint: str) -> int:
@@ -568,6 +595,17 @@ def count_lines(fit: MislabelFit, classes: Sequence[str] | None = None) -> list[
             what = (f"{c.answered} of its review sample answered, {share}: flagged "
                     + (f"{c.flagged_before} -> {c.flagged_after}, set by the count"
                        if c.recounted else f"{c.flagged_after} ({_pct(c.flagged_before / c.size)}"
-                       " before, inside the count's interval: the flags stand)"))
+                       " before, inside the count's interval: the flags stand)")
+                    + ("" if c.plain is None else
+                       f"; the answers contradict {c.errors} of the flags, and {c.plain_errors}"
+                       f" of the estimate with no class contested, which flags {c.plain} "
+                       f"({_pct(c.plain / c.size)})"))
         lines.append(f"contested class {name}: {what}")
+    if fit.withdrawn is not None:
+        after = int(fit.flagged.sum()) - sum(c.flagged_after for c in fit.counts)
+        lines.append("the answers contradict the estimate with no class contested less "
+                     "often than the flags: the contested classes' evidence is withdrawn, "
+                     "and the other classes are flagged as that estimate flags them: "
+                     f"{after} (were {fit.withdrawn}); docs/flags.md, "
+                     "\"A person's count of a contested class\"")
     return lines

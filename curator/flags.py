@@ -209,7 +209,10 @@ class ClassCount:
     sample, ``wrong`` of them relabelled or dropped, the share's Wilson interval
     [``low``, ``high``], and the class's flagged samples before and after. ``recounted``:
     whether the flags of the class were set by the count (the share flagged before lay
-    outside the interval)."""
+    outside the interval). Where the estimate with no class contested was given
+    (:func:`recount`): ``plain``, the class's samples it flags, and of the counted answers,
+    how many the flags (``errors``) and it (``plain_errors``) contradict — a flagged sample
+    answered right, or an unflagged one answered wrong; None otherwise."""
 
     cls: int
     answered: int
@@ -220,19 +223,26 @@ class ClassCount:
     flagged_after: int
     size: int
     recounted: bool
+    plain: int | None = None
+    errors: int | None = None
+    plain_errors: int | None = None
 
     @property
     def params(self) -> dict[str, object]:
         return {"class": self.cls, "answered": self.answered, "wrong": self.wrong,
                 "low": self.low, "high": self.high,
                 "flagged_before": self.flagged_before, "flagged_after": self.flagged_after,
-                "size": self.size, "recounted": self.recounted}
+                "size": self.size, "recounted": self.recounted, "plain": self.plain,
+                "errors": self.errors, "plain_errors": self.plain_errors}
 
     @classmethod
     def from_params(cls, p: dict[str, Any]) -> ClassCount:
         return cls(int(p["class"]), int(p["answered"]), int(p["wrong"]), float(p["low"]),
                    float(p["high"]), int(p["flagged_before"]), int(p["flagged_after"]),
-                   int(p["size"]), bool(p["recounted"]))
+                   int(p["size"]), bool(p["recounted"]),
+                   *(None if p.get(k) is None else int(p[k])
+                     for k in ("plain", "errors", "plain_errors")))
+
 
 
 @dataclass(frozen=True)
@@ -265,6 +275,10 @@ class MislabelFit:
     # Then the probability of every answered sample is the person's answer (1 or 0)
     counts: tuple[ClassCount, ...] = ()
     answered: int = 0  # samples a person answered (every class), 0 without answers
+    # where the counted answers contradicted the estimate with no class contested less
+    # often than the flags (:func:`recount`): how many samples outside the contested
+    # classes were flagged before, on the evidence they lent them; None where it stands
+    withdrawn: int | None = None
 
     @property
     def by(self) -> str:
@@ -301,8 +315,8 @@ class MislabelFit:
                 "noise_share_from": self.share_from, "estimate": self.estimate,
                 "outliers": self.outliers, "contested": list(self.contested),
                 "window": None if self.window is None else self.window.params,
-                **({"counts": [c.params for c in self.counts], "answered": self.answered}
-                   if self.answered else {})}
+                **({"counts": [c.params for c in self.counts], "answered": self.answered,
+                    "withdrawn": self.withdrawn} if self.answered else {})}
 
     @classmethod
     def from_stored(cls, values: np.ndarray, params: dict[str, Any]) -> MislabelFit | None:
@@ -325,7 +339,8 @@ class MislabelFit:
                    None if not p.get("window") else SeparationWindow.from_params(
                        p["window"]),  # type: ignore[arg-type]
                    tuple(ClassCount.from_params(c) for c in p.get("counts", ())),  # type: ignore[attr-defined]
-                   int(p.get("answered", 0)))  # type: ignore[call-overload]
+                   int(p.get("answered", 0)),  # type: ignore[call-overload]
+                   None if p.get("withdrawn") is None else int(p["withdrawn"]))  # type: ignore[call-overload]
 
 
 def review_order(labels: np.ndarray, cls: int, seed: int) -> np.ndarray:
@@ -380,7 +395,7 @@ def sample_answers(order: np.ndarray, answered: np.ndarray) -> np.ndarray:
 
 def recount(fit: MislabelFit, labels: np.ndarray, early_learnability: np.ndarray,
             early_rival: np.ndarray, answered: np.ndarray, wrong: np.ndarray, *,
-            seed: int) -> MislabelFit:
+            seed: int, plain: MislabelFit | None = None) -> MislabelFit:
     """The fit with a person's answers read in: ``answered`` (indices) and ``wrong`` (bool,
     the same length: relabelled or dropped, not kept).
 
@@ -393,8 +408,22 @@ def recount(fit: MislabelFit, labels: np.ndarray, early_learnability: np.ndarray
     member's probability becomes σ(logit(s) − θ), s its rival's share rival / (label + rival)
     before memorising (the evidence the contested class is flagged by) and θ between the
     counted number's logit shares, where that is at least :data:`FLAG_AT`, and at most that
-    elsewhere. Elsewhere the flags stand. Then every answered sample's probability is the
-    answer: 1 if wrong, 0 if kept."""
+    elsewhere. Elsewhere the flags stand.
+
+    A contested class is also evidence that the data hold wrong labels at all: it lets the
+    posteriors of :func:`estimate_mislabelled`'s step 2 flag in the other classes. ``plain``:
+    the estimate with no class contested (``contest=False``), which flags there only what it
+    finds itself. The counted answers are a random draw of each contested class, so they
+    check both: where every contested class is counted (at least :data:`COUNT_MIN` answers)
+    and the answers contradict ``plain``'s flags less often than the fit's (a flagged sample
+    answered right or an unflagged one answered wrong; summed over the contested classes),
+    the contested classes' evidence is withdrawn: outside them the probabilities are
+    ``plain``'s (its prior share too), and :attr:`MislabelFit.withdrawn` says how many were
+    flagged there before. A CNN on Fashion-MNIST with its real labels contests Coat and
+    Shirt, whose hard members it hesitates over as an MLP does over flips, and flagged 2,197
+    samples of the other classes on their evidence (benchmarks/RESULTS.md, "A person's
+    count that withdraws a contested class's evidence"). Then every answered sample's
+    probability is the answer: 1 if wrong, 0 if kept."""
     labels = np.asarray(labels)
     answered = np.asarray(answered, dtype=np.int64)
     wrong = np.asarray(wrong, dtype=bool)
@@ -413,6 +442,9 @@ def recount(fit: MislabelFit, labels: np.ndarray, early_learnability: np.ndarray
     p = np.array(fit.probability, dtype=np.float64, copy=True)
     logit = transform(rival_share(np.clip(early_learnability, 0, 1),
                                   np.clip(early_rival, 0, 1)), "probability")
+    if plain is not None and len(plain.probability) != n:
+        raise CuratorError(f"the estimate with no class contested has "
+                           f"{len(plain.probability)} values for {n} samples", param="plain")
     rows = []
     for c in fit.contested:
         members = np.flatnonzero(labels == c)
@@ -421,7 +453,7 @@ def recount(fit: MislabelFit, labels: np.ndarray, early_learnability: np.ndarray
         low, high = wilson(bad, len(drawn))
         before = int((p[members] >= FLAG_AT).sum())  # the model's, before any answer
         recounted = len(drawn) >= COUNT_MIN and not low <= before / len(members) <= high
-        rows.append((int(c), members, len(drawn), bad, low, high, before, recounted))
+        rows.append((int(c), members, drawn, bad, low, high, before, recounted))
         if recounted:
             k = int(round(bad / len(drawn) * len(members)))
             ranked = np.sort(logit[members])[::-1]
@@ -431,12 +463,31 @@ def recount(fit: MislabelFit, labels: np.ndarray, early_learnability: np.ndarray
             # the counted number flagged; below the level, no member gains probability (a
             # sample the estimate did not suspect does not become suspected by the shift)
             p[members] = np.where(moved >= FLAG_AT, moved, np.minimum(p[members], moved))
+    def contradicted(flagged: np.ndarray, drawn: np.ndarray) -> int:  # by the answers
+        return int((flagged[drawn] != is_wrong[drawn]).sum())
+
+    counts = [ClassCount(c, len(drawn), bad, round(low, 4), round(high, 4), before,
+                         int((p[members] >= FLAG_AT).sum()), len(members), recounted,
+                         *((None,) * 3 if plain is None else
+                           (int(plain.flagged[members].sum()),
+                            contradicted(fit.flagged, drawn),
+                            contradicted(plain.flagged, drawn))))
+              for c, members, drawn, bad, low, high, before, recounted in rows]
+    withdrawn = None
+    extra: dict[str, object] = {}
+    if (plain is not None and all(c.answered >= COUNT_MIN for c in counts)
+            and sum(int(c.plain_errors or 0) for c in counts)
+            < sum(int(c.errors or 0) for c in counts)):
+        inside = np.isin(labels, [c.cls for c in counts])
+        withdrawn = int((fit.probability[~inside] >= FLAG_AT).sum())
+        p = np.where(inside, p, plain.probability)
+        extra = {"share": plain.share, "share_from": plain.share_from,
+                 "outliers": plain.outliers}
     p[answered] = wrong
-    counts = tuple(ClassCount(c, drawn, bad, round(low, 4), round(high, 4), before,
-                              int((p[members] >= FLAG_AT).sum()), len(members), recounted)
-                   for c, members, drawn, bad, low, high, before, recounted in rows)
-    return replace(fit, probability=p.astype(np.float32), counts=counts,
-                   answered=len(answered))
+    counts = [replace(c, flagged_after=int((p[members] >= FLAG_AT).sum()))
+              for c, (_, members, *_) in zip(counts, rows, strict=True)]
+    return replace(fit, probability=p.astype(np.float32), counts=tuple(counts),
+                   answered=len(answered), withdrawn=withdrawn, **extra)
 
 
 def relabel_plan(flagged: np.ndarray, suggested: np.ndarray, confidence: np.ndarray, *,
@@ -478,7 +529,7 @@ def combined(fits: Sequence[MislabelFit]) -> MislabelFit:
 def estimate_mislabelled(early_aum: np.ndarray, early_learnability: np.ndarray,
                          labels: np.ndarray | None, *, early_rival: np.ndarray | None = None,
                          share: float | None = None, share_from: str | None = "reference",
-                         seed: int = 0) -> MislabelFit:
+                         seed: int = 0, contest: bool = True) -> MislabelFit:
     """The default estimate (:data:`DEFAULT_PARTS`; docs/flags.md, "How it decides").
 
     1. Evidence: a two-component mixture of the margin before memorising (``early_aum``)
@@ -510,7 +561,8 @@ def estimate_mislabelled(early_aum: np.ndarray, early_learnability: np.ndarray,
        memorising; without it nothing).
 
     The priors of the low components are the mixtures' own weights, or ``share`` when it is
-    above 0 (:func:`_prior`) and no class is contested."""
+    above 0 (:func:`_prior`) and no class is contested. ``contest`` False: no class is
+    contested (what :func:`recount` falls back on where a person's counts prefer it)."""
     logit = transform(early_learnability, "probability")
     _check_values(logit, "early_learnability", None)
     n = len(early_aum)
@@ -524,7 +576,7 @@ def estimate_mislabelled(early_aum: np.ndarray, early_learnability: np.ndarray,
     if early_rival is not None and labels is not None and fitted is not None:
         num_classes = len(np.unique(labels))
         contested = contested_classes(fitted.classes, early_learnability, early_rival,
-                                      num_classes)
+                                      num_classes) if contest else []
         if contested and _prior(share) is not None:
             # flips to a look-alike class are what contests a class, and the test split's
             # share under-counts them (the model often agrees with such a label): the

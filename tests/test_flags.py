@@ -1390,6 +1390,147 @@ def test_a_count_that_agrees_with_the_flags_or_is_too_small_leaves_them() -> Non
         flags.recount(fit, labels, prob, rival, np.array([3000]), np.array([True]), seed=seed)
 
 
+def _early_npz(name: str) -> tuple[np.ndarray, ...]:
+    data = np.load(Path(__file__).parent / "data" / f"{name}.npz")
+    return (*(data[k].astype(np.float64) for k in ("early_aum", "early_learnability",
+                                                    "early_rival")),
+            data["labels"].astype(np.int64), data["flipped"])
+
+
+def _count_all(fit: flags.MislabelFit, labels: np.ndarray, wrong: np.ndarray, seed: int,
+               m: int = flags.COUNT_ASKED) -> tuple[np.ndarray, np.ndarray]:
+    """A person who answers the first ``m`` of each contested class's review sample truly."""
+    asked = np.concatenate([flags.review_order(labels, c, seed)[:m] for c in fit.contested])
+    return asked, wrong[asked]
+
+
+def test_a_count_that_finds_the_contested_classes_clean_withdraws_their_evidence() -> None:
+    """Real arrays of a CNN on Fashion-MNIST with its real labels (tests/data/README.md):
+    Coat and Shirt are contested, and their evidence lets the other classes flag too — 17%
+    of the samples. A person who answers 50 of each one's review sample and finds every label
+    right contradicts the flags far more often than the estimate with no class contested:
+    the evidence is withdrawn, and the flags are that estimate's, at most 0.5% of the
+    samples, in every draw."""
+    margin, prob, rival, labels, wrong = _early_npz("fmnist-cnn-clean-early")
+    assert not wrong.any()
+    fit = flags.estimate_mislabelled(margin, prob, labels, early_rival=rival)
+    plain = flags.estimate_mislabelled(margin, prob, labels, early_rival=rival, contest=False)
+    assert fit.contested == (4, 6) and fit.flagged.mean() > 0.1
+    assert plain.contested == () and plain.flagged.mean() <= 0.005
+    inside = np.isin(labels, fit.contested)
+    for seed in range(3):
+        asked, answers = _count_all(fit, labels, wrong, seed)
+        after = flags.recount(fit, labels, prob, rival, asked, answers, seed=seed, plain=plain)
+        for c in after.counts:
+            at = labels == c.cls
+            drawn = asked[labels[asked] == c.cls]
+            assert c.plain == int(plain.flagged[at].sum())
+            assert (c.errors, c.plain_errors) == (int(fit.flagged[drawn].sum()),
+                                                  int(plain.flagged[drawn].sum()))
+            assert c.errors >= 5 and c.plain_errors <= 1
+        assert after.withdrawn == int(fit.flagged[~inside].sum()) > 0.1 * (~inside).sum()
+        assert after.flagged.mean() <= 0.005
+        np.testing.assert_array_equal(after.probability[~inside], plain.probability[~inside])
+        assert (after.share, after.share_from) == (plain.share, plain.share_from)
+        back = flags.MislabelFit.from_stored(after.probability, after.params)
+        assert back is not None and back.withdrawn == after.withdrawn
+        assert back.counts == after.counts
+    # without the estimate to fall back on, the counts set the contested classes alone
+    alone = flags.recount(fit, labels, prob, rival, asked, answers, seed=2)
+    assert alone.withdrawn is None and alone.flagged[~inside].sum() == after.withdrawn
+
+
+def test_a_count_that_finds_the_flips_keeps_the_evidence() -> None:
+    """The CNN's arrays with 40% of the labels flipped: answers that tell the truth find the
+    flips the contested classes hold, and the flags elsewhere stand."""
+    margin, prob, rival, labels, wrong = _early_npz("fmnist-cnn-instance40-early")
+    fit = flags.estimate_mislabelled(margin, prob, labels, early_rival=rival)
+    plain = flags.estimate_mislabelled(margin, prob, labels, early_rival=rival, contest=False)
+    inside = np.isin(labels, fit.contested)
+    for seed in range(3):
+        asked, answers = _count_all(fit, labels, wrong, seed)
+        after = flags.recount(fit, labels, prob, rival, asked, answers, seed=seed, plain=plain)
+        assert after.withdrawn is None
+        assert sum(c.plain_errors for c in after.counts) > sum(c.errors for c in after.counts)
+        np.testing.assert_array_equal(after.flagged[~inside & ~np.isin(np.arange(len(labels)),
+                                                                          asked)],
+                                      fit.flagged[~inside & ~np.isin(np.arange(len(labels)),
+                                                                         asked)])
+        assert flag_quality(after.flagged, wrong).f1 >= flag_quality(fit.flagged, wrong).f1
+
+
+def test_curator_flag_withdraws_the_evidence_a_count_finds_clean(tmp_path: Path) -> None:
+    """The file layer: `curator flag --answers` on a file that stores the CNN's clean early
+    scores and its estimate (no runs: the estimate with no class contested takes the
+    mixtures' own weights), answers that keep every label of the contested classes' review
+    samples: the evidence is withdrawn, said, and stored."""
+    from curator import corrections, store
+    from curator.flagging import data_seed, read_report
+    from curator.store import ScoreValues
+
+    margin, prob, rival, labels, _ = _early_npz("fmnist-cnn-clean-early")
+    fit = flags.estimate_mislabelled(margin, prob, labels, early_rival=rival)
+    path, fingerprint = tmp_path / "s.h5", "96d97f3ccd914f69"
+    store.create_file(path, labels=labels, num_classes=10, data={
+        "data": "npz:x.npz", "label_noise": 0.0, "noise_seed": 0, "noise_kind": "symmetric"},
+                      fingerprint=fingerprint, config={})
+    early = {name: ScoreValues(v.astype(np.float32), h, name, ()) for name, v, h in
+             (("early_aum", margin, "easier"), ("early_learnability", prob, "easier"),
+              ("early_rival", rival, "harder"))}
+    store.write_scores(path, {**early, "mislabel_probability": ScoreValues(
+        fit.probability, "harder", "the estimate", (), fit.params)})
+    seed = data_seed(fingerprint)
+    asked = np.concatenate([flags.review_order(labels, c, seed)[:50] for c in fit.contested])
+    answers = corrections.write(corrections.make(fingerprint, labels, 10, keep=asked),
+                                tmp_path / "answers.csv")
+    r = runner.invoke(app, ["flag", str(path), "--answers", str(answers)])
+    assert r.exit_code == 0, r.output
+    said = " ".join(r.output.split())
+    outside = int(fit.flagged[~np.isin(labels, fit.contested)].sum())
+    assert "evidence is withdrawn" in said and f"(were {outside})" in said
+    plain = flags.estimate_mislabelled(margin, prob, labels, early_rival=rival, contest=False)
+    for c in fit.contested:
+        assert f"with no class contested, which flags {int(plain.flagged[labels == c].sum())} (" \
+            in said
+    after = read_report(path)[0].fit  # read back: no new fit
+    assert after.withdrawn == outside and after.answered == 100
+    assert after.flagged.mean() <= 0.005 and not after.flagged[asked].any()
+
+
+def test_the_answers_check_both_estimates_and_need_every_contested_class() -> None:
+    """Two classes of a CNN's clean arrays contested; answers that find a few wrong labels
+    (the ones the flags rank first) still contradict the flags more often than the estimate
+    with no class contested, up to where the two err alike (then the flags stand); a class
+    counted from fewer than :data:`COUNT_MIN` answers withdraws nothing; counts stored
+    before these fields read back as None."""
+    margin, prob, rival, labels, _ = _early_npz("fmnist-cnn-clean-early")
+    fit = flags.estimate_mislabelled(margin, prob, labels, early_rival=rival)
+    plain = flags.estimate_mislabelled(margin, prob, labels, early_rival=rival, contest=False)
+    share = flags.rival_share(prob, rival)
+    asked = np.concatenate([flags.review_order(labels, c, 0)[:50] for c in fit.contested])
+    withdrawn = []
+    for k in (0, 4, 8, 12, 16, 20):
+        wrong = np.zeros(len(asked), bool)
+        for j in range(len(fit.contested)):  # the k the flags rank first, in each class
+            part = np.arange(50 * j, 50 * j + 50)
+            wrong[part[np.argsort(-share[asked[part]])[:k]]] = True
+        after = flags.recount(fit, labels, prob, rival, asked, wrong, seed=0, plain=plain)
+        errors = sum(c.errors for c in after.counts)
+        assert (after.withdrawn is not None) == (sum(c.plain_errors for c in after.counts)
+                                                 < errors)
+        withdrawn.append(after.withdrawn is not None)
+    assert withdrawn[:2] == [True, True] and not withdrawn[-1]
+    assert withdrawn == sorted(withdrawn, reverse=True)  # more wrong: the flags stand sooner
+    few = np.concatenate([asked[:50], asked[50:50 + flags.COUNT_MIN - 1]])
+    after = flags.recount(fit, labels, prob, rival, few, np.zeros(len(few), bool), seed=0,
+                          plain=plain)
+    assert after.withdrawn is None and after.counts[1].answered == flags.COUNT_MIN - 1
+    stored = {k: v for k, v in after.counts[0].params.items()
+              if k not in ("plain", "errors", "plain_errors")}
+    back = flags.ClassCount.from_params(stored)
+    assert (back.plain, back.errors, back.plain_errors) == (None, None, None)
+
+
 def test_curator_flag_reads_a_person_s_answers_and_stores_them(tmp_path: Path) -> None:
     """`curator flag --answers`: every answered sample flagged as answered, stored with the
     estimate (prune and relabel read it back), and answers for other data refused with the

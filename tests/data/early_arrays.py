@@ -1,7 +1,7 @@
 """Write the arrays the default flag estimate reads from a scores file, for a class-stratified
 sample of its training samples, as a small ``.npz`` a test can read without HDF5 or training:
 ``early_aum``, ``early_learnability``, ``early_rival`` (float32), ``labels`` (uint8) and
-``flipped`` (the injected label noise, bool).
+``flipped`` (the injected label noise, bool; all False for data with none injected).
 
     python tests/data/early_arrays.py SCORES.h5 OUT.npz [--per-class 400] [--seed 0]
 """
@@ -32,9 +32,9 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     with open_scores(args.scores) as f:
-        if f.noisy is None:
-            sys.exit(f"{args.scores} records no injected label noise")
-        labels, flipped = np.asarray(f.labels), np.asarray(f.noisy)
+        labels = np.asarray(f.labels)  # no injected noise: nothing flipped
+        flipped = (np.zeros(len(labels), dtype=bool) if f.noisy is None
+                   else np.asarray(f.noisy, dtype=bool))
         scored = compute_scores(FileTrajectories(f), list(NAMES))
     rng = np.random.default_rng(args.seed)
     at = np.sort(np.concatenate([
