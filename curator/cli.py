@@ -771,7 +771,7 @@ def flag(
     r = run_flag(file, by=by, out=out, answers=answers)
     fit, flagged = r.fit, r.fit.flagged
     n = len(flagged)
-    for line in flag_lines(fit, r.classes):
+    for line in flag_lines(fit, r.classes, r.labels):
         out_console.print(line, highlight=False)
     if r.window is not None:
         out_console.print(r.window.line(), highlight=False)

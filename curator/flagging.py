@@ -493,10 +493,11 @@ def _pct(x: float) -> str:
     return f"{100 * x:.1f}%"
 
 
-def flag_lines(fit: MislabelFit, classes: Sequence[str] | None = None) -> list[str]:
+def flag_lines(fit: MislabelFit, classes: Sequence[str] | None = None,
+               labels: np.ndarray | None = None) -> list[str]:
     """What a fit found, in sentences for ``curator flag``: the mixtures and the prior, the
-    contested classes (named from ``classes`` where given), or, where it abstains, why, with
-    the figure it decided on."""
+    contested classes (named from ``classes`` where given; with ``labels``, how many of the
+    flags lie outside them), or, where it abstains, why, with the figure it decided on."""
     lines = []
     evidence = fit.mixtures[0] if fit.mixtures else None
     if evidence is not None and not fit.noise_found:
@@ -567,11 +568,15 @@ def flag_lines(fit: MislabelFit, classes: Sequence[str] | None = None) -> list[s
                      "prefers the rival before memorising (the rival's share of the two at "
                      f"least 1/2){both}; docs/flags.md, step 3")
         if not fit.counts:
+            outside = ("" if labels is None else
+                       f"; {int(fit.flagged[~np.isin(labels, fit.contested)].sum())} of the "
+                       "flags lie in the other classes, flagged on the contested classes' "
+                       "evidence, which the answers check too")
             lines.append("how many of a contested class's labels are wrong is in no model's "
                          f"predictions: answer about {COUNT_ASKED} of each one's random sample "
                          "(`curator review FILE`, show: a random sample, and the class) and "
                          "run `curator flag FILE --answers CORRECTIONS` (docs/flags.md, \"A "
-                         "person's count of a contested class\")")
+                         f"person's count of a contested class\"){outside}")
     lines.extend(count_lines(fit, classes))
     return lines
 

@@ -1008,6 +1008,13 @@ def test_flag_says_why_it_abstains() -> None:
                            ["T-shirt", "b", "c", "d", "e", "f", "Shirt"])
     assert any("contested classes: T-shirt, Shirt" in x for x in contested)
     assert not any("nothing flagged" in x for x in contested)
+    # with the labels: how many flags the contested classes' evidence lent the others
+    probability = np.zeros(100, np.float32)
+    probability[[1, 50, 51, 52]] = 0.9  # one flagged in class 0 (contested), three in 5
+    labels = np.repeat(np.arange(10), 10)
+    lent = flag_lines(replace(fit_with(1.5), contested=(0, 6), probability=probability),
+                      None, labels)
+    assert any("3 of the flags lie in the other classes" in x for x in lent), lent
     # the second view vetoes only where it is apart itself, and the rule printed says so
     for d, says in ((3.0, "both mixtures' low components claim it"),
                     (0.8, "is not apart, so it vetoes nothing")):
