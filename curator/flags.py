@@ -244,7 +244,6 @@ class ClassCount:
                      for k in ("plain", "errors", "plain_errors")))
 
 
-
 @dataclass(frozen=True)
 class MislabelFit:
     """The mixtures and what they say about every sample: a label's probability of being
@@ -463,6 +462,7 @@ def recount(fit: MislabelFit, labels: np.ndarray, early_learnability: np.ndarray
             # the counted number flagged; below the level, no member gains probability (a
             # sample the estimate did not suspect does not become suspected by the shift)
             p[members] = np.where(moved >= FLAG_AT, moved, np.minimum(p[members], moved))
+
     def contradicted(flagged: np.ndarray, drawn: np.ndarray) -> int:  # by the answers
         return int((flagged[drawn] != is_wrong[drawn]).sum())
 
