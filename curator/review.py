@@ -236,7 +236,10 @@ class Review:
                 "images": self.samples is not None, "text": self.texts is not None,
                 "out": str(self.answers.path),
                 "suspected": int(self.suspected.sum()),
-                "contested": [self.classes[c] for c in self.contested]}
+                "contested": [self.classes[c] for c in self.contested],
+                # flags of the other classes that rest on the contested classes' evidence
+                "lent": int(self.flagged[~np.isin(self.labels, self.contested)].sum())
+                if self.contested else 0}
 
     def queue_of(self, by: str = "flags", cls: int | None = None,
                  limit: int = 2000) -> dict[str, list[int]]:

@@ -411,6 +411,12 @@ def test_a_class_s_random_sample_is_its_review_order(server: tuple[str, Review])
     url, review = server
     state = json.loads(_get(url + "api/state")[1])
     assert state["contested"] == [review.classes[c] for c in review.contested]
+    outside = ~np.isin(review.labels, review.contested)
+    assert state["lent"] == (int(review.flagged[outside].sum()) if review.contested else 0)
+    from dataclasses import replace
+
+    one = replace(review, contested=(0,))  # class 0 contested: the others' flags are lent
+    assert one.state()["lent"] == int(review.flagged[review.labels != 0].sum()) > 0
     one = json.loads(_get(url + "api/queue?by=sample&cls=3&limit=7")[1])
     assert one["queue"] == flags.review_order(review.labels, 3, review.seed)[:7].tolist()
     assert set(one["given"]) == {3}
