@@ -224,11 +224,12 @@ COUNT_SEEDS = 10
 
 
 def counted(path: Path, m: int) -> str | None:
-    """One line for a file with a contested class (None otherwise): with injected flips, its
-    F1 as it is, with a person's count of ``m`` answers per contested class (mean ± sd over
+    """One line for a file with a contested class (None otherwise): its F1 as it is and
+    with a person's count of ``m`` answers per contested class (mean ± sd over
     :data:`COUNT_SEEDS` draws of the review samples; a person who tells every wrong label),
-    the classes the counts set, and the bound; without (clean data), the flagged samples
-    (:func:`_counted_clean`)."""
+    the classes the counts set, in how many draws they withdrew the contested classes'
+    evidence, and the bound; without injected flips (clean data, every answer "right"), the
+    samples flagged instead of F1."""
     from curator.flagging import uncontested_fit
     from curator.flags import recount, review_order
 
@@ -240,44 +241,29 @@ def counted(path: Path, m: int) -> str | None:
         prob, rival = early["early_learnability"], early["early_rival"]
         labels = np.asarray(f.labels)
         plain = uncontested_fit(f, fit, early["early_aum"], prob, rival)
-        if not noisy.any():  # clean data: the flags with and without the counts
-            return _counted_clean(path, fit, labels, prob, rival, plain, m)
-        bound = oracle(f, noisy)["oracle_f1"]
-    f1s, set_by, withdrawn = [], [], 0
+        bound = oracle(f, noisy)["oracle_f1"] if noisy.any() else None
+    afters = []
     for seed in range(COUNT_SEEDS):
         asked = np.concatenate([review_order(labels, c, seed)[:m] for c in fit.contested])
-        after = recount(fit, labels, prob, rival, asked, noisy[asked], seed=seed, plain=plain)
-        f1s.append(flag_quality(after.flagged, noisy).f1)
-        set_by.append(sum(c.recounted for c in after.counts))
-        withdrawn += after.withdrawn is not None
+        afters.append(recount(fit, labels, prob, rival, asked, noisy[asked], seed=seed,
+                              plain=plain))
+    withdrawn = sum(a.withdrawn is not None for a in afters)
+    answers = m * len(fit.contested)
+    if bound is None:  # clean data: the flags with and without the counts
+        flagged = [int(a.flagged.sum()) for a in afters]
+        return (f"{path.name:<44} clean: flagged {int(fit.flagged.sum())} "
+                f"({fit.flagged.mean():.1%}) -> {np.mean(flagged):.0f} ± {np.std(flagged):.0f}"
+                f" ({np.mean(flagged) / len(labels):.1%}; {len(fit.contested)} contested, "
+                f"evidence withdrawn in {withdrawn} of {COUNT_SEEDS}; {answers} answers, all "
+                "kept)")
+    f1s = [flag_quality(a.flagged, noisy).f1 for a in afters]
+    set_by = [sum(c.recounted for c in a.counts) for a in afters]
     f1 = flag_quality(fit.flagged, noisy).f1
     return (f"{path.name:<44} F1 {f1:.3f} -> {np.mean(f1s):.3f} ± {np.std(f1s):.3f} "
             f"({len(fit.contested)} contested, {np.mean(set_by):.1f} set by the count, "
             f"evidence withdrawn in {withdrawn} of {COUNT_SEEDS}; "
-            f"{m * len(fit.contested)} answers), bound {bound:.3f}: "
+            f"{answers} answers), bound {bound:.3f}: "
             f"{f1 / bound:.2f} -> {np.mean(f1s) / bound:.2f}")
-
-
-def _counted_clean(path: Path, fit: MislabelFit, labels: np.ndarray, prob: np.ndarray,
-                   rival: np.ndarray, plain: MislabelFit | None, m: int) -> str:
-    """:func:`counted`'s line for data with no injected flips: flagged as it is and with a
-    person's count of ``m`` answers per contested class, every one kept (mean ± sd over
-    :data:`COUNT_SEEDS` draws), and in how many draws the counts withdrew the contested
-    classes' evidence."""
-    from curator.flags import recount, review_order
-
-    flagged, withdrawn = [], 0
-    for seed in range(COUNT_SEEDS):
-        asked = np.concatenate([review_order(labels, c, seed)[:m] for c in fit.contested])
-        after = recount(fit, labels, prob, rival, asked, np.zeros(len(asked), bool),
-                        seed=seed, plain=plain)
-        flagged.append(int(after.flagged.sum()))
-        withdrawn += after.withdrawn is not None
-    n = len(labels)
-    return (f"{path.name:<44} clean: flagged {int(fit.flagged.sum())} "
-            f"({fit.flagged.mean():.1%}) -> {np.mean(flagged):.0f} ± {np.std(flagged):.0f} "
-            f"({np.mean(flagged) / n:.1%}; {len(fit.contested)} contested, evidence withdrawn "
-            f"in {withdrawn} of {COUNT_SEEDS}; {m * len(fit.contested)} answers, all kept)")
 
 
 RELABEL_LEVELS = (0.5, 0.55, 0.6)

@@ -31,6 +31,7 @@ from curator.flags import (
     fit_mislabelled,
     flag_quality,
     hesitation_tells,
+    lent,
     noise_share,
     recount,
     relabel_plan,
@@ -569,9 +570,9 @@ def flag_lines(fit: MislabelFit, classes: Sequence[str] | None = None,
                      f"least 1/2){both}; docs/flags.md, step 3")
         if not fit.counts:
             outside = ("" if labels is None else
-                       f"; {int(fit.flagged[~np.isin(labels, fit.contested)].sum())} of the "
-                       "flags lie in the other classes, flagged on the contested classes' "
-                       "evidence, which the answers check too")
+                       f"; {lent(fit.flagged, labels, fit.contested)} of the flags lie in "
+                       "the other classes, flagged on the contested classes' evidence, which "
+                       "the answers check too")
             lines.append("how many of a contested class's labels are wrong is in no model's "
                          f"predictions: answer about {COUNT_ASKED} of each one's random sample "
                          "(`curator review FILE`, show: a random sample, and the class) and "

@@ -392,6 +392,15 @@ def sample_answers(order: np.ndarray, answered: np.ndarray) -> np.ndarray:
     return first[hit[:ok[-1] + 1]]
 
 
+def lent(flagged: np.ndarray, labels: np.ndarray, contested: Sequence[int]) -> int:
+    """How many of the ``flagged`` samples lie outside the ``contested`` classes: the flags a
+    contested class's evidence lets the other classes make (:func:`estimate_mislabelled`,
+    step 3; what a person's count may withdraw, :func:`recount`); 0 with none contested."""
+    if not len(contested):
+        return 0
+    return int(np.asarray(flagged, dtype=bool)[~np.isin(labels, contested)].sum())
+
+
 def recount(fit: MislabelFit, labels: np.ndarray, early_learnability: np.ndarray,
             early_rival: np.ndarray, answered: np.ndarray, wrong: np.ndarray, *,
             seed: int, plain: MislabelFit | None = None) -> MislabelFit:
@@ -463,24 +472,26 @@ def recount(fit: MislabelFit, labels: np.ndarray, early_learnability: np.ndarray
             # sample the estimate did not suspect does not become suspected by the shift)
             p[members] = np.where(moved >= FLAG_AT, moved, np.minimum(p[members], moved))
 
-    def contradicted(flagged: np.ndarray, drawn: np.ndarray) -> int:  # by the answers
-        return int((flagged[drawn] != is_wrong[drawn]).sum())
+    flagged = fit.flagged  # the flags before any answer, and the plain estimate's: once
+    plain_flagged = None if plain is None else plain.flagged
+
+    def contradicted(by: np.ndarray, drawn: np.ndarray) -> int:  # by the answers
+        return int((by[drawn] != is_wrong[drawn]).sum())
 
     counts = [ClassCount(c, len(drawn), bad, round(low, 4), round(high, 4), before,
                          int((p[members] >= FLAG_AT).sum()), len(members), recounted,
-                         *((None,) * 3 if plain is None else
-                           (int(plain.flagged[members].sum()),
-                            contradicted(fit.flagged, drawn),
-                            contradicted(plain.flagged, drawn))))
+                         *((None,) * 3 if plain_flagged is None else
+                           (int(plain_flagged[members].sum()),
+                            contradicted(flagged, drawn),
+                            contradicted(plain_flagged, drawn))))
               for c, members, drawn, bad, low, high, before, recounted in rows]
     withdrawn = None
     extra: dict[str, object] = {}
     if (plain is not None and all(c.answered >= COUNT_MIN for c in counts)
             and sum(int(c.plain_errors or 0) for c in counts)
             < sum(int(c.errors or 0) for c in counts)):
-        inside = np.isin(labels, [c.cls for c in counts])
-        withdrawn = int((fit.probability[~inside] >= FLAG_AT).sum())
-        p = np.where(inside, p, plain.probability)
+        withdrawn = lent(flagged, labels, fit.contested)
+        p = np.where(np.isin(labels, fit.contested), p, plain.probability)
         extra = {"share": plain.share, "share_from": plain.share_from,
                  "outliers": plain.outliers}
     p[answered] = wrong

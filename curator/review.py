@@ -36,6 +36,7 @@ import numpy as np
 
 from curator import corrections
 from curator.errors import CuratorError
+from curator.flags import COUNT_ASKED, lent, review_order
 
 PAGE = Path(__file__).with_name("static") / "review.html"
 TYPICAL = 6  # easy members shown of the given and of the suggested class
@@ -238,8 +239,7 @@ class Review:
                 "suspected": int(self.suspected.sum()),
                 "contested": [self.classes[c] for c in self.contested],
                 # flags of the other classes that rest on the contested classes' evidence
-                "lent": int(self.flagged[~np.isin(self.labels, self.contested)].sum())
-                if self.contested else 0}
+                "lent": lent(self.flagged, self.labels, self.contested)}
 
     def queue_of(self, by: str = "flags", cls: int | None = None,
                  limit: int = 2000) -> dict[str, list[int]]:
@@ -250,7 +250,6 @@ class Review:
         class's wrong labels for ``curator flag --answers``; of all classes, the first
         :data:`curator.flags.COUNT_ASKED` of each contested class's, or of every class's
         where none is contested), of one class or all."""
-        from curator.flags import COUNT_ASKED, review_order
 
         if cls is not None and not 0 <= cls < len(self.classes):
             raise CuratorError(f"class {cls} is outside the {len(self.classes)} classes")
