@@ -909,6 +909,7 @@ def relabel(
     relabel scores.h5 --out corrections.csv
     """
     from curator.flagging import relabel as run_relabel
+    from curator.flagging import uncounted_lines
     from curator.flags import RELABEL_AT
 
     at = RELABEL_AT if at is None else at
@@ -929,6 +930,8 @@ def relabel(
         out_console.print(f"against the original labels the file records: {right} of the "
                           f"{relabelled} relabelled get it back "
                           f"({_pct(right / relabelled)})", highlight=False)
+    for line in uncounted_lines(r.fit, r.labels, made, r.classes):
+        out_console.print(line, highlight=False)
     if relabelled:  # a wrong relabel costs more than a dropped sample (docs/corrections.md)
         out_console.print(f"to check them by eye: curator review {file} --out {out} (it goes "
                           "on from these answers)", highlight=False)

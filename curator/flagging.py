@@ -477,6 +477,29 @@ def relabel(path: str | Path, out: str | Path, *, at: float = RELABEL_AT
     return made, report
 
 
+def uncounted_lines(fit: MislabelFit, labels: np.ndarray, made: Corrections,
+                    classes: Sequence[str] | None = None) -> list[str]:
+    """What ``curator relabel`` says of corrections ``made`` from a fit with contested
+    classes no person has counted (none where there are none, or where they are counted):
+    how many of the corrections lie in those classes or were flagged on their evidence,
+    which a model cannot tell from hard samples (a CNN's clean Fashion-MNIST: 18% flagged;
+    docs/flags.md, "Where it stands"), and how to count them first."""
+    if not fit.contested or fit.counts:
+        return []
+    names = ", ".join(classes[c] if classes is not None and 0 <= c < len(classes) else str(c)
+                      for c in fit.contested)
+    inside = np.isin(labels[made.index], fit.contested)
+    touched = made.action != "keep"
+    return [f"the contested classes {names} are not counted: {int((touched & inside).sum())} "
+            f"of these corrections lie in them and {int((touched & ~inside).sum())} in the "
+            "other classes, flagged on their evidence; a model cannot tell how many of a "
+            "contested class's labels are wrong (on clean data a CNN's hard classes are "
+            f"contested too): answer about {COUNT_ASKED} of each one's random sample "
+            "(`curator review FILE --out answers.csv`, show: a random sample, and the class), "
+            "run `curator flag FILE --answers answers.csv`, then relabel (docs/flags.md, "
+            "\"A person's count of a contested class\")"]
+
+
 def planned_corrections(fingerprint: str, labels: np.ndarray, num_classes: int,
                         flagged: np.ndarray, suggested: np.ndarray, confidence: np.ndarray,
                         *, at: float = RELABEL_AT) -> Corrections:

@@ -1570,3 +1570,30 @@ def test_curator_flag_reads_a_person_s_answers_and_stores_them(tmp_path: Path) -
     r = runner.invoke(app, ["flag", str(path), "--answers", str(other)])
     assert r.exit_code == 1 and "made for other data" in " ".join(r.output.split())
     assert hashlib.sha256(path.read_bytes()).hexdigest() == digest
+
+
+def test_relabel_says_when_contested_classes_are_not_counted() -> None:
+    """`curator relabel` on flags whose contested classes no person counted says how many of
+    its corrections lie in them and in the other classes (a CNN's clean arrays: every one of
+    them is a clean sample), and nothing once they are counted or where none is contested."""
+    from curator.flagging import planned_corrections, uncounted_lines
+
+    margin, prob, rival, labels, _ = _early_npz("fmnist-cnn-clean-early")
+    fit = flags.estimate_mislabelled(margin, prob, labels, early_rival=rival)
+    suggested = np.where(fit.flagged, (labels + 1) % 10, -1)
+    confidence = np.where(np.arange(len(labels)) % 2 == 0, 0.9, 0.1)
+    made = planned_corrections("0" * 16, labels, 10, fit.flagged, suggested, confidence)
+    inside = np.isin(labels, fit.contested) & fit.flagged
+    lines = uncounted_lines(fit, labels, made, [f"c{c}" for c in range(10)])
+    said = " ".join(" ".join(lines).split())
+    assert len(lines) == 1 and len(made.relabelled) and len(made.dropped)
+    names = ", ".join(f"c{c}" for c in fit.contested)
+    assert (f"the contested classes {names} are not counted: {int(inside.sum())} of these "
+            f"corrections lie in them and {int((fit.flagged & ~inside).sum())} in the other "
+            "classes") in said
+    plain = flags.estimate_mislabelled(margin, prob, labels, early_rival=rival, contest=False)
+    asked = np.concatenate([flags.review_order(labels, c, 0)[:50] for c in fit.contested])
+    counted = flags.recount(fit, labels, prob, rival, asked, np.zeros(len(asked), bool),
+                            seed=0, plain=plain)
+    assert uncounted_lines(counted, labels, made) == []
+    assert uncounted_lines(plain, labels, made) == []
