@@ -680,6 +680,7 @@ def prune(
     """
     import numpy as np
 
+    from curator.flagging import uncounted_lines
     from curator.pruning import PruneOptions, check_options
     from curator.pruning import prune as run_prune
 
@@ -703,9 +704,12 @@ def prune(
                       + (", class-balanced" if class_balanced else "")
                       + f"; stored as selection [bold]{sel.name!r}[/] in {file}",
                       highlight=False)
-    if r.flagged is not None:
+    if r.flagged is not None and r.fit is not None:
         out_console.print(f"{r.flagged} samples flagged as mislabelled (`curator flag`): "
                           "none of them kept", highlight=False)
+        for line in uncounted_lines(r.fit, r.labels, r.fit.flagged, "the flagged it drops",
+                                    "prune", r.classes):
+            out_console.print(line, highlight=False)
         suspects = sel.params.get("suspected_dropped")
         if suspects:
             out_console.print(f"then {suspects} suspected of a wrong label dropped, most "
@@ -908,6 +912,8 @@ def relabel(
     own loop with curator.with_corrections(dataset, "corrections.csv"). Example: curator
     relabel scores.h5 --out corrections.csv
     """
+    import numpy as np
+
     from curator.flagging import relabel as run_relabel
     from curator.flagging import uncounted_lines
     from curator.flags import RELABEL_AT
@@ -930,7 +936,10 @@ def relabel(
         out_console.print(f"against the original labels the file records: {right} of the "
                           f"{relabelled} relabelled get it back "
                           f"({_pct(right / relabelled)})", highlight=False)
-    for line in uncounted_lines(r.fit, r.labels, made, r.classes):
+    changed = np.zeros(n, dtype=bool)
+    changed[made.index[made.action != "keep"]] = True
+    for line in uncounted_lines(r.fit, r.labels, changed, "these corrections", "relabel",
+                                r.classes):
         out_console.print(line, highlight=False)
     if relabelled:  # a wrong relabel costs more than a dropped sample (docs/corrections.md)
         out_console.print(f"to check them by eye: curator review {file} --out {out} (it goes "

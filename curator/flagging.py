@@ -477,27 +477,28 @@ def relabel(path: str | Path, out: str | Path, *, at: float = RELABEL_AT
     return made, report
 
 
-def uncounted_lines(fit: MislabelFit, labels: np.ndarray, made: Corrections,
-                    classes: Sequence[str] | None = None) -> list[str]:
-    """What ``curator relabel`` says of corrections ``made`` from a fit with contested
-    classes no person has counted (none where there are none, or where they are counted):
-    how many of the corrections lie in those classes or were flagged on their evidence,
-    which a model cannot tell from hard samples (a CNN's clean Fashion-MNIST: 18% flagged;
-    docs/flags.md, "Where it stands"), and how to count them first."""
-    if not fit.contested or fit.counts:
+def uncounted_lines(fit: MislabelFit | None, labels: np.ndarray, touched: np.ndarray,
+                    what: str, then: str, classes: Sequence[str] | None = None) -> list[str]:
+    """What ``curator relabel`` and ``curator prune`` say of the samples they change
+    (``touched``, (N,) bool; ``what`` names them) on flags whose contested classes no
+    person has counted (none where there are none, or where they are counted): how many lie
+    in those classes and how many in the others, flagged on their evidence, which a model
+    cannot tell from hard samples (a CNN's clean Fashion-MNIST: 18% flagged; docs/flags.md,
+    "Where it stands"), and how to count them before ``then``."""
+    if fit is None or not fit.contested or fit.counts:
         return []
     names = ", ".join(classes[c] if classes is not None and 0 <= c < len(classes) else str(c)
                       for c in fit.contested)
-    inside = np.isin(labels[made.index], fit.contested)
-    touched = made.action != "keep"
+    inside = np.isin(labels, fit.contested)
+    touched = np.asarray(touched, dtype=bool)
     return [f"the contested classes {names} are not counted: {int((touched & inside).sum())} "
-            f"of these corrections lie in them and {int((touched & ~inside).sum())} in the "
-            "other classes, flagged on their evidence; a model cannot tell how many of a "
-            "contested class's labels are wrong (on clean data a CNN's hard classes are "
-            f"contested too): answer about {COUNT_ASKED} of each one's random sample "
-            "(`curator review FILE --out answers.csv`, show: a random sample, and the class), "
-            "run `curator flag FILE --answers answers.csv`, then relabel (docs/flags.md, "
-            "\"A person's count of a contested class\")"]
+            f"of {what} lie in them and {int((touched & ~inside).sum())} in the other "
+            "classes, flagged on their evidence; a model cannot tell how many of a contested "
+            "class's labels are wrong (on clean data a CNN's hard classes are contested too): "
+            f"answer about {COUNT_ASKED} of each one's random sample (`curator review FILE "
+            "--out answers.csv`, show: a random sample, and the class), run `curator flag "
+            f"FILE --answers answers.csv`, then {then} (docs/flags.md, \"A person's count "
+            "of a contested class\")"]
 
 
 def planned_corrections(fingerprint: str, labels: np.ndarray, num_classes: int,

@@ -329,6 +329,7 @@ class Pruned:
     noisy: np.ndarray | None
     flagged: int | None  # samples flagged as mislabelled, when the strategy read the flags
     out: Path | None
+    fit: MislabelFit | None = None  # the flags read, when the strategy read them
 
     @property
     def kept(self) -> np.ndarray:
@@ -414,7 +415,7 @@ def prune(path: str | Path, *, keep: str | float | int | None = None,
     n_classes = int(labels.max()) + 1
     return Pruned(selection, s, labels, classes if len(classes) == n_classes
                   else [str(c) for c in range(n_classes)], noisy,
-                  None if mislabel is None else int(mislabel.flagged.sum()), out)
+                  None if mislabel is None else int(mislabel.flagged.sum()), out, mislabel)
 
 
 def default_name(strategy: str, by: str, keep: str | float | int, balanced: bool) -> str:

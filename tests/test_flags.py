@@ -1404,6 +1404,29 @@ def _early_npz(name: str) -> tuple[np.ndarray, ...]:
             data["labels"].astype(np.int64), data["flipped"])
 
 
+CNN_CLEAN_FINGERPRINT = "96d97f3ccd914f69"
+
+
+def _cnn_clean_file(tmp_path: Path) -> tuple[Path, flags.MislabelFit]:
+    """A scores file holding a CNN's clean arrays (:func:`_early_npz`) and the default
+    estimate made from them (two classes contested), learnability the early probability."""
+    from curator import store
+    from curator.store import ScoreValues
+
+    margin, prob, rival, labels, _ = _early_npz("fmnist-cnn-clean-early")
+    fit = flags.estimate_mislabelled(margin, prob, labels, early_rival=rival)
+    path = tmp_path / "s.h5"
+    store.create_file(path, labels=labels, num_classes=10, data={
+        "data": "npz:x.npz", "label_noise": 0.0, "noise_seed": 0, "noise_kind": "symmetric"},
+                      fingerprint=CNN_CLEAN_FINGERPRINT, config={})
+    early = {name: ScoreValues(v.astype(np.float32), h, name, ()) for name, v, h in
+             (("early_aum", margin, "easier"), ("early_learnability", prob, "easier"),
+              ("early_rival", rival, "harder"), ("learnability", prob, "easier"))}
+    store.write_scores(path, {**early, "mislabel_probability": ScoreValues(
+        fit.probability, "harder", "the estimate", (), fit.params)})
+    return path, fit
+
+
 def _count_all(fit: flags.MislabelFit, labels: np.ndarray, wrong: np.ndarray, seed: int,
                m: int = flags.COUNT_ASKED) -> tuple[np.ndarray, np.ndarray]:
     """A person who answers the first ``m`` of each contested class's review sample truly."""
@@ -1469,21 +1492,12 @@ def test_curator_flag_withdraws_the_evidence_a_count_finds_clean(tmp_path: Path)
     scores and its estimate (no runs: the estimate with no class contested takes the
     mixtures' own weights), answers that keep every label of the contested classes' review
     samples: the evidence is withdrawn, said, and stored."""
-    from curator import corrections, store
+    from curator import corrections
     from curator.flagging import data_seed, read_report
-    from curator.store import ScoreValues
 
     margin, prob, rival, labels, _ = _early_npz("fmnist-cnn-clean-early")
-    fit = flags.estimate_mislabelled(margin, prob, labels, early_rival=rival)
-    path, fingerprint = tmp_path / "s.h5", "96d97f3ccd914f69"
-    store.create_file(path, labels=labels, num_classes=10, data={
-        "data": "npz:x.npz", "label_noise": 0.0, "noise_seed": 0, "noise_kind": "symmetric"},
-                      fingerprint=fingerprint, config={})
-    early = {name: ScoreValues(v.astype(np.float32), h, name, ()) for name, v, h in
-             (("early_aum", margin, "easier"), ("early_learnability", prob, "easier"),
-              ("early_rival", rival, "harder"))}
-    store.write_scores(path, {**early, "mislabel_probability": ScoreValues(
-        fit.probability, "harder", "the estimate", (), fit.params)})
+    path, fit = _cnn_clean_file(tmp_path)
+    fingerprint = CNN_CLEAN_FINGERPRINT
     seed = data_seed(fingerprint)
     asked = np.concatenate([flags.review_order(labels, c, seed)[:50] for c in fit.contested])
     answers = corrections.write(corrections.make(fingerprint, labels, 10, keep=asked),
@@ -1583,8 +1597,11 @@ def test_relabel_says_when_contested_classes_are_not_counted() -> None:
     suggested = np.where(fit.flagged, (labels + 1) % 10, -1)
     confidence = np.where(np.arange(len(labels)) % 2 == 0, 0.9, 0.1)
     made = planned_corrections("0" * 16, labels, 10, fit.flagged, suggested, confidence)
+    changed = np.isin(np.arange(len(labels)), made.index[made.action != "keep"])
+    np.testing.assert_array_equal(changed, fit.flagged)
     inside = np.isin(labels, fit.contested) & fit.flagged
-    lines = uncounted_lines(fit, labels, made, [f"c{c}" for c in range(10)])
+    lines = uncounted_lines(fit, labels, changed, "these corrections", "relabel",
+                            [f"c{c}" for c in range(10)])
     said = " ".join(" ".join(lines).split())
     assert len(lines) == 1 and len(made.relabelled) and len(made.dropped)
     names = ", ".join(f"c{c}" for c in fit.contested)
@@ -1595,5 +1612,21 @@ def test_relabel_says_when_contested_classes_are_not_counted() -> None:
     asked = np.concatenate([flags.review_order(labels, c, 0)[:50] for c in fit.contested])
     counted = flags.recount(fit, labels, prob, rival, asked, np.zeros(len(asked), bool),
                             seed=0, plain=plain)
-    assert uncounted_lines(counted, labels, made) == []
-    assert uncounted_lines(plain, labels, made) == []
+    for other in (counted, plain, None):
+        assert uncounted_lines(other, labels, changed, "these corrections", "relabel") == []
+
+
+def test_curator_prune_says_when_contested_classes_are_not_counted(tmp_path: Path) -> None:
+    """The default `curator prune` on a CNN's clean arrays (two classes contested, no
+    count) drops every flagged sample and says how many lie in the contested classes and
+    how many in the others."""
+    path, fit = _cnn_clean_file(tmp_path)
+    _, _, _, labels, _ = _early_npz("fmnist-cnn-clean-early")
+    r = runner.invoke(app, ["prune", str(path), "--keep", "0.7"])
+    assert r.exit_code == 0, r.output
+    said = " ".join(r.output.split())
+    inside = int((fit.flagged & np.isin(labels, fit.contested)).sum())
+    assert (f"{int(fit.flagged.sum())} samples flagged as mislabelled" in said
+            and f"are not counted: {inside} of the flagged it drops lie in them and "
+            f"{int(fit.flagged.sum()) - inside} in the other classes" in said
+            and "then prune" in said)
