@@ -904,6 +904,9 @@ def relabel(
         show_default=False)] = None,
     force: Annotated[bool, typer.Option(help="Replace an existing corrections file.")
                      ] = False,
+    answers: Annotated[Path | None, typer.Option(
+        help="A corrections file of a person's answers (curator review): written as they "
+             "are, the flags deciding only the samples it does not answer.")] = None,
 ) -> None:
     """Write corrections from the flags: each flagged sample relabelled to its suggested
     label where the suggestion is confident, the other flagged dropped, everything else kept.
@@ -923,13 +926,18 @@ def relabel(
     if out.exists() and not force:
         raise CuratorError(f"{str(out)!r} exists (a person's review may be in it)",
                            hint="pass --force to replace it, or --out another file")
-    made, r = run_relabel(file, out, at=at)
+    if answers is not None and answers.resolve() == out.resolve():
+        raise CuratorError(f"--answers and --out are the same file {str(out)!r}",
+                           hint="write the corrections to another file: the answers are "
+                                "copied into it")
+    made, r = run_relabel(file, out, at=at, answers=answers)
     n = len(r.labels)
     relabelled, dropped = len(made.relabelled), len(made.dropped)
-    out_console.print(f"relabelled [bold]{relabelled}[/], dropped [bold]{dropped}[/] of the "
-                      f"{relabelled + dropped} flagged; kept the other "
-                      f"{n - relabelled - dropped} of {n} as they are; wrote {out}",
-                      highlight=False)
+    what = (f"of the {relabelled + dropped} flagged" if answers is None else
+            f"({r.fit.flagged.sum()} flagged; the answers of {answers} as they are)")
+    out_console.print(f"relabelled [bold]{relabelled}[/], dropped [bold]{dropped}[/] {what}; "
+                      f"kept the other {n - relabelled - dropped} of {n} as they are; wrote "
+                      f"{out}", highlight=False)
     if r.noisy is not None and r.original is not None and relabelled:
         right = int((made.label[made.action == "relabel"]
                      == r.original[made.relabelled]).sum())
@@ -938,8 +946,8 @@ def relabel(
                           f"({_pct(right / relabelled)})", highlight=False)
     changed = np.zeros(n, dtype=bool)
     changed[made.index[made.action != "keep"]] = True
-    for line in uncounted_lines(r.fit, r.labels, changed, "these corrections", "relabel",
-                                r.classes):
+    for line in uncounted_lines(r.fit, r.labels, changed, "these corrections",
+                                "`curator relabel FILE --answers answers.csv`", r.classes):
         out_console.print(line, highlight=False)
     if relabelled:  # a wrong relabel costs more than a dropped sample (docs/corrections.md)
         out_console.print(f"to check them by eye: curator review {file} --out {out} (it goes "

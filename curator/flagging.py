@@ -459,20 +459,37 @@ def write_table(columns: dict[str, np.ndarray], out: str | Path) -> Path:
     return out
 
 
-def relabel(path: str | Path, out: str | Path, *, at: float = RELABEL_AT
-            ) -> tuple[Corrections, FlagReport]:
+def relabel(path: str | Path, out: str | Path, *, at: float = RELABEL_AT,
+            answers: str | Path | None = None) -> tuple[Corrections, FlagReport]:
     """Corrections from the flags of ``path`` (:func:`flag`, the default estimate): each
     flagged sample relabelled to its suggested class where the suggestion's confidence is at
     least ``at``, the other flagged dropped, every other sample kept
-    (:func:`curator.flags.relabel_plan`); written to ``out`` (docs/format.md)."""
+    (:func:`curator.flags.relabel_plan`); with ``answers`` (a person's corrections file,
+    checked against the data), its rows as they are and the plan for the flagged samples
+    it does not answer; written to ``out`` (docs/format.md)."""
+    rows = None if answers is None else corrections.read(answers)
     report = flag(path)
     if report.suggested is None or report.confidence is None:
         raise FormatError(f"{str(path)!r} records no rival class (a file of format 0.1.0): "
                           "it has no suggested labels to relabel with",
                           hint="score again with this curator, or drop the flagged with "
                                "`curator prune`")
+    flagged = report.fit.flagged
+    if rows is not None:
+        rows.check_data(report.fingerprint, len(report.labels), repr(str(path)))
+        rows.check_labels(report.labels, repr(str(path)))
+        flagged = flagged & ~np.isin(np.arange(len(flagged)), rows.index)
     made = planned_corrections(report.fingerprint, report.labels, len(report.classes),
-                               report.fit.flagged, report.suggested, report.confidence, at=at)
+                               flagged, report.suggested, report.confidence, at=at)
+    if rows is not None:  # no index in both: the plan leaves the answered samples alone
+        made = corrections.make(
+            report.fingerprint, report.labels, len(report.classes),
+            relabel={**dict(zip(made.relabelled.tolist(),
+                                made.label[made.action == "relabel"].tolist(), strict=True)),
+                     **dict(zip(rows.relabelled.tolist(),
+                                rows.label[rows.action == "relabel"].tolist(), strict=True))},
+            drop=np.concatenate([made.dropped, rows.dropped]),
+            keep=rows.index[rows.action == "keep"])
     corrections.write(made, out)
     return made, report
 

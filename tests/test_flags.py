@@ -1630,3 +1630,47 @@ def test_curator_prune_says_when_contested_classes_are_not_counted(tmp_path: Pat
             and f"are not counted: {inside} of the flagged it drops lie in them and "
             f"{int(fit.flagged.sum()) - inside} in the other classes" in said
             and "then prune" in said)
+
+
+def test_relabel_keeps_a_person_s_answers(tmp_path: Path) -> None:
+    """`curator relabel --answers`: the person's rows as they are (a relabel to their own
+    class, a keep of a flagged sample, a drop), the flags' plan for the flagged samples they
+    do not answer; answers for other data refused, and the same file for both refused."""
+    import shutil
+
+    from curator import corrections
+    from curator.flagging import read_report
+
+    path = tmp_path / "s.h5"
+    shutil.copy(Path(__file__).parent / "data" / "scores-v0.2.0.h5", path)
+    report = read_report(path)[0]
+    flagged = np.flatnonzero(report.fit.flagged)
+    assert len(flagged) >= 3
+    k = len(report.classes)
+    mine = {int(flagged[0]): int((report.labels[flagged[0]] + 1) % k)}
+    rows = corrections.make(report.fingerprint, report.labels, k, relabel=mine,
+                            keep=flagged[1:2], drop=flagged[2:3])
+    answers = corrections.write(rows, tmp_path / "answers.csv")
+    plain = tmp_path / "plain.csv"
+    assert runner.invoke(app, ["relabel", str(path), "--out", str(plain)]).exit_code == 0
+    out = tmp_path / "out.csv"
+    r = runner.invoke(app, ["relabel", str(path), "--out", str(out), "--answers", str(answers)])
+    assert r.exit_code == 0, r.output
+    got, before = corrections.read(out), corrections.read(plain)
+    at = {int(i): (str(a), int(y)) for i, a, y in zip(got.index, got.action, got.label,
+                                                      strict=True)}
+    assert at[int(flagged[0])] == ("relabel", mine[int(flagged[0])])
+    assert at[int(flagged[1])] == ("keep", -1) and at[int(flagged[2])] == ("drop", -1)
+    rest = {int(i): (str(a), int(y)) for i, a, y in zip(before.index, before.action,
+                                                        before.label, strict=True)
+            if i not in flagged[:3]}
+    assert {i: v for i, v in at.items() if i not in flagged[:3]} == rest
+    other = corrections.write(replace(rows, fingerprint="0" * 16), tmp_path / "other.csv")
+    r = runner.invoke(app, ["relabel", str(path), "--out", str(tmp_path / "o2.csv"),
+                            "--answers", str(other)])
+    assert r.exit_code == 1 and "made for other data" in " ".join(r.output.split())
+    assert not (tmp_path / "o2.csv").exists()
+    r = runner.invoke(app, ["relabel", str(path), "--out", str(answers), "--answers",
+                            str(answers), "--force"])
+    assert r.exit_code == 1 and "are the same file" in " ".join(r.output.split())
+    assert corrections.read(answers).index.tolist() == rows.index.tolist()
