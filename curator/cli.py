@@ -704,7 +704,7 @@ def prune(
                       + (", class-balanced" if class_balanced else "")
                       + f"; stored as selection [bold]{sel.name!r}[/] in {file}",
                       highlight=False)
-    if r.flagged is not None and r.fit is not None:
+    if r.fit is not None:
         out_console.print(f"{r.flagged} samples flagged as mislabelled (`curator flag`): "
                           "none of them kept", highlight=False)
         for line in uncounted_lines(r.fit, r.labels, r.fit.flagged, "the flagged it drops",

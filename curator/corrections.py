@@ -118,6 +118,17 @@ def make(fingerprint: str, labels: np.ndarray, num_classes: int, *,
                                                                         strict=True)])
 
 
+def combined(first: Corrections, second: Corrections) -> Corrections:
+    """The rows of both, for the same data; an index in both is refused (naming it)."""
+    if ((first.fingerprint, first.num_samples, first.num_classes)
+            != (second.fingerprint, second.num_samples, second.num_classes)):
+        raise FormatError("corrections for different data cannot be combined")
+    rows = [(int(i), str(a), int(y), int(g), f"{a} of {i}")
+            for c in (first, second)
+            for i, a, y, g in zip(c.index, c.action, c.label, c.given, strict=True)]
+    return _checked(first.fingerprint, first.num_samples, first.num_classes, rows)
+
+
 def _checked(fingerprint: str, n: int, classes: int,
              rows: list[tuple[int, str, int, int, str]]) -> Corrections:
     """(index, action, label, given, where) rows -> Corrections, each row checked."""

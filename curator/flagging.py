@@ -482,14 +482,7 @@ def relabel(path: str | Path, out: str | Path, *, at: float = RELABEL_AT,
     made = planned_corrections(report.fingerprint, report.labels, len(report.classes),
                                flagged, report.suggested, report.confidence, at=at)
     if rows is not None:  # no index in both: the plan leaves the answered samples alone
-        made = corrections.make(
-            report.fingerprint, report.labels, len(report.classes),
-            relabel={**dict(zip(made.relabelled.tolist(),
-                                made.label[made.action == "relabel"].tolist(), strict=True)),
-                     **dict(zip(rows.relabelled.tolist(),
-                                rows.label[rows.action == "relabel"].tolist(), strict=True))},
-            drop=np.concatenate([made.dropped, rows.dropped]),
-            keep=rows.index[rows.action == "keep"])
+        made = corrections.combined(rows, made)
     corrections.write(made, out)
     return made, report
 

@@ -327,9 +327,13 @@ class Pruned:
     labels: np.ndarray
     classes: list[str]
     noisy: np.ndarray | None
-    flagged: int | None  # samples flagged as mislabelled, when the strategy read the flags
     out: Path | None
-    fit: MislabelFit | None = None  # the flags read, when the strategy read them
+    fit: MislabelFit | None  # the flags, when the strategy read them
+
+    @property
+    def flagged(self) -> int | None:
+        """Samples flagged as mislabelled, when the strategy read the flags."""
+        return None if self.fit is None else int(self.fit.flagged.sum())
 
     @property
     def kept(self) -> np.ndarray:
@@ -414,8 +418,7 @@ def prune(path: str | Path, *, keep: str | float | int | None = None,
             tmp.unlink(missing_ok=True)
     n_classes = int(labels.max()) + 1
     return Pruned(selection, s, labels, classes if len(classes) == n_classes
-                  else [str(c) for c in range(n_classes)], noisy,
-                  None if mislabel is None else int(mislabel.flagged.sum()), out, mislabel)
+                  else [str(c) for c in range(n_classes)], noisy, out, mislabel)
 
 
 def default_name(strategy: str, by: str, keep: str | float | int, balanced: bool) -> str:

@@ -85,6 +85,19 @@ def test_other_data_and_other_labels_are_refused() -> None:
         made.check_labels(other, "'s.h5'")
 
 
+def test_combined_rows_and_an_index_in_both_refused() -> None:
+    made = _made()
+    more = corrections.make("abc123", LABELS, 3, relabel={2: 1}, drop=[7])
+    both = corrections.combined(made, more)
+    assert both.index.tolist() == [0, 1, 2, 4, 6, 7]
+    assert both.action.tolist() == ["keep", "relabel", "relabel", "relabel", "drop", "drop"]
+    assert both.label.tolist() == [-1, 0, 1, 2, -1, -1]
+    with pytest.raises(FormatError, match="index 6 again"):
+        corrections.combined(made, corrections.make("abc123", LABELS, 3, keep=[6]))
+    with pytest.raises(FormatError, match="different data"):
+        corrections.combined(made, corrections.make("zzz", LABELS, 3, keep=[3]))
+
+
 def test_relabel_plan() -> None:
     flagged = np.array([True, True, True, False, True])
     suggested = np.array([2, -1, 1, 0, 3])
