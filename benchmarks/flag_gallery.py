@@ -24,15 +24,17 @@ if str(ROOT) not in sys.path:  # run as a script from anywhere
     sys.path.insert(0, str(ROOT))
 
 from curator.data import load_data  # noqa: E402
-from curator.flagging import file_mislabel, file_suggestions  # noqa: E402
+from curator.flagging import file_mislabel, file_suggestions, most_likely_first  # noqa: E402
 from curator.flags import FLAG_AT  # noqa: E402
 from curator.store import open_scores  # noqa: E402
 
 
-def picks(probability: np.ndarray, count: int) -> tuple[np.ndarray, np.ndarray]:
-    """The ``count`` most certain flagged samples and the ``count`` least certain ones."""
-    flagged = np.flatnonzero(probability >= FLAG_AT)
-    order = flagged[np.argsort(-probability[flagged], kind="stable")]
+def picks(probability: np.ndarray, count: int, confidence: np.ndarray | None = None
+          ) -> tuple[np.ndarray, np.ndarray]:
+    """The ``count`` most certain flagged samples and the ``count`` least certain ones (the
+    order of `curator flag`'s list: ties by the suggestion's confidence)."""
+    order = most_likely_first(probability, confidence)
+    order = order[probability[order] >= FLAG_AT]
     return order[:count], order[::-1][:count][::-1]
 
 
@@ -55,7 +57,7 @@ def main() -> None:
     if images.ndim not in (3, 4):
         raise SystemExit(f"the samples have shape {images.shape[1:]}: not images")
     classes = spec.get("classes") or [str(c) for c in range(int(labels.max()) + 1)]
-    top, edge = picks(fit.probability, args.count)
+    top, edge = picks(fit.probability, args.count, None if found is None else found[1])
     from matplotlib.figure import Figure
 
     n = int(fit.flagged.sum())
