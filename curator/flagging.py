@@ -498,6 +498,12 @@ def relabel(path: str | Path, out: str | Path, *, at: float = RELABEL_AT,
     return made, report
 
 
+def class_list(indices: Sequence[int], classes: Sequence[str] | None = None) -> str:
+    """Classes by name where ``classes`` names them, else by index, comma-separated."""
+    return ", ".join(classes[c] if classes is not None and 0 <= c < len(classes) else str(c)
+                     for c in indices)
+
+
 def uncounted_lines(fit: MislabelFit | None, labels: np.ndarray, touched: np.ndarray,
                     what: str, then: str, classes: Sequence[str] | None = None) -> list[str]:
     """What ``curator relabel`` and ``curator prune`` say of the samples they change
@@ -506,16 +512,20 @@ def uncounted_lines(fit: MislabelFit | None, labels: np.ndarray, touched: np.nda
     in those classes and how many in the others, flagged on their evidence, which a model
     cannot tell from hard samples (a CNN's clean Fashion-MNIST: 18% flagged; docs/flags.md,
     "Where it stands"), and how to count them before ``then``."""
-    if fit is None or not fit.contested or fit.counts:
+    if fit is None:
         return []
-    names = ", ".join(classes[c] if classes is not None and 0 <= c < len(classes) else str(c)
-                      for c in fit.contested)
-    inside = np.isin(labels, fit.contested)
+    counted = {c.cls for c in fit.counts if c.answered >= COUNT_MIN}
+    uncounted = [c for c in fit.contested if c not in counted]
+    if not uncounted:
+        return []
     touched = np.asarray(touched, dtype=bool)
-    return [f"the contested classes {names} are not counted: {int((touched & inside).sum())} "
-            f"of {what} lie in them and {int((touched & ~inside).sum())} in the other "
-            "classes, flagged on their evidence; a model cannot tell how many of a contested "
-            "class's labels are wrong (on clean data a CNN's hard classes are contested too): "
+    inside = touched & np.isin(labels, uncounted)
+    outside = touched & ~np.isin(labels, fit.contested)
+    return [f"the contested classes {class_list(uncounted, classes)} are not counted: "
+            f"{int(inside.sum())} of {what} lie in them and {int(outside.sum())} in the "
+            "classes not contested, flagged on their evidence; a model cannot tell how many "
+            "of a contested class's labels are wrong (on clean data a CNN's hard classes are "
+            "contested too): "
             f"answer about {COUNT_ASKED} of each one's random sample (`curator review FILE "
             "--out answers.csv`, show: a random sample, and the class), run `curator flag "
             f"FILE --answers answers.csv`, then {then} (docs/flags.md, \"A person's count "
@@ -600,8 +610,7 @@ def flag_lines(fit: MislabelFit, classes: Sequence[str] | None = None,
                      f"rejects it before memorising (early_aum below 0){doubt}"
                      + (" (except in the contested classes)" if fit.contested else ""))
     if fit.contested:
-        names = ", ".join(classes[c] if classes is not None and 0 <= c < len(classes)
-                          else str(c) for c in fit.contested)
+        names = class_list(fit.contested, classes)
         both = (" — or where it is in doubt and both mixtures' low components claim it "
                 "(neither finds the wrong labels apart)"
                 if len(fit.mixtures) > 1 and not fit.mixtures[1].noise_found else "")

@@ -1606,14 +1606,23 @@ def test_relabel_says_when_contested_classes_are_not_counted() -> None:
     assert len(lines) == 1 and len(made.relabelled) and len(made.dropped)
     names = ", ".join(f"c{c}" for c in fit.contested)
     assert (f"the contested classes {names} are not counted: {int(inside.sum())} of these "
-            f"corrections lie in them and {int((fit.flagged & ~inside).sum())} in the other "
-            "classes") in said
+            f"corrections lie in them and {int((fit.flagged & ~inside).sum())} in the "
+            "classes not contested") in said
     plain = flags.estimate_mislabelled(margin, prob, labels, early_rival=rival, contest=False)
     asked = np.concatenate([flags.review_order(labels, c, 0)[:50] for c in fit.contested])
     counted = flags.recount(fit, labels, prob, rival, asked, np.zeros(len(asked), bool),
                             seed=0, plain=plain)
     for other in (counted, plain, None):
         assert uncounted_lines(other, labels, changed, "these corrections", "relabel") == []
+    _, second = fit.contested[:2]  # one class counted, the other short of COUNT_MIN
+    few = np.concatenate([asked[:50], asked[50:50 + flags.COUNT_MIN - 1]])
+    part = flags.recount(fit, labels, prob, rival, few, np.zeros(len(few), bool), seed=0,
+                         plain=plain)
+    said = " ".join(" ".join(uncounted_lines(part, labels, changed, "these corrections",
+                                             "relabel")).split())
+    left = int((changed & (labels == second)).sum())
+    assert (f"the contested classes {second} are not counted: {left} of these corrections"
+            in said)
 
 
 def test_curator_prune_says_when_contested_classes_are_not_counted(tmp_path: Path) -> None:
@@ -1628,7 +1637,7 @@ def test_curator_prune_says_when_contested_classes_are_not_counted(tmp_path: Pat
     inside = int((fit.flagged & np.isin(labels, fit.contested)).sum())
     assert (f"{int(fit.flagged.sum())} samples flagged as mislabelled" in said
             and f"are not counted: {inside} of the flagged it drops lie in them and "
-            f"{int(fit.flagged.sum()) - inside} in the other classes" in said
+            f"{int(fit.flagged.sum()) - inside} in the classes not contested" in said
             and "then prune" in said)
 
 
