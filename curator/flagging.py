@@ -489,7 +489,8 @@ def relabel(path: str | Path, out: str | Path, *, at: float = RELABEL_AT,
     if rows is not None:
         rows.check_data(report.fingerprint, len(report.labels), repr(str(path)))
         rows.check_labels(report.labels, repr(str(path)))
-        flagged = flagged & ~np.isin(np.arange(len(flagged)), rows.index)
+        flagged = flagged.copy()
+        flagged[rows.index] = False  # the answered are the person's
     made = planned_corrections(report.fingerprint, report.labels, len(report.classes),
                                flagged, report.suggested, report.confidence, at=at)
     if rows is not None:  # no index in both: the plan leaves the answered samples alone
@@ -519,10 +520,9 @@ def uncounted_lines(fit: MislabelFit | None, labels: np.ndarray, touched: np.nda
     if not uncounted:
         return []
     touched = np.asarray(touched, dtype=bool)
-    inside = touched & np.isin(labels, uncounted)
-    outside = touched & ~np.isin(labels, fit.contested)
+    inside = int((touched & np.isin(labels, uncounted)).sum())
     return [f"the contested classes {class_list(uncounted, classes)} are not counted: "
-            f"{int(inside.sum())} of {what} lie in them and {int(outside.sum())} in the "
+            f"{inside} of {what} lie in them and {lent(touched, labels, fit.contested)} in the "
             "classes not contested, flagged on their evidence; a model cannot tell how many "
             "of a contested class's labels are wrong (on clean data a CNN's hard classes are "
             "contested too): "
