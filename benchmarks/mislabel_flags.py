@@ -22,7 +22,10 @@ Each cell is (data, label noise, model, epochs). In a cell:
    relabel``'s corrections) and ``same-count`` (dropping what it touches), and, only when
    named, two bounds for relabelling: ``relabel-true`` (its samples, the relabelled given
    their original label) and ``fixed`` (every sample, the flagged given their original
-   label).
+   label), and a person's answers: ``reviewed`` (``curator relabel --answers`` after a
+   person answered ``--review`` of the flagged samples in ``curator review``'s queue
+   "unsure", telling each wrong label) and ``reviewed-flags`` (as many answered in the queue
+   "the flags").
 
     pip install cleanlab   # the peer; not a dependency of curator
     python benchmarks/mislabel_flags.py --data digits mnist1d --jobs 1
@@ -92,10 +95,14 @@ from curator.store import open_scores  # noqa: E402
 # keeps fewer: it drops what relabel touches). Two bounds, trained only when asked for:
 # relabel-true, the samples relabel keeps with each relabelled one given its original label
 # (suggestions always right), and fixed, every sample kept with the flagged ones given their
-# original label (every flagged sample relabelled, and right)
+# original label (every flagged sample relabelled, and right). And a person's answers, trained
+# only when asked for: reviewed, `curator relabel --answers` after a person answered --review
+# of the flagged in `curator review`'s queue "unsure" (curator.flags.unsure_first), each
+# wrong label relabelled to its original label and each right one kept; reviewed-flags, the
+# same number answered in the queue "the flags" (most likely wrong first)
 SELECTIONS = ("default", "easy", "random", "all", "cleanlab", "relabel", "same-count",
-              "relabel-true", "fixed")
-BOUNDS = ("relabel-true", "fixed")
+              "relabel-true", "fixed", "reviewed", "reviewed-flags")
+BOUNDS = ("relabel-true", "fixed", "reviewed", "reviewed-flags")
 LEVELS = (0.0, 0.3, 0.4, 0.5, 0.6, 0.7)  # suggestion confidence levels reported (RELABEL_AT)
 CELL_KEYS = ("data", "noise", "model", "epochs")  # what names a cell
 
@@ -266,6 +273,37 @@ def person_answers(path: Path, m: int, where: str) -> Path:
     return corrections.write(rows, Path(where) / "answers.csv")
 
 
+def reviewed(labels: np.ndarray, original: np.ndarray, num_classes: int,
+             probability: np.ndarray, flagged: np.ndarray, suggested: np.ndarray,
+             confidence: np.ndarray, *, share: float, queue: str, at: float,
+             fingerprint: str = "") -> tuple[Any, Any]:
+    """(a person's answers, the corrections `curator relabel --answers` makes of them): the
+    person answers the first ``share`` of the ``flagged`` samples in `curator review`'s
+    queue ``queue`` (``unsure``: :func:`curator.flags.unsure_first`; ``flags``: most likely
+    wrong first) and tells every wrong label: relabelled to its ``original`` label where it
+    is not it, kept where it is; the flags' plan (:func:`curator.flags.relabel_plan` at
+    ``at``) decides the flagged samples left."""
+    from curator import corrections
+    from curator.flagging import most_likely_first, planned_corrections
+    from curator.flags import unsure_first
+
+    flagged = np.asarray(flagged, dtype=bool)
+    if queue == "unsure":
+        order = unsure_first(flagged, probability, suggested, confidence, at=at)
+    else:
+        order = most_likely_first(probability, confidence)
+        order = order[flagged[order]]
+    answered = order[: int(round(share * flagged.sum()))]
+    wrong = labels[answered] != original[answered]
+    answers = corrections.make(fingerprint, labels, num_classes,
+                               relabel={int(i): int(original[i]) for i in answered[wrong]},
+                               keep=answered[~wrong])
+    rest = flagged.copy()
+    rest[answered] = False
+    return answers, corrections.combined(answers, planned_corrections(
+        fingerprint, labels, num_classes, rest, suggested, confidence, at=at))
+
+
 def run_task(cell: dict[str, Any], task: tuple) -> Any:
     """One unit of a cell's work, in whichever process is free: ``("reference",)`` (steps 1
     and 2), ``("fold", k)`` (one of step 3's models) or ``("train", seed, indices)`` (step 4)."""
@@ -417,10 +455,27 @@ class Cell:
             "same-count": lambda s: same[draw(s)],
         }
         self.picks.update({"relabel-true": self.picks["relabel"], "fixed": self.picks["all"]})
+        if any(s.startswith("reviewed") for s in cell["selections"]):
+            self._reviewed(ref)
         self.out["selections"] = {}
         folds = [("fold", k) for k in range(FOLDS)] if cell["cleanlab"] else []
         self.pending += len(folds)
         return folds + self._trainings([s for s in self.picks if s in cell["selections"]])
+
+    def _reviewed(self, ref: dict[str, Any]) -> None:
+        """The ``reviewed`` selections (:func:`reviewed`), trained on the labels and samples
+        their corrections leave."""
+        flagged = self.mislabel.flagged
+        self.out["suggest"]["reviewed"] = int(round(self.cell["review"] * flagged.sum()))
+        for queue in ("unsure", "flags"):
+            _, made = reviewed(self.labels, self.original, self.num_classes,
+                               np.asarray(self.mislabel.probability), flagged,
+                               ref["suggested"], ref["confidence"], share=self.cell["review"],
+                               queue=queue, at=self.cell["relabel_at"])
+            name = "reviewed" if queue == "unsure" else "reviewed-flags"
+            kept = np.flatnonzero(made.kept())
+            self.relabels[name] = made.labels(self.labels)
+            self.picks[name] = lambda s, kept=kept: kept
 
     def result(self) -> dict[str, Any]:
         order = [s for s in SELECTIONS if s in self.out["selections"]]  # the table's order
@@ -729,6 +784,9 @@ def main() -> None:
                              "a rerun after a change to the flags may reuse its figures)")
     parser.add_argument("--relabel-at", type=float, default=RELABEL_AT,
                         help="the relabel selection's confidence level (curator relabel --at)")
+    parser.add_argument("--review", type=float, default=0.25, metavar="SHARE",
+                        help="the reviewed selections: the share of the flagged samples a "
+                             "person answers")
     parser.add_argument("--files", type=Path,
                         help="keep each cell's reference-run file in this folder, named "
                              "DATA-NOISE-MODEL-EPOCHS.h5 (for benchmarks/flags_on_files.py)")
@@ -762,7 +820,9 @@ def main() -> None:
           f"{person}, "
           f"{args.train_seeds} training seeds per selection (default and random: "
           f"{'a draw per seed' if args.draws == 'per-seed' else 'one draw'}); "
-          f"batch {args.batch_size}",
+          f"batch {args.batch_size}"
+          + (f"; reviewed: a person answers {args.review} of the flagged"
+             if any(s.startswith("reviewed") for s in args.selections) else ""),
           flush=True)
     if args.files:
         args.files.mkdir(parents=True, exist_ok=True)
@@ -772,7 +832,7 @@ def main() -> None:
               "seeds": args.seeds, "train_seeds": args.train_seeds, "keep": args.keep,
               "holdout": args.holdout, "by": args.by, "cleanlab": args.cleanlab,
               "score_model": args.score_model, "draws": args.draws,
-              "relabel_at": args.relabel_at, "answers": args.answers,
+              "relabel_at": args.relabel_at, "answers": args.answers, "review": args.review,
               "files": str(args.files) if args.files else None,
               "device": args.device, "threads": args.threads, "batch_size": args.batch_size,
               "selections": args.selections}

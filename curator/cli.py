@@ -949,9 +949,13 @@ def relabel(
     for line in uncounted_lines(r.fit, r.labels, changed, "these corrections",
                                 "`curator relabel FILE --answers answers.csv`", r.classes):
         out_console.print(line, highlight=False)
-    if relabelled:  # a wrong relabel costs more than a dropped sample (docs/corrections.md)
-        out_console.print(f"to check them by eye: curator review {file} --out {out} (it goes "
-                          "on from these answers)", highlight=False)
+    if relabelled or dropped:  # a wrong relabel costs more than a dropped sample, and the
+        # dropped are the ambiguous flips relabelling gains most by (docs/review.md)
+        out_console.print(
+            "a person's answers help most where this plan drops a sample or is least sure: "
+            f"curator review {file} --out answers.csv (show: the flags to relabel), answer "
+            f"as many as you can, then curator relabel {file} --answers answers.csv --out "
+            "another.csv (docs/review.md, \"Answers for relabelling\")", highlight=False)
 
 
 @app.command()

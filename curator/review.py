@@ -36,7 +36,7 @@ import numpy as np
 
 from curator import corrections
 from curator.errors import CuratorError
-from curator.flags import COUNT_ASKED, lent, review_order
+from curator.flags import COUNT_ASKED, lent, review_order, unsure_first
 
 PAGE = Path(__file__).with_name("static") / "review.html"
 TYPICAL = 6  # easy members shown of the given and of the suggested class
@@ -244,17 +244,22 @@ class Review:
     def queue_of(self, by: str = "flags", cls: int | None = None,
                  limit: int = 2000) -> dict[str, list[int]]:
         """A queue to review: ``flags`` (the flagged, then the suspected, most likely wrong
-        first), ``hardest`` (every sample, the lowest learnability first, at most
-        ``limit``) or ``sample`` (a class's review sample, :func:`curator.flags.review_order`:
-        its members in a fixed random order, at most ``limit``, whose answers count the
-        class's wrong labels for ``curator flag --answers``; of all classes, the first
-        :data:`curator.flags.COUNT_ASKED` of each contested class's, or of every class's
-        where none is contested), of one class or all."""
+        first), ``unsure`` (the flagged in the order answers add most to relabelling:
+        :func:`curator.flags.unsure_first`), ``hardest`` (every sample, the lowest
+        learnability first, at most ``limit``) or ``sample`` (a class's review sample,
+        :func:`curator.flags.review_order`: its members in a fixed random order, at most
+        ``limit``, whose answers count the class's wrong labels for ``curator flag
+        --answers``; of all classes, the first :data:`curator.flags.COUNT_ASKED` of each
+        contested class's, or of every class's where none is contested), of one class or
+        all."""
 
         if cls is not None and not 0 <= cls < len(self.classes):
             raise CuratorError(f"class {cls} is outside the {len(self.classes)} classes")
         if by == "flags":
             idx = self.queue
+        elif by == "unsure":
+            idx = unsure_first(self.flagged, self.probability, self.suggested,
+                               self.confidence)
         elif by == "hardest":
             idx = np.argsort(self.ease, kind="stable")
         elif by == "sample":
@@ -265,7 +270,7 @@ class Review:
                     review_order(self.labels, c, self.seed)[:COUNT_ASKED]
                     for c in (self.contested or range(len(self.classes)))])
         else:
-            raise CuratorError(f"queue {by!r} is not one of flags, hardest, sample")
+            raise CuratorError(f"queue {by!r} is not one of flags, unsure, hardest, sample")
         if cls is not None:
             idx = idx[self.labels[idx] == cls]
         if by == "hardest":

@@ -112,6 +112,47 @@ def test_the_relabel_counts_are_what_curator_relabel_does(tmp_path: Path) -> Non
     assert line is not None and f"0.5: {right}/{len(made.relabelled)} (" in line, line
 
 
+@pytest.mark.slow
+def test_a_simulated_review_is_what_curator_relabel_answers_does(tmp_path: Path) -> None:
+    """The benchmark's ``reviewed`` selection: a person answering the first quarter of the
+    queue "unsure", then `curator relabel --answers` on the file, as a user would run it."""
+    from typer.testing import CliRunner
+
+    from benchmarks.mislabel_flags import reviewed
+    from curator import corrections
+    from curator.cli import app
+    from curator.flagging import flag
+
+    runner = CliRunner()
+    scores = tmp_path / "s.h5"
+    r = runner.invoke(app, ["score", "--label-noise", "0.3", "--epochs", "8", "--seeds", "1",
+                            "--device", "cpu", "--quiet", "--out", str(scores)])
+    assert r.exit_code == 0, r.output
+    report = flag(scores)
+    flagged = report.fit.flagged
+    answers, made = reviewed(report.labels, report.original, len(report.classes),
+                             report.fit.probability, flagged, report.suggested,
+                             report.confidence, share=0.25, queue="unsure", at=0.5,
+                             fingerprint=report.fingerprint)
+    assert len(answers) == round(0.25 * flagged.sum()) > 0 and flagged[answers.index].all()
+    assert (answers.label[answers.action == "relabel"]
+            == report.original[answers.relabelled]).all()
+    corrections.write(answers, tmp_path / "a.csv")
+    r = runner.invoke(app, ["relabel", str(scores), "--answers", str(tmp_path / "a.csv"),
+                            "--out", str(tmp_path / "c.csv")])
+    assert r.exit_code == 0, r.output
+    got = corrections.read(tmp_path / "c.csv")
+
+    def rows(c: corrections.Corrections) -> set[tuple[int, str, int]]:
+        return set(zip(c.index.tolist(), c.action.tolist(), c.label.tolist(), strict=True))
+
+    assert rows(got) == rows(made)
+    flags_queue = reviewed(report.labels, report.original, len(report.classes),
+                           report.fit.probability, flagged, report.suggested,
+                           report.confidence, share=0.25, queue="flags", at=0.5)[0]
+    assert set(flags_queue.index) != set(answers.index)  # the queues ask for other samples
+
+
 def test_a_second_opinion_relabels_only_where_it_agrees_with_the_suggestion() -> None:
     from benchmarks.second_opinion import cell_of, plans
 

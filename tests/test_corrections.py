@@ -15,7 +15,7 @@ import curator
 from curator import corrections
 from curator.cli import app
 from curator.errors import CuratorError, FormatError
-from curator.flags import relabel_plan
+from curator.flags import relabel_plan, unsure_first
 from curator.store import open_scores
 
 runner = CliRunner()
@@ -109,6 +109,23 @@ def test_relabel_plan() -> None:
         relabel_plan(flagged, suggested, confidence, at=1.5)
 
 
+def test_unsure_first() -> None:
+    """The flagged the plan would drop come first, most likely wrong first (ties: the surer
+    suggestion), then the relabelled, least sure first; the unflagged never."""
+    flagged = np.array([True, True, True, False, True, True, True])
+    probability = np.array([0.9, 0.6, 0.9, 0.99, 0.7, 0.95, 0.9])
+    suggested = np.array([2, -1, 1, 0, 3, 1, 0])
+    confidence = np.array([0.9, 0.0, 0.4, 0.9, 0.5, 0.6, 0.45])
+    order = unsure_first(flagged, probability, suggested, confidence, at=0.5)
+    assert order.tolist() == [6, 2, 1, 4, 5, 0]
+    relabel, drop = relabel_plan(flagged, suggested, confidence, at=0.5)
+    assert set(order[:3]) == set(np.flatnonzero(drop))
+    assert set(order[3:]) == set(np.flatnonzero(relabel))
+    assert unsure_first(flagged, probability, suggested, confidence, at=0.0).tolist() == [
+        1, 2, 6, 4, 5, 0]  # at 0 only the sample with no suggestion is dropped
+    assert len(unsure_first(np.zeros(7, bool), probability, suggested, confidence)) == 0
+
+
 def test_with_corrections_in_anyones_loop() -> None:
     x = torch.arange(8.0)[:, None]
     data = TensorDataset(x, torch.from_numpy(LABELS))
@@ -144,7 +161,9 @@ def test_relabel_and_train_on_the_corrections(tmp_path: Path) -> None:
     assert r.exit_code == 0, r.output
     text = " ".join(r.stdout.split())
     assert "relabelled" in text and "get it back" in text
-    assert f"curator review {scores} --out {out}" in text  # where a person checks them
+    # where a person's answers help most, and how they join the plan
+    assert (f"curator review {scores} --out answers.csv (show: the flags to relabel)" in text
+            and f"curator relabel {scores} --answers answers.csv" in text)
     made = corrections.read(out)
     with open_scores(scores) as f:
         original, labels, noisy = f.original_labels, f.labels, f.noisy

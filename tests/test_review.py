@@ -21,6 +21,7 @@ import pytest
 
 from curator import corrections, flags
 from curator.errors import CuratorError
+from curator.flags import unsure_first
 from curator.review import Answers, Review, serve
 
 FROZEN = Path(__file__).parent / "data" / "scores-v0.2.0.h5"  # digits, 10% flipped
@@ -140,6 +141,11 @@ def test_the_routes(server: tuple[str, Review]) -> None:
     assert (np.diff(ease) >= 0).all() and ease[0] == review.ease[review.labels == 3].min()
     flags = json.loads(_get(url + "api/queue?by=flags")[1])
     assert flags["queue"] == state["queue"]
+    unsure = json.loads(_get(url + "api/queue?by=unsure")[1])  # the flagged, another order
+    assert review.flagged.any()
+    assert sorted(unsure["queue"]) == np.flatnonzero(review.flagged).tolist()
+    assert unsure["queue"] == unsure_first(review.flagged, review.probability,
+                                           review.suggested, review.confidence).tolist()
     assert _get(url + "api/queue?by=nonsense")[0] == 400
     assert _get(url + "api/queue?by=flags&cls=10")[0] == 400
     assert corrections.read(review.answers.path).index.tolist() == [first]
@@ -298,6 +304,13 @@ def test_the_page_in_a_real_browser(scores: Path, tmp_path: Path) -> None:
         wait.until(lambda dr: dr.find_element(By.ID, "index").text == str(first))
         time.sleep(2)  # the late answer of the first filter has come back by now
         assert driver.find_element(By.ID, "index").text == str(first)
+        # the flags in the order answers help relabelling most (curator.flags.unsure_first)
+        Select(driver.find_element(By.ID, "byclass")).select_by_value("")
+        Select(driver.find_element(By.ID, "source")).select_by_value("unsure")
+        unsure = json.loads(_get(url + "api/queue?by=unsure")[1])["queue"]
+        first = next(i for i in unsure if i not in expect)
+        assert first != next(i for i in queue if i not in expect)  # another order
+        wait.until(lambda dr: dr.find_element(By.ID, "index").text == str(first))
     finally:
         driver.quit()
         proc.send_signal(signal.SIGINT)
