@@ -949,8 +949,9 @@ def relabel(
     for line in uncounted_lines(r.fit, r.labels, changed, "these corrections",
                                 "`curator relabel FILE --answers answers.csv`", r.classes):
         out_console.print(line, highlight=False)
-    if relabelled or dropped:  # a wrong relabel costs more than a dropped sample, and the
-        # dropped are the ambiguous flips relabelling gains most by (docs/review.md)
+    if (relabelled or dropped) and answers is None:  # a wrong relabel costs more than a
+        # dropped sample, and the dropped are the ambiguous flips relabelling gains most by
+        # (docs/review.md)
         out_console.print(
             "a person's answers help most where this plan drops a sample or is least sure: "
             f"curator review {file} --out answers.csv (show: the flags to relabel), answer "

@@ -1665,6 +1665,7 @@ def test_relabel_keeps_a_person_s_answers(tmp_path: Path) -> None:
     out = tmp_path / "out.csv"
     r = runner.invoke(app, ["relabel", str(path), "--out", str(out), "--answers", str(answers)])
     assert r.exit_code == 0, r.output
+    assert "help most" not in r.output  # the queue to answer is named only without answers
     got, before = corrections.read(out), corrections.read(plain)
     at = {int(i): (str(a), int(y)) for i, a, y in zip(got.index, got.action, got.label,
                                                       strict=True)}
