@@ -276,13 +276,15 @@ def person_answers(path: Path, m: int, where: str) -> Path:
 def reviewed(labels: np.ndarray, original: np.ndarray, num_classes: int,
              probability: np.ndarray, flagged: np.ndarray, suggested: np.ndarray,
              confidence: np.ndarray, *, share: float, queue: str, at: float,
-             fingerprint: str = "") -> tuple[Any, Any]:
+             fingerprint: str = "", errors: float = 0.0, seed: int = 0) -> tuple[Any, Any]:
     """(a person's answers, the corrections `curator relabel --answers` makes of them): the
     person answers the first ``share`` of the ``flagged`` samples in `curator review`'s
     queue ``queue`` (``unsure``: :func:`curator.flags.unsure_first`; ``flags``: most likely
     wrong first) and tells every wrong label: relabelled to its ``original`` label where it
     is not it, kept where it is; the flags' plan (:func:`curator.flags.relabel_plan` at
-    ``at``) decides the flagged samples left."""
+    ``at``) decides the flagged samples left. ``errors``: the share of the answers the
+    person gets wrong (drawn with ``seed``), each the worse way: a wrong label kept, a right
+    one relabelled to the suggestion (or, without one, to another class at random)."""
     from curator import corrections
     from curator.flagging import most_likely_first, planned_corrections
     from curator.flags import unsure_first
@@ -294,10 +296,20 @@ def reviewed(labels: np.ndarray, original: np.ndarray, num_classes: int,
         order = most_likely_first(probability, confidence)
         order = order[flagged[order]]
     answered = order[: int(round(share * flagged.sum()))]
+    told = original[answered].copy()  # what the person says each answered sample is
+    rng = np.random.default_rng(seed)
+    erred = rng.random(len(answered)) < errors
     wrong = labels[answered] != original[answered]
+    told[erred & wrong] = labels[answered][erred & wrong]  # a wrong label kept
+    other = (labels[answered] + rng.integers(1, num_classes, len(answered))) % num_classes
+    moved = np.where((suggested[answered] >= 0) & (suggested[answered] != labels[answered]),
+                     suggested[answered], other)
+    told[erred & ~wrong] = moved[erred & ~wrong]  # a right one relabelled
+    change = told != labels[answered]
     answers = corrections.make(fingerprint, labels, num_classes,
-                               relabel={int(i): int(original[i]) for i in answered[wrong]},
-                               keep=answered[~wrong])
+                               relabel={int(i): int(y) for i, y in
+                                        zip(answered[change], told[change], strict=True)},
+                               keep=answered[~change])
     rest = flagged.copy()
     rest[answered] = False
     return answers, corrections.combined(answers, planned_corrections(
@@ -471,7 +483,8 @@ class Cell:
             _, made = reviewed(self.labels, self.original, self.num_classes,
                                np.asarray(self.mislabel.probability), flagged,
                                ref["suggested"], ref["confidence"], share=self.cell["review"],
-                               queue=queue, at=self.cell["relabel_at"])
+                               queue=queue, at=self.cell["relabel_at"],
+                               errors=self.cell.get("review_errors", 0.0))
             name = "reviewed" if queue == "unsure" else "reviewed-flags"
             kept = np.flatnonzero(made.kept())
             self.relabels[name] = made.labels(self.labels)
@@ -787,6 +800,9 @@ def main() -> None:
     parser.add_argument("--review", type=float, default=0.25, metavar="SHARE",
                         help="the reviewed selections: the share of the flagged samples a "
                              "person answers")
+    parser.add_argument("--review-errors", type=float, default=0.0, metavar="SHARE",
+                        help="the reviewed selections: the share of the person's answers "
+                             "that are wrong (a wrong label kept, a right one relabelled)")
     parser.add_argument("--files", type=Path,
                         help="keep each cell's reference-run file in this folder, named "
                              "DATA-NOISE-MODEL-EPOCHS.h5 (for benchmarks/flags_on_files.py)")
@@ -822,6 +838,7 @@ def main() -> None:
           f"{'a draw per seed' if args.draws == 'per-seed' else 'one draw'}); "
           f"batch {args.batch_size}"
           + (f"; reviewed: a person answers {args.review} of the flagged"
+             + (f", {args.review_errors} of the answers wrong" if args.review_errors else "")
              if any(s.startswith("reviewed") for s in args.selections) else ""),
           flush=True)
     if args.files:
@@ -833,6 +850,7 @@ def main() -> None:
               "holdout": args.holdout, "by": args.by, "cleanlab": args.cleanlab,
               "score_model": args.score_model, "draws": args.draws,
               "relabel_at": args.relabel_at, "answers": args.answers, "review": args.review,
+              "review_errors": args.review_errors,
               "files": str(args.files) if args.files else None,
               "device": args.device, "threads": args.threads, "batch_size": args.batch_size,
               "selections": args.selections}

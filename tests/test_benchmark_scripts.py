@@ -153,6 +153,35 @@ def test_a_simulated_review_is_what_curator_relabel_answers_does(tmp_path: Path)
     assert set(flags_queue.index) != set(answers.index)  # the queues ask for other samples
 
 
+def test_a_simulated_person_errs_the_worse_way() -> None:
+    """``reviewed(errors=...)``: a right answer tells the original label; a wrong one keeps
+    a wrong label or moves a right one (to the suggestion where there is one)."""
+    from benchmarks.mislabel_flags import reviewed
+
+    labels = np.array([0, 1, 2, 0, 1, 2, 0, 1])
+    original = np.array([1, 1, 2, 2, 1, 0, 0, 1])  # 0, 3 and 5 wrong
+    flagged = np.array([True, True, True, True, False, True, True, False])
+    p = np.array([0.9, 0.8, 0.7, 0.95, 0.1, 0.6, 0.55, 0.2])
+    suggested = np.array([1, 0, -1, 2, -1, 0, 1, -1])
+    confidence = np.array([0.9, 0.6, 0.0, 0.8, 0.0, 0.3, 0.4, 0.0])
+
+    def told(errors: float) -> dict[int, tuple[str, int]]:
+        answers, made = reviewed(labels, original, 3, p, flagged, suggested, confidence,
+                                 share=1.0, queue="unsure", at=0.5, errors=errors)
+        assert len(answers) == flagged.sum() == len(made)  # every flagged answered
+        return {int(i): (str(a), int(y)) for i, a, y in
+                zip(answers.index, answers.action, answers.label, strict=True)}
+
+    assert told(0.0) == {0: ("relabel", 1), 1: ("keep", -1), 2: ("keep", -1),
+                         3: ("relabel", 2), 5: ("relabel", 0), 6: ("keep", -1)}
+    wrong = told(1.0)
+    assert {i: wrong[i] for i in (0, 3, 5)} == {i: ("keep", -1) for i in (0, 3, 5)}
+    assert wrong[1] == ("relabel", 0) and wrong[6] == ("relabel", 1)  # their suggestions
+    assert wrong[2][0] == "relabel" and wrong[2][1] != 2  # no suggestion: another class
+    half = told(0.5)
+    assert 0 < sum(half[i] != told(0.0)[i] for i in half) < len(half)
+
+
 def test_a_second_opinion_relabels_only_where_it_agrees_with_the_suggestion() -> None:
     from benchmarks.second_opinion import cell_of, plans
 
