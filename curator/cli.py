@@ -12,6 +12,7 @@ import functools
 import os
 import sys
 from collections.abc import Callable, Iterator
+from inspect import cleandoc
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
@@ -850,8 +851,10 @@ def review(
     another class, drop it, skip, undo.
 
     Each answer is written at once to the corrections file that curator train --corrections
-    and curator.with_corrections read. Stop with Ctrl-C. Example: curator review scores.h5
-    --out corrections.csv --open
+    and curator.with_corrections read. To relabel, answer in the page's queue "the flags to
+    relabel" (what curator relabel would drop first), then curator relabel FILE --answers
+    answers.csv --out all.csv for the rest. Stop with Ctrl-C. Example: curator review
+    scores.h5 --out corrections.csv --open
     """
     from curator.review import Review, serve
 
@@ -1017,6 +1020,23 @@ def histogram(values: np.ndarray, *, bins: int = 20, width: int = 40,
         bar = "█" * int(round(width * c / top))
         lines.append(f"  {a:7.4f} – {b:7.4f} │{bar:<{width}}│ {c}")
     return "\n".join(lines)
+
+
+def _flowing_help(typer_app: typer.Typer) -> None:
+    """Each command's help from its docstring with every paragraph one line: Typer's help
+    keeps the single line breaks of the paragraphs after the first, which the terminal
+    then wraps again (a word alone on a line every other line)."""
+    for info in typer_app.registered_commands:
+        if info.help is None and info.callback is not None and info.callback.__doc__:
+            info.help = "\n\n".join(" ".join(paragraph.split())
+                                    for paragraph in cleandoc(
+                                        info.callback.__doc__).split("\n\n"))
+    for group in typer_app.registered_groups:
+        if group.typer_instance is not None:
+            _flowing_help(group.typer_instance)
+
+
+_flowing_help(app)
 
 
 def main() -> None:

@@ -238,3 +238,12 @@ def test_score_budget_trains_one_short_seed(tmp_path: Path) -> None:
         assert "learnability" in f.score_names()
     r = runner.invoke(app, ["score", "--budget", "1.5", "--out", str(tmp_path / "x.h5")])
     assert r.exit_code == 1 and "--budget must be in (0, 1], but got 1.5" in r.output
+
+
+def test_help_paragraphs_flow_as_one_line() -> None:
+    """A command's help after its first paragraph is wrapped by the terminal only, not also
+    at the docstring's line breaks (which left a word alone on every other line)."""
+    r = runner.invoke(app, ["relabel", "--help"], env={"COLUMNS": "200"}, terminal_width=200)
+    assert r.exit_code == 0, r.output
+    assert ("Train on them with curator train --scores FILE --corrections corrections.csv, or "
+            "in your own loop") in r.output
