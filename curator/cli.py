@@ -1022,15 +1022,23 @@ def histogram(values: np.ndarray, *, bins: int = 20, width: int = 40,
     return "\n".join(lines)
 
 
+def _flowing(paragraph: str) -> str:
+    """A docstring's paragraph as one line, unless its lines after the first are indented
+    (a list of examples, one a line)."""
+    lines = paragraph.split("\n")
+    if any(line.startswith(" ") for line in lines[1:]):
+        return paragraph
+    return " ".join(paragraph.split())
+
+
 def _flowing_help(typer_app: typer.Typer) -> None:
-    """Each command's help from its docstring with every paragraph one line: Typer's help
-    keeps the single line breaks of the paragraphs after the first, which the terminal
-    then wraps again (a word alone on a line every other line)."""
+    """Each command's help from its docstring with every paragraph one line (:func:`_flowing`):
+    Typer's help keeps the single line breaks of the paragraphs after the first, which the
+    terminal then wraps again (a word alone on a line every other line)."""
     for info in typer_app.registered_commands:
         if info.help is None and info.callback is not None and info.callback.__doc__:
-            info.help = "\n\n".join(" ".join(paragraph.split())
-                                    for paragraph in cleandoc(
-                                        info.callback.__doc__).split("\n\n"))
+            info.help = "\n\n".join(_flowing(paragraph) for paragraph in
+                                    cleandoc(info.callback.__doc__).split("\n\n"))
     for group in typer_app.registered_groups:
         if group.typer_instance is not None:
             _flowing_help(group.typer_instance)

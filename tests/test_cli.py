@@ -247,3 +247,8 @@ def test_help_paragraphs_flow_as_one_line() -> None:
     assert r.exit_code == 0, r.output
     assert ("Train on them with curator train --scores FILE --corrections corrections.csv, or "
             "in your own loop") in r.output
+    r = runner.invoke(app, ["score", "--help"], env={"COLUMNS": "200"}, terminal_width=200)
+    lines = [line.strip() for line in r.output.splitlines()]
+    at = lines.index("Examples:")  # an indented list keeps its lines
+    assert lines[at + 1: at + 3] == ["curator score",
+                                     "curator score --model cnn --label-noise 0.2 --out noisy.h5"]
