@@ -24,8 +24,8 @@ if str(ROOT) not in sys.path:  # run as a script from anywhere
     sys.path.insert(0, str(ROOT))
 
 from curator.data import load_data  # noqa: E402
-from curator.flagging import file_mislabel, file_suggestions, most_likely_first  # noqa: E402
-from curator.flags import FLAG_AT  # noqa: E402
+from curator.flagging import file_mislabel, file_suggestions  # noqa: E402
+from curator.flags import FLAG_AT, most_likely_first  # noqa: E402
 from curator.store import open_scores  # noqa: E402
 
 

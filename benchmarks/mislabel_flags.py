@@ -286,8 +286,8 @@ def reviewed(labels: np.ndarray, original: np.ndarray, num_classes: int,
     person gets wrong (drawn with ``seed``), each the worse way: a wrong label kept, a right
     one relabelled to the suggestion (or, without one, to another class at random)."""
     from curator import corrections
-    from curator.flagging import most_likely_first, planned_corrections
-    from curator.flags import unsure_first
+    from curator.flagging import planned_corrections
+    from curator.flags import most_likely_first, unsure_first
 
     flagged = np.asarray(flagged, dtype=bool)
     if queue == "unsure":

@@ -32,6 +32,7 @@ from curator.flags import (
     flag_quality,
     hesitation_tells,
     lent,
+    most_likely_first,
     noise_share,
     recount,
     relabel_plan,
@@ -458,16 +459,6 @@ def write_table(columns: dict[str, np.ndarray], out: str | Path) -> Path:
             writer.writerow([f"{v:.4f}" if isinstance(v, float | np.floating) else
                              int(v) if isinstance(v, np.bool_ | bool) else v for v in row])
     return out
-
-
-def most_likely_first(probability: np.ndarray, confidence: np.ndarray | None = None
-                      ) -> np.ndarray:
-    """Every index, the highest probability of a wrong label first; ties broken by the
-    suggestion's confidence (highest first, where given), then by index."""
-    p = -np.asarray(probability, dtype=np.float64)
-    if confidence is None:
-        return np.argsort(p, kind="stable")
-    return np.lexsort((-np.asarray(confidence, dtype=np.float64), p))
 
 
 def relabel(path: str | Path, out: str | Path, *, at: float = RELABEL_AT,

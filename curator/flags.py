@@ -513,6 +513,16 @@ def relabel_plan(flagged: np.ndarray, suggested: np.ndarray, confidence: np.ndar
     return relabel, flagged & ~relabel
 
 
+def most_likely_first(probability: np.ndarray, confidence: np.ndarray | None = None
+                      ) -> np.ndarray:
+    """Every index, the highest probability of a wrong label first; ties broken by the
+    suggestion's confidence (highest first, where given), then by index."""
+    p = -np.asarray(probability, dtype=np.float64)
+    if confidence is None:
+        return np.argsort(p, kind="stable")
+    return np.lexsort((-np.asarray(confidence, dtype=np.float64), p))
+
+
 def unsure_first(flagged: np.ndarray, probability: np.ndarray, suggested: np.ndarray,
                  confidence: np.ndarray, *, at: float = RELABEL_AT) -> np.ndarray:
     """The ``flagged`` samples (indices) in the order a person's answers add most to
@@ -530,7 +540,7 @@ def unsure_first(flagged: np.ndarray, probability: np.ndarray, suggested: np.nda
     p = np.asarray(probability, dtype=np.float64)
     conf = np.asarray(confidence, dtype=np.float64)
     dropped = np.flatnonzero(drop)
-    dropped = dropped[np.lexsort((-conf[dropped], -p[dropped]))]
+    dropped = dropped[most_likely_first(p[dropped], conf[dropped])]
     relabelled = np.flatnonzero(relabel)
     relabelled = relabelled[np.argsort(conf[relabelled], kind="stable")]
     return np.concatenate([dropped, relabelled]).astype(np.int64)

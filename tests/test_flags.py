@@ -1689,7 +1689,7 @@ def test_relabel_keeps_a_person_s_answers(tmp_path: Path) -> None:
 def test_most_likely_first_breaks_ties_by_the_surest_suggestion() -> None:
     """Saturated posteriors (1.0 for many of a CNN's flags) are ordered by the suggestion's
     confidence, then by index; without confidences by index alone."""
-    from curator.flagging import most_likely_first
+    from curator.flags import most_likely_first
 
     p = np.array([0.2, 1.0, 0.7, 1.0, 1.0, 0.7])
     conf = np.array([0.9, 0.3, 0.8, 0.95, 0.3, 0.9])
